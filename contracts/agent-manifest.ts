@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { ResourceRequestSchema } from './resources.js';
+
+export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A file extension as agents declare it: lower case, with its dot (".png"); "*" takes any file. */
+export const ExtensionSchema = z
+  .string()
+  .regex(/^(\*|\.?[A-Za-z0-9][A-Za-z0-9._-]{0,31})$/, 'a file extension such as ".png", or "*" for any file')
+  .transform((ext) => (ext === '*' || ext.startsWith('.') ? ext : `.${ext}`).toLowerCase());
+
+/** Resources a task may take from its input (input property names), e.g. {"vramMB": "vramMB"}. */
+export const ResourceInputsSchema = z
+  .object({
+    cpu: z.string().min(1).optional(),
+    memoryMB: z.string().min(1).optional(),
+    vramMB: z.string().min(1).optional(),
+  })
+  .strict();
+
+/**
+ * agent.json. Every field but name and command has a default, so the smallest agent is
+ * `{"name": "x", "command": ["./run.sh"]}`.
+ */
+export const AgentManifestSchema = z
+  .object({
+    name: z.string().regex(AGENT_NAME_PATTERN, 'lower-case letters, digits, ".", "_" or "-", at most 64'),
+    title: z.string().min(1).max(100).optional(),
+    description: z.string().max(2000).default(''),
+    command: z.array(z.string().min(1)).min(1, 'the command needs at least the program to run'),
+    accepts: z.array(ExtensionSchema).max(100).default([]),
+    inputSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
+    resources: ResourceRequestSchema.default({ cpu: 1, memoryMB: 256 }),
+    timeoutSec: z.number().int().min(1).max(30 * 24 * 3600).nullable().default(null),
+    retry: z
+      .object({
+        maxAttempts: z.number().int().min(1).max(100).default(1),
+        backoffSec: z.number().min(0).max(24 * 3600).default(5),
+      })
+      .strict()
+      .default({ maxAttempts: 1, backoffSec: 5 }),
+    /** At most this many tasks of this agent at once; null for no limit of its own. */
+    concurrency: z.number().int().min(1).max(10_000).nullable().default(null),
+    resourceInputs: ResourceInputsSchema.default({}),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  })
+  .strict();
+export type AgentManifest = z.infer<typeof AgentManifestSchema>;
+
+export const AgentViewSchema = z.object({
+  name: z.string(),
+  title: z.string(),
+  description: z.string(),
+  accepts: z.array(z.string()),
+  inputSchema: z.record(z.string(), z.unknown()),
+  resources: ResourceRequestSchema,
+  timeoutSec: z.number().nullable(),
+  retry: z.object({ maxAttempts: z.number(), backoffSec: z.number() }),
+  concurrency: z.number().nullable(),
+  dir: z.string(),
+  source: z.enum(['bundled', 'data-dir', 'extra']),
+});
+export type AgentView = z.infer<typeof AgentViewSchema>;
+
+/** A manifest that could not be loaded: where it is and what to fix. */
+export const AgentProblemSchema = z.object({ path: z.string(), message: z.string() });
+export type AgentProblem = z.infer<typeof AgentProblemSchema>;

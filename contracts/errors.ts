@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** Stable error codes every client can branch on; the message says what to fix. */
+export const API_ERROR_CODES = [
+  'UNKNOWN_AGENT',
+  'INVALID_INPUT',
+  'INVALID_RESOURCES',
+  'UNSATISFIABLE',
+  'NOT_FOUND',
+  'INVALID_STATE',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'PAYLOAD_TOO_LARGE',
+  'DATA_DIR_LOCKED',
+  'INTERNAL',
+] as const;
+export const ApiErrorCodeSchema = z.enum(API_ERROR_CODES);
+export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
+
+export const ApiErrorSchema = z.object({
+  code: ApiErrorCodeSchema,
+  message: z.string(),
+  /** For batch submissions: which item (0-based) was refused. */
+  index: z.number().int().optional(),
+});
+export type ApiError = z.infer<typeof ApiErrorSchema>;

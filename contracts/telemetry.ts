@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+export const GpuProcessSchema = z.object({
+  pid: z.number().int(),
+  name: z.string(),
+  /** null where the driver reports no per-process figure ("[N/A]"). */
+  usedMB: z.number().nullable(),
+});
+export type GpuProcess = z.infer<typeof GpuProcessSchema>;
+
+export const GpuSnapshotSchema = z.object({
+  index: z.number().int(),
+  uuid: z.string(),
+  name: z.string(),
+  totalMB: z.number(),
+  usedMB: z.number(),
+  freeMB: z.number(),
+  utilizationPct: z.number().nullable(),
+  temperatureC: z.number().nullable(),
+  powerW: z.number().nullable(),
+  powerLimitW: z.number().nullable(),
+  /** null when per-process readings are missing: then nothing on this GPU is known to be ours. */
+  processes: z.array(GpuProcessSchema).nullable(),
+});
+export type GpuSnapshot = z.infer<typeof GpuSnapshotSchema>;
+
+export const GpuStatusSchema = z.object({
+  state: z.enum(['ok', 'absent', 'error']),
+  message: z.string().nullable(),
+});
+export type GpuStatus = z.infer<typeof GpuStatusSchema>;
+
+export const TelemetrySnapshotSchema = z.object({
+  at: z.date(),
+  cpu: z.object({ cores: z.number().int(), loadPct: z.number().nullable() }),
+  memory: z.object({ totalMB: z.number(), availableMB: z.number() }),
+  gpus: z.array(GpuSnapshotSchema),
+  gpuStatus: GpuStatusSchema,
+});
+export type TelemetrySnapshot = z.infer<typeof TelemetrySnapshotSchema>;

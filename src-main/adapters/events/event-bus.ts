@@ -1,0 +1,50 @@
+import { EventEmitter } from 'node:events';
+import type { EventSink, ManagerEvent } from '../../core/ports.js';
+
+/** In-process pub/sub of Manager events, feeding every live subscription. */
+export class EventBus implements EventSink {
+  private readonly ee = new EventEmitter();
+
+  constructor() {
+    this.ee.setMaxListeners(0);
+  }
+
+  emit(event: ManagerEvent): void {
+    this.ee.emit('event', event);
+  }
+
+  on(listener: (e: ManagerEvent) => void): () => void {
+    this.ee.on('event', listener);
+    return () => this.ee.off('event', listener);
+  }
+
+  /**
+   * The events that `pick` maps to a value, as an async iterable that ends when `signal` aborts.
+   * Values are queued while the consumer is busy (a slow client never blocks the Manager).
+   */
+  async *stream<T>(pick: (e: ManagerEvent) => T | undefined, signal: AbortSignal | undefined): AsyncGenerator<T> {
+    const queue: T[] = [];
+    let wake: (() => void) | null = null;
+    const off = this.on((e) => {
+      const v = pick(e);
+      if (v === undefined) return;
+      queue.push(v);
+      wake?.();
+    });
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      while (!signal?.aborted) {
+        if (queue.length === 0) {
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+          continue;
+        }
+        yield queue.shift()!;
+      }
+    } finally {
+      off();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

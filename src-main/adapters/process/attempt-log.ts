@@ -1,0 +1,132 @@
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface LogCaps {
+  /** Bytes kept from the start of the log. */
+  headBytes: number;
+  /** Bytes kept from the end of the log. */
+  tailBytes: number;
+}
+
+export const DEFAULT_LOG_CAPS: LogCaps = { headBytes: 4 * 1024 * 1024, tailBytes: 1024 * 1024 };
+
+interface LogState {
+  headBytes: number;
+  cutBytes: number;
+  cutLines: number;
+  /** Raw stdout/stderr bytes consumed (complete lines only). */
+  offsets: { stdout: number; stderr: number };
+}
+
+export const LOG_FILE = 'output.log';
+const TAIL_FILE = 'output.tail';
+const STATE_FILE = 'log-state.json';
+
+export function cutMarker(bytes: number, lines: number): string {
+  return `\n[agentmgr: ${bytes} bytes (${lines} lines) cut from the middle of this log]\n\n`;
+}
+
+/**
+ * An attempt's readable log with a size cap: the first `headBytes` go to output.log as they come;
+ * past that, only the last `tailBytes` are kept (in output.tail while running) and the cut is
+ * marked when the attempt ends. The state (how much was consumed) is saved with each flush, so a
+ * Manager that re-adopts the run continues where the last one stopped.
+ */
+export class AttemptLog {
+  private state: LogState;
+  private tail: string[] = [];
+  private tailSize = 0;
+  private tailDirty = false;
+  private fd: number;
+
+  constructor(
+    private readonly dir: string,
+    private readonly caps: LogCaps,
+  ) {
+    this.state = loadState(dir);
+    if (this.state.cutBytes > 0 || existsSync(join(dir, TAIL_FILE))) {
+      const t = existsSync(join(dir, TAIL_FILE)) ? readFileSync(join(dir, TAIL_FILE), 'utf8') : '';
+      if (t) {
+        this.tail = [t];
+        this.tailSize = Buffer.byteLength(t);
+      }
+    }
+    this.fd = openSync(join(dir, LOG_FILE), 'a');
+  }
+
+  get offsets(): LogState['offsets'] {
+    return this.state.offsets;
+  }
+
+  /** Appends whole lines (each ending in \n). */
+  append(text: string): void {
+    const size = Buffer.byteLength(text);
+    if (this.tail.length === 0 && this.state.headBytes + size <= this.caps.headBytes) {
+      writeSync(this.fd, text);
+      this.state.headBytes += size;
+      return;
+    }
+    this.tail.push(text);
+    this.tailSize += size;
+    this.tailDirty = true;
+    while (this.tailSize > this.caps.tailBytes && this.tail.length > 0) {
+      const dropped = this.tail.shift()!;
+      const n = Buffer.byteLength(dropped);
+      this.tailSize -= n;
+      this.state.cutBytes += n;
+      this.state.cutLines += countLines(dropped);
+    }
+  }
+
+  /** Saves the tail and the consumed offsets. */
+  flush(): void {
+    if (this.tailDirty) {
+      const tmp = join(this.dir, TAIL_FILE + '.tmp');
+      writeFileSync(tmp, this.tail.join(''));
+      renameSync(tmp, join(this.dir, TAIL_FILE));
+      this.tailDirty = false;
+    }
+    const tmp = join(this.dir, STATE_FILE + '.tmp');
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, join(this.dir, STATE_FILE));
+  }
+
+  /** Writes the cut marker and the tail into output.log and drops the working files. */
+  finalize(): void {
+    if (this.tail.length > 0) {
+      if (this.state.cutBytes > 0) writeSync(this.fd, cutMarker(this.state.cutBytes, this.state.cutLines));
+      writeSync(this.fd, this.tail.join(''));
+    }
+    closeSync(this.fd);
+    for (const f of [TAIL_FILE, STATE_FILE]) rmSync(join(this.dir, f), { force: true });
+  }
+
+  /** Stops writing without finalizing (the Manager is shutting down; the run goes on). */
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+function countLines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function loadState(dir: string): LogState {
+  try {
+    return JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as LogState;
+  } catch {
+    return { headBytes: 0, cutBytes: 0, cutLines: 0, offsets: { stdout: 0, stderr: 0 } };
+  }
+}
+
+/** The log as a reader sees it, also while the attempt runs: head, then the cut marker and tail. */
+export function readAttemptLog(dir: string): string {
+  const head = existsSync(join(dir, LOG_FILE)) ? readFileSync(join(dir, LOG_FILE), 'utf8') : '';
+  if (!existsSync(join(dir, TAIL_FILE))) return head;
+  const state = loadState(dir);
+  const tail = readFileSync(join(dir, TAIL_FILE), 'utf8');
+  return head + (state.cutBytes > 0 ? cutMarker(state.cutBytes, state.cutLines) : '') + tail;
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  /** R, S, D, Z (zombie), T, ... */
+  state: string;
+  pgrp: number;
+  /** Clock ticks since boot when the process started: with the pid, it names one process for good. */
+  startTime: string;
+}
+
+/** Parses /proc/<pid>/stat. The command name may hold spaces and parentheses: split after the last ')'. */
+export function parseProcStat(text: string): ProcStat | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const state = rest[0];
+  const pgrp = Number(rest[2]);
+  const startTime = rest[19];
+  if (!Number.isInteger(pid) || !state || !Number.isInteger(pgrp) || !startTime) return null;
+  return { pid, state, pgrp, startTime };
+}
+
+export function readProcStat(pid: number): ProcStat | null {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process that had this pid and start time is still alive (zombies count as gone). */
+export function isSameProcessAlive(pid: number, startTime: string): boolean {
+  const s = readProcStat(pid);
+  return s !== null && s.state !== 'Z' && s.startTime === startTime;
+}
+
+/** Whether any process is left in the group. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,89 @@
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** Times are epoch milliseconds; JSON columns hold JSON text. */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    agent: text('agent').notNull(),
+    name: text('name'),
+    state: text('state').notNull(),
+    desired: text('desired').notNull().default('run'),
+    priority: integer('priority').notNull().default(0),
+    input: text('input').notNull(),
+    cpu: real('cpu').notNull(),
+    memoryMB: integer('memory_mb').notNull(),
+    gpuCount: integer('gpu_count').notNull().default(0),
+    vramMB: integer('vram_mb').notNull().default(0),
+    requestPinned: integer('request_pinned').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    backoffSec: real('backoff_sec').notNull(),
+    timeoutSec: integer('timeout_sec'),
+    progress: real('progress'),
+    progressMessage: text('progress_message'),
+    result: text('result'),
+    error: text('error'),
+    notBefore: integer('not_before'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('tasks_queue').on(t.state, t.priority, t.id),
+    index('tasks_agent').on(t.agent, t.id),
+  ],
+);
+
+export const attempts = sqliteTable(
+  'attempts',
+  {
+    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    outcome: text('outcome').notNull(),
+    startedAt: integer('started_at').notNull(),
+    endedAt: integer('ended_at'),
+    exitCode: integer('exit_code'),
+    signal: text('signal'),
+    reason: text('reason'),
+    pid: integer('pid'),
+    pidStartTime: text('pid_start_time'),
+    pgid: integer('pgid'),
+    gpus: text('gpus').notNull().default('[]'),
+    logDir: text('log_dir'),
+  },
+  (t) => [uniqueIndex('attempts_task_number').on(t.taskId, t.number)],
+);
+
+export const taskEvents = sqliteTable(
+  'task_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt'),
+    at: integer('at').notNull(),
+    type: text('type').notNull(),
+    data: text('data'),
+  },
+  (t) => [index('task_events_task').on(t.taskId, t.id)],
+);
+
+export const artifacts = sqliteTable(
+  'artifacts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    name: text('name').notNull(),
+    path: text('path').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('artifacts_task_path').on(t.taskId, t.path)],
+);
+
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

@@ -1,0 +1,337 @@
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import type { TaskState } from '../../../contracts/task.js';
+import { TASK_STATES } from '../../../contracts/task.js';
+import type {
+  ArtifactRecord,
+  AttemptEndRecord,
+  AttemptRecord,
+  NewTask,
+  TaskAfterAttempt,
+  TaskRecord,
+} from '../../core/model/task.js';
+import type { TaskFilter, TaskStore } from '../../core/ports.js';
+import type { OpenDb } from './db.js';
+import { artifacts, attempts, settings, taskEvents, tasks } from './schema.js';
+
+type TaskRow = typeof tasks.$inferSelect;
+type AttemptRow = typeof attempts.$inferSelect;
+
+const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
+
+function toTask(r: TaskRow): TaskRecord {
+  return {
+    id: r.id,
+    agent: r.agent,
+    name: r.name,
+    state: r.state as TaskState,
+    desired: r.desired as TaskRecord['desired'],
+    priority: r.priority,
+    input: JSON.parse(r.input) as Record<string, unknown>,
+    request: {
+      cpu: r.cpu,
+      memoryMB: r.memoryMB,
+      ...(r.gpuCount > 0 ? { gpu: { count: r.gpuCount, vramMB: r.vramMB } } : {}),
+    },
+    requestPinned: r.requestPinned === 1,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    backoffSec: r.backoffSec,
+    timeoutSec: r.timeoutSec,
+    progress: r.progress,
+    progressMessage: r.progressMessage,
+    result: parse(r.result),
+    error: r.error,
+    notBefore: r.notBefore,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+function toAttempt(r: AttemptRow): AttemptRecord {
+  return {
+    taskId: r.taskId,
+    number: r.number,
+    outcome: r.outcome as AttemptRecord['outcome'],
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    reason: r.reason,
+    pid: r.pid,
+    pidStartTime: r.pidStartTime,
+    pgid: r.pgid,
+    gpus: JSON.parse(r.gpus) as number[],
+    logDir: r.logDir,
+  };
+}
+
+/** TaskStore on SQLite through drizzle. Every method commits before it returns. */
+export class SqliteTaskStore implements TaskStore {
+  private readonly insertStmt;
+
+  constructor(private readonly conn: OpenDb) {
+    // The one hot path (batch submit) uses a raw prepared statement: drizzle's row-by-row insert
+    // is ten times slower.
+    this.insertStmt = conn.sqlite.prepare(
+      `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
+        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at)
+       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  private get db() {
+    return this.conn.db;
+  }
+
+  insertTasks(list: readonly NewTask[]): TaskRecord[] {
+    const run = this.conn.sqlite.transaction((items: readonly NewTask[]) => {
+      const out: TaskRecord[] = [];
+      for (const t of items) {
+        const info = this.insertStmt.run(
+          t.agent,
+          t.name,
+          t.priority,
+          JSON.stringify(t.input),
+          t.request.cpu,
+          t.request.memoryMB,
+          t.request.gpu?.count ?? 0,
+          t.request.gpu?.vramMB ?? 0,
+          t.requestPinned ? 1 : 0,
+          t.maxAttempts,
+          t.backoffSec,
+          t.timeoutSec,
+          t.createdAt,
+          t.createdAt,
+        );
+        out.push({
+          ...t,
+          id: Number(info.lastInsertRowid),
+          state: 'queued',
+          desired: 'run',
+          attempts: 0,
+          progress: null,
+          progressMessage: null,
+          result: null,
+          error: null,
+          notBefore: null,
+          updatedAt: t.createdAt,
+          startedAt: null,
+          finishedAt: null,
+        });
+      }
+      return out;
+    });
+    return run(list);
+  }
+
+  getTask(id: number): TaskRecord | null {
+    const r = this.db.select().from(tasks).where(eq(tasks.id, id)).get();
+    return r ? toTask(r) : null;
+  }
+
+  listTasks(f: TaskFilter): TaskRecord[] {
+    const where: SQL[] = [];
+    if (f.states && f.states.length > 0) where.push(inArray(tasks.state, [...f.states]));
+    if (f.agent) where.push(eq(tasks.agent, f.agent));
+    if (f.beforeId !== undefined) where.push(lt(tasks.id, f.beforeId));
+    return this.db
+      .select()
+      .from(tasks)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(tasks.id))
+      .limit(f.limit)
+      .all()
+      .map(toTask);
+  }
+
+  countByState(): Record<TaskState, number> {
+    const out = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    const rows = this.db.select({ state: tasks.state, n: sql<number>`count(*)` }).from(tasks).groupBy(tasks.state).all();
+    for (const r of rows) out[r.state as TaskState] = r.n;
+    return out;
+  }
+
+  queued(): TaskRecord[] {
+    return this.db.select().from(tasks).where(eq(tasks.state, 'queued')).orderBy(desc(tasks.priority), tasks.id).all().map(toTask);
+  }
+
+  active(): { task: TaskRecord; attempt: AttemptRecord }[] {
+    const rows = this.db
+      .select()
+      .from(tasks)
+      .innerJoin(attempts, and(eq(attempts.taskId, tasks.id), eq(attempts.number, tasks.attempts)))
+      .where(inArray(tasks.state, ['starting', 'running']))
+      .all();
+    return rows.map((r) => ({ task: toTask(r.tasks), attempt: toAttempt(r.attempts) }));
+  }
+
+  beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): boolean {
+    return this.conn.sqlite.transaction(() => {
+      const res = this.db
+        .update(tasks)
+        .set({
+          state: 'starting',
+          attempts: expectedAttempts + 1,
+          startedAt,
+          updatedAt: startedAt,
+          notBefore: null,
+          progress: null,
+          progressMessage: null,
+        })
+        .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued'), eq(tasks.attempts, expectedAttempts)))
+        .run();
+      if (res.changes !== 1) return false;
+      this.db
+        .insert(attempts)
+        .values({ taskId, number: expectedAttempts + 1, outcome: 'running', startedAt, gpus: JSON.stringify(gpus) })
+        .run();
+      return true;
+    })();
+  }
+
+  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): boolean {
+    return this.conn.sqlite.transaction(() => {
+      const a = this.db
+        .update(attempts)
+        .set({ pid: proc.pid, pidStartTime: proc.pidStartTime, pgid: proc.pgid, logDir: proc.logDir })
+        .where(and(eq(attempts.taskId, taskId), eq(attempts.number, attempt), eq(attempts.outcome, 'running')))
+        .run();
+      if (a.changes !== 1) return false;
+      this.db
+        .update(tasks)
+        .set({ state: 'running', updatedAt: Date.now() })
+        .where(and(eq(tasks.id, taskId), eq(tasks.state, 'starting'), eq(tasks.attempts, attempt)))
+        .run();
+      return true;
+    })();
+  }
+
+  endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): boolean {
+    return this.conn.sqlite.transaction(() => {
+      const a = this.db
+        .update(attempts)
+        .set({ outcome: end.outcome, reason: end.reason, exitCode: end.exitCode, signal: end.signal, endedAt: end.endedAt })
+        .where(and(eq(attempts.taskId, taskId), eq(attempts.number, attempt), eq(attempts.outcome, 'running')))
+        .run();
+      if (a.changes !== 1) return false;
+      const t = this.db
+        .update(tasks)
+        .set({
+          state: next.state,
+          notBefore: next.notBefore,
+          error: next.error,
+          finishedAt: next.finishedAt,
+          updatedAt: end.endedAt,
+          ...(next.progress !== undefined ? { progress: next.progress } : {}),
+        })
+        .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt), inArray(tasks.state, ['starting', 'running'])))
+        .run();
+      if (t.changes !== 1) throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
+      this.insertEvent(taskId, attempt, 'attempt-ended', { ...end, next: next.state }, end.endedAt);
+      return true;
+    })();
+  }
+
+  cancelQueued(taskId: number, at: number): boolean {
+    const r = this.db
+      .update(tasks)
+      .set({ state: 'cancelled', desired: 'cancel', finishedAt: at, updatedAt: at, notBefore: null, error: 'cancelled while queued' })
+      .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued')))
+      .run();
+    return r.changes === 1;
+  }
+
+  setDesired(taskId: number, desired: TaskRecord['desired']): void {
+    this.db.update(tasks).set({ desired, updatedAt: Date.now() }).where(eq(tasks.id, taskId)).run();
+  }
+
+  setPriority(taskId: number, priority: number): boolean {
+    const r = this.db
+      .update(tasks)
+      .set({ priority, updatedAt: Date.now() })
+      .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued')))
+      .run();
+    return r.changes === 1;
+  }
+
+  requeue(taskId: number, from: TaskState, at: number): boolean {
+    return this.conn.sqlite.transaction(() => {
+      const r = this.db
+        .update(tasks)
+        .set({
+          state: 'queued',
+          desired: 'run',
+          maxAttempts: sql`max(${tasks.maxAttempts}, ${tasks.attempts} + 1)`,
+          notBefore: null,
+          error: null,
+          result: null,
+          progress: null,
+          progressMessage: null,
+          finishedAt: null,
+          updatedAt: at,
+        })
+        .where(and(eq(tasks.id, taskId), eq(tasks.state, from)))
+        .run();
+      if (r.changes !== 1) return false;
+      this.insertEvent(taskId, null, 'retried', { from }, at);
+      return true;
+    })();
+  }
+
+  setProgress(taskId: number, progress: number, message: string | null, at: number): void {
+    this.db.update(tasks).set({ progress, progressMessage: message, updatedAt: at }).where(eq(tasks.id, taskId)).run();
+  }
+
+  setResult(taskId: number, attempt: number, data: unknown): void {
+    this.db
+      .update(tasks)
+      .set({ result: JSON.stringify(data ?? null), updatedAt: Date.now() })
+      .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt)))
+      .run();
+  }
+
+  addArtifact(a: ArtifactRecord): void {
+    this.db
+      .insert(artifacts)
+      .values(a)
+      .onConflictDoUpdate({ target: [artifacts.taskId, artifacts.path], set: { name: a.name, sizeBytes: a.sizeBytes, attempt: a.attempt } })
+      .run();
+  }
+
+  attempts(taskId: number): AttemptRecord[] {
+    return this.db.select().from(attempts).where(eq(attempts.taskId, taskId)).orderBy(attempts.number).all().map(toAttempt);
+  }
+
+  artifacts(taskId: number): ArtifactRecord[] {
+    return this.db
+      .select()
+      .from(artifacts)
+      .where(eq(artifacts.taskId, taskId))
+      .orderBy(artifacts.id)
+      .all()
+      .map((r) => ({ taskId: r.taskId, attempt: r.attempt, name: r.name, path: r.path, sizeBytes: r.sizeBytes, createdAt: r.createdAt }));
+  }
+
+  addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
+    this.insertEvent(taskId, attempt, type, data, at);
+  }
+
+  private insertEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
+    this.db.insert(taskEvents).values({ taskId, attempt, type, at, data: data === null ? null : JSON.stringify(data) }).run();
+  }
+
+  getSetting<T>(key: string): T | undefined {
+    const r = this.db.select().from(settings).where(eq(settings.key, key)).get();
+    return r ? (JSON.parse(r.value) as T) : undefined;
+  }
+
+  setSetting(key: string, value: unknown): void {
+    this.db
+      .insert(settings)
+      .values({ key, value: JSON.stringify(value) })
+      .onConflictDoUpdate({ target: settings.key, set: { value: JSON.stringify(value) } })
+      .run();
+  }
+}

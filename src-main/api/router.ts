@@ -1,0 +1,174 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import {
+  PrioritySchema,
+  TaskBatchSchema,
+  TaskIdSchema,
+  TaskListQuerySchema,
+  TaskSubmissionSchema,
+  type TaskView,
+} from '../../contracts/task.js';
+import { readAttemptLog } from '../adapters/process/attempt-log.js';
+import { attemptDir } from '../adapters/process/runner.js';
+import { isTerminal } from '../core/lifecycle/states.js';
+import { buildPool } from '../core/scheduler/pool.js';
+import type { AppServices } from '../app.js';
+import { agentView, taskDetail, taskView } from './views.js';
+import { procedure, router } from './trpc.js';
+
+const IdInput = z.object({ id: TaskIdSchema }).strict();
+const MAX_LOG_BYTES = 8 * 1024 * 1024;
+
+function getTask(s: AppServices, id: number) {
+  const t = s.store.getTask(id);
+  if (!t) throw new TRPCError({ code: 'NOT_FOUND', message: `no task with id ${id}; \`agentmgr list\` shows the tasks there are` });
+  return t;
+}
+
+function readLog(s: AppServices, id: number, attempt: number, tailBytes: number): { text: string; truncated: boolean } {
+  const full = readAttemptLog(attemptDir(s.dirs.runs, id, attempt));
+  const buf = Buffer.from(full);
+  if (buf.length <= tailBytes) return { text: full, truncated: false };
+  return { text: buf.subarray(buf.length - tailBytes).toString('utf8'), truncated: true };
+}
+
+const tasks = router({
+  submit: procedure.input(TaskSubmissionSchema).mutation(({ ctx, input }) => {
+    const [t] = ctx.services.manager.submit([input]);
+    return taskView(t!, ctx.services.manager);
+  }),
+  /** One request, one transaction: all are stored or none. Returns the ids in order. */
+  submitBatch: procedure.input(TaskBatchSchema).mutation(({ ctx, input }) => {
+    const stored = ctx.services.manager.submit(input);
+    return { ids: stored.map((t) => t.id), count: stored.length };
+  }),
+  list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
+    const { store, manager } = ctx.services;
+    const rows = store.listTasks({ states: input.state, agent: input.agent, beforeId: input.cursor, limit: input.limit + 1 });
+    const more = rows.length > input.limit;
+    const items = rows.slice(0, input.limit).map((t) => taskView(t, manager));
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+  }),
+  get: procedure.input(IdInput).query(({ ctx, input }) => {
+    const { store, manager } = ctx.services;
+    const t = getTask(ctx.services, input.id);
+    return taskDetail(t, store.attempts(t.id), store.artifacts(t.id), manager);
+  }),
+  cancel: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.cancel(input.id), ctx.services.manager)),
+  retry: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.retry(input.id), ctx.services.manager)),
+  setPriority: procedure
+    .input(z.object({ id: TaskIdSchema, priority: PrioritySchema }).strict())
+    .mutation(({ ctx, input }) => taskView(ctx.services.manager.setPriority(input.id, input.priority), ctx.services.manager)),
+  logs: procedure
+    .input(z.object({ id: TaskIdSchema, attempt: z.number().int().positive().optional(), tailBytes: z.number().int().min(1).max(MAX_LOG_BYTES).optional() }).strict())
+    .query(({ ctx, input }) => {
+      const t = getTask(ctx.services, input.id);
+      const attempt = input.attempt ?? t.attempts;
+      if (attempt === 0) return { attempt: 0, text: '', truncated: false, state: t.state };
+      if (attempt > t.attempts) throw new TRPCError({ code: 'NOT_FOUND', message: `task ${t.id} has ${t.attempts} attempt(s), not ${attempt}` });
+      return { attempt, ...readLog(ctx.services, t.id, attempt, input.tailBytes ?? MAX_LOG_BYTES), state: t.state };
+    }),
+  /**
+   * The log of the task's current attempt as it grows: first what is there, then each new chunk,
+   * across retries, until the task ends.
+   */
+  followLogs: procedure
+    .input(z.object({ id: TaskIdSchema, tailBytes: z.number().int().min(0).max(MAX_LOG_BYTES).optional() }).strict())
+    .subscription(async function* ({ ctx, input, signal }) {
+      const s = ctx.services;
+      type Chunk = { attempt: number; text: string; done: false } | { attempt: number; text: ''; done: true; state: TaskView['state'] };
+      const ctrl = new AbortController();
+      const onAbort = () => ctrl.abort();
+      signal?.addEventListener('abort', onAbort);
+      // Subscribe before reading the file; both happen in this turn, so nothing falls between.
+      const live = s.bus.stream<Chunk>((e) => {
+        if (e.type === 'log' && e.taskId === input.id) return { attempt: e.attempt, text: e.text, done: false };
+        if (e.type === 'task' && e.task.id === input.id && isTerminal(e.task.state)) return { attempt: e.task.attempts, text: '', done: true, state: e.task.state };
+        return undefined;
+      }, ctrl.signal);
+      const t = getTask(s, input.id);
+      try {
+        if (t.attempts > 0) yield { attempt: t.attempts, text: readLog(s, t.id, t.attempts, input.tailBytes ?? MAX_LOG_BYTES).text, done: false } as Chunk;
+        if (isTerminal(t.state)) {
+          yield { attempt: t.attempts, text: '', done: true, state: t.state } as Chunk;
+          return;
+        }
+        for await (const c of live) {
+          yield c;
+          if (c.done) return;
+        }
+      } finally {
+        ctrl.abort();
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }),
+  /** Every change to a task (or to the given ones), as it happens. */
+  changes: procedure
+    .input(z.object({ ids: z.array(TaskIdSchema).max(10_000).optional() }).strict().optional())
+    .subscription(async function* ({ ctx, input, signal }) {
+      const ids = input?.ids ? new Set(input.ids) : null;
+      const { manager } = ctx.services;
+      yield* ctx.services.bus.stream((e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) ? taskView(e.task, manager) : undefined), signal);
+    }),
+});
+
+const agents = router({
+  list: procedure.query(({ ctx }) => ({
+    agents: ctx.services.agents.list().map(agentView),
+    problems: ctx.services.agents.problems(),
+  })),
+});
+
+const queue = router({
+  pause: procedure.mutation(({ ctx }) => {
+    ctx.services.manager.setPaused(true);
+    return { paused: true };
+  }),
+  resume: procedure.mutation(({ ctx }) => {
+    ctx.services.manager.setPaused(false);
+    return { paused: false };
+  }),
+  status: procedure.query(({ ctx }) => {
+    const { manager, store } = ctx.services;
+    return {
+      paused: manager.isPaused(),
+      counts: store.countByState(),
+      running: manager.running().length,
+      queued: manager.queueLength(),
+      maxConcurrency: manager.config.maxConcurrency,
+    };
+  }),
+});
+
+export const appRouter = router({
+  health: procedure.query(({ ctx }) => {
+    const s = ctx.services;
+    return {
+      ok: true as const,
+      pid: process.pid,
+      uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
+      dataDir: s.dirs.root,
+      gpu: s.telemetry.current().gpuStatus,
+      agents: s.agents.list().length,
+      agentProblems: s.agents.problems().length,
+    };
+  }),
+  resources: procedure.query(({ ctx }) => {
+    const { telemetry, manager } = ctx.services;
+    const cfg = manager.config;
+    const pool = buildPool(telemetry.current(), manager.running(), cfg);
+    return {
+      snapshot: telemetry.snapshot(),
+      vramMarginMB: cfg.vramMarginMB,
+      memoryMarginMB: cfg.memoryMarginMB,
+      cpu: { cores: pool.cpuTotal, held: pool.cpuHeld },
+      memory: { totalMB: pool.memTotalMB, foreignMB: pool.memForeignMB, oursMB: pool.memOursMB, freeMB: pool.memFreeMB },
+      gpus: pool.gpus.map((g) => ({ index: g.index, name: g.name, totalMB: g.totalMB, foreignMB: g.foreignMB, oursMB: g.oursMB, freeMB: g.freeMB, foreignTop: g.foreignNames })),
+    };
+  }),
+  tasks,
+  agents,
+  queue,
+});
+
+export type AppRouter = typeof appRouter;

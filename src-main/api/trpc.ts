@@ -1,0 +1,75 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ZodError } from 'zod';
+import type { ApiErrorCode } from '../../contracts/errors.js';
+import type { AppServices } from '../app.js';
+import { ManagerError } from '../core/errors.js';
+
+export interface ApiContext {
+  services: AppServices;
+  /** Set by the transport once it has checked the token (HTTP/WS) or the sender (IPC). */
+  authorized: boolean;
+}
+
+type TrpcCode = ConstructorParameters<typeof TRPCError>[0]['code'];
+
+const TRPC_CODE: Record<ApiErrorCode, TrpcCode> = {
+  UNKNOWN_AGENT: 'NOT_FOUND',
+  INVALID_INPUT: 'BAD_REQUEST',
+  INVALID_RESOURCES: 'BAD_REQUEST',
+  UNSATISFIABLE: 'UNPROCESSABLE_CONTENT',
+  NOT_FOUND: 'NOT_FOUND',
+  INVALID_STATE: 'CONFLICT',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  DATA_DIR_LOCKED: 'CONFLICT',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+};
+
+/** Zod issues as one sentence a person can act on: "priority: too big (at most 1000)". */
+export function describeZodError(e: ZodError): string {
+  return e.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') + ': ' : ''}${i.message}`)
+    .join('; ');
+}
+
+const t = initTRPC.context<ApiContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    let appCode: ApiErrorCode = 'INTERNAL';
+    let message = shape.message;
+    let index: number | undefined;
+    if (cause instanceof ManagerError) {
+      appCode = cause.code;
+      index = cause.index;
+    } else if (cause instanceof ZodError) {
+      appCode = 'INVALID_INPUT';
+      message = `invalid request: ${describeZodError(cause)}`;
+    } else if (error.code === 'UNAUTHORIZED') appCode = 'UNAUTHORIZED';
+    else if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
+    else if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') appCode = 'INVALID_INPUT';
+    else if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';
+    return { ...shape, message, data: { ...shape.data, stack: undefined, appCode, index } };
+  },
+});
+
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof ManagerError) {
+    const c = result.error.cause;
+    throw new TRPCError({ code: TRPC_CODE[c.code], message: c.message, cause: c });
+  }
+  return result;
+});
+
+const requireAuth = t.middleware(({ ctx, next }) => {
+  if (!ctx.authorized) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'missing or wrong API token' });
+  return next();
+});
+
+export const router = t.router;
+export const procedure = t.procedure.use(requireAuth).use(mapErrors);
+export const createCallerFactory = t.createCallerFactory;

@@ -1,0 +1,71 @@
+import type { AgentView } from '../../contracts/agent-manifest.js';
+import type { ArtifactView, AttemptView, TaskDetail, TaskView } from '../../contracts/task.js';
+import type { Manager } from '../core/manager.js';
+import type { ArtifactRecord, AttemptRecord, TaskRecord } from '../core/model/task.js';
+import type { AgentSpec } from '../core/ports.js';
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+export function taskView(t: TaskRecord, manager: Manager): TaskView {
+  return {
+    id: t.id,
+    agent: t.agent,
+    name: t.name,
+    state: t.state,
+    desired: t.desired,
+    priority: t.priority,
+    input: t.input,
+    resources: t.request,
+    progress: t.progress,
+    progressMessage: t.progressMessage,
+    attempts: t.attempts,
+    maxAttempts: t.maxAttempts,
+    timeoutSec: t.timeoutSec,
+    waitingReason: t.state === 'queued' ? manager.waitingReason(t.id) : null,
+    result: t.result ?? null,
+    error: t.error,
+    notBefore: date(t.notBefore),
+    createdAt: new Date(t.createdAt),
+    updatedAt: new Date(t.updatedAt),
+    startedAt: date(t.startedAt),
+    finishedAt: date(t.finishedAt),
+  };
+}
+
+export function attemptView(a: AttemptRecord): AttemptView {
+  return {
+    number: a.number,
+    outcome: a.outcome,
+    startedAt: new Date(a.startedAt),
+    endedAt: date(a.endedAt),
+    exitCode: a.exitCode,
+    signal: a.signal,
+    reason: a.reason,
+    pid: a.pid,
+    gpus: a.gpus,
+  };
+}
+
+export function artifactView(a: ArtifactRecord): ArtifactView {
+  return { attempt: a.attempt, name: a.name, path: a.path, sizeBytes: a.sizeBytes, createdAt: new Date(a.createdAt) };
+}
+
+export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: ArtifactRecord[], manager: Manager): TaskDetail {
+  return { ...taskView(t, manager), attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView) };
+}
+
+export function agentView(a: AgentSpec): AgentView {
+  return {
+    name: a.name,
+    title: a.title,
+    description: a.description,
+    accepts: a.accepts,
+    inputSchema: a.inputSchema,
+    resources: a.resources,
+    timeoutSec: a.timeoutSec,
+    retry: a.retry,
+    concurrency: a.concurrency,
+    dir: a.dir,
+    source: a.source,
+  };
+}

@@ -1,0 +1,86 @@
+import { openDb, type OpenDb } from './adapters/sqlite/db.js';
+import { SqliteTaskStore } from './adapters/sqlite/task-store.js';
+import { FileAgentCatalog } from './adapters/agents/catalog.js';
+import { consoleLogger } from './adapters/console-logger.js';
+import { EventBus } from './adapters/events/event-bus.js';
+import { ProcessAgentRunner } from './adapters/process/runner.js';
+import { systemClock } from './adapters/system-clock.js';
+import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
+import type { ServeOptions } from './config.js';
+import { Manager } from './core/manager.js';
+import type { Logger } from './core/ports.js';
+import { acquireLock, ensureDataDir, type DataDirLayout } from './data-dir.js';
+import { bundledAgentsDir } from './paths.js';
+
+/** Everything the API needs, shared by the headless and the Electron composition roots. */
+export interface AppServices {
+  dirs: DataDirLayout;
+  options: ServeOptions;
+  manager: Manager;
+  store: SqliteTaskStore;
+  agents: FileAgentCatalog;
+  telemetry: SystemTelemetry;
+  bus: EventBus;
+  logger: Logger;
+  startedAt: number;
+  /** Stops scheduling and closes the store; running agents keep running unless asked. */
+  close(opts?: { stopAgents?: boolean }): void;
+}
+
+export async function createAppServices(options: ServeOptions, logger: Logger = consoleLogger()): Promise<AppServices> {
+  const dirs = ensureDataDir(options.dataDir);
+  const release = acquireLock(dirs);
+  let db: OpenDb | null = null;
+  try {
+    db = openDb(dirs.db);
+    const store = new SqliteTaskStore(db);
+    const agents = new FileAgentCatalog([
+      { dir: bundledAgentsDir(), source: 'bundled' },
+      { dir: dirs.agents, source: 'data-dir' },
+      ...options.agentsDirs.map((dir) => ({ dir, source: 'extra' as const })),
+    ]);
+    for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
+    const telemetry = new SystemTelemetry({ intervalMs: options.telemetryMs, gpuIntervalMs: Math.max(options.telemetryMs, 2000), nvidiaSmi: options.nvidiaSmi });
+    await telemetry.start();
+    const bus = new EventBus();
+    const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs });
+    const manager = new Manager({
+      store,
+      telemetry,
+      runner,
+      agents,
+      clock: systemClock,
+      events: bus,
+      logger,
+      config: {
+        maxConcurrency: options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores),
+        vramMarginMB: options.vramMarginMB,
+        memoryMarginMB: options.memoryMarginMB,
+        progressFlushMs: 200,
+      },
+    });
+    manager.start();
+    const opened = db;
+    return {
+      dirs,
+      options,
+      manager,
+      store,
+      agents,
+      telemetry,
+      bus,
+      logger,
+      startedAt: Date.now(),
+      close: (opts) => {
+        manager.stop(opts);
+        telemetry.stop();
+        opened.close();
+        release();
+      },
+    };
+  } catch (e) {
+    db?.close();
+    release();
+    throw e;
+  }
+}

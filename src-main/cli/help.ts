@@ -1,0 +1,57 @@
+export const HELP: Record<string, string> = {
+  main: `agentmgr — runs AI-agent tasks on this machine without running the GPU out of memory
+
+Usage: agentmgr <command> [options]
+
+Commands:
+  serve                  run the Manager and its API/UI on 127.0.0.1
+  submit <agent> ...     submit a task (one per --file), or --batch FILE
+  list                   list tasks
+  show <id>              one task in detail
+  logs <id> [--follow]   a task's log
+  cancel <id>...         cancel tasks
+  retry <id>...          run ended tasks again
+  priority <id> <n>      change a queued task's priority
+  wait <id>...           wait for tasks to end (exit 0 only if all succeeded)
+  agents                 the agents there are
+  status                 queue and machine at a glance
+  pause | resume         stop or restart starting new tasks
+
+Every command takes --json (machine-readable output) and --data-dir DIR.
+Run \`agentmgr help <command>\` for a command's options.`,
+  serve: `agentmgr serve [--port N] [--data-dir DIR] [--agents-dir DIR]... [--max-concurrency N]
+
+  --port N             port on 127.0.0.1 (AGENTMGR_PORT, default 7420; 0 picks a free one)
+  --data-dir DIR       tasks, logs, agents and the API token (AGENTMGR_DATA_DIR)
+  --agents-dir DIR     another folder of agents; repeatable (AGENTMGR_AGENTS_DIR, ':'-separated)
+  --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
+  submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
+                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--name NAME] [--wait] [--json]
+agentmgr submit --batch FILE|- [--wait] [--json]
+
+  --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
+  --file PATH    one task per file; the path is passed as input.file
+  --priority N   -1000..1000, higher runs first (default 0)
+  --cpu N        CPU cores (may be fractional); --memory MB RAM; --vram MB VRAM per GPU
+  --gpus N       number of GPUs (0: none); --vram 0 alone also means no GPU
+  --retries N    retries after a failure (default: the agent's retry policy)
+  --timeout S    stop the task after S seconds
+  --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin
+  --wait         then wait for the tasks, with progress`,
+  list: `agentmgr list [--state S] [--agent A] [--limit N] [--json]
+
+  --state S   queued, starting, running, succeeded, failed, cancelled, timed_out, interrupted
+              (comma-separated for several)
+  --agent A   only this agent's tasks
+  --limit N   at most N tasks, newest first (default: all)`,
+  show: 'agentmgr show <id> [--json]',
+  logs: 'agentmgr logs <id> [--attempt N] [--follow]\n\n  --follow   keep printing new output until the task ends',
+  cancel: 'agentmgr cancel <id>... [--json]',
+  retry: 'agentmgr retry <id>... [--json]',
+  priority: 'agentmgr priority <id> <n> [--json]   (only while the task is queued)',
+  wait: 'agentmgr wait <id>... [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',
+  agents: 'agentmgr agents [--json]',
+  status: 'agentmgr status [--json]',
+  pause: 'agentmgr pause   (running tasks go on; no new ones start)',
+  resume: 'agentmgr resume',
+};

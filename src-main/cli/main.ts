@@ -1,0 +1,322 @@
+import { TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
+import { ConfigError, resolveServeOptions } from '../config.js';
+import { DataDirLockedError } from '../data-dir.js';
+import { startHeadless } from '../headless.js';
+import { intArg, parse, taskIds, type Options } from './args.js';
+import { CliError, createClient, explain, findEndpoint, type ApiClient } from './client.js';
+import { LIST_HEAD, listRow, showTask, table } from './format.js';
+import { HELP } from './help.js';
+import { readBatch, SUBMIT_OPTIONS, submissionsFromBatch, submissionsFromFlags } from './submit.js';
+import { waitFor } from './wait.js';
+
+const out = process.stdout;
+const tty = Boolean(process.stdout.isTTY);
+const print = (s: string): void => void out.write(s.endsWith('\n') ? s : s + '\n');
+const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parse('serve', argv, {
+    port: { type: 'string' },
+    'agents-dir': { type: 'string', multiple: true },
+    'max-concurrency': { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  if (values.help) return help('serve');
+  let options;
+  try {
+    options = resolveServeOptions(values);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, 2);
+    throw e;
+  }
+  let m;
+  try {
+    m = await startHeadless(options, Boolean(values.quiet));
+  } catch (e) {
+    if (e instanceof DataDirLockedError) throw new CliError(e.message, 1);
+    throw new CliError((e as Error).message, 1);
+  }
+  const info = { url: m.server.url, dataDir: options.dataDir, ui: m.uiUrl, pid: process.pid };
+  if (values.json) printJson(info);
+  else {
+    print(`Agent Manager is listening on ${m.server.url} (127.0.0.1 only)`);
+    print(`  data dir:  ${options.dataDir}`);
+    print(`  UI:        ${m.uiUrl}`);
+    print(`  agents:    ${m.services.agents.list().map((a) => a.name).join(', ') || 'none'}`);
+    for (const p of m.services.agents.problems()) print(`  not loaded: ${p.path}: ${p.message}`);
+    const gpu = m.services.telemetry.current();
+    print(`  machine:   ${gpu.cpuCores} cores, ${gpu.memoryTotalMB} MB RAM, ${gpu.gpus.length ? gpu.gpus.map((g) => `GPU ${g.index} ${g.name} ${g.totalMB} MB`).join(', ') : `no GPU (${gpu.gpuStatus.message})`}`);
+    print('Press Ctrl-C to stop; running agents keep running and are re-adopted on the next start.');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (!values.json) print('\nstopping…');
+      void m.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
+function help(cmd?: string): number {
+  print(HELP[cmd ?? 'main'] ?? HELP.main!);
+  return 0;
+}
+
+type Handler = (api: ApiClient, positionals: string[], values: Record<string, unknown>) => Promise<number>;
+
+interface Command {
+  options: Options;
+  run: Handler;
+}
+
+function parseStates(raw: unknown): TaskState[] | undefined {
+  if (typeof raw !== 'string') return undefined;
+  return raw.split(',').map((s) => {
+    const st = s.trim() as TaskState;
+    if (!TASK_STATES.includes(st)) throw new CliError(`unknown state "${s}"; states are: ${TASK_STATES.join(', ')}`, 2);
+    return st;
+  });
+}
+
+async function waitAndReport(api: ApiClient, ids: number[], values: Record<string, unknown>, timeoutSec?: number): Promise<number> {
+  const r = await waitFor(api, ids, { timeoutSec, tty: tty && !values.json, quiet: Boolean(values.json), out });
+  if (values.json) printJson(r.tasks);
+  if (r.timedOut) {
+    const left = r.tasks.filter((t) => !TERMINAL_STATES.includes(t.state)).map((t) => t.id);
+    process.stderr.write(`timed out after ${timeoutSec} s; still not ended: ${left.join(', ')}\n`);
+    return 124;
+  }
+  const bad = r.tasks.filter((t) => t.state !== 'succeeded');
+  if (bad.length && !values.json) process.stderr.write(`${bad.length} of ${ids.length} did not succeed: ${bad.map((t) => `${t.id} ${t.state}`).join(', ')}\n`);
+  return bad.length ? 1 : 0;
+}
+
+const COMMANDS: Record<string, Command> = {
+  submit: {
+    options: SUBMIT_OPTIONS,
+    async run(api, pos, v) {
+      let ids: number[];
+      if (typeof v.batch === 'string') {
+        if (pos.length) throw new CliError('give either an agent or --batch, not both', 2);
+        const { items, lines } = submissionsFromBatch(readBatch(v.batch));
+        try {
+          ids = (await api.tasks.submitBatch.mutate(items)).ids;
+        } catch (e) {
+          const index = (e as { data?: { index?: number } }).data?.index;
+          if (index !== undefined && lines[index] !== undefined) throw new CliError(`batch line ${lines[index]}: ${(e as Error).message}; nothing was submitted`, 1);
+          throw e;
+        }
+        if (!v.wait) {
+          if (v.json) printJson({ ids, count: ids.length });
+          else print(`submitted ${ids.length} task(s): ${ids.length > 20 ? `${ids[0]}…${ids[ids.length - 1]}` : ids.join(', ')}`);
+        }
+      } else {
+        const subs = submissionsFromFlags(pos[0], v);
+        if (pos.length > 1) throw new CliError(`unexpected argument "${pos[1]}"; pass files with --file`, 2);
+        let created: TaskView[];
+        if (subs.length === 1) created = [await api.tasks.submit.mutate(subs[0]!)];
+        else {
+          const r = await api.tasks.submitBatch.mutate(subs);
+          created = await Promise.all(r.ids.map((id) => api.tasks.get.query({ id })));
+        }
+        ids = created.map((t) => t.id);
+        if (!v.wait) {
+          if (v.json) printJson(created.length === 1 ? created[0] : created);
+          else for (const t of created) print(`submitted task ${t.id} (${t.agent}${t.name ? `: ${t.name}` : ''})`);
+        }
+      }
+      return v.wait ? waitAndReport(api, ids, v) : 0;
+    },
+  },
+  list: {
+    options: { state: { type: 'string' }, agent: { type: 'string' }, limit: { type: 'string' } },
+    async run(api, _pos, v) {
+      const limit = intArg('--limit', v.limit as string | undefined, 1, Number.MAX_SAFE_INTEGER);
+      const states = parseStates(v.state);
+      const items: TaskView[] = [];
+      let cursor: number | undefined;
+      do {
+        const page = await api.tasks.list.query({ state: states, agent: v.agent as string | undefined, cursor, limit: Math.min(1000, limit !== undefined ? limit - items.length : 1000) });
+        items.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined && (limit === undefined || items.length < limit));
+      if (v.json) printJson(items);
+      else if (items.length === 0) print('no tasks' + (states || v.agent ? ' match' : ' yet: submit one with `agentmgr submit demo`'));
+      else if (tty) print(table(LIST_HEAD, items.map(listRow)));
+      else for (const t of items) print(listRow(t).join('\t'));
+      return 0;
+    },
+  },
+  show: {
+    options: {},
+    async run(api, pos, v) {
+      const [id] = taskIds(pos, 'show');
+      const t = await api.tasks.get.query({ id: id! });
+      if (v.json) printJson(t);
+      else print(showTask(t));
+      return 0;
+    },
+  },
+  logs: {
+    options: { follow: { type: 'boolean', short: 'f' }, attempt: { type: 'string' } },
+    async run(api, pos, v) {
+      const [id] = taskIds(pos, 'logs');
+      if (!v.follow) {
+        const r = await api.tasks.logs.query({ id: id!, attempt: intArg('--attempt', v.attempt as string | undefined, 1, 1000) });
+        if (v.json) printJson(r);
+        else out.write(r.text);
+        return 0;
+      }
+      return new Promise<number>((resolve, reject) => {
+        let attempt = 0;
+        const sub = api.tasks.followLogs.subscribe(
+          { id: id! },
+          {
+            onData: (c) => {
+              if (v.json) print(JSON.stringify(c));
+              else {
+                if (c.attempt !== attempt && attempt !== 0 && c.text) out.write(`--- attempt ${c.attempt} ---\n`);
+                out.write(c.text);
+              }
+              if (c.text) attempt = c.attempt;
+              if (c.done) {
+                sub.unsubscribe();
+                resolve(0);
+              }
+            },
+            onError: reject,
+          },
+        );
+      });
+    },
+  },
+  cancel: {
+    options: {},
+    async run(api, pos, v) {
+      const done = [];
+      for (const id of taskIds(pos, 'cancel')) done.push(await api.tasks.cancel.mutate({ id }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(`task ${t.id}: ${t.state === 'cancelled' ? 'cancelled' : 'cancelling (SIGTERM sent)'}`);
+      return 0;
+    },
+  },
+  retry: {
+    options: {},
+    async run(api, pos, v) {
+      const done = [];
+      for (const id of taskIds(pos, 'retry')) done.push(await api.tasks.retry.mutate({ id }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(`task ${t.id}: queued again (attempt ${t.attempts + 1} of ${t.maxAttempts})`);
+      return 0;
+    },
+  },
+  priority: {
+    options: {},
+    async run(api, pos, v) {
+      const [id] = taskIds(pos.slice(0, 1), 'priority');
+      const priority = intArg('priority', pos[1], -1000, 1000);
+      if (priority === undefined) throw new CliError('priority needs a task id and a number, like `agentmgr priority 12 5`', 2);
+      const t = await api.tasks.setPriority.mutate({ id: id!, priority });
+      if (v.json) printJson(t);
+      else print(`task ${t.id}: priority ${t.priority}`);
+      return 0;
+    },
+  },
+  wait: {
+    options: { timeout: { type: 'string' } },
+    async run(api, pos, v) {
+      return waitAndReport(api, taskIds(pos, 'wait'), v, intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400));
+    },
+  },
+  agents: {
+    options: {},
+    async run(api, _pos, v) {
+      const r = await api.agents.list.query();
+      if (v.json) printJson(r);
+      else {
+        print(
+          table(
+            ['NAME', 'RESOURCES', 'ACCEPTS', 'DESCRIPTION'],
+            r.agents.map((a) => [
+              a.name,
+              `${a.resources.cpu} CPU, ${a.resources.memoryMB} MB${a.resources.gpu ? `, ${a.resources.gpu.vramMB} MB VRAM` : ''}`,
+              a.accepts.join(' ') || '-',
+              a.description.split('\n')[0] ?? '',
+            ]),
+          ),
+        );
+        for (const p of r.problems) print(`not loaded: ${p.path}: ${p.message}`);
+      }
+      return 0;
+    },
+  },
+  status: {
+    options: {},
+    async run(api, _pos, v) {
+      const [q, res, health] = await Promise.all([api.queue.status.query(), api.resources.query(), api.health.query()]);
+      if (v.json) return printJson({ queue: q, resources: res, health }), 0;
+      const c = q.counts;
+      print(`Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`);
+      print(`CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`);
+      print(`RAM:     ${res.memory.oursMB} MB ours, ${res.memory.foreignMB} MB other programs, ${Math.max(0, res.memory.freeMB)} MB free of ${res.memory.totalMB} MB`);
+      if (res.gpus.length === 0) print(`GPU:     none visible (${health.gpu.message ?? 'no NVIDIA GPU'})`);
+      for (const g of res.gpus) {
+        print(`GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join(', ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`);
+      }
+      return 0;
+    },
+  },
+  pause: {
+    options: {},
+    async run(api, _pos, v) {
+      const r = await api.queue.pause.mutate();
+      if (v.json) printJson(r);
+      else print('queue paused: running tasks go on, no new ones start (`agentmgr resume` to continue)');
+      return 0;
+    },
+  },
+  resume: {
+    options: {},
+    async run(api, _pos, v) {
+      const r = await api.queue.resume.mutate();
+      if (v.json) printJson(r);
+      else print('queue resumed');
+      return 0;
+    },
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') return help(rest[0]);
+  if (cmd === '--version' || cmd === 'version') return print('agentmgr 0.1.0'), 0;
+  if (cmd === 'serve') return serve(rest);
+  const command = COMMANDS[cmd];
+  if (!command) throw new CliError(`unknown command "${cmd}"; run \`agentmgr help\` for the list`, 2);
+  const { values, positionals } = parse(cmd, rest, command.options);
+  if (values.help) return help(cmd);
+  const ep = findEndpoint(values['data-dir'] as string | undefined);
+  const { api, close } = createClient(ep);
+  try {
+    return await command.run(api, positionals, values);
+  } catch (e) {
+    throw explain(e, ep);
+  } finally {
+    close();
+  }
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    const code = await main(argv);
+    process.exitCode = code;
+  } catch (e) {
+    const err = e instanceof CliError ? e : new CliError((e as Error).message ?? String(e));
+    process.stderr.write(`agentmgr: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  }
+}

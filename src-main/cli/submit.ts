@@ -1,0 +1,111 @@
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
+import { describeZodError } from '../api/trpc.js';
+import { intArg, numArg } from './args.js';
+import { CliError } from './client.js';
+
+export const SUBMIT_OPTIONS = {
+  input: { type: 'string' },
+  file: { type: 'string', multiple: true },
+  priority: { type: 'string' },
+  cpu: { type: 'string' },
+  memory: { type: 'string' },
+  vram: { type: 'string' },
+  gpus: { type: 'string' },
+  retries: { type: 'string' },
+  timeout: { type: 'string' },
+  name: { type: 'string' },
+  batch: { type: 'string' },
+  wait: { type: 'boolean' },
+} as const;
+
+type Values = Partial<Record<keyof typeof SUBMIT_OPTIONS, string | string[] | boolean>>;
+
+function checkFile(p: string): string {
+  const abs = resolve(p);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new CliError(`--file ${p}: no such file`, 2);
+  }
+  if (!st.isFile()) throw new CliError(`--file ${p}: not a regular file (folders are not accepted; pass the files in it)`, 2);
+  try {
+    accessSync(abs, constants.R_OK);
+  } catch {
+    throw new CliError(`--file ${p}: not readable`, 2);
+  }
+  return abs;
+}
+
+/** The submissions `agentmgr submit <agent> ...` describes: one, or one per --file. */
+export function submissionsFromFlags(agent: string | undefined, v: Values): TaskSubmission[] {
+  if (!agent) throw new CliError('submit needs an agent name (see `agentmgr agents`), or --batch FILE', 2);
+  let input: Record<string, unknown> = {};
+  if (typeof v.input === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v.input);
+    } catch (e) {
+      throw new CliError(`--input is not valid JSON: ${(e as Error).message}`, 2);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliError('--input must be a JSON object, like \'{"seconds": 5}\'', 2);
+    input = parsed as Record<string, unknown>;
+  }
+  const base: TaskSubmission = { agent, input };
+  const priority = intArg('--priority', v.priority as string | undefined, -1000, 1000);
+  if (priority !== undefined) base.priority = priority;
+  const retries = intArg('--retries', v.retries as string | undefined, 0, 99);
+  if (retries !== undefined) base.maxAttempts = retries + 1;
+  const timeout = intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400);
+  if (timeout !== undefined) base.timeoutSec = timeout;
+  if (typeof v.name === 'string') base.name = v.name;
+  const cpu = numArg('--cpu', v.cpu as string | undefined, 0, 1024);
+  const memory = intArg('--memory', v.memory as string | undefined, 0, 16 * 1024 * 1024);
+  const vram = intArg('--vram', v.vram as string | undefined, 0, 1024 * 1024);
+  const gpus = intArg('--gpus', v.gpus as string | undefined, 0, 16);
+  if (cpu !== undefined || memory !== undefined || vram !== undefined || gpus !== undefined) {
+    base.resources = {};
+    if (cpu !== undefined) base.resources.cpu = cpu;
+    if (memory !== undefined) base.resources.memoryMB = memory;
+    if (gpus === 0 || (vram === 0 && gpus === undefined)) base.resources.gpu = null;
+    else if (vram !== undefined || gpus !== undefined) base.resources.gpu = { ...(vram !== undefined ? { vramMB: vram } : {}), ...(gpus !== undefined ? { count: gpus } : {}) };
+  }
+  const files = (v.file as string[] | undefined) ?? [];
+  if (files.length === 0) return [base];
+  return files.map((f) => {
+    const path = checkFile(f);
+    return { ...base, input: { ...input, file: path }, ...(base.name ? {} : { name: path.split('/').pop()! }) };
+  });
+}
+
+/** JSON lines, each a submission; blank lines and lines starting with # are skipped. */
+export function submissionsFromBatch(text: string): { items: TaskSubmission[]; lines: number[] } {
+  const items: TaskSubmission[] = [];
+  const lines: number[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new CliError(`batch line ${i + 1}: not valid JSON (${(e as Error).message})`, 2);
+    }
+    const parsed = TaskSubmissionSchema.safeParse(value);
+    if (!parsed.success) throw new CliError(`batch line ${i + 1}: ${describeZodError(parsed.error)}`, 2);
+    items.push(parsed.data);
+    lines.push(i + 1);
+  });
+  if (items.length === 0) throw new CliError('the batch has no tasks: give one JSON object per line, like {"agent": "demo", "input": {"seconds": 1}}', 2);
+  return { items, lines };
+}
+
+export function readBatch(source: string): string {
+  try {
+    return readFileSync(source === '-' ? 0 : source, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read the batch ${source === '-' ? 'from stdin' : source}: ${(e as Error).message}`, 2);
+  }
+}

@@ -1,0 +1,56 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const PRODUCT_NAME = 'Agent Manager';
+export const DEFAULT_PORT = 7420;
+
+/**
+ * The per-user data folder, the same one Electron's app.getPath('userData') gives the desktop app,
+ * so the CLI, `agentmgr serve` and the app share tasks, agents and the API token.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), PRODUCT_NAME);
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', PRODUCT_NAME);
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), PRODUCT_NAME);
+}
+
+export interface ServeOptions {
+  dataDir: string;
+  port: number;
+  maxConcurrency: number | null;
+  agentsDirs: string[];
+  telemetryMs: number;
+  vramMarginMB: number;
+  memoryMarginMB: number;
+  graceMs: number;
+  nvidiaSmi: string;
+}
+
+export class ConfigError extends Error {}
+
+function int(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** Every knob with its flag, its environment variable and its default. Flags win over env. */
+export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServeOptions {
+  const s = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const extraDirs = [
+    ...(env.AGENTMGR_AGENTS_DIR ? env.AGENTMGR_AGENTS_DIR.split(':').filter(Boolean) : []),
+    ...(Array.isArray(flags['agents-dir']) ? (flags['agents-dir'] as string[]) : typeof flags['agents-dir'] === 'string' ? [flags['agents-dir']] : []),
+  ];
+  return {
+    dataDir: s(flags['data-dir']) ?? env.AGENTMGR_DATA_DIR ?? defaultDataDir(env),
+    port: int('--port / AGENTMGR_PORT', s(flags.port) ?? env.AGENTMGR_PORT, 0, 65535) ?? DEFAULT_PORT,
+    maxConcurrency: int('--max-concurrency / AGENTMGR_MAX_CONCURRENCY', s(flags['max-concurrency']) ?? env.AGENTMGR_MAX_CONCURRENCY, 1, 10_000) ?? null,
+    agentsDirs: extraDirs,
+    telemetryMs: int('AGENTMGR_TELEMETRY_MS', env.AGENTMGR_TELEMETRY_MS, 100, 600_000) ?? 1000,
+    vramMarginMB: int('AGENTMGR_VRAM_MARGIN_MB', env.AGENTMGR_VRAM_MARGIN_MB, 0, 1_048_576) ?? 256,
+    memoryMarginMB: int('AGENTMGR_MEMORY_MARGIN_MB', env.AGENTMGR_MEMORY_MARGIN_MB, 0, 16_777_216) ?? 512,
+    graceMs: int('AGENTMGR_KILL_GRACE_MS', env.AGENTMGR_KILL_GRACE_MS, 0, 600_000) ?? 5000,
+    nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',
+  };
+}

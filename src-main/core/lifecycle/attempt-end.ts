@@ -1,0 +1,44 @@
+import type { AttemptOutcome, TaskState } from '../../../contracts/task.js';
+
+/** How an agent run ended, as the runner saw it. */
+export interface RunOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** Ended by our timeout. */
+  timedOut: boolean;
+  /** Ended because the user cancelled it. */
+  cancelled: boolean;
+  /** The run's fate could not be known (it ended while the Manager was down and left no status). */
+  unknown: boolean;
+  /** Could not be started at all (missing executable, spawn error). */
+  startError: string | null;
+}
+
+export interface AttemptEnd {
+  outcome: Exclude<AttemptOutcome, 'running'>;
+  reason: string;
+  /** Whether this outcome may be retried under the task's retry policy. */
+  retryable: boolean;
+}
+
+/** Maps a run's ending to the attempt's outcome and a reason a person understands. */
+export function classifyRun(run: RunOutcome): AttemptEnd {
+  if (run.cancelled) return { outcome: 'cancelled', reason: 'cancelled by request', retryable: false };
+  if (run.timedOut) return { outcome: 'timed_out', reason: 'stopped after its timeout', retryable: true };
+  if (run.startError !== null) return { outcome: 'failed', reason: run.startError, retryable: false };
+  if (run.unknown) {
+    return {
+      outcome: 'interrupted',
+      reason: 'the agent ended while the Manager was not running and left no exit status',
+      retryable: true,
+    };
+  }
+  if (run.exitCode === 0 && run.signal === null) return { outcome: 'succeeded', reason: 'exit code 0', retryable: false };
+  if (run.signal !== null) return { outcome: 'failed', reason: `killed by signal ${run.signal}`, retryable: true };
+  return { outcome: 'failed', reason: `exit code ${run.exitCode ?? 'unknown'}`, retryable: true };
+}
+
+/** The task state an attempt outcome leads to when no retry follows. */
+export function terminalStateFor(outcome: AttemptEnd['outcome']): TaskState {
+  return outcome;
+}

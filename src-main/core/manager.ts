@@ -1,0 +1,464 @@
+import type { AgentEvent } from '../../contracts/agent-output.js';
+import type { ResourceRequest } from '../../contracts/resources.js';
+import type { TaskState, TaskSubmission } from '../../contracts/task.js';
+import { ManagerError } from './errors.js';
+import { classifyRun, type RunOutcome } from './lifecycle/attempt-end.js';
+import { isTerminal } from './lifecycle/states.js';
+import type { RunningUsage } from './model/node.js';
+import type { NewTask, TaskRecord } from './model/task.js';
+import type {
+  AgentCatalog,
+  AgentRunner,
+  AgentSpec,
+  Clock,
+  EventSink,
+  Logger,
+  RunHandle,
+  RunnerEvent,
+  TaskStore,
+  TelemetrySource,
+  TimerHandle,
+} from './ports.js';
+import { backoffMs } from './scheduler/backoff.js';
+import { runCycle } from './scheduler/cycle.js';
+import { neverFits } from './scheduler/fit.js';
+import { QueueIndex } from './scheduler/queue.js';
+import { resolveRequest } from './scheduler/request.js';
+
+export interface ManagerConfig {
+  maxConcurrency: number;
+  vramMarginMB: number;
+  memoryMarginMB: number;
+  /** Progress updates are written at most this often per task. */
+  progressFlushMs: number;
+}
+
+export interface ManagerDeps {
+  store: TaskStore;
+  telemetry: TelemetrySource;
+  runner: AgentRunner;
+  agents: AgentCatalog;
+  clock: Clock;
+  events: EventSink;
+  logger: Logger;
+  config: ManagerConfig;
+}
+
+/** A task that holds resources: being started, or running. */
+interface ActiveRun extends RunningUsage {
+  attempt: number;
+  handle: RunHandle | null;
+}
+
+const PAUSED_KEY = 'queue.paused';
+
+/**
+ * The queue and the scheduling loop over the ports. Single-threaded: every method runs to
+ * completion, and a scheduling cycle is coalesced onto the next turn of the clock, so a burst of
+ * submissions or exits costs one cycle.
+ */
+export class Manager {
+  private readonly queue = new QueueIndex();
+  private readonly active = new Map<number, ActiveRun>();
+  private waiting = new Map<number, string>();
+  private paused = false;
+  private cycleTimer: TimerHandle | null = null;
+  private wakeTimer: { at: number; handle: TimerHandle } | null = null;
+  private readonly pendingProgress = new Map<number, { progress: number; message: string | null }>();
+  private progressTimer: TimerHandle | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private started = false;
+
+  constructor(private readonly deps: ManagerDeps) {}
+
+  get config(): Readonly<ManagerConfig> {
+    return this.deps.config;
+  }
+
+  /** Loads the queue, re-adopts runs an earlier Manager left, and starts scheduling. */
+  start(): void {
+    const { store, runner } = this.deps;
+    this.paused = store.getSetting<boolean>(PAUSED_KEY) ?? false;
+    for (const { task, attempt } of store.active()) {
+      const agent = this.deps.agents.get(task.agent);
+      const usage: ActiveRun = {
+        taskId: task.id,
+        agent: task.agent,
+        request: task.request,
+        gpus: attempt.gpus,
+        pgid: attempt.pgid,
+        attempt: attempt.number,
+        handle: null,
+      };
+      const unknown: RunOutcome = { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null };
+      if (attempt.pid === null || attempt.pidStartTime === null || attempt.pgid === null || attempt.logDir === null || !agent) {
+        // Never recorded as spawned, or its agent is gone: its fate cannot be known.
+        this.active.set(task.id, usage);
+        this.finish(task.id, attempt.number, unknown);
+        continue;
+      }
+      this.active.set(task.id, usage);
+      const spec = {
+        taskId: task.id,
+        attempt: attempt.number,
+        agent,
+        input: task.input,
+        gpus: attempt.gpus,
+        deadline: task.timeoutSec !== null ? attempt.startedAt + task.timeoutSec * 1000 : null,
+        pid: attempt.pid,
+        pidStartTime: attempt.pidStartTime,
+        pgid: attempt.pgid,
+        logDir: attempt.logDir,
+      };
+      const adopted = runner.adopt(spec, (e) => this.onRunnerEvent(task.id, attempt.number, e));
+      if (adopted.alive) {
+        usage.handle = adopted.handle;
+        this.deps.logger.info('re-adopted a running agent', { task: task.id, attempt: attempt.number, pid: attempt.pid });
+        if (task.desired === 'cancel') adopted.handle.cancel();
+      } else {
+        const outcome = task.desired === 'cancel' ? { ...adopted.outcome, cancelled: true } : adopted.outcome;
+        this.finish(task.id, attempt.number, outcome);
+      }
+    }
+    this.queue.addAll(store.queued().map(toEntry));
+    this.unsubscribe = this.deps.telemetry.subscribe(() => this.requestCycle());
+    this.started = true;
+    this.requestCycle();
+  }
+
+  /**
+   * Stops scheduling. Running agents are left running (a later Manager re-adopts them) unless
+   * `stopAgents` is set, in which case they are cancelled.
+   */
+  stop(opts: { stopAgents?: boolean } = {}): void {
+    this.started = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const { clock } = this.deps;
+    if (this.cycleTimer) clock.clearTimeout(this.cycleTimer);
+    if (this.wakeTimer) clock.clearTimeout(this.wakeTimer.handle);
+    this.cycleTimer = null;
+    this.wakeTimer = null;
+    this.flushProgress();
+    for (const run of this.active.values()) {
+      if (opts.stopAgents) run.handle?.cancel();
+      else run.handle?.detach();
+    }
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  /**
+   * Validates every submission, then stores them all in one transaction. Nothing is stored when
+   * any is refused; the error names the index of the first bad one.
+   */
+  submit(submissions: readonly TaskSubmission[]): TaskRecord[] {
+    const now = this.deps.clock.now();
+    const capacity = this.capacity();
+    const rows: NewTask[] = submissions.map((s, index) => {
+      const where = submissions.length > 1 ? ` (task ${index + 1} of ${submissions.length})` : '';
+      const agent = this.deps.agents.get(s.agent);
+      if (!agent) {
+        const known = this.deps.agents.list().map((a) => a.name).join(', ') || 'none';
+        throw new ManagerError('UNKNOWN_AGENT', `unknown agent "${s.agent}"${where}; known agents: ${known}`, index);
+      }
+      const input = s.input ?? {};
+      const inputProblem = this.deps.agents.validateInput(agent, input);
+      if (inputProblem) throw new ManagerError('INVALID_INPUT', `input for agent ${agent.name} is invalid${where}: ${inputProblem}`, index);
+      const { request, pinned } = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
+      const impossible = neverFits(request, capacity);
+      if (impossible) throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${impossible}`, index);
+      return {
+        agent: agent.name,
+        name: s.name ?? null,
+        priority: s.priority ?? 0,
+        input,
+        request,
+        requestPinned: pinned,
+        maxAttempts: s.maxAttempts ?? agent.retry.maxAttempts,
+        backoffSec: agent.retry.backoffSec,
+        timeoutSec: s.timeoutSec ?? agent.timeoutSec,
+        createdAt: now,
+      };
+    });
+    const stored = this.deps.store.insertTasks(rows);
+    this.queue.addAll(stored.map(toEntry));
+    for (const t of stored) this.deps.events.emit({ type: 'task', task: t });
+    this.requestCycle();
+    return stored;
+  }
+
+  cancel(id: number): TaskRecord {
+    const { store, clock } = this.deps;
+    const task = this.mustGet(id);
+    if (isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} has already ended (${task.state}); nothing to cancel`);
+    if (task.state === 'queued') {
+      if (store.cancelQueued(id, clock.now())) {
+        this.queue.remove(id);
+        this.waiting.delete(id);
+        store.addEvent(id, null, 'cancelled', { while: 'queued' }, clock.now());
+        return this.changed(id);
+      }
+      return this.cancel(id); // it moved on meanwhile: cancel it where it is now
+    }
+    store.setDesired(id, 'cancel');
+    this.active.get(id)?.handle?.cancel();
+    return this.changed(id);
+  }
+
+  retry(id: number): TaskRecord {
+    const { store, clock } = this.deps;
+    const task = this.mustGet(id);
+    if (!isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a task that has ended can be retried`);
+    if (!store.requeue(id, task.state, clock.now())) throw new ManagerError('INVALID_STATE', `task ${id} changed state meanwhile; try again`);
+    const t = this.changed(id);
+    this.queue.add(toEntry(t));
+    this.requestCycle();
+    return t;
+  }
+
+  setPriority(id: number, priority: number): TaskRecord {
+    const task = this.mustGet(id);
+    if (!this.deps.store.setPriority(id, priority)) {
+      throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
+    }
+    const t = this.changed(id);
+    this.queue.add(toEntry(t));
+    this.requestCycle();
+    return t;
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    this.deps.store.setSetting(PAUSED_KEY, paused);
+    this.deps.events.emit({ type: 'queue', paused });
+    this.requestCycle();
+  }
+
+  updateConfig(patch: Partial<ManagerConfig>): void {
+    Object.assign(this.deps.config, patch);
+    this.requestCycle();
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  waitingReason(id: number): string | null {
+    return this.waiting.get(id) ?? null;
+  }
+
+  queueLength(): number {
+    return this.queue.size;
+  }
+
+  running(): readonly RunningUsage[] {
+    return [...this.active.values()];
+  }
+
+  capacity() {
+    const node = this.deps.telemetry.current();
+    const { vramMarginMB, memoryMarginMB } = this.deps.config;
+    return {
+      cpuCores: node.cpuCores,
+      memoryTotalMB: node.memoryTotalMB,
+      gpuTotalsMB: node.gpus.map((g) => g.totalMB),
+      vramMarginMB,
+      memoryMarginMB,
+    };
+  }
+
+  // ---- scheduling -----------------------------------------------------------------------------
+
+  /** Coalesces cycle requests onto one turn of the clock. */
+  requestCycle(): void {
+    if (!this.started || this.cycleTimer) return;
+    this.cycleTimer = this.deps.clock.setTimeout(() => {
+      this.cycleTimer = null;
+      this.cycle();
+    }, 0);
+  }
+
+  private cycle(): void {
+    if (!this.started) return;
+    const { clock, config, telemetry, agents } = this.deps;
+    const now = clock.now();
+    const result = runCycle({
+      now,
+      paused: this.paused,
+      maxConcurrency: config.maxConcurrency,
+      vramMarginMB: config.vramMarginMB,
+      memoryMarginMB: config.memoryMarginMB,
+      agentLimit: (name) => agents.get(name)?.concurrency ?? null,
+      candidates: this.queue,
+      node: telemetry.current(),
+      running: [...this.active.values()],
+    });
+    this.waiting = result.waiting;
+    const startedIds = new Set<number>();
+    for (const p of result.starts) {
+      startedIds.add(p.taskId);
+      this.launch(p.taskId, p.gpus);
+    }
+    this.queue.removeAll(startedIds);
+    this.armWake(result.wakeAt);
+  }
+
+  private armWake(at: number | null): void {
+    const { clock } = this.deps;
+    if (this.wakeTimer && (at === null || this.wakeTimer.at !== at)) {
+      clock.clearTimeout(this.wakeTimer.handle);
+      this.wakeTimer = null;
+    }
+    if (at === null || this.wakeTimer) return;
+    const handle = clock.setTimeout(() => {
+      this.wakeTimer = null;
+      this.requestCycle();
+    }, Math.max(0, at - clock.now()));
+    this.wakeTimer = { at, handle };
+  }
+
+  private launch(taskId: number, gpus: number[]): void {
+    const { store, clock, runner, agents } = this.deps;
+    const task = store.getTask(taskId);
+    if (!task || task.state !== 'queued') return;
+    const agent = agents.get(task.agent);
+    if (!agent) {
+      this.failWithoutAttempt(task, `agent "${task.agent}" is no longer installed`);
+      return;
+    }
+    const now = clock.now();
+    if (!store.beginAttempt(taskId, task.attempts, now, gpus)) return;
+    const attempt = task.attempts + 1;
+    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null };
+    this.active.set(taskId, run);
+    this.waiting.delete(taskId);
+    this.changed(taskId);
+    const deadline = task.timeoutSec !== null ? now + task.timeoutSec * 1000 : null;
+    run.handle = runner.start(
+      { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, deadline },
+      (e) => this.onRunnerEvent(taskId, attempt, e),
+    );
+  }
+
+  /** A task whose agent vanished between submit and start: it cannot run, and says why. */
+  private failWithoutAttempt(task: TaskRecord, reason: string): void {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    if (!store.beginAttempt(task.id, task.attempts, now, [])) return;
+    this.queue.remove(task.id);
+    store.endAttempt(
+      task.id,
+      task.attempts + 1,
+      { outcome: 'failed', reason, exitCode: null, signal: null, endedAt: now },
+      { state: 'failed', notBefore: null, error: reason, finishedAt: now },
+    );
+    this.changed(task.id);
+  }
+
+  private onRunnerEvent(taskId: number, attempt: number, e: RunnerEvent): void {
+    const { store, clock, events } = this.deps;
+    const run = this.active.get(taskId);
+    if (!run || run.attempt !== attempt) return; // a stale report from an attempt that has ended
+    switch (e.type) {
+      case 'spawned':
+        run.pgid = e.pgid;
+        store.markSpawned(taskId, attempt, e);
+        this.changed(taskId);
+        return;
+      case 'progress':
+        this.bufferProgress(taskId, e);
+        return;
+      case 'result':
+        store.setResult(taskId, attempt, e.data);
+        store.addEvent(taskId, attempt, 'result', null, clock.now());
+        this.changed(taskId);
+        return;
+      case 'artifact':
+        store.addArtifact({ taskId, attempt, name: e.name, path: e.path, sizeBytes: e.sizeBytes, createdAt: clock.now() });
+        this.changed(taskId);
+        return;
+      case 'log':
+        events.emit({ type: 'log', taskId, attempt, text: e.text });
+        return;
+      case 'exit':
+        this.finish(taskId, attempt, e.outcome);
+        return;
+    }
+  }
+
+  private bufferProgress(taskId: number, e: Extract<AgentEvent, { type: 'progress' }>): void {
+    this.pendingProgress.set(taskId, { progress: e.progress, message: e.message ?? null });
+    if (this.progressTimer) return;
+    this.progressTimer = this.deps.clock.setTimeout(() => {
+      this.progressTimer = null;
+      this.flushProgress();
+    }, this.deps.config.progressFlushMs);
+  }
+
+  private flushProgress(only?: number): void {
+    const { store, clock } = this.deps;
+    for (const [id, p] of this.pendingProgress) {
+      if (only !== undefined && id !== only) continue;
+      store.setProgress(id, p.progress, p.message, clock.now());
+      this.pendingProgress.delete(id);
+      if (only === undefined) this.changed(id);
+    }
+  }
+
+  /** Ends an attempt exactly once and moves the task on: retry after a backoff, or its end. */
+  private finish(taskId: number, attempt: number, outcome: RunOutcome): void {
+    const { store, clock } = this.deps;
+    this.flushProgress(taskId);
+    const task = store.getTask(taskId);
+    const run = this.active.get(taskId);
+    if (!task || !run || run.attempt !== attempt) return;
+    const cancelled = outcome.cancelled || task.desired === 'cancel';
+    const end = classifyRun({ ...outcome, cancelled });
+    const now = clock.now();
+    let next: TaskState = end.outcome;
+    let notBefore: number | null = null;
+    if (end.retryable && task.attempts < task.maxAttempts) {
+      next = 'queued';
+      notBefore = now + backoffMs(task.backoffSec, attempt, clock.random());
+    }
+    const ended = store.endAttempt(
+      taskId,
+      attempt,
+      { outcome: end.outcome, reason: end.reason, exitCode: outcome.exitCode, signal: outcome.signal, endedAt: now },
+      {
+        state: next,
+        notBefore,
+        error: next === 'succeeded' || next === 'queued' ? null : `attempt ${attempt}: ${end.reason}`,
+        finishedAt: isTerminal(next) ? now : null,
+        ...(next === 'succeeded' ? { progress: 1 } : {}),
+      },
+    );
+    this.active.delete(taskId);
+    if (!ended) {
+      this.deps.logger.warn('attempt had already ended', { task: taskId, attempt });
+      return;
+    }
+    const t = this.changed(taskId);
+    if (next === 'queued') this.queue.add(toEntry(t));
+    this.requestCycle();
+  }
+
+  private mustGet(id: number): TaskRecord {
+    const t = this.deps.store.getTask(id);
+    if (!t) throw new ManagerError('NOT_FOUND', `no task with id ${id}; \`agentmgr list\` shows the tasks there are`);
+    return t;
+  }
+
+  private changed(id: number): TaskRecord {
+    const t = this.mustGet(id);
+    this.deps.events.emit({ type: 'task', task: t });
+    return t;
+  }
+}
+
+function toEntry(t: TaskRecord): { id: number; agent: string; request: ResourceRequest; notBefore: number | null; priority: number } {
+  return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority };
+}

@@ -1,0 +1,37 @@
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { GpuSnapshot, GpuStatus } from '../../../contracts/telemetry.js';
+
+/** A GPU process as the core sees it: the adapter adds the process group, so ours can be told apart. */
+export interface GpuProcessView {
+  pid: number;
+  name: string;
+  usedMB: number | null;
+  /** Process group id where known; our agents each lead their own group. */
+  pgid?: number | null;
+}
+
+export interface GpuView extends Omit<GpuSnapshot, 'processes'> {
+  processes: GpuProcessView[] | null;
+}
+
+/** The machine as last observed. */
+export interface NodeSnapshot {
+  cpuCores: number;
+  memoryTotalMB: number;
+  memoryAvailableMB: number;
+  gpus: GpuView[];
+  gpuStatus: GpuStatus;
+}
+
+/** One of our tasks that holds resources (starting or running). */
+export interface RunningUsage {
+  taskId: number;
+  agent: string;
+  request: ResourceRequest;
+  /** GPU indexes it was given. */
+  gpus: number[];
+  /** Its process group, to attribute per-process GPU memory to it. null until spawned. */
+  pgid: number | null;
+  /** Measured resident memory of its process group, where known. */
+  measuredMemoryMB?: number | null;
+}

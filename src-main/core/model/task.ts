@@ -1,0 +1,77 @@
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { AttemptOutcome, DesiredState, TaskState } from '../../../contracts/task.js';
+
+/** A task as stored. Times are epoch milliseconds. */
+export interface TaskRecord {
+  id: number;
+  agent: string;
+  name: string | null;
+  state: TaskState;
+  desired: DesiredState;
+  priority: number;
+  input: Record<string, unknown>;
+  request: ResourceRequest;
+  /** Whether the request was set by the submitter (not taken from the agent). */
+  requestPinned: boolean;
+  attempts: number;
+  maxAttempts: number;
+  backoffSec: number;
+  timeoutSec: number | null;
+  progress: number | null;
+  progressMessage: string | null;
+  result: unknown;
+  error: string | null;
+  notBefore: number | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export type NewTask = Pick<
+  TaskRecord,
+  'agent' | 'name' | 'priority' | 'input' | 'request' | 'requestPinned' | 'maxAttempts' | 'backoffSec' | 'timeoutSec' | 'createdAt'
+>;
+
+export interface AttemptRecord {
+  taskId: number;
+  number: number;
+  outcome: AttemptOutcome;
+  startedAt: number;
+  endedAt: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+  pid: number | null;
+  /** The process's start time as the OS records it, so a reused pid is never mistaken for ours. */
+  pidStartTime: string | null;
+  pgid: number | null;
+  gpus: number[];
+  logDir: string | null;
+}
+
+export interface ArtifactRecord {
+  taskId: number;
+  attempt: number;
+  name: string;
+  path: string;
+  sizeBytes: number;
+  createdAt: number;
+}
+
+export interface AttemptEndRecord {
+  outcome: Exclude<AttemptOutcome, 'running'>;
+  reason: string;
+  exitCode: number | null;
+  signal: string | null;
+  endedAt: number;
+}
+
+/** Where the task goes once an attempt has ended. */
+export interface TaskAfterAttempt {
+  state: TaskState;
+  notBefore: number | null;
+  error: string | null;
+  finishedAt: number | null;
+  progress?: number;
+}

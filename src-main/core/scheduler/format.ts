@@ -1,0 +1,13 @@
+/** Numbers as people read them in reasons: "3000 MB", "1.5 cores". */
+export function mb(n: number): string {
+  return `${Math.max(0, Math.round(n))} MB`;
+}
+
+export function cores(n: number): string {
+  const v = Math.max(0, Math.round(n * 100) / 100);
+  return `${v} ${v === 1 ? 'core' : 'cores'}`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

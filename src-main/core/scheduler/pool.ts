@@ -1,0 +1,130 @@
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { NodeSnapshot, RunningUsage } from '../model/node.js';
+
+export interface PoolConfig {
+  /** VRAM kept free on every GPU for the desktop and for allocator slack. */
+  vramMarginMB: number;
+  /** RAM kept free for the system. */
+  memoryMarginMB: number;
+}
+
+export interface GpuPool {
+  index: number;
+  name: string;
+  totalMB: number;
+  /** Used by processes that are not ours (or not known to be ours: conservative). */
+  foreignMB: number;
+  /** For each of our tasks, the larger of its reservation and its measured use. */
+  oursMB: number;
+  oursTasks: number;
+  marginMB: number;
+  freeMB: number;
+  /** Top foreign processes by name, for explanations. */
+  foreignNames: string[];
+}
+
+/**
+ * What is free now, after what other programs use and what our tasks hold. Mutated by `reserve`
+ * while one scheduling cycle places tasks, so later tasks in the cycle see earlier placements.
+ *
+ * Invariant: for every GPU, foreignMB + oursMB + marginMB + freeMB = totalMB (freeMB may go
+ * negative when other programs grow past what is left; then nothing more is admitted there).
+ */
+export interface Pool {
+  cpuTotal: number;
+  cpuHeld: number;
+  memTotalMB: number;
+  memForeignMB: number;
+  memOursMB: number;
+  memMarginMB: number;
+  memFreeMB: number;
+  gpus: GpuPool[];
+  gpuStatus: NodeSnapshot['gpuStatus'];
+  running: number;
+  perAgent: Map<string, number>;
+}
+
+export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig): Pool {
+  const perAgent = new Map<string, number>();
+  let cpuHeld = 0;
+  let memMeasured = 0;
+  let memOurs = 0;
+  for (const t of running) {
+    perAgent.set(t.agent, (perAgent.get(t.agent) ?? 0) + 1);
+    cpuHeld += t.request.cpu;
+    const measured = t.measuredMemoryMB ?? 0;
+    memMeasured += measured;
+    memOurs += Math.max(t.request.memoryMB, measured);
+  }
+  // Whatever the OS says is in use and we cannot attribute to our tasks belongs to others.
+  const memForeign = Math.max(0, node.memoryTotalMB - node.memoryAvailableMB - memMeasured);
+  const memFree = node.memoryTotalMB - memForeign - memOurs - cfg.memoryMarginMB;
+
+  const gpus = node.gpus.map((g): GpuPool => {
+    const byGroup = new Map<number, number>();
+    const foreignProcs: { name: string; mb: number }[] = [];
+    const ourGroups = new Set(running.map((t) => t.pgid).filter((p): p is number => p !== null));
+    for (const p of g.processes ?? []) {
+      const mb = p.usedMB ?? 0;
+      if (p.pgid != null && ourGroups.has(p.pgid)) byGroup.set(p.pgid, (byGroup.get(p.pgid) ?? 0) + mb);
+      else foreignProcs.push({ name: p.name, mb });
+    }
+    let measuredOurs = 0;
+    let held = 0;
+    let tasks = 0;
+    for (const t of running) {
+      const reserved = t.request.gpu && t.gpus.includes(g.index) ? t.request.gpu.vramMB : 0;
+      const measured = t.pgid !== null ? (byGroup.get(t.pgid) ?? 0) : 0;
+      if (reserved === 0 && measured === 0) continue;
+      tasks += 1;
+      measuredOurs += measured;
+      held += Math.max(reserved, measured);
+    }
+    // Without per-process readings measuredOurs is 0, so our own use is counted as foreign *and*
+    // as our reservation: double counting against us, never in our favour.
+    const foreign = Math.max(0, g.usedMB - measuredOurs);
+    foreignProcs.sort((a, b) => b.mb - a.mb);
+    return {
+      index: g.index,
+      name: g.name,
+      totalMB: g.totalMB,
+      foreignMB: foreign,
+      oursMB: held,
+      oursTasks: tasks,
+      marginMB: cfg.vramMarginMB,
+      freeMB: g.totalMB - foreign - held - cfg.vramMarginMB,
+      foreignNames: foreignProcs.slice(0, 3).map((p) => `${p.name} ${Math.round(p.mb)} MB`),
+    };
+  });
+
+  return {
+    cpuTotal: node.cpuCores,
+    cpuHeld,
+    memTotalMB: node.memoryTotalMB,
+    memForeignMB: memForeign,
+    memOursMB: memOurs,
+    memMarginMB: cfg.memoryMarginMB,
+    memFreeMB: memFree,
+    gpus,
+    gpuStatus: node.gpuStatus,
+    running: running.length,
+    perAgent,
+  };
+}
+
+/** Records a placement in the pool. */
+export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpus: readonly number[]): void {
+  pool.cpuHeld += request.cpu;
+  pool.memOursMB += request.memoryMB;
+  pool.memFreeMB -= request.memoryMB;
+  pool.running += 1;
+  pool.perAgent.set(agent, (pool.perAgent.get(agent) ?? 0) + 1);
+  if (!request.gpu) return;
+  for (const index of gpus) {
+    const g = pool.gpus.find((x) => x.index === index);
+    if (!g) continue;
+    g.oursMB += request.gpu.vramMB;
+    g.oursTasks += 1;
+    g.freeMB -= request.gpu.vramMB;
+  }
+}

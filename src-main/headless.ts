@@ -1,0 +1,48 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { createAppServices, type AppServices } from './app.js';
+import type { ServeOptions } from './config.js';
+import { loadOrCreateToken } from './data-dir.js';
+import { rendererDir } from './paths.js';
+import { startServer, type RunningServer } from './server/http-server.js';
+import { consoleLogger } from './adapters/console-logger.js';
+
+export interface HeadlessManager {
+  services: AppServices;
+  server: RunningServer;
+  token: string;
+  uiUrl: string;
+  stop(opts?: { stopAgents?: boolean }): Promise<void>;
+}
+
+/**
+ * The plain-Node composition root: the Manager plus its API on 127.0.0.1. Never imports
+ * electron, directly or not.
+ */
+export async function startHeadless(options: ServeOptions, quiet = false): Promise<HeadlessManager> {
+  const services = await createAppServices(options, consoleLogger(quiet));
+  let server: RunningServer;
+  const token = loadOrCreateToken(services.dirs);
+  try {
+    server = await startServer({ services, port: options.port, token, rendererDir: rendererDir() });
+  } catch (e) {
+    services.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') throw new Error(`port ${options.port} on 127.0.0.1 is in use (another Manager?); choose another with --port or AGENTMGR_PORT`);
+    throw e;
+  }
+  writeFileSync(services.dirs.server, JSON.stringify({ url: server.url, port: server.port, pid: process.pid }, null, 2) + '\n', { mode: 0o600 });
+  let stopped = false;
+  return {
+    services,
+    server,
+    token,
+    uiUrl: `${server.url}/#token=${token}`,
+    async stop(opts) {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+      rmSync(services.dirs.server, { force: true });
+      services.close(opts);
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let cached: string | null = null;
+
+/**
+ * The package's root folder (where package.json, drizzle/ and resources/ are), found by walking up
+ * from this file, so it is the same from the sources (tests), dist/ (CLI) and out/ (Electron).
+ */
+export function packageRoot(): string {
+  if (cached) return cached;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'agent-manager') return (cached = dir);
+      } catch {
+        // not ours; keep walking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the agent-manager package root above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+export const migrationsDir = (): string => join(packageRoot(), 'drizzle');
+export const bundledAgentsDir = (): string => join(packageRoot(), 'resources', 'agents');
+export const rendererDir = (): string => join(packageRoot(), 'out', 'renderer');

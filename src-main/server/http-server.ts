@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { WebSocketServer } from 'ws';
+import type { AppServices } from '../app.js';
+import { appRouter } from '../api/router.js';
+import { hostAllowed, originAllowed, tokenFrom, tokenValid } from './guards.js';
+import { serveStatic } from './static-files.js';
+
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export interface ServerOptions {
+  services: AppServices;
+  port: number;
+  token: string;
+  rendererDir: string;
+  maxBodyBytes?: number;
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+function refuse(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code, message } }));
+}
+
+/**
+ * The API over HTTP (tRPC at /trpc) and WebSocket (subscriptions, same port), plus the built UI
+ * at /. Listens on 127.0.0.1 only. Every API request needs the bearer token; a Host or Origin
+ * that is not our loopback address is refused (DNS rebinding, cross-site pages).
+ */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { services, token } = opts;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  let port = opts.port;
+  const tokenHint = `send "Authorization: Bearer <token>"; the token is in ${services.dirs.token}`;
+
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    maxBodySize: maxBody,
+    createContext: () => ({ services, authorized: true }),
+  });
+
+  const guard = (req: IncomingMessage): { status: number; code: string; message: string } | null => {
+    if (!hostAllowed(req.headers.host, port)) return { status: 403, code: 'FORBIDDEN', message: `Host "${req.headers.host ?? ''}" is not allowed; use http://127.0.0.1:${port}` };
+    if (!originAllowed(req.headers.origin, port)) return { status: 403, code: 'FORBIDDEN', message: `requests from ${req.headers.origin} are not allowed` };
+    return null;
+  };
+
+  const server = createServer((req, res) => {
+    const bad = guard(req);
+    if (bad) return refuse(res, bad.status, bad.code, bad.message);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/trpc' || url.pathname.startsWith('/trpc/')) {
+      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > maxBody) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
+      return void trpc(req, res);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served outside /trpc');
+    serveStatic(opts.rendererDir, url.pathname, res);
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxBody });
+  const wsHandler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext: () => ({ services, authorized: true }),
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const bad = guard(req) ?? (tokenValid(tokenFrom(req, true), token) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
+    if (bad) {
+      socket.end(`HTTP/1.1 ${bad.status} ${bad.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: bad })}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    server,
+    port,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        wsHandler.broadcastReconnectNotification();
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
