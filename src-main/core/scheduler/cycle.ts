@@ -81,6 +81,7 @@ export function runCycle(input: CycleInput): CycleResult {
   const starts: Placement[] = [];
   const waiting = new Map<number, string>();
   let wakeAt: number | null = null;
+  const unfit: Candidate[] = [];
   for (const c of input.candidates) {
     if (c.notBefore !== null && c.notBefore > input.now) wakeAt = wakeAt === null ? c.notBefore : Math.min(wakeAt, c.notBefore);
     let blocked: Status = OK;
@@ -94,11 +95,17 @@ export function runCycle(input: CycleInput): CycleResult {
     }
     const f = fit(c.request, pool);
     if (!f.ok) {
-      waiting.set(c.id, f.reasons.join('; '));
+      unfit.push(c);
       continue;
     }
     reserve(pool, c.agent, c.request, f.gpus);
     starts.push({ taskId: c.id, gpus: f.gpus });
+  }
+  // Explain against what is left once this cycle's placements are made: that is what the task
+  // waits for now, not what was free when it was looked at.
+  for (const c of unfit) {
+    const f = fit(c.request, pool);
+    waiting.set(c.id, f.ok ? 'waiting for the next scheduling cycle' : f.reasons.join('; '));
   }
   return { starts, waiting, wakeAt };
 }

@@ -1,0 +1,245 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManagerError } from '../../src-main/core/errors.js';
+import { agent, node, rtx4060 } from '../helpers/fakes.js';
+import { harness, type Harness } from '../helpers/harness.js';
+
+const agents = [
+  agent({ name: 'cpu', resources: { cpu: 1, memoryMB: 100 } }),
+  agent({ name: 'gpu', resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 3000 } } }),
+  agent({ name: 'flaky', retry: { maxAttempts: 3, backoffSec: 10 } }),
+  agent({ name: 'solo', concurrency: 1 }),
+];
+
+let h: Harness;
+afterEach(() => h?.close());
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof ManagerError ? e.code : 'not a ManagerError';
+  }
+  return undefined;
+}
+
+describe('Manager: submit', () => {
+  it('acknowledges only what is committed: another connection sees it at once', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu', input: { x: 1 }, priority: 3 }]);
+    const other = new Database(h.dbFile, { readonly: true });
+    const row = other.prepare('SELECT agent, priority, input FROM tasks WHERE id = ?').get(t!.id);
+    other.close();
+    expect(row).toEqual({ agent: 'cpu', priority: 3, input: '{"x":1}' });
+  });
+
+  it.each([
+    ['unknown agent', { agent: 'nope' }, 'UNKNOWN_AGENT'],
+    ['more VRAM than the GPU has', { agent: 'gpu', resources: { gpu: { vramMB: 9000 } } }, 'UNSATISFIABLE'],
+    ['more RAM than the machine has', { agent: 'cpu', resources: { memoryMB: 64_000 } }, 'UNSATISFIABLE'],
+  ])('refuses %s and stores nothing', (_n, sub, code) => {
+    h = harness(agents);
+    expect(codeOf(() => h.manager.submit([sub]))).toBe(code);
+    expect(h.store.listTasks({ limit: 10 })).toEqual([]);
+  });
+
+  it('refuses input that fails the agent schema, naming what is wrong', () => {
+    h = harness(agents);
+    h.catalog.validateInput = (_a, input) => (typeof input.seconds === 'number' ? null : 'seconds must be number');
+    expect(() => h.manager.submit([{ agent: 'cpu', input: { seconds: 'x' } }])).toThrow(/input for agent cpu is invalid: seconds must be number/);
+  });
+
+  it('a batch is all or nothing, and the error names the bad item', () => {
+    h = harness(agents);
+    let err: ManagerError | undefined;
+    try {
+      h.manager.submit([{ agent: 'cpu' }, { agent: 'cpu' }, { agent: 'nope' }]);
+    } catch (e) {
+      err = e as ManagerError;
+    }
+    expect(err?.index).toBe(2);
+    expect(err?.message).toMatch(/task 3 of 3/);
+    expect(h.store.listTasks({ limit: 10 })).toEqual([]);
+  });
+
+  it('with no GPU visible, a GPU task is accepted and waits while the others run', () => {
+    h = harness(agents);
+    h.telemetry.set(node({ gpus: [], gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }));
+    const [g, c] = h.manager.submit([{ agent: 'gpu' }, { agent: 'cpu' }]);
+    h.clock.flush();
+    expect(h.store.getTask(c!.id)!.state).toBe('running');
+    expect(h.store.getTask(g!.id)!.state).toBe('queued');
+    expect(h.manager.waitingReason(g!.id)).toMatch(/no GPU is visible: nvidia-smi not found/);
+  });
+});
+
+describe('Manager: running tasks', () => {
+  it('runs a task to success with progress, result and artifact', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu' }]);
+    h.clock.flush();
+    const run = h.runner.live()[0]!;
+    expect(run.spec.taskId).toBe(t!.id);
+    run.listener({ type: 'progress', progress: 0.5, message: 'half' });
+    run.listener({ type: 'progress', progress: 0.6, message: 'more' });
+    expect(h.store.getTask(t!.id)!.progress).toBeNull(); // throttled
+    h.clock.advance(100);
+    expect(h.store.getTask(t!.id)!.progressMessage).toBe('more');
+    run.listener({ type: 'result', data: { answer: 42 } });
+    run.listener({ type: 'artifact', path: '/tmp/a.txt', name: 'a.txt', sizeBytes: 3 });
+    run.exit({ exitCode: 0 });
+    const done = h.store.getTask(t!.id)!;
+    expect(done.state).toBe('succeeded');
+    expect(done.progress).toBe(1);
+    expect(done.result).toEqual({ answer: 42 });
+    expect(h.store.artifacts(t!.id)).toMatchObject([{ name: 'a.txt', sizeBytes: 3 }]);
+    expect(h.store.attempts(t!.id)).toMatchObject([{ number: 1, outcome: 'succeeded', exitCode: 0 }]);
+  });
+
+  it('retries with exponential backoff up to the attempt limit, keeping every attempt', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'flaky' }]);
+    h.clock.flush();
+    h.runner.live()[0]!.exit({ exitCode: 1 });
+    let task = h.store.getTask(t!.id)!;
+    expect(task.state).toBe('queued');
+    expect(task.notBefore! - h.clock.now()).toBe(7500); // 10 s base: 5 s fixed + 0.5 × 5 s jitter
+    h.clock.advance(7499);
+    expect(h.runner.live()).toHaveLength(0);
+    expect(h.manager.waitingReason(t!.id)).toMatch(/waiting to retry/);
+    h.clock.advance(1);
+    h.runner.live()[0]!.exit({ exitCode: null, signal: 'SIGSEGV' });
+    task = h.store.getTask(t!.id)!;
+    expect(task.notBefore! - h.clock.now()).toBe(15000); // doubled
+    h.clock.advance(15000);
+    h.runner.live()[0]!.exit({ exitCode: 2 });
+    task = h.store.getTask(t!.id)!;
+    expect(task.state).toBe('failed');
+    expect(task.error).toBe('attempt 3: exit code 2');
+    expect(h.store.attempts(t!.id).map((a) => [a.number, a.outcome, a.reason])).toEqual([
+      [1, 'failed', 'exit code 1'],
+      [2, 'failed', 'killed by signal SIGSEGV'],
+      [3, 'failed', 'exit code 2'],
+    ]);
+  });
+
+  it('does not retry an agent that cannot start', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'flaky' }]);
+    h.clock.flush();
+    h.runner.live()[0]!.exit({ exitCode: null, startError: 'agent command not found: ./x' });
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'failed', error: 'attempt 1: agent command not found: ./x' });
+  });
+
+  it('cancels queued and running tasks; an ended one cannot be cancelled', () => {
+    h = harness(agents, { maxConcurrency: 1 });
+    const [a, b] = h.manager.submit([{ agent: 'cpu' }, { agent: 'cpu' }]);
+    h.clock.flush();
+    expect(h.manager.cancel(b!.id).state).toBe('cancelled');
+    h.manager.cancel(a!.id);
+    expect(h.runner.runs[0]!.cancelled).toBe(true);
+    expect(h.store.getTask(a!.id)!.state).toBe('cancelled');
+    expect(codeOf(() => h.manager.cancel(a!.id))).toBe('INVALID_STATE');
+    expect(codeOf(() => h.manager.cancel(999))).toBe('NOT_FOUND');
+  });
+
+  it('a cancelled run is not retried even with attempts left', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'flaky' }]);
+    h.clock.flush();
+    h.manager.cancel(t!.id);
+    expect(h.store.getTask(t!.id)!.state).toBe('cancelled');
+    h.clock.advance(60_000);
+    expect(h.runner.runs).toHaveLength(1);
+  });
+
+  it('retry runs an ended task again with one more attempt', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu' }]);
+    h.clock.flush();
+    h.runner.live()[0]!.exit({ exitCode: 9 });
+    expect(h.store.getTask(t!.id)!.state).toBe('failed');
+    expect(h.manager.retry(t!.id).state).toBe('queued');
+    h.clock.flush();
+    h.runner.live()[0]!.exit({ exitCode: 0 });
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'succeeded', attempts: 2, maxAttempts: 2, error: null });
+    expect(codeOf(() => h.manager.retry(t!.id + 100))).toBe('NOT_FOUND');
+  });
+
+  it('priority: higher first; changeable only while queued', () => {
+    h = harness(agents, { maxConcurrency: 1 });
+    const [a, b, c, d] = h.manager.submit([{ agent: 'cpu', priority: 2 }, { agent: 'cpu' }, { agent: 'cpu' }, { agent: 'cpu', priority: -1 }]);
+    h.clock.flush();
+    expect(h.runner.runs[0]!.spec.taskId).toBe(a!.id);
+    h.manager.setPriority(c!.id, 5);
+    expect(codeOf(() => h.manager.setPriority(a!.id, 9))).toBe('INVALID_STATE');
+    for (let i = 0; i < 3; i++) {
+      h.runner.live()[0]!.exit();
+      h.clock.flush();
+    }
+    expect(h.runner.runs.map((r) => r.spec.taskId)).toEqual([a!.id, c!.id, b!.id, d!.id]);
+  });
+
+  it('per-agent concurrency', () => {
+    h = harness(agents);
+    h.manager.submit([{ agent: 'solo' }, { agent: 'solo' }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(1);
+  });
+
+  it('pause stops new starts and survives a restart; resume starts again', () => {
+    h = harness(agents);
+    h.manager.setPaused(true);
+    h.manager.submit([{ agent: 'cpu' }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(0);
+    h = h.restart();
+    expect(h.manager.isPaused()).toBe(true);
+    h.manager.setPaused(false);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(1);
+  });
+
+  it('a foreign program taking VRAM makes it start fewer GPU tasks', () => {
+    h = harness(agents);
+    h.manager.submit([{ agent: 'gpu' }, { agent: 'gpu' }]);
+    h.telemetry.snapshot = node({ gpus: [rtx4060({ usedMB: 3000, processes: [{ pid: 5, name: 'game', usedMB: 3000, pgid: 5 }] })] });
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(1);
+    const waiting = h.store.queued()[0]!;
+    expect(h.manager.waitingReason(waiting.id)).toMatch(/needs 3000 MB VRAM on GPU 0, 2188 MB free of 8188 MB: 3000 MB held by other programs \(game 3000 MB\)/);
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 0, processes: [] })] }));
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(2);
+  });
+});
+
+describe('Manager: restart', () => {
+  it('re-adopts a live run instead of starting it again', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu' }]);
+    h.clock.flush();
+    const first = h.runner.live()[0]!;
+    h.runner.alive.add(first.pgid);
+    h = h.restart();
+    expect(first.detached).toBe(true);
+    const adopted = h.runner.live();
+    expect(adopted).toHaveLength(1);
+    expect(adopted[0]!.spec.taskId).toBe(t!.id);
+    adopted[0]!.exit({ exitCode: 0 });
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it.each([
+    ['with attempts left it is queued again', 'flaky', 'queued'],
+    ['without, it ends interrupted', 'cpu', 'interrupted'],
+  ])('a run that ended unseen: %s', (_n, agentName, state) => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: agentName }]);
+    h.clock.flush();
+    h = h.restart();
+    const task = h.store.getTask(t!.id)!;
+    expect(task.state).toBe(state);
+    expect(h.store.attempts(t!.id)[0]).toMatchObject({ outcome: 'interrupted', reason: expect.stringMatching(/Manager was not running/) });
+  });
+});

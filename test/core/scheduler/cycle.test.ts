@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
+import { backoffMs } from '../../../src-main/core/scheduler/backoff.js';
+import { runCycle, type Candidate, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
+import { neverFits } from '../../../src-main/core/scheduler/fit.js';
+import { QueueIndex } from '../../../src-main/core/scheduler/queue.js';
+import { resolveRequest } from '../../../src-main/core/scheduler/request.js';
+import { node, rtx4060 } from '../../helpers/fakes.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+const small: ResourceRequest = { cpu: 1, memoryMB: 100 };
+const gpu = (vramMB: number, count = 1): ResourceRequest => ({ cpu: 1, memoryMB: 100, gpu: { count, vramMB } });
+const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null): Candidate => ({ id, agent, request, notBefore });
+const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({ taskId, agent, request, gpus, pgid });
+
+function cycle(over: Partial<CycleInput> & { candidates: Candidate[] }) {
+  return runCycle({
+    now: NOW,
+    paused: false,
+    maxConcurrency: 100,
+    agentLimit: () => null,
+    node: node(),
+    running: [],
+    vramMarginMB: 0,
+    memoryMarginMB: 0,
+    ...over,
+  });
+}
+
+interface Case {
+  name: string;
+  input: Partial<CycleInput> & { candidates: Candidate[] };
+  starts: number[];
+  waits?: Record<number, RegExp>;
+  gpus?: Record<number, number[]>;
+}
+
+const cases: Case[] = [
+  { name: 'starts everything that fits', input: { candidates: [cand(1), cand(2), cand(3)] }, starts: [1, 2, 3] },
+  {
+    name: 'CPU: never more cores than the machine has',
+    input: { node: node({ cpuCores: 2 }), candidates: [cand(1), cand(2), cand(3)] },
+    starts: [1, 2],
+    waits: { 3: /needs 1 core, 0 cores free of 2/ },
+  },
+  {
+    name: 'CPU held by running tasks counts',
+    input: { node: node({ cpuCores: 4 }), running: [running(9, { cpu: 3.5, memoryMB: 0 })], candidates: [cand(1)] },
+    starts: [],
+    waits: { 1: /needs 1 core, 0.5 cores free of 4/ },
+  },
+  {
+    name: 'RAM: what other programs use counts',
+    input: { node: node({ memoryTotalMB: 16_000, memoryAvailableMB: 3_000 }), candidates: [cand(1, { cpu: 1, memoryMB: 4000 }), cand(2, { cpu: 1, memoryMB: 2000 })] },
+    starts: [2],
+    waits: { 1: /needs 4000 MB RAM, 1000 MB free of 16000 MB \(13000 MB used by other programs, 2000 MB held by our tasks\)/ },
+  },
+  {
+    name: 'RAM margin is kept free',
+    input: { memoryMarginMB: 1000, node: node({ memoryTotalMB: 16_000, memoryAvailableMB: 3_000 }), candidates: [cand(1, { cpu: 1, memoryMB: 2500 })] },
+    starts: [],
+    waits: { 1: /2000 MB free/ },
+  },
+  {
+    name: 'VRAM: the browser holding 1.5 GB lowers what fits',
+    input: {
+      node: node({ gpus: [rtx4060({ usedMB: 1536, processes: [{ pid: 77, name: 'chrome', usedMB: 1536, pgid: 77 }] })] }),
+      candidates: [cand(1, gpu(7000)), cand(2, gpu(6000))],
+    },
+    starts: [2],
+    waits: { 1: /needs 7000 MB VRAM on GPU 0, 652 MB free of 8188 MB: 1536 MB held by other programs \(chrome 1536 MB\), 6000 MB by 1 running task/ },
+  },
+  {
+    name: 'VRAM: a running task holds the larger of reservation and measured use',
+    input: {
+      node: node({ gpus: [rtx4060({ usedMB: 5000, processes: [{ pid: 500, name: 'python', usedMB: 5000, pgid: 500 }] })] }),
+      running: [running(9, gpu(3000), [0], 500)],
+      candidates: [cand(1, gpu(3200)), cand(2, gpu(3100))],
+    },
+    starts: [2],
+    waits: { 1: /needs 3200 MB VRAM on GPU 0, 88 MB free/ },
+  },
+  {
+    name: 'VRAM: a task that has not allocated yet still holds its reservation',
+    input: { node: node({ gpus: [rtx4060({ usedMB: 0 })] }), running: [running(9, gpu(5000), [0], 500)], candidates: [cand(1, gpu(4000))] },
+    starts: [],
+    waits: { 1: /3188 MB free/ },
+  },
+  {
+    name: 'VRAM: without per-process readings our use counts twice (never in our favour)',
+    input: { node: node({ gpus: [rtx4060({ usedMB: 3000, processes: null })] }), running: [running(9, gpu(3000), [0], 500)], candidates: [cand(1, gpu(2500)), cand(2, gpu(2000))] },
+    starts: [2],
+    waits: { 1: /188 MB free of 8188 MB: 3000 MB held by other programs, 5000 MB by 2 running tasks/ },
+  },
+  {
+    name: 'VRAM safety margin',
+    input: { vramMarginMB: 512, candidates: [cand(1, gpu(7800))] },
+    starts: [],
+    waits: { 1: /7676 MB free of 8188 MB: 0 MB held by other programs, 512 MB safety margin/ },
+  },
+  {
+    name: 'no GPU visible: GPU tasks wait with the reason, the others run',
+    input: { node: node({ gpus: [], gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }), candidates: [cand(1, gpu(3000)), cand(2)] },
+    starts: [2],
+    waits: { 1: /needs 1 GPU with 3000 MB VRAM, but no GPU is visible: nvidia-smi not found/ },
+  },
+  {
+    name: 'two GPUs: best fit leaves the large hole open',
+    input: {
+      node: node({ gpus: [rtx4060({ index: 0, uuid: 'a' }), rtx4060({ index: 1, uuid: 'b', usedMB: 4000 })] }),
+      candidates: [cand(1, gpu(3000)), cand(2, gpu(7000))],
+    },
+    starts: [1, 2],
+    gpus: { 1: [1], 2: [0] },
+  },
+  {
+    name: 'multi-GPU request needs enough GPUs with room',
+    input: { node: node({ gpus: [rtx4060({ index: 0, uuid: 'a' }), rtx4060({ index: 1, uuid: 'b', usedMB: 6000 })] }), candidates: [cand(1, gpu(4000, 2))] },
+    starts: [],
+    waits: { 1: /needs 2 GPUs with 4000 MB VRAM each, 1 has enough free/ },
+  },
+  {
+    name: 'every shortfall is reported',
+    input: { node: node({ cpuCores: 1, memoryTotalMB: 1000, memoryAvailableMB: 500, gpus: [] }), candidates: [cand(1, { cpu: 2, memoryMB: 800, gpu: { count: 1, vramMB: 10 } })] },
+    starts: [],
+    waits: { 1: /needs 2 cores.*; needs 800 MB RAM.*; needs 1 GPU/ },
+  },
+  {
+    name: 'backfill: a big task does not block smaller ones behind it',
+    input: { candidates: [cand(1, gpu(9000)), cand(2, gpu(1000))] },
+    starts: [2],
+  },
+  { name: 'paused queue starts nothing', input: { paused: true, candidates: [cand(1)] }, starts: [], waits: { 1: /paused/ } },
+  {
+    name: 'retry backoff',
+    input: { candidates: [cand(1, small, 'a', NOW + 5000), cand(2)] },
+    starts: [2],
+    waits: { 1: /not before 2026-01-01T00:00:05.000Z/ },
+  },
+  {
+    name: 'global concurrency',
+    input: { maxConcurrency: 2, running: [running(9, small)], candidates: [cand(1), cand(2)] },
+    starts: [1],
+    waits: { 2: /maximum of 2 tasks at once/ },
+  },
+  {
+    name: 'per-agent concurrency',
+    input: { agentLimit: (a) => (a === 'gpu' ? 1 : null), candidates: [cand(1, small, 'gpu'), cand(2, small, 'gpu'), cand(3, small, 'b')] },
+    starts: [1, 3],
+    waits: { 2: /agent gpu runs at most 1 at once \(1 running\)/ },
+  },
+];
+
+describe('runCycle', () => {
+  it.each(cases)('$name', (c) => {
+    const r = cycle(c.input);
+    expect(r.starts.map((s) => s.taskId)).toEqual(c.starts);
+    for (const [id, re] of Object.entries(c.waits ?? {})) expect(r.waiting.get(Number(id))).toMatch(re);
+    for (const [id, g] of Object.entries(c.gpus ?? {})) expect(r.starts.find((s) => s.taskId === Number(id))?.gpus).toEqual(g);
+    for (const s of r.starts) expect(r.waiting.has(s.taskId)).toBe(false);
+  });
+
+  it('reports the earliest backoff end to wake up at', () => {
+    const r = cycle({ candidates: [cand(1, small, 'a', NOW + 9000), cand(2, small, 'a', NOW + 3000)] });
+    expect(r.wakeAt).toBe(NOW + 3000);
+  });
+});
+
+describe('queue order', () => {
+  it('higher priority first, FIFO within a priority', () => {
+    const q = new QueueIndex();
+    q.add({ ...cand(1), priority: 0 });
+    q.add({ ...cand(2), priority: 5 });
+    q.addAll(Array.from({ length: 20 }, (_, i) => ({ ...cand(10 + i), priority: i % 2 ? 5 : 0 })));
+    q.add({ ...cand(3), priority: 0 });
+    q.add({ ...cand(1), priority: 9 }); // priority change of a queued task
+    const ids = [...q].map((e) => e.id);
+    expect(ids[0]).toBe(1);
+    expect(ids.slice(1, 12)).toEqual([2, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29]);
+    expect(ids.slice(12)).toEqual([3, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
+    expect(q.size).toBe(23);
+    q.removeAll(new Set([2, 3]));
+    expect(q.has(2)).toBe(false);
+    expect(q.size).toBe(21);
+  });
+});
+
+describe('neverFits', () => {
+  const cap = { cpuCores: 8, memoryTotalMB: 16_000, gpuTotalsMB: [8188], vramMarginMB: 256, memoryMarginMB: 512 };
+  const cases: [string, ResourceRequest, typeof cap, RegExp | null][] = [
+    ['fits', gpu(7000), cap, null],
+    ['more VRAM than the GPU has', gpu(9000), cap, /needs 9000 MB VRAM but the largest GPU has 8188 MB \(7932 MB usable/],
+    ['more GPUs than there are', gpu(100, 2), cap, /needs 2 GPUs but this machine has 1/],
+    ['more RAM than the machine has', { cpu: 1, memoryMB: 20_000 }, cap, /needs 20000 MB RAM but this machine has 16000 MB/],
+    ['more cores than there are', { cpu: 9, memoryMB: 1 }, cap, /needs 9 cores but this machine has 8/],
+    ['no GPU seen: wait, do not refuse', gpu(9000), { ...cap, gpuTotalsMB: [] }, null],
+  ];
+  it.each(cases)('%s', (_n, req, c, expected) => {
+    const r = neverFits(req, c);
+    if (expected === null) expect(r).toBeNull();
+    else expect(r).toMatch(expected);
+  });
+});
+
+describe('backoffMs', () => {
+  it.each([
+    [5, 1, 0, 2500],
+    [5, 1, 0.999, 4998],
+    [5, 2, 0, 5000],
+    [5, 3, 0.5, 15000],
+    [5, 30, 0, 1_800_000],
+    [0, 3, 0.5, 0],
+  ])('base %s s, attempt %s, random %s -> %s ms', (base, attempt, random, expected) => {
+    expect(backoffMs(base, attempt, random)).toBe(expected);
+  });
+});
+
+describe('resolveRequest', () => {
+  const declared: ResourceRequest = { cpu: 1, memoryMB: 256, gpu: { count: 1, vramMB: 2000 } };
+  it.each([
+    ['declared', undefined, undefined, declared],
+    ['override cpu only', { cpu: 2 }, undefined, { cpu: 2, memoryMB: 256, gpu: { count: 1, vramMB: 2000 } }],
+    ['override: no GPU', { gpu: null }, undefined, { cpu: 1, memoryMB: 256 }],
+    ['override VRAM', { gpu: { vramMB: 5000 } }, undefined, { cpu: 1, memoryMB: 256, gpu: { count: 1, vramMB: 5000 } }],
+    ['from input', undefined, { vram: 3000 }, { cpu: 1, memoryMB: 256, gpu: { count: 1, vramMB: 3000 } }],
+    ['from input: 0 means none', undefined, { vram: 0 }, { cpu: 1, memoryMB: 256 }],
+    ['override beats input', { gpu: { vramMB: 100 } }, { vram: 3000 }, { cpu: 1, memoryMB: 256, gpu: { count: 1, vramMB: 100 } }],
+  ] as const)('%s', (_n, override, input, expected) => {
+    const r = resolveRequest(declared, override, input ? { mapping: { vramMB: 'vram' }, input } : undefined);
+    expect(r.request).toEqual(expected);
+  });
+});
+
+export type { NodeSnapshot };

@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentManifest } from '../../contracts/agent-manifest.js';
+import { AgentManifestSchema } from '../../contracts/agent-manifest.js';
+import type { RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
+import type { GpuView, NodeSnapshot } from '../../src-main/core/model/node.js';
+import type {
+  AdoptSpec,
+  AgentCatalog,
+  AgentRunner,
+  AgentSpec,
+  EventSink,
+  LaunchSpec,
+  Logger,
+  ManagerEvent,
+  RunHandle,
+  RunListener,
+  TelemetrySource,
+} from '../../src-main/core/ports.js';
+
+export function tempDir(prefix = 'agentmgr-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const quietLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export function rtx4060(over: Partial<GpuView> = {}): GpuView {
+  return {
+    index: 0,
+    uuid: 'GPU-4060-0',
+    name: 'NVIDIA GeForce RTX 4060',
+    totalMB: 8188,
+    usedMB: 0,
+    freeMB: 8188,
+    utilizationPct: 0,
+    temperatureC: 40,
+    powerW: 10,
+    powerLimitW: 115,
+    processes: [],
+    ...over,
+  };
+}
+
+export function node(over: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return {
+    cpuCores: 8,
+    memoryTotalMB: 32_000,
+    memoryAvailableMB: 32_000,
+    gpus: [rtx4060()],
+    gpuStatus: { state: 'ok', message: null },
+    ...over,
+  };
+}
+
+/** Telemetry whose readings the test sets. */
+export class FakeTelemetry implements TelemetrySource {
+  private listeners = new Set<() => void>();
+  constructor(public snapshot: NodeSnapshot = node()) {}
+  current(): NodeSnapshot {
+    return this.snapshot;
+  }
+  set(snapshot: NodeSnapshot): void {
+    this.snapshot = snapshot;
+    for (const l of this.listeners) l();
+  }
+  subscribe(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+}
+
+export function agent(m: Partial<AgentManifest> & { name: string }): AgentSpec {
+  const parsed = AgentManifestSchema.parse({ command: ['/bin/true'], ...m });
+  return { ...parsed, title: parsed.title ?? parsed.name, dir: '/nonexistent', source: 'bundled' };
+}
+
+/** Agents given by the test; every input is valid unless `reject` says otherwise. */
+export class FakeCatalog implements AgentCatalog {
+  constructor(
+    private readonly agents: AgentSpec[],
+    private readonly reject: (a: AgentSpec, input: Record<string, unknown>) => string | null = () => null,
+  ) {}
+  get(name: string) {
+    return this.agents.find((a) => a.name === name);
+  }
+  list() {
+    return [...this.agents];
+  }
+  problems() {
+    return [];
+  }
+  validateInput(a: AgentSpec, input: Record<string, unknown>) {
+    return this.reject(a, input);
+  }
+}
+
+export interface FakeRun {
+  spec: LaunchSpec;
+  listener: RunListener;
+  cancelled: boolean;
+  detached: boolean;
+  ended: boolean;
+  pgid: number;
+  /** Ends the run the way a process would; only the first call counts. */
+  exit(outcome?: Partial<RunOutcome>): void;
+}
+
+let nextPid = 10_000;
+
+function makeRun(spec: LaunchSpec, listener: RunListener, pgid: number): { run: FakeRun; handle: RunHandle } {
+  const run: FakeRun = {
+    spec,
+    listener,
+    cancelled: false,
+    detached: false,
+    ended: false,
+    pgid,
+    exit: (o = {}) => {
+      if (run.ended || run.detached) return;
+      run.ended = true;
+      listener({ type: 'exit', outcome: { exitCode: 0, signal: null, timedOut: false, cancelled: run.cancelled, unknown: false, startError: null, ...o } });
+    },
+  };
+  const handle: RunHandle = {
+    cancel: () => {
+      if (run.cancelled || run.ended) return;
+      run.cancelled = true;
+      run.exit({ exitCode: null, signal: 'SIGTERM' });
+    },
+    detach: () => {
+      run.detached = true;
+    },
+  };
+  return { run, handle };
+}
+
+/**
+ * A runner that starts nothing: the test decides when and how each run ends. It reports the
+ * spawn at once (as the real runner does right after spawn); cancel ends the run as SIGTERM would.
+ */
+export class FakeRunner implements AgentRunner {
+  runs: FakeRun[] = [];
+  /** Pids that an adopt() call finds alive. */
+  alive = new Set<number>();
+
+  start(spec: LaunchSpec, listener: RunListener): RunHandle {
+    const pid = nextPid++;
+    const { run, handle } = makeRun(spec, listener, pid);
+    this.runs.push(run);
+    listener({ type: 'spawned', pid, pidStartTime: String(pid * 7), pgid: pid, logDir: `/runs/${spec.taskId}/${spec.attempt}` });
+    return handle;
+  }
+
+  adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
+    if (!this.alive.has(spec.pid)) return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
+    const { run, handle } = makeRun(spec, listener, spec.pgid);
+    this.runs.push(run);
+    return { alive: true, handle };
+  }
+
+  /** Runs that have not ended and are still watched. */
+  live(): FakeRun[] {
+    return this.runs.filter((r) => !r.ended && !r.detached);
+  }
+}
+
+export class RecordingSink implements EventSink {
+  events: ManagerEvent[] = [];
+  emit(e: ManagerEvent): void {
+    this.events.push(e);
+  }
+}
