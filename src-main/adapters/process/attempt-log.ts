@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface LogCaps {
@@ -34,7 +34,7 @@ export function cutMarker(bytes: number, lines: number): string {
  */
 export class AttemptLog {
   private state: LogState;
-  private tail: string[] = [];
+  private tail: Buffer[] = [];
   private tailSize = 0;
   private tailDirty = false;
   private fd: number;
@@ -43,12 +43,14 @@ export class AttemptLog {
     private readonly dir: string,
     private readonly caps: LogCaps,
   ) {
+    mkdirSync(dir, { recursive: true });
     this.state = loadState(dir);
-    if (this.state.cutBytes > 0 || existsSync(join(dir, TAIL_FILE))) {
-      const t = existsSync(join(dir, TAIL_FILE)) ? readFileSync(join(dir, TAIL_FILE), 'utf8') : '';
-      if (t) {
+    const tailFile = join(dir, TAIL_FILE);
+    if (existsSync(tailFile)) {
+      const t = readFileSync(tailFile);
+      if (t.length > 0) {
         this.tail = [t];
-        this.tailSize = Buffer.byteLength(t);
+        this.tailSize = t.length;
       }
     }
     this.fd = openSync(join(dir, LOG_FILE), 'a');
@@ -58,23 +60,42 @@ export class AttemptLog {
     return this.state.offsets;
   }
 
+  private get cutting(): boolean {
+    return this.tail.length > 0 || this.state.cutBytes > 0;
+  }
+
   /** Appends whole lines (each ending in \n). */
   append(text: string): void {
-    const size = Buffer.byteLength(text);
-    if (this.tail.length === 0 && this.state.headBytes + size <= this.caps.headBytes) {
-      writeSync(this.fd, text);
-      this.state.headBytes += size;
-      return;
+    let buf = Buffer.from(text);
+    if (!this.cutting) {
+      const room = this.caps.headBytes - this.state.headBytes;
+      // As many whole lines as fit in the head.
+      const cut = buf.length <= room ? buf.length : buf.lastIndexOf(10, room - 1) + 1;
+      if (cut > 0) {
+        writeSync(this.fd, buf, 0, cut);
+        this.state.headBytes += cut;
+        buf = buf.subarray(cut);
+      }
+      if (buf.length === 0) return;
     }
-    this.tail.push(text);
-    this.tailSize += size;
+    this.tail.push(buf);
+    this.tailSize += buf.length;
     this.tailDirty = true;
+    // Drop from the front, at line boundaries, down to the tail's size.
     while (this.tailSize > this.caps.tailBytes && this.tail.length > 0) {
-      const dropped = this.tail.shift()!;
-      const n = Buffer.byteLength(dropped);
-      this.tailSize -= n;
-      this.state.cutBytes += n;
+      const first = this.tail[0]!;
+      const excess = this.tailSize - this.caps.tailBytes;
+      let drop = first.length;
+      if (first.length > excess) {
+        const nl = first.indexOf(10, excess - 1);
+        if (nl >= 0 && nl + 1 < first.length) drop = nl + 1;
+      }
+      const dropped = first.subarray(0, drop);
+      this.state.cutBytes += drop;
       this.state.cutLines += countLines(dropped);
+      this.tailSize -= drop;
+      if (drop === first.length) this.tail.shift();
+      else this.tail[0] = first.subarray(drop);
     }
   }
 
@@ -82,7 +103,7 @@ export class AttemptLog {
   flush(): void {
     if (this.tailDirty) {
       const tmp = join(this.dir, TAIL_FILE + '.tmp');
-      writeFileSync(tmp, this.tail.join(''));
+      writeFileSync(tmp, Buffer.concat(this.tail));
       renameSync(tmp, join(this.dir, TAIL_FILE));
       this.tailDirty = false;
     }
@@ -93,10 +114,8 @@ export class AttemptLog {
 
   /** Writes the cut marker and the tail into output.log and drops the working files. */
   finalize(): void {
-    if (this.tail.length > 0) {
-      if (this.state.cutBytes > 0) writeSync(this.fd, cutMarker(this.state.cutBytes, this.state.cutLines));
-      writeSync(this.fd, this.tail.join(''));
-    }
+    if (this.state.cutBytes > 0) writeSync(this.fd, cutMarker(this.state.cutBytes, this.state.cutLines));
+    if (this.tail.length > 0) writeSync(this.fd, Buffer.concat(this.tail));
     closeSync(this.fd);
     for (const f of [TAIL_FILE, STATE_FILE]) rmSync(join(this.dir, f), { force: true });
   }
@@ -108,9 +127,9 @@ export class AttemptLog {
   }
 }
 
-function countLines(s: string): number {
+function countLines(b: Buffer): number {
   let n = 0;
-  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
   return n;
 }
 

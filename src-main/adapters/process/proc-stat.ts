@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -38,14 +38,28 @@ export function isSameProcessAlive(pid: number, startTime: string): boolean {
   return s !== null && s.state !== 'Z' && s.startTime === startTime;
 }
 
-/** Whether any process is left in the group. */
+/**
+ * Whether any live process is left in the group. kill(-pgid, 0) also counts zombies, which a
+ * container's init may never reap; so when it says "someone", /proc is asked for a live one.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const st = readProcStat(Number(name));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') return true;
+  }
+  return false;
 }
 
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {

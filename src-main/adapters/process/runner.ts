@@ -111,11 +111,16 @@ export class ProcessAgentRunner implements AgentRunner {
 
   adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
     const run = new Run(this.config, spec, listener, spec.logDir);
-    if (isSameProcessAlive(spec.pid, spec.pidStartTime)) {
-      run.attach(spec);
-      return { alive: true, handle: run };
+    try {
+      if (isSameProcessAlive(spec.pid, spec.pidStartTime)) {
+        run.attach(spec);
+        return { alive: true, handle: run };
+      }
+      return { alive: false, outcome: run.collectEnded(spec) };
+    } catch {
+      // Its files are gone or unreadable: what happened to it cannot be known.
+      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
     }
-    return { alive: false, outcome: run.collectEnded(spec) };
   }
 }
 
@@ -188,9 +193,8 @@ class Run implements RunHandle {
       this.note(msg);
       this.endSoon({ exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: msg });
       return;
-    } finally {
-      // The child has its own copies; ours are not needed.
     }
+    // The child has its own copies of the output files; ours are not needed.
     closeSync(out);
     closeSync(err);
     if (child.pid === undefined) {

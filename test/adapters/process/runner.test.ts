@@ -1,0 +1,201 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readAttemptLog } from '../../../src-main/adapters/process/attempt-log.js';
+import { isSameProcessAlive, readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
+import { ProcessAgentRunner, attemptDir } from '../../../src-main/adapters/process/runner.js';
+import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
+import type { AgentSpec, LaunchSpec, RunnerEvent } from '../../../src-main/core/ports.js';
+import { tempDir } from '../../helpers/fakes.js';
+import { fixtureAgent } from '../../helpers/fixture-agents.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let nextTask = 1;
+
+const runner = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, caps: { headBytes: 64 * 1024, tailBytes: 16 * 1024 }, rawTruncateBytes: 256 * 1024 });
+
+interface Done {
+  events: RunnerEvent[];
+  outcome: RunOutcome;
+  log: string;
+  dir: string;
+  spec: LaunchSpec;
+}
+
+function spec(agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec {
+  return { taskId: nextTask++, attempt: 1, agent, input: { hello: 'world' }, gpus: [], deadline: null, ...over };
+}
+
+function run(agent: AgentSpec, over: Partial<LaunchSpec> = {}, during?: (h: ReturnType<ProcessAgentRunner['start']>, events: RunnerEvent[]) => void): Promise<Done> {
+  const s = spec(agent, over);
+  const events: RunnerEvent[] = [];
+  return new Promise((resolve) => {
+    const h = runner.start(s, (e) => {
+      events.push(e);
+      if (e.type === 'exit') {
+        const dir = attemptDir(tmp.dir, s.taskId, s.attempt);
+        resolve({ events, outcome: e.outcome, log: readAttemptLog(dir), dir, spec: s });
+      }
+    });
+    during?.(h, events);
+  });
+}
+
+const alive = (pid: number): boolean => {
+  const st = readProcStat(pid);
+  return st !== null && st.state !== 'Z';
+};
+
+const waitUntil = async (cond: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('ProcessAgentRunner', () => {
+  it('runs an agent with the protocol environment, events, artifacts and logs', async () => {
+    const r = await run(fixtureAgent('ok'), { gpus: [0] });
+    expect(r.outcome).toMatchObject({ exitCode: 0, signal: null, cancelled: false, timedOut: false, unknown: false });
+    const types = r.events.map((e) => e.type);
+    expect(types[0]).toBe('spawned');
+    expect(types.at(-1)).toBe('exit');
+    expect(r.events).toContainEqual({ type: 'progress', progress: 0.5, message: 'half way' });
+    expect(r.events).toContainEqual({ type: 'result', data: { ok: true } });
+    const art = r.events.find((e) => e.type === 'artifact');
+    expect(art).toMatchObject({ name: 'greeting', sizeBytes: 6, path: join(r.dir, 'artifacts', 'out.txt') });
+    expect(r.log).toContain(`starting task ${r.spec.taskId} attempt 1 on GPU '0'`);
+    expect(r.log).toContain('input: {"hello":"world"}');
+    expect(r.log).toContain('a log event');
+    expect(r.log).toContain('to stderr');
+    expect(r.log).not.toContain('"type":"progress"');
+    expect(existsSync(join(r.dir, 'stdout.raw'))).toBe(false);
+  });
+
+  it.each([
+    ['fail', { exitCode: 3, signal: null }, 'about to fail'],
+    ['crash', { exitCode: null, signal: 'SIGSEGV' }, 'crashing'],
+  ])('reports how %s ended', async (name, expected, logged) => {
+    const r = await run(fixtureAgent(name));
+    expect(r.outcome).toMatchObject(expected);
+    expect(r.log).toContain(logged);
+  });
+
+  it('a missing executable fails the attempt with the reason, without spawning', async () => {
+    const r = await run(fixtureAgent('missing'));
+    expect(r.outcome.startError).toMatch(/agent command not found: .*does-not-exist \(from "command" in .*missing\/agent.json\)/);
+    expect(r.events.some((e) => e.type === 'spawned')).toBe(false);
+    expect(r.log).toContain('agent command not found');
+  });
+
+  it('timeout: SIGTERM to the group, recorded as timed out', async () => {
+    const r = await run(fixtureAgent('hang'), { deadline: Date.now() + 300 });
+    expect(r.outcome).toMatchObject({ timedOut: true, signal: 'SIGTERM' });
+    expect(r.log).toMatch(/timed out .*SIGTERM/);
+  });
+
+  it('cancel of an agent that ignores SIGTERM ends with SIGKILL after the grace period', async () => {
+    const r = await run(fixtureAgent('stubborn'), {}, (h, events) => {
+      const t = setInterval(() => {
+        if (events.some((e) => e.type === 'log' && e.text.includes('ready'))) {
+          clearInterval(t);
+          h.cancel();
+        }
+      }, 10);
+    });
+    expect(r.outcome).toMatchObject({ cancelled: true, signal: 'SIGKILL' });
+    expect(r.log).toContain('ignoring SIGTERM');
+    expect(r.log).toMatch(/SIGKILL to the process group/);
+  });
+
+  it.each(['exit', 'wait'])('no grandchild survives (agent that %ss)', async (mode) => {
+    const agent = fixtureAgent('forker', { env: { MODE: mode } });
+    const r = await run(agent, {}, (h, events) => {
+      if (mode === 'wait') {
+        const t = setInterval(() => {
+          if (events.some((e) => e.type === 'log' && e.text.includes('forked'))) {
+            clearInterval(t);
+            h.cancel();
+          }
+        }, 10);
+      }
+    });
+    const pids = readFileSync(join(r.dir, 'artifacts', 'pids'), 'utf8').trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    await waitUntil(() => pids.every((p) => !alive(p)), 3000);
+    if (mode === 'exit') expect(r.outcome.exitCode).toBe(0);
+    else expect(r.outcome.cancelled).toBe(true);
+  });
+
+  it('garbage output never crashes anything: bad events are logged and ignored', async () => {
+    const r = await run(fixtureAgent('garbage'));
+    expect(r.outcome.exitCode).toBe(0);
+    const evs = r.events.filter((e) => e.type === 'progress' || e.type === 'result' || e.type === 'artifact');
+    expect(evs).toEqual([
+      { type: 'progress', progress: 0.25, message: 'still fine' },
+      { type: 'result', data: { survived: true } },
+    ]);
+    expect(r.log).toMatch(/ignored a malformed "progress" event \(progress: Too big/);
+    expect(r.log).toContain('{"type":"nonsense","x":1}');
+    expect(r.log).toMatch(/ignored artifact: \/etc\/passwd is outside AGENT_ARTIFACTS_DIR/);
+    expect(r.log).toMatch(/ignored artifact: missing.bin does not exist/);
+    expect(r.log).toContain('no newline at the end');
+  });
+
+  it('a flood is capped: head and tail kept, the cut marked, events still seen', async () => {
+    const r = await run(fixtureAgent('flood'));
+    expect(r.outcome.exitCode).toBe(0);
+    expect(r.events).toContainEqual({ type: 'result', data: { flooded: true } });
+    const size = Buffer.byteLength(r.log);
+    expect(size).toBeLessThan(64 * 1024 + 16 * 1024 + 1024);
+    expect(r.log.startsWith('[agentmgr] attempt 1 started')).toBe(true);
+    expect(r.log).toContain('FIRST-LINE\nline 1\nline 2\n');
+    expect(r.log).toMatch(/\[agentmgr: \d+ bytes \(\d+ lines\) cut from the middle of this log\]/);
+    expect(r.log).toContain('line 400000\nLAST-LINE\n');
+    const cut = Number(/(\d+) bytes \(/.exec(r.log)![1]);
+    expect(cut).toBeGreaterThan(2_000_000);
+  });
+
+  it('adopts a run started by another runner (a restarted Manager) and sees it to its end', async () => {
+    const first = spec(fixtureAgent('slow'), { input: { seconds: 1 } });
+    let spawned: Extract<RunnerEvent, { type: 'spawned' }> | undefined;
+    const h = runner.start(first, (e) => {
+      if (e.type === 'spawned') spawned = e;
+    });
+    await waitUntil(() => spawned !== undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    h.detach();
+    const second = new ProcessAgentRunner({ runsDir: tmp.dir, pollMs: 20 });
+    const events: RunnerEvent[] = [];
+    const adopted = second.adopt({ ...first, pid: spawned!.pid, pidStartTime: spawned!.pidStartTime, pgid: spawned!.pgid, logDir: spawned!.logDir }, (e) => events.push(e));
+    expect(adopted.alive).toBe(true);
+    await waitUntil(() => events.some((e) => e.type === 'exit'));
+    const exit = events.find((e) => e.type === 'exit') as Extract<RunnerEvent, { type: 'exit' }>;
+    expect(exit.outcome).toMatchObject({ exitCode: 0, unknown: false });
+    expect(events.some((e) => e.type === 'result')).toBe(true);
+    const log = readAttemptLog(spawned!.logDir);
+    expect(log).toContain('re-adopted by a restarted Manager');
+    expect(log.match(/tick 1\b/g) ?? []).toHaveLength(0); // progress events are not log lines
+    expect(log.match(/attempt 1 started/g)).toHaveLength(1);
+  });
+
+  it('a run that ended while nobody watched: status from the exit file; a reused pid is not ours', async () => {
+    const s = spec(fixtureAgent('fail'));
+    let spawned: Extract<RunnerEvent, { type: 'spawned' }> | undefined;
+    const h = runner.start(s, (e) => {
+      if (e.type === 'spawned') spawned = e;
+    });
+    await waitUntil(() => spawned !== undefined);
+    h.detach();
+    await waitUntil(() => !isSameProcessAlive(spawned!.pid, spawned!.pidStartTime));
+    const second = new ProcessAgentRunner({ runsDir: tmp.dir });
+    const res = second.adopt({ ...s, ...spawned!, pidStartTime: spawned!.pidStartTime }, () => {});
+    expect(res).toMatchObject({ alive: false, outcome: { exitCode: 3, unknown: false } });
+    // Same pid, other start time: never adopted.
+    const me = readProcStat(process.pid)!;
+    const other = second.adopt({ ...s, taskId: 999, pid: process.pid, pidStartTime: String(Number(me.startTime) + 1), pgid: 999999, logDir: join(tmp.dir, 'nothing') }, () => {});
+    expect(other).toMatchObject({ alive: false, outcome: { unknown: true } });
+  });
+});
