@@ -88,7 +88,7 @@ export function acquireLock(l: DataDirLayout): () => void {
       } catch {
         holder = null;
       }
-      if (holder && holder.pid !== process.pid && isSameProcessAlive(holder.pid, holder.startTime)) {
+      if (holder && isSameProcessAlive(holder.pid, holder.startTime)) {
         throw new DataDirLockedError(holder.pid, l.root);
       }
       rmSync(l.lock, { force: true }); // stale: its holder is gone

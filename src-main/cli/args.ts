@@ -14,7 +14,10 @@ export function parse(command: string, argv: string[], options: Options) {
   try {
     return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new CliError(`${(e as Error).message.replace(/\. To specify.*$/s, '')}\nsee \`agentmgr help ${command}\``, 2);
+    const msg = (e as Error).message;
+    const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(msg);
+    if (ambiguous) throw new CliError(`${ambiguous[1]} needs a value; for a value that starts with "-", write ${ambiguous[1]}=VALUE\nsee \`agentmgr help ${command}\``, 2);
+    throw new CliError(`${msg.split('\n')[0]!.replace(/\. To specify.*$/, '')}\nsee \`agentmgr help ${command}\``, 2);
   }
 }
 

@@ -26,7 +26,8 @@ export interface RunningServer {
 }
 
 function refuse(res: ServerResponse, status: number, code: string, message: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code, message } }));
+  // Close the connection: a refused request's body is never read, so the socket cannot be reused.
+  res.writeHead(status, { 'Content-Type': 'application/json', Connection: 'close' }).end(JSON.stringify({ error: { code, message } }));
 }
 
 /**

@@ -1,0 +1,209 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/fakes.js';
+import { FIXTURE_AGENTS } from '../helpers/fixture-agents.js';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'agentmgr.js');
+const t = tempDir();
+const env = { ...process.env, AGENTMGR_DATA_DIR: t.dir, AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', AGENTMGR_URL: '', AGENTMGR_TOKEN: '' };
+delete (env as Record<string, string | undefined>).AGENTMGR_URL;
+delete (env as Record<string, string | undefined>).AGENTMGR_TOKEN;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `agentmgr ...` as a person would, piped (not a terminal). */
+function cli(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}): Result {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, input, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const json = <T = unknown>(r: Result): T => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+};
+
+let server: ChildProcess | null = null;
+let serverOut = '';
+
+async function serve(): Promise<void> {
+  serverOut = '';
+  server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--agents-dir', FIXTURE_AGENTS, '--max-concurrency', '4'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d) => (serverOut += d));
+  server.stderr!.on('data', (d) => (serverOut += d));
+  const end = Date.now() + 20_000;
+  while (!serverOut.includes('Press Ctrl-C')) {
+    if (Date.now() > end || server.exitCode !== null) throw new Error(`serve did not start:\n${serverOut}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  const s = server!;
+  server = null;
+  if (s.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    s.once('exit', () => resolve());
+    s.kill(signal);
+  });
+}
+
+beforeAll(serve);
+afterAll(async () => {
+  if (server) await stop('SIGINT');
+  spawnSync('pkill', ['-KILL', '-f', `${t.dir}/runs`]);
+  t.cleanup();
+});
+
+describe('agentmgr CLI against agentmgr serve', () => {
+  it('serve says where it listens, the data dir and the UI URL', () => {
+    expect(serverOut).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(127\.0\.0\.1 only\)/);
+    expect(serverOut).toContain(`data dir:  ${t.dir}`);
+    expect(serverOut).toMatch(/UI: +http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{40,}/);
+    expect(serverOut).toMatch(/not loaded: .*bad-json\/agent.json: not valid JSON/);
+    const token = readFileSync(join(t.dir, 'api-token'), 'utf8');
+    expect(token.trim().length).toBeGreaterThanOrEqual(40);
+    // 0600: only its owner can read the token.
+    const mode = spawnSync('stat', ['-c', '%a', join(t.dir, 'api-token')], { encoding: 'utf8' }).stdout.trim();
+    expect(mode).toBe('600');
+  });
+
+  it('submit, wait, list, show, logs', () => {
+    const task = json<{ id: number; state: string }>(cli(['submit', 'demo', '--input', '{"seconds":0.3,"steps":3}', '--priority', '4', '--json']));
+    expect(task.id).toBeGreaterThan(0);
+    const waited = cli(['wait', String(task.id)]);
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toContain(`${task.id} succeeded`);
+    const list = json<{ id: number; agent: string; state: string; priority: number; progress: number; attempts: number; waitingReason: string | null }[]>(cli(['list', '--json']));
+    expect(list.find((x) => x.id === task.id)).toMatchObject({ agent: 'demo', state: 'succeeded', priority: 4, progress: 1, attempts: 1, waitingReason: null });
+    const plain = cli(['list', '--agent', 'demo']);
+    expect(plain.stdout.split('\n')[0]).toMatch(new RegExp(`^${task.id}\\tsucceeded\\tdemo\\t4\\t100%`));
+    expect(cli(['show', String(task.id)]).stdout).toMatch(/state: +succeeded[\s\S]*result: +\{"seconds":0.3,"steps":3,"gpu":""\}/);
+    expect(cli(['logs', String(task.id)]).stdout).toMatch(/demo: 0.3 s in 3 steps[\s\S]*attempt 1 ended: exit code 0/);
+  });
+
+  it('one task per --file, and --wait', () => {
+    const a = join(t.dir, 'a.txt');
+    const b = join(t.dir, 'b.bin');
+    writeFileSync(a, 'hello\n');
+    writeFileSync(b, Buffer.alloc(300_000, 7));
+    const r = cli(['submit', 'sha256', '--file', a, '--file', b, '--wait', '--json']);
+    expect(r.code).toBe(0);
+    const tasks = JSON.parse(r.stdout) as { input: { file: string }; state: string; result: { sha256: string } }[];
+    expect(tasks.map((x) => [x.input.file, x.state])).toEqual([
+      [a, 'succeeded'],
+      [b, 'succeeded'],
+    ]);
+    expect(tasks[0]!.result.sha256).toBe('5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03');
+  });
+
+  it('submit --batch from stdin: one request, one transaction', () => {
+    const lines = ['{"agent": "ok"}', '# a comment', '', '{"agent": "demo", "input": {"seconds": 0.1}, "priority": 2}', '{"agent": "ok", "name": "third"}'].join('\n');
+    const r = json<{ ids: number[]; count: number }>(cli(['submit', '--batch', '-', '--json'], lines));
+    expect(r.count).toBe(3);
+    expect(cli(['wait', ...r.ids.map(String)]).code).toBe(0);
+    const before = json<unknown[]>(cli(['list', '--json'])).length;
+    const bad = cli(['submit', '--batch', '-'], '{"agent": "ok"}\n{"agent": "nope"}\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/batch line 2: unknown agent "nope".*nothing was submitted/);
+    const broken = cli(['submit', '--batch', '-'], '{"agent": "ok"}\n{not json\n');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/batch line 2: not valid JSON/);
+    expect(json<unknown[]>(cli(['list', '--json'])).length).toBe(before);
+  });
+
+  it.each([
+    [['submit', 'nope'], 1, /unknown agent "nope"; known agents: /],
+    [['submit', 'demo', '--input', '{bad'], 2, /--input is not valid JSON/],
+    [['submit', 'demo', '--input', '[1]'], 2, /--input must be a JSON object/],
+    [['submit', 'demo', '--input', '{"seconds":-1}'], 1, /input for agent demo is invalid: seconds must be >= 0/],
+    [['submit', 'demo', '--memory', '9000000'], 1, /can never run on this machine: it needs 9000000 MB RAM but this machine has/],
+    [['submit', 'demo', '--memory=-5'], 2, /--memory must be a whole number from 0/],
+    [['submit', 'demo', '--memory', '-5'], 2, /--memory needs a value; for a value that starts with "-", write --memory=VALUE/],
+    [['submit', 'sha256', '--file', '/nonexistent/x'], 2, /--file \/nonexistent\/x: no such file/],
+    [['submit', 'sha256', '--file', '/tmp'], 2, /not a regular file/],
+    [['show', 'abc'], 2, /"abc" is not a task id/],
+    [['show', '99999'], 1, /no task with id 99999/],
+    [['list', '--state', 'bogus'], 2, /unknown state "bogus"/],
+    [['frobnicate'], 2, /unknown command "frobnicate"/],
+    [['list', '--nope'], 2, /Unknown option '--nope'[\s\S]*agentmgr help list/],
+  ])('agentmgr %j fails clearly', (args, code, message) => {
+    const r = cli(args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('wait exits non-zero when a task fails, and 124 on timeout; cancel and retry', () => {
+    const failed = json<{ id: number }>(cli(['submit', 'fail', '--retries', '0', '--json']));
+    const w = cli(['wait', String(failed.id)]);
+    expect(w.code).toBe(1);
+    expect(w.stderr).toMatch(/did not succeed: \d+ failed/);
+    const hang = json<{ id: number }>(cli(['submit', 'hang', '--json']));
+    expect(cli(['wait', String(hang.id), '--timeout', '1']).code).toBe(124);
+    expect(cli(['cancel', String(hang.id)]).code).toBe(0);
+    expect(cli(['wait', String(hang.id)]).code).toBe(1);
+    expect(json<{ state: string }>(cli(['show', String(hang.id), '--json'])).state).toBe('cancelled');
+    const again = cli(['retry', String(failed.id)]);
+    expect(again.stdout).toMatch(/queued again \(attempt 2 of 2\)/);
+  });
+
+  it('agents, status, pause and resume', () => {
+    const agents = json<{ agents: { name: string }[] }>(cli(['agents', '--json']));
+    expect(agents.agents.map((a) => a.name)).toEqual(expect.arrayContaining(['demo', 'sha256', 'shell']));
+    expect(cli(['pause']).stdout).toMatch(/paused/);
+    const st = json<{ queue: { paused: boolean } }>(cli(['status', '--json']));
+    expect(st.queue.paused).toBe(true);
+    const text = cli(['status']).stdout;
+    expect(text).toMatch(/Queue: +PAUSED/);
+    expect(text).toMatch(/GPU: +none visible \(nvidia-smi not found/);
+    cli(['resume']);
+  });
+
+  it('logs --follow prints the log live until the task ends', () => {
+    const task = json<{ id: number }>(cli(['submit', 'slow', '--input', '{"seconds":0.6}', '--json']));
+    const r = cli(['logs', String(task.id), '--follow']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/attempt 1 started[\s\S]*attempt 1 ended: exit code 0/);
+  });
+
+  it('a restart of the server while agents run re-adopts them (clean stop, then a crash)', async () => {
+    const r = json<{ ids: number[] }>(cli(['submit', '--batch', '-', '--json'], '{"agent":"slow","input":{"seconds":8}}\n{"agent":"slow","input":{"seconds":2}}\n'));
+    const [long, short] = r.ids as [number, number];
+    const running = () => json<{ state: string }[]>(cli(['list', '--state', 'running', '--json'])).length;
+    for (let i = 0; i < 100 && running() < 2; i++) await new Promise((x) => setTimeout(x, 50));
+    await stop('SIGINT');
+    expect(existsSync(join(t.dir, 'server.json'))).toBe(false);
+    expect(cli(['list']).stderr).toMatch(/no Manager is running for/);
+    await serve();
+    await stop('SIGKILL');
+    // The short one ends while no Manager watches: its status is left in its attempt folder.
+    const exitFile = join(t.dir, 'runs', String(short), '1', 'exit-status');
+    for (let i = 0; i < 200 && !existsSync(exitFile); i++) await new Promise((x) => setTimeout(x, 50));
+    await serve();
+    const w = cli(['wait', long.toString(), short.toString(), '--json']);
+    expect(w.code).toBe(0);
+    for (const task of JSON.parse(w.stdout) as { attempts: number; id: number }[]) expect(task.attempts).toBe(1);
+    const longLog = cli(['logs', String(long)]).stdout;
+    expect(longLog.match(/re-adopted by a restarted Manager/g)).toHaveLength(2);
+    expect(longLog.match(/attempt 1 started/g)).toHaveLength(1);
+    expect(longLog).toContain('attempt 1 ended: exit code 0');
+    expect(cli(['logs', String(short)]).stdout).toContain('attempt 1 ended: exit code 0 (found on restart)');
+  });
+
+  it('without a server, says how to start one', async () => {
+    await stop('SIGINT');
+    const r = cli(['status']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no Manager is running for .*start one with `agentmgr serve`/);
+    const r2 = cli(['status'], undefined, { AGENTMGR_URL: 'http://127.0.0.1:9', AGENTMGR_TOKEN: 'x' });
+    expect(r2.code).toBe(3);
+    expect(r2.stderr).toMatch(/cannot reach the Manager at http:\/\/127.0.0.1:9/);
+  });
+});

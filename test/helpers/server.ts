@@ -1,0 +1,13 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { resolveServeOptions } from '../../src-main/config.js';
+import { startHeadless, type HeadlessManager } from '../../src-main/headless.js';
+import { FIXTURE_AGENTS } from './fixture-agents.js';
+
+export const FAKE_NVIDIA_SMI = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'nvidia-smi', 'nvidia-smi');
+
+/** A real headless Manager on a free loopback port, with its own data dir and the fixture agents. */
+export function startTestServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<HeadlessManager> {
+  const options = resolveServeOptions({ 'data-dir': dataDir, port: '0', 'agents-dir': [FIXTURE_AGENTS] }, { AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', ...env });
+  return startHeadless(options, true);
+}

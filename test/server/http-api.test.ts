@@ -1,0 +1,217 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { TRPCClientError } from '@trpc/client';
+import { createCallerFactory } from '../../src-main/api/trpc.js';
+import { appRouter } from '../../src-main/api/router.js';
+import { createClient, type ApiClient } from '../../src-main/cli/client.js';
+import { DataDirLockedError } from '../../src-main/data-dir.js';
+import type { HeadlessManager } from '../../src-main/headless.js';
+import { tempDir } from '../helpers/fakes.js';
+import { startTestServer } from '../helpers/server.js';
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function http(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const t = tempDir();
+let m: HeadlessManager;
+let api: ApiClient;
+let closeClient: () => void;
+let auth: Record<string, string>;
+
+beforeAll(async () => {
+  m = await startTestServer(t.dir);
+  auth = { Authorization: `Bearer ${m.token}` };
+  ({ api, close: closeClient } = createClient({ url: m.server.url, token: m.token }));
+});
+afterAll(async () => {
+  closeClient();
+  await m.stop({ stopAgents: true });
+  t.cleanup();
+});
+
+async function appError(p: Promise<unknown>): Promise<{ code: string; message: string; index?: number }> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TRPCClientError) return { code: (e.data as { appCode: string }).appCode, message: e.message, index: (e.data as { index?: number }).index };
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+describe('HTTP guards', () => {
+  it.each([
+    ['no token', () => ({}), 401, /missing or wrong API token.*api-token/],
+    ['a wrong token', () => ({ Authorization: 'Bearer nope' }), 401, /missing or wrong API token/],
+    ['a foreign Host (DNS rebinding)', () => ({ ...auth, Host: 'evil.example:80' }), 403, /Host "evil.example:80" is not allowed/],
+    ['a foreign Origin', () => ({ ...auth, Origin: 'http://evil.example' }), 403, /requests from http:\/\/evil.example are not allowed/],
+  ])('refuses a request with %s', async (_n, headers, status, message) => {
+    const r = await http(m.server.port, '/trpc/health', { headers: headers() });
+    expect(r.status).toBe(status);
+    expect(JSON.parse(r.body).error.message).toMatch(message);
+  });
+
+  it('answers with the token, from our own origin', async () => {
+    const r = await http(m.server.port, '/trpc/health', { headers: { ...auth, Origin: m.server.url } });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).result.data.json).toMatchObject({ ok: true, dataDir: t.dir });
+  });
+
+  it('refuses an oversized body before reading it', async () => {
+    const r = await http(m.server.port, '/trpc/tasks.submitBatch', { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json', 'Content-Length': String(65 * 1024 * 1024) } });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body).error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('serves the UI without the token (the page asks for it)', async () => {
+    const r = await http(m.server.port, '/');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/<html|<!doctype/i);
+  });
+
+  it.each([
+    ['no token', {}, /401/],
+    ['a foreign Origin', { Origin: 'http://evil.example' }, /403/],
+  ])('refuses a WebSocket with %s', async (_n, headers, status) => {
+    const err = await new Promise<Error>((resolve) => {
+      const ws = new WebSocket(m.server.url.replace('http', 'ws') + '/trpc', { headers: { ...(_n === 'no token' ? {} : auth), ...headers } });
+      ws.on('open', () => resolve(new Error('opened')));
+      ws.on('error', resolve);
+    });
+    expect(err.message).toMatch(status);
+  });
+
+  it('only one Manager per data dir', async () => {
+    await expect(startTestServer(t.dir)).rejects.toBeInstanceOf(DataDirLockedError);
+  });
+});
+
+describe('API over HTTP and WebSocket', () => {
+  it('submit, get, list with filters and cursor', async () => {
+    const a = await api.tasks.submit.mutate({ agent: 'ok', name: 'first', priority: 2 });
+    expect(a).toMatchObject({ agent: 'ok', name: 'first', priority: 2, state: expect.stringMatching(/queued|starting|running/) });
+    expect(a.createdAt).toBeInstanceOf(Date);
+    const b = await api.tasks.submitBatch.mutate([{ agent: 'ok' }, { agent: 'fail', maxAttempts: 1 }]);
+    expect(b.count).toBe(2);
+    const page1 = await api.tasks.list.query({ limit: 2 });
+    expect(page1.items.map((x) => x.id)).toEqual([b.ids[1], b.ids[0]]);
+    const page2 = await api.tasks.list.query({ limit: 2, cursor: page1.nextCursor! });
+    expect(page2.items.map((x) => x.id)).toEqual([a.id]);
+    expect(page2.nextCursor).toBeNull();
+    const onlyFail = await api.tasks.list.query({ agent: 'fail' });
+    expect(onlyFail.items.map((x) => x.id)).toEqual([b.ids[1]]);
+  });
+
+  it('errors carry a stable code and a message that says what to fix', async () => {
+    expect(await appError(api.tasks.submit.mutate({ agent: 'nope' }))).toMatchObject({ code: 'UNKNOWN_AGENT', message: expect.stringMatching(/unknown agent "nope"; known agents: .*demo/) });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 'x' } }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/seconds must be number/) });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', priority: 5000 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/invalid request: priority: Too big/) });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { cpu: -2 } }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/resources.cpu/) });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { memoryMB: 16_000_000 } }))).toMatchObject({ code: 'UNSATISFIABLE', message: expect.stringMatching(/can never run on this machine: it needs 16000000 MB RAM/) });
+    expect(await appError(api.tasks.submitBatch.mutate([{ agent: 'ok' }, { agent: 'ok' }, { agent: 'zzz' }]))).toMatchObject({ code: 'UNKNOWN_AGENT', index: 2 });
+    expect(await appError(api.tasks.get.query({ id: 999_999 }))).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a GPU task waits with a reason when no GPU is visible', async () => {
+    const task = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 } });
+    await new Promise((r) => setTimeout(r, 100));
+    const got = await api.tasks.get.query({ id: task.id });
+    expect(got.state).toBe('queued');
+    expect(got.resources.gpu).toEqual({ count: 1, vramMB: 3000 });
+    expect(got.waitingReason).toMatch(/needs 1 GPU with 3000 MB VRAM, but no GPU is visible: nvidia-smi not found/);
+    await api.tasks.cancel.mutate({ id: task.id });
+  });
+
+  it('streams task changes live over WebSocket, and follows a log to the end', async () => {
+    const seen: string[] = [];
+    const task = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 0.6 } });
+    const done = new Promise<void>((resolve, reject) => {
+      const sub = api.tasks.changes.subscribe(
+        { ids: [task.id] },
+        {
+          onData: (v) => {
+            seen.push(v.state);
+            if (v.state === 'succeeded') {
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+          onError: reject,
+        },
+      );
+    });
+    let text = '';
+    const followed = new Promise<string>((resolve, reject) => {
+      const sub = api.tasks.followLogs.subscribe(
+        { id: task.id },
+        {
+          onData: (c) => {
+            text += c.text;
+            if (c.done) {
+              sub.unsubscribe();
+              resolve(c.state);
+            }
+          },
+          onError: reject,
+        },
+      );
+    });
+    await done;
+    expect(await followed).toBe('succeeded');
+    expect(seen).toContain('running');
+    expect(text).toMatch(/attempt 1 started[\s\S]*attempt 1 ended: exit code 0/);
+    const logs = await api.tasks.logs.query({ id: task.id });
+    expect(logs.text).toBe(text);
+    expect((await api.tasks.logs.query({ id: task.id, tailBytes: 10 })).truncated).toBe(true);
+  });
+
+  it('cancel, retry, priority, pause and resume', async () => {
+    await api.queue.pause.mutate();
+    const t1 = await api.tasks.submit.mutate({ agent: 'ok' });
+    expect((await api.queue.status.query()).paused).toBe(true);
+    expect((await api.tasks.setPriority.mutate({ id: t1.id, priority: 9 })).priority).toBe(9);
+    const c = await api.tasks.cancel.mutate({ id: t1.id });
+    expect(c.state).toBe('cancelled');
+    expect(await appError(api.tasks.cancel.mutate({ id: t1.id }))).toMatchObject({ code: 'INVALID_STATE' });
+    const r = await api.tasks.retry.mutate({ id: t1.id });
+    expect(r.state).toBe('queued');
+    expect((await api.tasks.get.query({ id: t1.id })).waitingReason).toBe('the queue is paused');
+    await api.queue.resume.mutate();
+    for (let i = 0; i < 100 && (await api.tasks.get.query({ id: t1.id })).state !== 'succeeded'; i++) await new Promise((x) => setTimeout(x, 50));
+    expect((await api.tasks.get.query({ id: t1.id })).state).toBe('succeeded');
+  });
+
+  it('agents, resources and health', async () => {
+    const { agents, problems } = await api.agents.list.query();
+    expect(agents.map((a) => a.name)).toEqual(expect.arrayContaining(['demo', 'sha256', 'shell', 'ok']));
+    expect(problems.map((p) => p.path)).toEqual([expect.stringMatching(/bad-json/), expect.stringMatching(/bad-schema/)]);
+    const res = await api.resources.query();
+    expect(res.snapshot.cpu.cores).toBeGreaterThan(0);
+    expect(res.snapshot.gpuStatus.state).toBe('absent');
+    expect(res.gpus).toEqual([]);
+    const h = await api.health.query();
+    expect(h).toMatchObject({ ok: true, agentProblems: 2, gpu: { state: 'absent' } });
+  });
+
+  it('the router refuses a caller that is not authorized', async () => {
+    const caller = createCallerFactory(appRouter)({ services: m.services, authorized: false });
+    await expect(caller.health()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    const ok = createCallerFactory(appRouter)({ services: m.services, authorized: true });
+    expect((await ok.health()).ok).toBe(true);
+  });
+});
