@@ -51,6 +51,7 @@ interface ActiveRun extends RunningUsage {
 }
 
 const PAUSED_KEY = 'queue.paused';
+const MAX_REASON_EVENTS = 200;
 
 /**
  * The queue and the scheduling loop over the ports. Single-threaded: every method runs to
@@ -296,7 +297,9 @@ export class Manager {
       node: telemetry.current(),
       running: [...this.active.values()],
     });
+    const before = this.waiting;
     this.waiting = result.waiting;
+    this.announceReasons(before, result.waiting);
     const startedIds = new Set<number>();
     for (const p of result.starts) {
       startedIds.add(p.taskId);
@@ -304,6 +307,22 @@ export class Manager {
     }
     this.queue.removeAll(startedIds);
     this.armWake(result.wakeAt);
+  }
+
+  /**
+   * Tells subscribers about tasks whose waiting reason changed, so a waiting task's view is live.
+   * Past a bound the views are not sent one by one (a client pages the queue instead).
+   */
+  private announceReasons(before: ReadonlyMap<number, string>, after: ReadonlyMap<number, string>): void {
+    const changed: number[] = [];
+    for (const [id, reason] of after) {
+      if (before.get(id) !== reason) changed.push(id);
+      if (changed.length > MAX_REASON_EVENTS) return;
+    }
+    for (const id of changed) {
+      const t = this.deps.store.getTask(id);
+      if (t) this.deps.events.emit({ type: 'task', task: t });
+    }
   }
 
   private armWake(at: number | null): void {

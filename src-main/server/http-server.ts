@@ -55,6 +55,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      services.logger.error('HTTP request failed', { url: req.url, error: String(e) });
+      if (!res.headersSent) refuse(res, 500, 'INTERNAL', 'the Manager failed to answer this request; see its log');
+      else res.destroy();
+    }
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const bad = guard(req);
     if (bad) return refuse(res, bad.status, bad.code, bad.message);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -66,7 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served outside /trpc');
     serveStatic(opts.rendererDir, url.pathname, res);
-  });
+  };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBody });
   const wsHandler = applyWSSHandler({

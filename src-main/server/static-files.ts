@@ -25,7 +25,14 @@ export function serveStatic(root: string, pathname: string, res: ServerResponse)
     'X-Frame-Options': 'DENY',
     'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws://127.0.0.1:* ws://localhost:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
   };
-  const rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    res.writeHead(400, headers).end();
+    return;
+  }
+  const rel = normalize(decoded).replace(/^([/\\])+/, '');
   let file = join(root, rel);
   if (!file.startsWith(root + sep) && file !== root) {
     res.writeHead(404, headers).end();

@@ -166,6 +166,20 @@ describe('agentmgr CLI against agentmgr serve', () => {
     cli(['resume']);
   });
 
+  it('on a terminal: list prints a table, wait draws progress bars', () => {
+    // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+    const tty = (args: string[]) =>
+      spawnSync('script', ['-qfec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { ...env, COLUMNS: '120' }, encoding: 'utf8', timeout: 30_000 });
+    const task = json<{ id: number }>(cli(['submit', 'demo', '--input', '{"seconds":0.5,"steps":5}', '--json']));
+    const w = tty(['wait', String(task.id)]);
+    expect(w.status).toBe(0);
+    expect(w.stdout).toMatch(new RegExp(`#${task.id} demo +█{20} 100% succeeded`));
+    expect(w.stdout).toContain('\x1b[2K');
+    const l = tty(['list', '--limit', '3']);
+    expect(l.stdout).toMatch(/^ID +STATE +AGENT +PRI +PROGRESS +ATTEMPTS +AGE +NOTE\r?$/m);
+    expect(l.stdout).toMatch(new RegExp(`^${task.id} +succeeded +demo +0 +100% +1/1 `, 'm'));
+  });
+
   it('logs --follow prints the log live until the task ends', () => {
     const task = json<{ id: number }>(cli(['submit', 'slow', '--input', '{"seconds":0.6}', '--json']));
     const r = cli(['logs', String(task.id), '--follow']);

@@ -243,3 +243,21 @@ describe('Manager: restart', () => {
     expect(h.store.attempts(t!.id)[0]).toMatchObject({ outcome: 'interrupted', reason: expect.stringMatching(/Manager was not running/) });
   });
 });
+
+describe('Manager: events', () => {
+  it('announces a waiting task when the reason it waits changes', () => {
+    h = harness(agents);
+    h.telemetry.snapshot = node({ gpus: [rtx4060({ usedMB: 6000, processes: [{ pid: 5, name: 'game', usedMB: 6000, pgid: 5 }] })] });
+    const [t] = h.manager.submit([{ agent: 'gpu' }]);
+    h.clock.flush();
+    const seen = () => h.sink.events.filter((e) => e.type === 'task' && e.task.id === t!.id).length;
+    const n = seen();
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 5500, processes: [{ pid: 5, name: 'game', usedMB: 5500, pgid: 5 }] })] }));
+    h.clock.flush();
+    expect(seen()).toBe(n + 1);
+    expect(h.manager.waitingReason(t!.id)).toMatch(/2688 MB free/);
+    h.telemetry.set(h.telemetry.snapshot); // same reading: nothing new to say
+    h.clock.flush();
+    expect(seen()).toBe(n + 1);
+  });
+});

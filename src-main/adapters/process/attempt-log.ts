@@ -37,6 +37,7 @@ export class AttemptLog {
   private tail: Buffer[] = [];
   private tailSize = 0;
   private tailDirty = false;
+  private stateDirty = false;
   private fd: number;
 
   constructor(
@@ -56,8 +57,14 @@ export class AttemptLog {
     this.fd = openSync(join(dir, LOG_FILE), 'a');
   }
 
-  get offsets(): LogState['offsets'] {
+  get offsets(): Readonly<LogState['offsets']> {
     return this.state.offsets;
+  }
+
+  setOffset(stream: keyof LogState['offsets'], offset: number): void {
+    if (this.state.offsets[stream] === offset) return;
+    this.state.offsets[stream] = offset;
+    this.stateDirty = true;
   }
 
   private get cutting(): boolean {
@@ -74,6 +81,7 @@ export class AttemptLog {
       if (cut > 0) {
         writeSync(this.fd, buf, 0, cut);
         this.state.headBytes += cut;
+        this.stateDirty = true;
         buf = buf.subarray(cut);
       }
       if (buf.length === 0) return;
@@ -81,6 +89,7 @@ export class AttemptLog {
     this.tail.push(buf);
     this.tailSize += buf.length;
     this.tailDirty = true;
+    this.stateDirty = true;
     // Drop from the front, at line boundaries, down to the tail's size.
     while (this.tailSize > this.caps.tailBytes && this.tail.length > 0) {
       const first = this.tail[0]!;
@@ -99,8 +108,9 @@ export class AttemptLog {
     }
   }
 
-  /** Saves the tail and the consumed offsets. */
+  /** Saves the tail and the consumed offsets, if they changed. */
   flush(): void {
+    if (!this.stateDirty && !this.tailDirty) return;
     if (this.tailDirty) {
       const tmp = join(this.dir, TAIL_FILE + '.tmp');
       writeFileSync(tmp, Buffer.concat(this.tail));
@@ -110,6 +120,7 @@ export class AttemptLog {
     const tmp = join(this.dir, STATE_FILE + '.tmp');
     writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, join(this.dir, STATE_FILE));
+    this.stateDirty = false;
   }
 
   /** Writes the cut marker and the tail into output.log and drops the working files. */

@@ -271,7 +271,7 @@ class Run implements RunHandle {
       const onTimeout = (): void => {
         if (this.done || this.termAt !== null) return;
         this.timedOut = true;
-        this.note(`timed out after ${this.spec.agent.timeoutSec ?? Math.round((deadline - Date.now()) / 1000)} s limit: SIGTERM to the process group`);
+        this.note('timed out (the task\'s time limit is reached): SIGTERM to the process group');
         this.terminate();
       };
       const ms = deadline - Date.now();
@@ -400,14 +400,14 @@ class Run implements RunHandle {
         text += this.lines(s.name, s.carry.toString('utf8') + '\n');
         s.carry = Buffer.alloc(0);
       }
-      this.log.offsets[s.name] = s.readPos - s.carry.length;
+      this.log.setOffset(s.name, s.readPos - s.carry.length);
       if (text) this.emitLog(text);
       // A flood: everything read so far is consumed, so the file can be emptied. Bytes written
       // between the last read and the truncation are lost; they sit in the cut middle anyway.
       if (!final && s.readPos >= this.cfg.rawTruncateBytes && fstatSync(s.fd).size === s.readPos) {
         ftruncateSync(s.fd, 0);
         s.readPos = 0;
-        this.log.offsets[s.name] = 0;
+        this.log.setOffset(s.name, 0);
       }
     }
   }

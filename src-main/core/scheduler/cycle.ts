@@ -1,6 +1,7 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import { fit } from './fit.js';
+import { plural } from './format.js';
 import { buildPool, reserve, type Pool, type PoolConfig } from './pool.js';
 import { OK, waitFor, type Status } from './status.js';
 
@@ -55,7 +56,7 @@ const backoffOver: Step = (c, { input }) =>
 
 const globalConcurrency: Step = (_c, { input, pool }) =>
   pool.running >= input.maxConcurrency
-    ? waitFor(`the maximum of ${input.maxConcurrency} tasks at once is reached`)
+    ? waitFor(`the maximum of ${plural(input.maxConcurrency, 'task')} at once is reached`)
     : OK;
 
 const agentConcurrency: Step = (c, { input, pool }) => {
@@ -65,47 +66,58 @@ const agentConcurrency: Step = (c, { input, pool }) => {
 };
 
 /**
- * The pipeline, cheapest first, as in Nomad's feasibility stack: prefilters (pause, backoff), then
- * limits, then the resource fit that picks GPUs (best fit) and reports every shortfall.
+ * The pipeline, cheapest first, as in Nomad's feasibility stack. Prefilters end the look at a
+ * task (a paused queue or a backoff says all there is to say). Limits are all checked and then
+ * the resource fit too, so a task held back by a limit also says what else it would need.
  */
-const STEPS: readonly Step[] = [notPaused, backoffOver, globalConcurrency, agentConcurrency];
+const PREFILTERS: readonly Step[] = [notPaused, backoffOver];
+const LIMITS: readonly Step[] = [globalConcurrency, agentConcurrency];
 
-/**
- * One scheduling cycle: walks the queue in order and places every task that fits what is free
- * now (backfilling: a task that does not fit does not block smaller ones behind it). Placements
- * are reserved in the pool as they are made, so one cycle never promises the same resources twice.
- */
+function failures(steps: readonly Step[], c: Candidate, ctx: StepContext): string[] {
+  const out: string[] = [];
+  for (const step of steps) {
+    const s = step(c, ctx);
+    if (!s.ok) out.push(...s.reasons);
+  }
+  return out;
+}
+
+const shapeKey = (r: ResourceRequest): string => `${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+
 export function runCycle(input: CycleInput): CycleResult {
   const pool = buildPool(input.node, input.running, input);
   const ctx: StepContext = { input, pool };
   const starts: Placement[] = [];
   const waiting = new Map<number, string>();
   let wakeAt: number | null = null;
-  const unfit: Candidate[] = [];
+  const held: { c: Candidate; limits: string[] }[] = [];
   for (const c of input.candidates) {
     if (c.notBefore !== null && c.notBefore > input.now) wakeAt = wakeAt === null ? c.notBefore : Math.min(wakeAt, c.notBefore);
-    let blocked: Status = OK;
-    for (const step of STEPS) {
-      blocked = step(c, ctx);
-      if (!blocked.ok) break;
-    }
-    if (!blocked.ok) {
-      waiting.set(c.id, blocked.reasons.join('; '));
+    const pre = failures(PREFILTERS, c, ctx);
+    if (pre.length > 0) {
+      waiting.set(c.id, pre[0]!);
       continue;
     }
-    const f = fit(c.request, pool);
-    if (!f.ok) {
-      unfit.push(c);
-      continue;
-    }
-    reserve(pool, c.agent, c.request, f.gpus);
-    starts.push({ taskId: c.id, gpus: f.gpus });
+    const limits = failures(LIMITS, c, ctx);
+    const f = limits.length === 0 ? fit(c.request, pool) : null;
+    if (f?.ok) {
+      reserve(pool, c.agent, c.request, f.gpus);
+      starts.push({ taskId: c.id, gpus: f.gpus });
+    } else held.push({ c, limits });
   }
-  // Explain against what is left once this cycle's placements are made: that is what the task
-  // waits for now, not what was free when it was looked at.
-  for (const c of unfit) {
-    const f = fit(c.request, pool);
-    waiting.set(c.id, f.ok ? 'waiting for the next scheduling cycle' : f.reasons.join('; '));
+  // Explain against what is left once this cycle's placements are made: that is what a task
+  // waits for now, not what was free when it was looked at. Same shape, same shortfalls.
+  const shortfalls = new Map<string, string[]>();
+  for (const { c, limits } of held) {
+    const key = shapeKey(c.request);
+    let missing = shortfalls.get(key);
+    if (!missing) {
+      const f = fit(c.request, pool);
+      missing = f.ok ? [] : f.reasons;
+      shortfalls.set(key, missing);
+    }
+    const reasons = [...limits, ...missing];
+    waiting.set(c.id, reasons.length > 0 ? reasons.join('; ') : 'waiting for the next scheduling cycle');
   }
   return { starts, waiting, wakeAt };
 }

@@ -145,6 +145,12 @@ const cases: Case[] = [
     waits: { 2: /maximum of 2 tasks at once/ },
   },
   {
+    name: 'a task held by a limit also says what else it needs',
+    input: { maxConcurrency: 1, node: node({ gpus: [] , gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }), candidates: [cand(1), cand(2, gpu(2000))] },
+    starts: [1],
+    waits: { 2: /^the maximum of 1 task at once is reached; needs 1 GPU with 2000 MB VRAM, but no GPU is visible/ },
+  },
+  {
     name: 'per-agent concurrency',
     input: { agentLimit: (a) => (a === 'gpu' ? 1 : null), candidates: [cand(1, small, 'gpu'), cand(2, small, 'gpu'), cand(3, small, 'b')] },
     starts: [1, 3],
