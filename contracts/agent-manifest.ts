@@ -59,6 +59,15 @@ export const AgentViewSchema = z.object({
   concurrency: z.number().nullable(),
   dir: z.string(),
   source: z.enum(['bundled', 'data-dir', 'extra']),
+  /** What its recent successful attempts really used (95th percentile of their peaks) and the
+   * request new tasks get from it; null until enough attempts were measured. */
+  learned: z
+    .object({
+      samples: z.number().int(),
+      request: ResourceRequestSchema,
+      p95: z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() }),
+    })
+    .nullable(),
 });
 export type AgentView = z.infer<typeof AgentViewSchema>;
 

@@ -38,3 +38,28 @@ export const TelemetrySnapshotSchema = z.object({
   gpuStatus: GpuStatusSchema,
 });
 export type TelemetrySnapshot = z.infer<typeof TelemetrySnapshotSchema>;
+
+/** One point of the resource history the UI charts. VRAM split as ours / other programs / free. */
+export const GpuSampleSchema = z.object({
+  index: z.number().int(),
+  utilizationPct: z.number().nullable(),
+  totalMB: z.number(),
+  oursMB: z.number(),
+  foreignMB: z.number(),
+  freeMB: z.number(),
+  temperatureC: z.number().nullable(),
+  powerW: z.number().nullable(),
+});
+
+export const TelemetrySampleSchema = z.object({
+  /** Epoch ms. */
+  at: z.number(),
+  cpuLoadPct: z.number().nullable(),
+  memoryUsedMB: z.number(),
+  memoryTotalMB: z.number(),
+  gpus: z.array(GpuSampleSchema),
+});
+export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;
+
+export const HistoryRangeSchema = z.enum(['15m', '24h']);
+export type HistoryRange = z.infer<typeof HistoryRangeSchema>;

@@ -5,7 +5,10 @@ import { consoleLogger } from './adapters/console-logger.js';
 import { EventBus } from './adapters/events/event-bus.js';
 import { ProcessAgentRunner } from './adapters/process/runner.js';
 import { systemClock } from './adapters/system-clock.js';
+import { TelemetryHistory } from './adapters/telemetry/history.js';
+import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
+import { buildPool } from './core/scheduler/pool.js';
 import type { ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
@@ -20,6 +23,7 @@ export interface AppServices {
   store: SqliteTaskStore;
   agents: FileAgentCatalog;
   telemetry: SystemTelemetry;
+  history: TelemetryHistory;
   bus: EventBus;
   logger: Logger;
   startedAt: number;
@@ -40,7 +44,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       ...options.agentsDirs.map((dir) => ({ dir, source: 'extra' as const })),
     ]);
     for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
-    const telemetry = new SystemTelemetry({ intervalMs: options.telemetryMs, gpuIntervalMs: Math.max(options.telemetryMs, 2000), nvidiaSmi: options.nvidiaSmi });
+    const telemetry = new SystemTelemetry({ intervalMs: options.telemetryMs, nvidiaSmi: options.nvidiaSmi });
     await telemetry.start();
     const bus = new EventBus();
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs });
@@ -57,9 +61,22 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         vramMarginMB: options.vramMarginMB,
         memoryMarginMB: options.memoryMarginMB,
         progressFlushMs: 200,
+        settleMs: options.settleMs,
       },
     });
     manager.start();
+    // Resource history and the live stream of samples for the charts.
+    const history = new TelemetryHistory();
+    let lastSampleAt = 0;
+    telemetry.subscribe(() => {
+      const now = Date.now();
+      if (now - lastSampleAt < 900) return;
+      lastSampleAt = now;
+      const node = telemetry.current();
+      const sample = toSample(node, buildPool(node, manager.running(), manager.config), telemetry.snapshot().cpu.loadPct, now);
+      history.add(sample);
+      bus.emit({ type: 'telemetry', sample });
+    });
     const opened = db;
     return {
       dirs,
@@ -68,6 +85,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       store,
       agents,
       telemetry,
+      history,
       bus,
       logger,
       startedAt: Date.now(),

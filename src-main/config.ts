@@ -23,6 +23,7 @@ export interface ServeOptions {
   vramMarginMB: number;
   memoryMarginMB: number;
   graceMs: number;
+  settleMs: number;
   nvidiaSmi: string;
 }
 
@@ -51,6 +52,7 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     vramMarginMB: int('AGENTMGR_VRAM_MARGIN_MB', env.AGENTMGR_VRAM_MARGIN_MB, 0, 1_048_576) ?? 256,
     memoryMarginMB: int('AGENTMGR_MEMORY_MARGIN_MB', env.AGENTMGR_MEMORY_MARGIN_MB, 0, 16_777_216) ?? 512,
     graceMs: int('AGENTMGR_KILL_GRACE_MS', env.AGENTMGR_KILL_GRACE_MS, 0, 600_000) ?? 5000,
+    settleMs: int('AGENTMGR_SETTLE_MS', env.AGENTMGR_SETTLE_MS, 0, 3_600_000) ?? 20_000,
     nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',
   };
 }

@@ -4,7 +4,7 @@ import type { ServeOptions } from './config.js';
 import { loadOrCreateToken } from './data-dir.js';
 import { rendererDir } from './paths.js';
 import { startServer, type RunningServer } from './server/http-server.js';
-import { consoleLogger } from './adapters/console-logger.js';
+import { consoleLogger, type LogLevel } from './adapters/console-logger.js';
 
 export interface HeadlessManager {
   services: AppServices;
@@ -18,8 +18,8 @@ export interface HeadlessManager {
  * The plain-Node composition root: the Manager plus its API on 127.0.0.1. Never imports
  * electron, directly or not.
  */
-export async function startHeadless(options: ServeOptions, quiet = false): Promise<HeadlessManager> {
-  const services = await createAppServices(options, consoleLogger(quiet));
+export async function startHeadless(options: ServeOptions, logLevel: LogLevel = 'info'): Promise<HeadlessManager> {
+  const services = await createAppServices(options, consoleLogger(logLevel));
   let server: RunningServer;
   const token = loadOrCreateToken(services.dirs);
   try {

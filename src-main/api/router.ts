@@ -8,6 +8,7 @@ import {
   TaskSubmissionSchema,
   type TaskView,
 } from '../../contracts/task.js';
+import { HistoryRangeSchema } from '../../contracts/telemetry.js';
 import { readAttemptLog } from '../adapters/process/attempt-log.js';
 import { attemptDir } from '../adapters/process/runner.js';
 import { isTerminal } from '../core/lifecycle/states.js';
@@ -113,10 +114,20 @@ const tasks = router({
 });
 
 const agents = router({
+  /** Each agent with its declared resources and what it was learned to really use. */
   list: procedure.query(({ ctx }) => ({
-    agents: ctx.services.agents.list().map(agentView),
+    agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name))),
     problems: ctx.services.agents.problems(),
   })),
+});
+
+const telemetry = router({
+  /** Downsampled history: one point a second for 15 minutes, or one a minute for 24 hours. */
+  history: procedure.input(z.object({ range: HistoryRangeSchema }).strict()).query(({ ctx, input }) => ctx.services.history.get(input.range)),
+  /** Every new sample, about once a second. */
+  live: procedure.subscription(async function* ({ ctx, signal }) {
+    yield* ctx.services.bus.stream((e) => (e.type === 'telemetry' ? e.sample : undefined), signal);
+  }),
 });
 
 const queue = router({
@@ -149,6 +160,7 @@ export const appRouter = router({
       uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
       dataDir: s.dirs.root,
       gpu: s.telemetry.current().gpuStatus,
+      gpuCollectorRestarts: s.telemetry.gpu.restarts,
       agents: s.agents.list().length,
       agentProblems: s.agents.problems().length,
     };
@@ -169,6 +181,7 @@ export const appRouter = router({
   tasks,
   agents,
   queue,
+  telemetry,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,6 +1,7 @@
 import type { AgentView } from '../../contracts/agent-manifest.js';
 import type { ArtifactView, AttemptView, TaskDetail, TaskView } from '../../contracts/task.js';
 import type { Manager } from '../core/manager.js';
+import type { LearnedProfile } from '../core/model/profile.js';
 import type { ArtifactRecord, AttemptRecord, TaskRecord } from '../core/model/task.js';
 import type { AgentSpec } from '../core/ports.js';
 
@@ -54,8 +55,9 @@ export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: 
   return { ...taskView(t, manager), attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView) };
 }
 
-export function agentView(a: AgentSpec): AgentView {
+export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentView {
   return {
+    learned: learned ? { samples: learned.samples, request: learned.request, p95: learned.p95 } : null,
     name: a.name,
     title: a.title,
     description: a.description,

@@ -31,7 +31,7 @@ async function serve(argv: string[]): Promise<number> {
   }
   let m;
   try {
-    m = await startHeadless(options, Boolean(values.quiet));
+    m = await startHeadless(options, values.quiet ? 'warn' : 'info');
   } catch (e) {
     if (e instanceof DataDirLockedError) throw new CliError(e.message, 1);
     throw new CliError((e as Error).message, 1);
@@ -238,12 +238,15 @@ const COMMANDS: Record<string, Command> = {
       const r = await api.agents.list.query();
       if (v.json) printJson(r);
       else {
+        const res = (r: { cpu: number; memoryMB: number; gpu?: { vramMB: number; count: number } }) =>
+          `${r.cpu} CPU, ${r.memoryMB} MB${r.gpu ? `, ${r.gpu.count > 1 ? `${r.gpu.count}×` : ''}${r.gpu.vramMB} MB VRAM` : ''}`;
         print(
           table(
-            ['NAME', 'RESOURCES', 'ACCEPTS', 'DESCRIPTION'],
+            ['NAME', 'DECLARED', 'LEARNED', 'ACCEPTS', 'DESCRIPTION'],
             r.agents.map((a) => [
               a.name,
-              `${a.resources.cpu} CPU, ${a.resources.memoryMB} MB${a.resources.gpu ? `, ${a.resources.gpu.vramMB} MB VRAM` : ''}`,
+              res(a.resources),
+              a.learned ? `${res(a.learned.request)} (${a.learned.samples} runs)` : '-',
               a.accepts.join(' ') || '-',
               a.description.split('\n')[0] ?? '',
             ]),

@@ -5,6 +5,7 @@ import { ManagerError } from './errors.js';
 import { classifyRun, type RunOutcome } from './lifecycle/attempt-end.js';
 import { isTerminal } from './lifecycle/states.js';
 import type { RunningUsage } from './model/node.js';
+import { learnProfile, PROFILE, type LearnedProfile, type PeakSample } from './model/profile.js';
 import type { NewTask, TaskRecord } from './model/task.js';
 import type {
   AgentCatalog,
@@ -31,6 +32,8 @@ export interface ManagerConfig {
   memoryMarginMB: number;
   /** Progress updates are written at most this often per task. */
   progressFlushMs: number;
+  /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
+  settleMs: number;
 }
 
 export interface ManagerDeps {
@@ -48,7 +51,13 @@ export interface ManagerDeps {
 interface ActiveRun extends RunningUsage {
   attempt: number;
   handle: RunHandle | null;
+  startedAt: number;
+  /** The most it was seen to use (null until measured). */
+  peak: PeakSample;
 }
+
+const noPeak = (): PeakSample => ({ vramMB: null, memoryMB: null, cpu: null });
+const higher = (a: number | null, b: number | null | undefined): number | null => (b == null ? a : a === null ? b : Math.max(a, b));
 
 const PAUSED_KEY = 'queue.paused';
 const MAX_REASON_EVENTS = 200;
@@ -69,6 +78,7 @@ export class Manager {
   private progressTimer: TimerHandle | null = null;
   private unsubscribe: (() => void) | null = null;
   private started = false;
+  private readonly profiles = new Map<string, LearnedProfile | null>();
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -90,6 +100,8 @@ export class Manager {
         pgid: attempt.pgid,
         attempt: attempt.number,
         handle: null,
+        startedAt: attempt.startedAt,
+        peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
       };
       const unknown: RunOutcome = { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null };
       if (attempt.pid === null || attempt.pidStartTime === null || attempt.pgid === null || attempt.logDir === null || !agent) {
@@ -122,7 +134,11 @@ export class Manager {
       }
     }
     this.queue.addAll(store.queued().map(toEntry));
-    this.unsubscribe = this.deps.telemetry.subscribe(() => this.requestCycle());
+    this.unsubscribe = this.deps.telemetry.subscribe(() => {
+      this.observe();
+      this.requestCycle();
+    });
+    this.watchGroups();
     this.started = true;
     this.requestCycle();
   }
@@ -166,7 +182,9 @@ export class Manager {
       const input = s.input ?? {};
       const inputProblem = this.deps.agents.validateInput(agent, input);
       if (inputProblem) throw new ManagerError('INVALID_INPUT', `input for agent ${agent.name} is invalid${where}: ${inputProblem}`, index);
-      const { request, pinned } = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
+      const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
+      const learned = resolved.pinned ? null : this.profile(agent.name);
+      const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
       const impossible = neverFits(request, capacity);
       if (impossible) throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${impossible}`, index);
       return {
@@ -255,6 +273,18 @@ export class Manager {
     return this.queue.size;
   }
 
+  /**
+   * What the agent's recent successful attempts really used, and the request new tasks of it get
+   * (unless they set their own); null until enough attempts were measured.
+   */
+  profile(agent: string): LearnedProfile | null {
+    if (!this.profiles.has(agent)) {
+      const spec = this.deps.agents.get(agent);
+      this.profiles.set(agent, spec ? learnProfile(spec.resources, this.deps.store.recentPeaks(agent, PROFILE.window)) : null);
+    }
+    return this.profiles.get(agent) ?? null;
+  }
+
   running(): readonly RunningUsage[] {
     return [...this.active.values()];
   }
@@ -295,7 +325,7 @@ export class Manager {
       agentLimit: (name) => agents.get(name)?.concurrency ?? null,
       candidates: this.queue,
       node: telemetry.current(),
-      running: [...this.active.values()],
+      running: [...this.active.values()].map((r) => ({ ...r, settling: now - r.startedAt < config.settleMs })),
     });
     const before = this.waiting;
     this.waiting = result.waiting;
@@ -351,7 +381,7 @@ export class Manager {
     const now = clock.now();
     if (!store.beginAttempt(taskId, task.attempts, now, gpus)) return;
     const attempt = task.attempts + 1;
-    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null };
+    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
     this.active.set(taskId, run);
     this.waiting.delete(taskId);
     this.changed(taskId);
@@ -385,6 +415,7 @@ export class Manager {
       case 'spawned':
         run.pgid = e.pgid;
         store.markSpawned(taskId, attempt, e);
+        this.watchGroups();
         this.changed(taskId);
         return;
       case 'progress':
@@ -439,23 +470,37 @@ export class Manager {
     const now = clock.now();
     let next: TaskState = end.outcome;
     let notBefore: number | null = null;
+    let request: ResourceRequest | undefined;
     if (end.retryable && task.attempts < task.maxAttempts) {
       next = 'queued';
       notBefore = now + backoffMs(task.backoffSec, attempt, clock.random());
+      if (outcome.oom) request = this.raisedAfterOom(task.request, run.peak, outcome.oom);
     }
     const ended = store.endAttempt(
       taskId,
       attempt,
-      { outcome: end.outcome, reason: end.reason, exitCode: outcome.exitCode, signal: outcome.signal, endedAt: now },
+      {
+        outcome: end.outcome,
+        reason: end.reason,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        endedAt: now,
+        peakVramMB: run.peak.vramMB,
+        peakMemoryMB: run.peak.memoryMB,
+        peakCpu: run.peak.cpu,
+      },
       {
         state: next,
         notBefore,
         error: next === 'succeeded' || next === 'queued' ? null : `attempt ${attempt}: ${end.reason}`,
         finishedAt: isTerminal(next) ? now : null,
         ...(next === 'succeeded' ? { progress: 1 } : {}),
+        ...(request ? { request } : {}),
       },
     );
     this.active.delete(taskId);
+    this.watchGroups();
+    if (end.outcome === 'succeeded') this.profiles.delete(task.agent);
     if (!ended) {
       this.deps.logger.warn('attempt had already ended', { task: taskId, attempt });
       return;
@@ -463,6 +508,48 @@ export class Manager {
     const t = this.changed(taskId);
     if (next === 'queued') this.queue.add(toEntry(t));
     this.requestCycle();
+  }
+
+  /** Folds the latest telemetry into each running task's measured use and peaks. */
+  private observe(): void {
+    const node = this.deps.telemetry.current();
+    for (const run of this.active.values()) {
+      if (run.pgid === null) continue;
+      let vram: number | null = null;
+      for (const g of node.gpus) {
+        for (const p of g.processes ?? []) if (p.pgid === run.pgid && p.usedMB !== null) vram = (vram ?? 0) + p.usedMB;
+      }
+      const group = node.groups?.get(run.pgid);
+      run.measuredMemoryMB = group?.rssMB ?? null;
+      run.peak = {
+        vramMB: higher(run.peak.vramMB, vram),
+        memoryMB: higher(run.peak.memoryMB, group?.rssMB),
+        cpu: higher(run.peak.cpu, group?.cpuCores),
+      };
+    }
+  }
+
+  private watchGroups(): void {
+    this.deps.telemetry.watch([...this.active.values()].map((r) => r.pgid).filter((p): p is number => p !== null));
+  }
+
+  /**
+   * After an out-of-memory, the next attempt asks for what this one was seen to reach, with
+   * headroom, so it waits until that much is really free. Capped at what the machine can give.
+   */
+  private raisedAfterOom(request: ResourceRequest, peak: PeakSample, kind: 'gpu' | 'host'): ResourceRequest | undefined {
+    const cap = this.capacity();
+    if (kind === 'gpu' && request.gpu && peak.vramMB !== null) {
+      const usable = Math.max(0, ...cap.gpuTotalsMB) - cap.vramMarginMB;
+      const want = Math.min(usable, Math.ceil(Math.max(request.gpu.vramMB, peak.vramMB * PROFILE.vram.factor + PROFILE.vram.plusMB)));
+      return want > request.gpu.vramMB ? { ...request, gpu: { ...request.gpu, vramMB: want } } : undefined;
+    }
+    if (kind === 'host' && peak.memoryMB !== null) {
+      const usable = cap.memoryTotalMB - cap.memoryMarginMB;
+      const want = Math.min(usable, Math.ceil(Math.max(request.memoryMB, peak.memoryMB * PROFILE.memory.factor + PROFILE.memory.plusMB)));
+      return want > request.memoryMB ? { ...request, memoryMB: want } : undefined;
+    }
+    return undefined;
   }
 
   private mustGet(id: number): TaskRecord {

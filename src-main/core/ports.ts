@@ -8,6 +8,7 @@ import type { AgentEvent } from '../../contracts/agent-output.js';
 import type { TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
+import type { PeakSample } from './model/profile.js';
 import type {
   ArtifactRecord,
   AttemptEndRecord,
@@ -78,6 +79,8 @@ export interface TaskStore {
   attempts(taskId: number): AttemptRecord[];
   artifacts(taskId: number): ArtifactRecord[];
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void;
+  /** Peaks of the agent's most recent successful attempts, newest first. */
+  recentPeaks(agent: string, limit: number): PeakSample[];
   getSetting<T>(key: string): T | undefined;
   setSetting(key: string, value: unknown): void;
 }
@@ -86,6 +89,8 @@ export interface TaskStore {
 export interface TelemetrySource {
   current(): NodeSnapshot;
   subscribe(listener: () => void): () => void;
+  /** The process groups whose RAM and CPU to report in `current().groups` (our running agents). */
+  watch(pgids: readonly number[]): void;
 }
 
 export interface AgentSpec extends AgentManifest {

@@ -261,3 +261,83 @@ describe('Manager: events', () => {
     expect(seen()).toBe(n + 1);
   });
 });
+
+describe('Manager: measured use, learned profiles, out of memory', () => {
+  const learner = agent({ name: 'learner', resources: { cpu: 2, memoryMB: 4000, gpu: { count: 1, vramMB: 6000 } }, retry: { maxAttempts: 3, backoffSec: 1 } });
+
+  /** Telemetry in which the given run's process group uses this much. */
+  function uses(hh: Harness, pgid: number, use: { vramMB: number; rssMB: number; cpu: number }): void {
+    hh.telemetry.set(
+      node({
+        gpus: [rtx4060({ usedMB: use.vramMB, processes: [{ pid: pgid, name: 'python', usedMB: use.vramMB, pgid }] })],
+        groups: new Map([[pgid, { rssMB: use.rssMB, cpuCores: use.cpu }]]),
+      }),
+    );
+  }
+
+  it('records each attempt\'s peaks, and sizes later tasks from the 95th percentile of them', () => {
+    h = harness([learner]);
+    for (const peak of [1000, 1200, 1100]) {
+      h.manager.submit([{ agent: 'learner' }]);
+      h.clock.flush();
+      const run = h.runner.live()[0]!;
+      expect(h.telemetry.watched).toEqual([run.pgid]);
+      uses(h, run.pgid, { vramMB: peak, rssMB: peak / 2, cpu: 0.9 });
+      uses(h, run.pgid, { vramMB: peak / 2, rssMB: peak / 4, cpu: 0.2 });
+      run.exit();
+      h.clock.flush();
+      expect(h.telemetry.watched).toEqual([]);
+    }
+    const attempts = h.store.listTasks({ limit: 5 }).flatMap((t) => h.store.attempts(t.id));
+    expect(attempts.map((a) => a.peakVramMB).sort()).toEqual([1000, 1100, 1200]);
+    expect(attempts.every((a) => a.peakMemoryMB! > 0 && a.peakCpu === 0.9)).toBe(true);
+    const profile = h.manager.profile('learner')!;
+    expect(profile).toMatchObject({ samples: 3, p95: { vramMB: 1200, memoryMB: 600, cpu: 0.9 } });
+    expect(profile.request).toEqual({ cpu: 1, memoryMB: Math.ceil(600 * 1.15 + 32), gpu: { count: 1, vramMB: Math.ceil(1200 * 1.15 + 128) } });
+    const [t] = h.manager.submit([{ agent: 'learner' }]);
+    expect(t!.request).toEqual(profile.request);
+    // A task that sets its own request keeps it.
+    const [own] = h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 5000 } } }]);
+    expect(own!.request.gpu!.vramMB).toBe(5000);
+  });
+
+  it('a CUDA out-of-memory is marked so, and the retry asks for what was really needed', () => {
+    h = harness([learner]);
+    const [t] = h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 3000 } } }]);
+    h.clock.flush();
+    const run = h.runner.live()[0]!;
+    uses(h, run.pgid, { vramMB: 4000, rssMB: 100, cpu: 1 });
+    run.exit({ exitCode: 1, oom: 'gpu', oomEvidence: 'torch.OutOfMemoryError: CUDA out of memory' });
+    const after = h.store.getTask(t!.id)!;
+    expect(h.store.attempts(t!.id)[0]!.reason).toBe('out of GPU memory (torch.OutOfMemoryError: CUDA out of memory; exit code 1)');
+    expect(after.state).toBe('queued');
+    expect(after.request.gpu!.vramMB).toBe(Math.ceil(4000 * 1.15 + 128));
+    // It waits until that much is really free.
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: 1, name: 'game', usedMB: 4000, pgid: 1 }] })] }));
+    h.clock.advance(10_000);
+    expect(h.runner.live()).toHaveLength(0);
+    expect(h.manager.waitingReason(t!.id)).toMatch(/needs 4728 MB VRAM on GPU 0, 4188 MB free/);
+  });
+
+  it('a settling task counts its reservation and its measured use against others', () => {
+    h = harness([learner], { settleMs: 30_000 });
+    h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 3000 } } }, { agent: 'learner', resources: { gpu: { vramMB: 3000 } } }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(2);
+    const [a] = h.runner.live();
+    // The desktop's 1500 MB of graphics memory is in the GPU-wide reading only (graphics processes
+    // are not listed as compute apps). The model load already shows 2500 MB in the per-process
+    // reading, but the GPU-wide one predates it: subtracting it would hide the desktop.
+    const loading = node({ gpus: [rtx4060({ usedMB: 1500, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] });
+    h.telemetry.set(loading);
+    h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 1500 } } }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(2); // 8188 - 1500 (desktop) - 3000 - 3000 < 1500
+    expect(h.manager.waitingReason(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+    // Settled: both readings now agree, and are trusted.
+    h.clock.advance(30_000);
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] }));
+    h.clock.flush();
+    expect(h.manager.waitingReason(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+  });
+});

@@ -69,6 +69,10 @@ export class FakeTelemetry implements TelemetrySource {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
+  watched: number[] = [];
+  watch(pgids: readonly number[]): void {
+    this.watched = [...pgids];
+  }
 }
 
 export function agent(m: Partial<AgentManifest> & { name: string }): AgentSpec {

@@ -1,7 +1,11 @@
 import { EventEmitter } from 'node:events';
+import type { TelemetrySample } from '../../../contracts/telemetry.js';
 import type { EventSink, ManagerEvent } from '../../core/ports.js';
 
-/** In-process pub/sub of Manager events, feeding every live subscription. */
+/** What flows to subscribers: the Manager's events, and live telemetry samples. */
+export type BusEvent = ManagerEvent | { type: 'telemetry'; sample: TelemetrySample };
+
+/** In-process pub/sub of Manager events and telemetry, feeding every live subscription. */
 export class EventBus implements EventSink {
   private readonly ee = new EventEmitter();
 
@@ -9,11 +13,11 @@ export class EventBus implements EventSink {
     this.ee.setMaxListeners(0);
   }
 
-  emit(event: ManagerEvent): void {
+  emit(event: BusEvent): void {
     this.ee.emit('event', event);
   }
 
-  on(listener: (e: ManagerEvent) => void): () => void {
+  on(listener: (e: BusEvent) => void): () => void {
     this.ee.on('event', listener);
     return () => this.ee.off('event', listener);
   }
@@ -22,7 +26,7 @@ export class EventBus implements EventSink {
    * The events that `pick` maps to a value, as an async iterable that ends when `signal` aborts.
    * Values are queued while the consumer is busy (a slow client never blocks the Manager).
    */
-  async *stream<T>(pick: (e: ManagerEvent) => T | undefined, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  async *stream<T>(pick: (e: BusEvent) => T | undefined, signal: AbortSignal | undefined): AsyncGenerator<T> {
     const queue: T[] = [];
     let wake: (() => void) | null = null;
     const off = this.on((e) => {

@@ -7,6 +7,10 @@ export interface ProcStat {
   pgrp: number;
   /** Clock ticks since boot when the process started: with the pid, it names one process for good. */
   startTime: string;
+  /** CPU time used, in clock ticks (user + system). */
+  cpuTicks: number;
+  /** Resident set size, in pages. */
+  rssPages: number;
 }
 
 /** Parses /proc/<pid>/stat. The command name may hold spaces and parentheses: split after the last ')'. */
@@ -21,7 +25,9 @@ export function parseProcStat(text: string): ProcStat | null {
   const pgrp = Number(rest[2]);
   const startTime = rest[19];
   if (!Number.isInteger(pid) || !state || !Number.isInteger(pgrp) || !startTime) return null;
-  return { pid, state, pgrp, startTime };
+  const cpuTicks = Number(rest[11]) + Number(rest[12]);
+  const rssPages = Number(rest[21]);
+  return { pid, state, pgrp, startTime, cpuTicks: Number.isFinite(cpuTicks) ? cpuTicks : 0, rssPages: Number.isFinite(rssPages) ? rssPages : 0 };
 }
 
 export function readProcStat(pid: number): ProcStat | null {

@@ -20,6 +20,7 @@ import type { RunOutcome } from '../../core/lifecycle/attempt-end.js';
 import type { AdoptSpec, AgentRunner, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
 import { AttemptLog, DEFAULT_LOG_CAPS, type LogCaps } from './attempt-log.js';
 import { resolveCommand } from './command.js';
+import { detectOom } from './oom.js';
 import { parseOutputLine } from './output-parser.js';
 import { groupAlive, isSameProcessAlive, killGroup, readProcStat } from './proc-stat.js';
 
@@ -60,6 +61,7 @@ const READ_CHUNK = 1024 * 1024;
 /** Per stream and poll: keeps one flooding agent from starving the event loop. */
 const READ_BUDGET = 16 * READ_CHUNK;
 const HIDDEN_ENV = ['AGENTMGR_TOKEN'];
+const RECENT_LOG_CHARS = 64 * 1024;
 
 export function attemptDir(runsDir: string, taskId: number, attempt: number): string {
   return join(runsDir, String(taskId), String(attempt));
@@ -141,6 +143,8 @@ class Run implements RunHandle {
   private timedOut = false;
   private done = false;
   private adopted = false;
+  /** The end of the log, to look for out-of-memory messages when the run fails. */
+  private recent = '';
   private readonly artifactsDir: string;
 
   constructor(
@@ -340,11 +344,12 @@ class Run implements RunHandle {
       signal = this.leaderStatus.signal;
     } else unknown = true;
     const how = this.cancelled ? 'cancelled' : this.timedOut ? 'timed out' : unknown ? 'ended while no Manager was watching; status unknown' : signal ? `killed by ${signal}` : `exit code ${exitCode}`;
-    this.note(`attempt ${this.spec.attempt} ended: ${how}${collected ? ' (found on restart)' : ''}`);
+    const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: this.termAt !== null });
+    this.note(`attempt ${this.spec.attempt} ended: ${how}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`);
     this.log.finalize();
     this.closeStreams();
     for (const f of ['stdout.raw', 'stderr.raw']) rmSync(join(this.dir, f), { force: true });
-    return { exitCode, signal, timedOut: this.timedOut, cancelled: this.cancelled, unknown, startError: null };
+    return { exitCode, signal, timedOut: this.timedOut, cancelled: this.cancelled, unknown, startError: null, oom: oom?.kind ?? null, oomEvidence: oom?.evidence ?? null };
   }
 
   private endSoon(outcome: RunOutcome): void {
@@ -458,6 +463,7 @@ class Run implements RunHandle {
   }
 
   private emitLog(text: string): void {
+    this.recent = (this.recent + text).slice(-RECENT_LOG_CHARS);
     this.log.append(text);
     this.listener({ type: 'log', text });
   }

@@ -52,6 +52,9 @@ export const attempts = sqliteTable(
     pgid: integer('pgid'),
     gpus: text('gpus').notNull().default('[]'),
     logDir: text('log_dir'),
+    peakVramMB: integer('peak_vram_mb'),
+    peakMemoryMB: integer('peak_memory_mb'),
+    peakCpu: real('peak_cpu'),
   },
   (t) => [uniqueIndex('attempts_task_number').on(t.taskId, t.number)],
 );

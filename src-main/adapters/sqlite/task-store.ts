@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
 import type {
@@ -9,6 +9,7 @@ import type {
   TaskAfterAttempt,
   TaskRecord,
 } from '../../core/model/task.js';
+import type { PeakSample } from '../../core/model/profile.js';
 import type { TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
 import { artifacts, attempts, settings, taskEvents, tasks } from './schema.js';
@@ -64,6 +65,9 @@ function toAttempt(r: AttemptRow): AttemptRecord {
     pgid: r.pgid,
     gpus: JSON.parse(r.gpus) as number[],
     logDir: r.logDir,
+    peakVramMB: r.peakVramMB,
+    peakMemoryMB: r.peakMemoryMB,
+    peakCpu: r.peakCpu,
   };
 }
 
@@ -212,7 +216,16 @@ export class SqliteTaskStore implements TaskStore {
     return this.conn.sqlite.transaction(() => {
       const a = this.db
         .update(attempts)
-        .set({ outcome: end.outcome, reason: end.reason, exitCode: end.exitCode, signal: end.signal, endedAt: end.endedAt })
+        .set({
+          outcome: end.outcome,
+          reason: end.reason,
+          exitCode: end.exitCode,
+          signal: end.signal,
+          endedAt: end.endedAt,
+          peakVramMB: end.peakVramMB == null ? null : Math.round(end.peakVramMB),
+          peakMemoryMB: end.peakMemoryMB == null ? null : Math.round(end.peakMemoryMB),
+          peakCpu: end.peakCpu ?? null,
+        })
         .where(and(eq(attempts.taskId, taskId), eq(attempts.number, attempt), eq(attempts.outcome, 'running')))
         .run();
       if (a.changes !== 1) return false;
@@ -225,6 +238,9 @@ export class SqliteTaskStore implements TaskStore {
           finishedAt: next.finishedAt,
           updatedAt: end.endedAt,
           ...(next.progress !== undefined ? { progress: next.progress } : {}),
+          ...(next.request
+            ? { cpu: next.request.cpu, memoryMB: next.request.memoryMB, gpuCount: next.request.gpu?.count ?? 0, vramMB: next.request.gpu?.vramMB ?? 0 }
+            : {}),
         })
         .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt), inArray(tasks.state, ['starting', 'running'])))
         .run();
@@ -320,6 +336,17 @@ export class SqliteTaskStore implements TaskStore {
 
   private insertEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
     this.db.insert(taskEvents).values({ taskId, attempt, type, at, data: data === null ? null : JSON.stringify(data) }).run();
+  }
+
+  recentPeaks(agent: string, limit: number): PeakSample[] {
+    return this.db
+      .select({ vramMB: attempts.peakVramMB, memoryMB: attempts.peakMemoryMB, cpu: attempts.peakCpu })
+      .from(attempts)
+      .innerJoin(tasks, eq(tasks.id, attempts.taskId))
+      .where(and(eq(tasks.agent, agent), eq(attempts.outcome, 'succeeded'), isNotNull(attempts.peakMemoryMB)))
+      .orderBy(desc(attempts.endedAt))
+      .limit(limit)
+      .all();
   }
 
   getSetting<T>(key: string): T | undefined {

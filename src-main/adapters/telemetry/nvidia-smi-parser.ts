@@ -13,13 +13,15 @@ export const GPU_FIELDS = [
   'power.draw',
   'power.limit',
 ] as const;
-export const APP_FIELDS = ['gpu_uuid', 'pid', 'process_name', 'used_memory'] as const;
+export const APP_FIELDS = ['timestamp', 'gpu_uuid', 'pid', 'process_name', 'used_memory'] as const;
 
 export const GPU_QUERY_ARGS = [`--query-gpu=${GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
 export const APP_QUERY_ARGS = [`--query-compute-apps=${APP_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
 
 export type GpuRow = Omit<GpuSnapshot, 'processes'>;
 export interface AppRow {
+  /** The sample this row belongs to, as nvidia-smi stamps it ("2026/11/29 10:00:00.123"). */
+  timestamp: string;
   gpuUuid: string;
   pid: number;
   name: string;
@@ -85,13 +87,13 @@ export function parseAppsCsv(text: string): ParseResult<AppRow> {
   const problems: string[] = [];
   for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
     if (/^no running (compute )?processes found$/i.test(line)) continue;
-    const f = split(line, APP_FIELDS.length, 2);
-    const pid = f ? num(f[1]) : null;
+    const f = split(line, APP_FIELDS.length, 3);
+    const pid = f ? num(f[2]) : null;
     if (!f || pid === null) {
       problems.push(line);
       continue;
     }
-    rows.push({ gpuUuid: f[0]!, pid, name: f[2]!, usedMB: num(f[3]) });
+    rows.push({ timestamp: f[0]!, gpuUuid: f[1]!, pid, name: f[3]!, usedMB: num(f[4]) });
   }
   return { rows, problems };
 }

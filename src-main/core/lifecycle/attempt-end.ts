@@ -12,6 +12,10 @@ export interface RunOutcome {
   unknown: boolean;
   /** Could not be started at all (missing executable, spawn error). */
   startError: string | null;
+  /** It ran out of memory: GPU (CUDA said so in its log) or host (its log, or the kernel's SIGKILL). */
+  oom?: 'gpu' | 'host' | null;
+  /** The log line that showed the out-of-memory, if one did. */
+  oomEvidence?: string | null;
 }
 
 export interface AttemptEnd {
@@ -34,6 +38,9 @@ export function classifyRun(run: RunOutcome): AttemptEnd {
     };
   }
   if (run.exitCode === 0 && run.signal === null) return { outcome: 'succeeded', reason: 'exit code 0', retryable: false };
+  const how = run.signal !== null ? `killed by signal ${run.signal}` : `exit code ${run.exitCode ?? 'unknown'}`;
+  if (run.oom === 'gpu') return { outcome: 'failed', reason: `out of GPU memory (${run.oomEvidence ?? 'CUDA out of memory'}; ${how})`, retryable: true };
+  if (run.oom === 'host') return { outcome: 'failed', reason: `out of host memory (${run.oomEvidence ?? 'killed by the kernel'}; ${how})`, retryable: true };
   if (run.signal !== null) return { outcome: 'failed', reason: `killed by signal ${run.signal}`, retryable: true };
   return { outcome: 'failed', reason: `exit code ${run.exitCode ?? 'unknown'}`, retryable: true };
 }

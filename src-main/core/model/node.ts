@@ -14,6 +14,13 @@ export interface GpuView extends Omit<GpuSnapshot, 'processes'> {
   processes: GpuProcessView[] | null;
 }
 
+/** What one of our process groups (an agent and all it started) uses. */
+export interface GroupUsageView {
+  rssMB: number;
+  /** Cores in use since the last sample; null until two samples exist. */
+  cpuCores: number | null;
+}
+
 /** The machine as last observed. */
 export interface NodeSnapshot {
   cpuCores: number;
@@ -21,6 +28,8 @@ export interface NodeSnapshot {
   memoryAvailableMB: number;
   gpus: GpuView[];
   gpuStatus: GpuStatus;
+  /** Usage of the process groups the Manager asked to watch (see TelemetrySource.watch). */
+  groups?: ReadonlyMap<number, GroupUsageView>;
 }
 
 /** One of our tasks that holds resources (starting or running). */
@@ -34,4 +43,11 @@ export interface RunningUsage {
   pgid: number | null;
   /** Measured resident memory of its process group, where known. */
   measuredMemoryMB?: number | null;
+  /**
+   * Just started: its memory is still changing fast, and the GPU-wide and per-process readings
+   * (two separate samples) may disagree about it. While settling, none of its measured VRAM is
+   * subtracted from what other programs use, so a model load in progress is never counted in our
+   * favour.
+   */
+  settling?: boolean;
 }

@@ -48,6 +48,10 @@ export interface AttemptRecord {
   pgid: number | null;
   gpus: number[];
   logDir: string | null;
+  /** What it really used at its peak (null where not measured). */
+  peakVramMB: number | null;
+  peakMemoryMB: number | null;
+  peakCpu: number | null;
 }
 
 export interface ArtifactRecord {
@@ -65,6 +69,9 @@ export interface AttemptEndRecord {
   exitCode: number | null;
   signal: string | null;
   endedAt: number;
+  peakVramMB?: number | null;
+  peakMemoryMB?: number | null;
+  peakCpu?: number | null;
 }
 
 /** Where the task goes once an attempt has ended. */
@@ -74,4 +81,6 @@ export interface TaskAfterAttempt {
   error: string | null;
   finishedAt: number | null;
   progress?: number;
+  /** A new request for the next attempt (raised after an out-of-memory). */
+  request?: ResourceRequest;
 }

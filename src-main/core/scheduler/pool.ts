@@ -77,12 +77,15 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       const measured = t.pgid !== null ? (byGroup.get(t.pgid) ?? 0) : 0;
       if (reserved === 0 && measured === 0) continue;
       tasks += 1;
-      measuredOurs += measured;
+      if (!t.settling) measuredOurs += measured;
       held += Math.max(reserved, measured);
     }
-    // Without per-process readings measuredOurs is 0, so our own use is counted as foreign *and*
-    // as our reservation: double counting against us, never in our favour.
-    const foreign = Math.max(0, g.usedMB - measuredOurs);
+    // Without per-process readings (or while a task settles) measuredOurs leaves that use in
+    // "foreign" *and* counts it as ours: double counting against us, never in our favour. And
+    // what other programs are listed as using is foreign whatever the GPU-wide reading says (the
+    // two come from separate samples and may disagree).
+    const listedForeign = foreignProcs.reduce((sum, p) => sum + p.mb, 0);
+    const foreign = Math.max(0, g.usedMB - measuredOurs, listedForeign);
     foreignProcs.sort((a, b) => b.mb - a.mb);
     return {
       index: g.index,

@@ -10,6 +10,7 @@ export interface ResourceInputs {
  * The request a task runs with: the agent's declared needs; then what the agent says to take from
  * the input (`resourceInputs`); then whatever the submitter set explicitly. `gpu: null` in the
  * override (or a VRAM of 0 from the input) means "no GPU" even for an agent that declares one.
+ * `pinned` says the task set its own request.
  */
 export function resolveRequest(
   declared: ResourceRequest,
@@ -17,6 +18,7 @@ export function resolveRequest(
   fromInput?: { mapping: ResourceInputs; input: Record<string, unknown> },
 ): { request: ResourceRequest; pinned: boolean } {
   let base = declared;
+  let taken = false;
   if (fromInput) {
     const pick = (key: string | undefined): number | undefined => {
       const v = key === undefined ? undefined : fromInput.input[key];
@@ -26,13 +28,15 @@ export function resolveRequest(
     const mem = pick(fromInput.mapping.memoryMB);
     const vram = pick(fromInput.mapping.vramMB);
     if (cpu !== undefined || mem !== undefined || vram !== undefined) {
+      taken = true;
       base = { cpu: cpu ?? declared.cpu, memoryMB: mem !== undefined ? Math.ceil(mem) : declared.memoryMB };
       if (vram !== undefined) {
         if (vram > 0) base.gpu = { count: declared.gpu?.count ?? 1, vramMB: Math.ceil(vram) };
       } else if (declared.gpu) base.gpu = declared.gpu;
     }
   }
-  if (!override) return { request: base, pinned: false };
+  // A request the task set itself (through its input or explicitly) is never replaced by a learned one.
+  if (!override) return { request: base, pinned: taken };
   const request: ResourceRequest = {
     cpu: override.cpu ?? base.cpu,
     memoryMB: override.memoryMB ?? base.memoryMB,

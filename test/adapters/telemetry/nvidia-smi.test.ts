@@ -1,21 +1,19 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { NvidiaSmiCollector } from '../../../src-main/adapters/telemetry/nvidia-smi-collector.js';
 import { parseAppsCsv, parseGpuCsv } from '../../../src-main/adapters/telemetry/nvidia-smi-parser.js';
-import { queryGpus } from '../../../src-main/adapters/telemetry/system-telemetry.js';
 import { tempDir } from '../../helpers/fakes.js';
-
-const FAKE = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'fixtures', 'nvidia-smi', 'nvidia-smi');
+import { FAKE_NVIDIA_SMI } from '../../helpers/server.js';
 
 // As printed by a real driver for an RTX 4060 (csv,noheader,nounits).
-const RTX4060 = '0, GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44, NVIDIA GeForce RTX 4060, 8188, 1403, 6553, 7, 46, 18.63, 115.00\n';
-const APPS = 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44, 2211, /usr/lib/firefox/firefox, 412\nGPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44, 3120, python3, [N/A]\n';
+const UUID = 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44';
+const rtx4060 = (used: number, index = 0, uuid = UUID) => `${index}, ${uuid}, NVIDIA GeForce RTX 4060, 8188, ${used}, ${8188 - used}, 7, 46, 18.63, 115.00\n`;
 
 describe('nvidia-smi parsers', () => {
   it('parses an RTX 4060', () => {
-    expect(parseGpuCsv(RTX4060)).toEqual({
-      rows: [{ index: 0, uuid: 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44', name: 'NVIDIA GeForce RTX 4060', totalMB: 8188, usedMB: 1403, freeMB: 6553, utilizationPct: 7, temperatureC: 46, powerW: 18.63, powerLimitW: 115 }],
+    expect(parseGpuCsv(rtx4060(1403))).toEqual({
+      rows: [{ index: 0, uuid: UUID, name: 'NVIDIA GeForce RTX 4060', totalMB: 8188, usedMB: 1403, freeMB: 6785, utilizationPct: 7, temperatureC: 46, powerW: 18.63, powerLimitW: 115 }],
       problems: [],
     });
   });
@@ -28,40 +26,120 @@ describe('nvidia-smi parsers', () => {
     expect(r.rows).toEqual([]);
     expect(r.problems[0]).toMatch(/couldn't communicate/);
   });
-  it('parses compute apps, with [N/A] memory as null', () => {
-    expect(parseAppsCsv(APPS).rows).toEqual([
-      { gpuUuid: 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44', pid: 2211, name: '/usr/lib/firefox/firefox', usedMB: 412 },
-      { gpuUuid: 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44', pid: 3120, name: 'python3', usedMB: null },
+  it('parses compute apps with their sample timestamp, [N/A] memory as null', () => {
+    expect(parseAppsCsv(`2026/11/29 10:00:00.123, ${UUID}, 2211, /usr/lib/firefox/firefox, 412\n2026/11/29 10:00:00.123, ${UUID}, 3120, python3, [N/A]\n`).rows).toEqual([
+      { timestamp: '2026/11/29 10:00:00.123', gpuUuid: UUID, pid: 2211, name: '/usr/lib/firefox/firefox', usedMB: 412 },
+      { timestamp: '2026/11/29 10:00:00.123', gpuUuid: UUID, pid: 3120, name: 'python3', usedMB: null },
     ]);
-    expect(parseAppsCsv('No running processes found\n')).toEqual({ rows: [], problems: [] });
   });
 });
 
-describe('queryGpus against the fake nvidia-smi', () => {
+describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
   const t = tempDir();
+  const dir = join(t.dir, 'smi');
+  process.env.FAKE_NVIDIA_SMI_DIR = dir;
+  let c: NvidiaSmiCollector | null = null;
+  const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
+  const until = async (cond: () => boolean, what: string, ms = 5000) => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(c?.current())}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const fresh = (binary = FAKE_NVIDIA_SMI) => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    write('gpus.csv', rtx4060(300));
+    c = new NvidiaSmiCollector({ binary, intervalMs: 100, backoffMs: 100, maxBackoffMs: 400, staleMs: 600 });
+    return c;
+  };
+  afterEach(() => c?.stop());
   afterAll(() => t.cleanup());
-  process.env.FAKE_NVIDIA_SMI_DIR = t.dir;
-  mkdirSync(t.dir, { recursive: true });
 
-  it('reads GPUs and attributes each process to its process group', async () => {
-    writeFileSync(join(t.dir, 'gpus.csv'), RTX4060);
-    writeFileSync(join(t.dir, 'apps.csv'), `GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44, ${process.pid}, node, 300\n`);
-    const r = await queryGpus(FAKE);
-    expect(r.status).toEqual({ state: 'ok', message: null });
-    expect(r.gpus[0]).toMatchObject({ totalMB: 8188, usedMB: 1403, processes: [{ pid: process.pid, name: 'node', usedMB: 300, pgid: expect.any(Number) }] });
+  it('one long-lived process per query, and foreign processes appearing and growing', async () => {
+    const col = fresh();
+    await col.start();
+    expect(col.current().status).toEqual({ state: 'ok', message: null });
+    expect(col.current().gpus[0]).toMatchObject({ index: 0, totalMB: 8188, usedMB: 300, processes: [] });
+    write('apps.csv', `${UUID}, ${process.pid}, /usr/bin/node, 500\n`);
+    write('gpus.csv', rtx4060(800));
+    await until(() => col.current().gpus[0]?.processes?.length === 1 && col.current().gpus[0]!.usedMB === 800, 'the process to appear');
+    expect(col.current().gpus[0]!.processes![0]).toEqual({ pid: process.pid, name: 'node', usedMB: 500, pgid: expect.any(Number) });
+    write('apps.csv', `${UUID}, ${process.pid}, /usr/bin/node, 3000\n${UUID}, 1, game.exe, 200\n`);
+    write('gpus.csv', rtx4060(3500));
+    await until(() => col.current().gpus[0]!.usedMB === 3500 && col.current().gpus[0]!.processes!.length === 2, 'growth');
+    // It went on sampling without starting new processes.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(col.restarts).toBe(0);
   });
 
-  it.each([
-    ['missing binary', '/nonexistent/nvidia-smi', null, 'absent', /not found/],
-    ['driver mismatch', FAKE, 'Failed to initialize NVML: Driver/library version mismatch\n', 'error', /Driver\/library version mismatch/],
-    ['no devices', FAKE, 'No devices were found\n', 'absent', /found no NVIDIA GPU/],
-  ])('%s is a status, never an exception', async (_n, bin, fail, state, message) => {
-    rmSync(join(t.dir, 'fail'), { force: true });
-    if (fail) writeFileSync(join(t.dir, 'fail'), fail);
-    const r = await queryGpus(bin);
-    expect(r.gpus).toEqual([]);
-    expect(r.status.state).toBe(state);
-    expect(r.status.message).toMatch(message);
-    rmSync(join(t.dir, 'fail'), { force: true });
+  it('two GPUs in one sample', async () => {
+    const col = fresh();
+    write('gpus.csv', rtx4060(100, 0, 'GPU-a') + rtx4060(5000, 1, 'GPU-b'));
+    await col.start();
+    await until(() => col.current().gpus.length === 2, 'both GPUs');
+    expect(col.current().gpus.map((g) => [g.index, g.usedMB])).toEqual([
+      [0, 100],
+      [1, 5000],
+    ]);
+  });
+
+  it('an error mid-stream: GPUs vanish from view, the status says why, it restarts with backoff and recovers', async () => {
+    const col = fresh();
+    await col.start();
+    write('fail', 'Unable to determine the device handle for GPU 0000:01:00.0: GPU is lost.  Reboot the system to recover this GPU\n');
+    await until(() => col.current().status.state === 'error', 'the error');
+    expect(col.current().gpus).toEqual([]);
+    expect(col.current().status.message).toMatch(/GPU is lost/);
+    rmSync(join(dir, 'fail'));
+    await until(() => col.current().status.state === 'ok', 'recovery');
+    expect(col.restarts).toBeGreaterThan(0);
+    expect(col.current().gpus).toHaveLength(1);
+  });
+
+  it('a driver mismatch at start is a status, never an exception', async () => {
+    const col = fresh();
+    write('fail', 'Failed to initialize NVML: Driver/library version mismatch\n');
+    await col.start();
+    expect(col.current()).toMatchObject({ gpus: [], status: { state: 'error', message: expect.stringMatching(/Driver\/library version mismatch/) } });
+  });
+
+  it('no devices, and a missing nvidia-smi, are "absent"', async () => {
+    const col = fresh();
+    write('fail', 'No devices were found\n');
+    await col.start();
+    expect(col.current().status).toMatchObject({ state: 'absent', message: expect.stringMatching(/found no NVIDIA GPU/) });
+    col.stop();
+    const none = fresh('/nonexistent/nvidia-smi');
+    await none.start();
+    expect(none.current().status).toMatchObject({ state: 'absent', message: expect.stringMatching(/nvidia-smi not found/) });
+  });
+
+  it('a stuck nvidia-smi is noticed, and restarted', async () => {
+    const col = fresh();
+    await col.start();
+    write('hang', '');
+    await until(() => col.current().status.state === 'error', 'the stale status');
+    expect(col.current().status.message).toMatch(/stopped answering/);
+    rmSync(join(dir, 'hang'));
+    await until(() => col.current().status.state === 'ok', 'recovery', 8000);
+  });
+
+  it('garbage in the stream is reported and then left behind', async () => {
+    const col = fresh();
+    await col.start();
+    write('garbage', '\u0000\u0001 random noise from a broken driver\n');
+    await until(() => col.current().status.state === 'error', 'the garbage');
+    await until(() => col.current().status.state === 'ok', 'the next good sample');
+  });
+
+  it('"[N/A]" per-process memory (some drivers) is kept as no reading', async () => {
+    const col = fresh();
+    write('apps.csv', `${UUID}, 4242, python3, [N/A]\n`);
+    await col.start();
+    await until(() => (col.current().gpus[0]?.processes?.length ?? 0) === 1, 'the process');
+    expect(col.current().gpus[0]!.processes![0]).toMatchObject({ pid: 4242, usedMB: null });
   });
 });

@@ -94,6 +94,29 @@ const cases: Case[] = [
     waits: { 1: /188 MB free of 8188 MB: 3000 MB held by other programs, 5000 MB by 2 running tasks/ },
   },
   {
+    name: 'VRAM: a settling task (model still loading) is never subtracted from what others use',
+    input: {
+      // The GPU-wide sample predates the load (2000 MB of desktop graphics, which are never listed
+      // per process); the per-process one already shows our task at 3000. Trusting both would
+      // count the desktop as 0.
+      node: node({ gpus: [rtx4060({ usedMB: 2000, processes: [{ pid: 500, name: 'python', usedMB: 3000, pgid: 500 }] })] }),
+      running: [{ ...running(9, gpu(3000), [0], 500), settling: true }],
+      candidates: [cand(1, gpu(3500)), cand(2, gpu(3000))],
+    },
+    starts: [2],
+    waits: { 1: /needs 3500 MB VRAM on GPU 0, 188 MB free of 8188 MB: 2000 MB held by other programs/ },
+  },
+  {
+    name: 'VRAM: a program listed as using memory is foreign even when the GPU-wide reading lags',
+    input: {
+      node: node({ gpus: [rtx4060({ usedMB: 1000, processes: [{ pid: 500, name: 'python', usedMB: 3000, pgid: 500 }, { pid: 7, name: 'blender', usedMB: 1500, pgid: 7 }] })] }),
+      running: [running(9, gpu(3000), [0], 500)],
+      candidates: [cand(1, gpu(4000))],
+    },
+    starts: [],
+    waits: { 1: /3688 MB free of 8188 MB: 1500 MB held by other programs \(blender 1500 MB\)/ },
+  },
+  {
     name: 'VRAM safety margin',
     input: { vramMarginMB: 512, candidates: [cand(1, gpu(7800))] },
     starts: [],

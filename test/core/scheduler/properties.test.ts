@@ -66,31 +66,55 @@ describe('properties', () => {
     | { kind: 'exit'; pick: number; code: number }
     | { kind: 'cancel'; pick: number }
     | { kind: 'foreign'; usedMB: number }
+    | { kind: 'use'; pick: number; mb: number }
     | { kind: 'tick'; ms: number };
 
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('submit' as const), request: requestArb.map((r) => (r.gpu ? { ...r, gpu: { count: 1, vramMB: r.gpu.vramMB } } : r)), flaky: fc.boolean() }) },
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('exit' as const), pick: fc.nat(), code: fc.constantFrom(0, 0, 1) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('exit' as const), pick: fc.nat(), code: fc.constantFrom(0, 0, 1) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('foreign' as const), usedMB: fc.integer({ min: 0, max: 4000 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('use' as const), pick: fc.nat(), mb: fc.integer({ min: 0, max: 5000 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 20_000 }) }) },
   );
 
-  it('interleaved submits, exits, cancels and telemetry: admission never oversubscribes, and every task ends exactly once', () => {
+  it('interleaved submits, exits, cancels and telemetry (foreign growth, our own use above or below what we reserved, settling): admission never oversubscribes, and every task ends exactly once', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(0, 5000), (ops, settleMs) => {
         const runner = new FakeRunner();
         const agents = [agent({ name: 'a' }), agent({ name: 'flaky', retry: { maxAttempts: 3, backoffSec: 1 } })];
-        const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0 }, { runner });
-        h.telemetry.set(node({ cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 }));
-        // Check every admission against the machine as it is at that moment.
+        const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0, settleMs }, { runner });
+        const host = { cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 };
+        let foreignMB = 0;
+        const ourUse = new Map<number, number>(); // pgid -> MB on GPU 0
+        const publish = () => {
+          for (const pgid of ourUse.keys()) if (!runner.live().some((r) => r.pgid === pgid)) ourUse.delete(pgid);
+          const ours = [...ourUse.values()].reduce((a, b) => a + b, 0);
+          const procs = [{ pid: 3, name: 'game', usedMB: foreignMB, pgid: 3 }, ...[...ourUse].map(([pgid, mb]) => ({ pid: pgid, name: 'agent', usedMB: mb, pgid }))];
+          h.telemetry.set(node({ ...host, gpus: [rtx4060({ usedMB: Math.min(8188, foreignMB + ours), processes: procs })] }));
+        };
+        publish();
+        const startedAt = new Map<number, number>();
+        // Check every admission against the machine as it is at that moment, independently:
+        // foreign = used - what is measured as ours (except while settling) and never less than
+        // the programs listed; each of ours holds max(reservation, measured).
         const start = runner.start.bind(runner);
         runner.start = (spec: LaunchSpec, listener: RunListener): RunHandle => {
           const n = h.telemetry.current();
-          const live = runner.live().map((r) => ({ taskId: r.spec.taskId, agent: r.spec.agent.name, request: h.store.getTask(r.spec.taskId)!.request, gpus: [...r.spec.gpus], pgid: r.pgid }));
-          const me = { taskId: spec.taskId, agent: spec.agent.name, request: h.store.getTask(spec.taskId)!.request, gpus: [...spec.gpus], pgid: null };
-          assertNotOversubscribed(n, live, [me], 256, 0);
-          return start(spec, listener);
+          const g = n.gpus[0]!;
+          const live = runner.live();
+          const now = h.clock.now();
+          const measured = (pgid: number) => ourUse.get(pgid) ?? 0;
+          const settled = live.filter((r) => now - (startedAt.get(r.pgid) ?? 0) >= settleMs);
+          const foreign = Math.max(0, g.usedMB - settled.reduce((a, r) => a + measured(r.pgid), 0), foreignMB);
+          const held = live.reduce((a, r) => a + Math.max(r.spec.gpus.includes(0) ? h.store.getTask(r.spec.taskId)!.request.gpu!.vramMB : 0, measured(r.pgid)), 0);
+          const me = h.store.getTask(spec.taskId)!.request;
+          if (me.gpu) expect(foreign + held + me.gpu.vramMB + 256).toBeLessThanOrEqual(g.totalMB);
+          const cpu = live.reduce((a, r) => a + h.store.getTask(r.spec.taskId)!.request.cpu, 0);
+          expect(cpu + me.cpu).toBeLessThanOrEqual(host.cpuCores + 1e-9);
+          const handle = start(spec, listener);
+          startedAt.set(runner.runs.at(-1)!.pgid, now);
+          return handle;
         };
         try {
           for (const op of ops) {
@@ -107,12 +131,21 @@ describe('properties', () => {
               const all = h.store.listTasks({ limit: 1000 }).filter((t) => !TERMINAL_STATES.includes(t.state));
               if (all.length) h.manager.cancel(all[op.pick % all.length]!.id);
             } else if (op.kind === 'foreign') {
-              h.telemetry.set(node({ cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000, gpus: [rtx4060({ usedMB: op.usedMB, processes: [{ pid: 3, name: 'game', usedMB: op.usedMB, pgid: 3 }] })] }));
+              foreignMB = op.usedMB;
+              publish();
+            } else if (op.kind === 'use') {
+              const live = runner.live();
+              if (live.length) {
+                ourUse.set(live[op.pick % live.length]!.pgid, op.mb);
+                publish();
+              }
             } else h.clock.advance(op.ms);
             h.clock.flush();
           }
-          // Drain: clear foreign use, let everything run and finish.
-          h.telemetry.set(node({ cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 }));
+          // Drain: clear every use, let everything run and finish.
+          foreignMB = 0;
+          ourUse.clear();
+          publish();
           for (let i = 0; i < 500 && h.store.listTasks({ limit: 1000 }).some((t) => !TERMINAL_STATES.includes(t.state)); i++) {
             for (const r of runner.live()) r.exit({ exitCode: 0 });
             h.clock.advance(60_000);
@@ -131,7 +164,7 @@ describe('properties', () => {
           h.close();
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 });

@@ -1,0 +1,259 @@
+import { basename } from 'node:path';
+import type { GpuStatus } from '../../../contracts/telemetry.js';
+import type { GpuView } from '../../core/model/node.js';
+import { readProcStat } from '../process/proc-stat.js';
+import { LoopProcess, type LoopExit } from './loop-process.js';
+import { APP_QUERY_ARGS, GPU_QUERY_ARGS, parseAppsCsv, parseGpuCsv, type AppRow, type GpuRow } from './nvidia-smi-parser.js';
+
+export interface CollectorConfig {
+  binary: string;
+  intervalMs: number;
+  /** First restart delay after a failure; doubles up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** With no GPU sample for this long, nvidia-smi is taken as stuck and restarted. */
+  staleMs?: number;
+}
+
+/** Lines of one sample arrive in one burst; a quiet gap this long closes the sample. */
+const SAMPLE_GAP_MS = 25;
+
+/**
+ * A loop of nvidia-smi that restarts itself with backoff, and groups its lines into samples:
+ * a sample ends when a line starts a new one (`isNewSample`) or after a short quiet gap.
+ */
+class SampledLoop<Row> {
+  private proc: LoopProcess;
+  private pending: Row[] = [];
+  private problems: string[] = [];
+  private gapTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private backoff: number;
+  private active = false;
+  lastSampleAt = 0;
+  restarts = 0;
+
+  constructor(
+    binary: string,
+    args: string[],
+    private readonly cfg: Required<Pick<CollectorConfig, 'backoffMs' | 'maxBackoffMs'>>,
+    private readonly parse: (line: string) => { rows: Row[]; problems: string[] },
+    private readonly isNewSample: (row: Row, pending: readonly Row[]) => boolean,
+    private readonly onSample: (rows: Row[], problems: string[]) => void,
+    private readonly onFailure: (exit: LoopExit, willRetryInMs: number) => void,
+  ) {
+    this.backoff = cfg.backoffMs;
+    this.proc = new LoopProcess(binary, args, (l) => this.line(l), (e) => this.exited(e));
+  }
+
+  get running(): boolean {
+    return this.proc.running;
+  }
+
+  start(): void {
+    this.active = true;
+    this.proc.start();
+  }
+
+  stop(): void {
+    this.active = false;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.gapTimer = null;
+    this.restartTimer = null;
+    this.proc.stop();
+  }
+
+  /** Kills a stuck process; it is restarted like one that failed. */
+  restart(): void {
+    this.proc.stop();
+    this.scheduleRestart();
+  }
+
+  private line(line: string): void {
+    const { rows, problems } = this.parse(line);
+    for (const row of rows) {
+      if (this.pending.length > 0 && this.isNewSample(row, this.pending)) this.flush();
+      this.pending.push(row);
+    }
+    this.problems.push(...problems);
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = setTimeout(() => this.flush(), SAMPLE_GAP_MS);
+  }
+
+  private flush(): void {
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
+    const rows = this.pending;
+    const problems = this.problems;
+    this.pending = [];
+    this.problems = [];
+    if (rows.length > 0) {
+      this.lastSampleAt = Date.now();
+      this.backoff = this.cfg.backoffMs;
+    }
+    this.onSample(rows, problems);
+  }
+
+  private exited(exit: LoopExit): void {
+    if (this.pending.length > 0 || this.problems.length > 0) this.flush();
+    if (!this.active) return;
+    this.onFailure(exit, this.backoff);
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (!this.active || this.restartTimer) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.cfg.maxBackoffMs, this.backoff * 2);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.active) return;
+      this.restarts += 1;
+      this.proc.start();
+    }, wait);
+    this.restartTimer.unref();
+  }
+}
+
+function describeExit(binary: string, exit: LoopExit, said: string[]): GpuStatus {
+  if (exit.errorCode === 'ENOENT') return { state: 'absent', message: `${basename(binary)} not found: no NVIDIA driver on this machine` };
+  const text = [...said, exit.said].map((s) => s.trim()).filter(Boolean)[0] ?? '';
+  if (/no devices were found/i.test(text)) return { state: 'absent', message: 'nvidia-smi found no NVIDIA GPU' };
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code ?? exit.errorCode ?? '?'}`;
+  return { state: 'error', message: `nvidia-smi failed (${how})${text ? `: ${text}` : ''}` };
+}
+
+/**
+ * GPUs and their compute processes from two long-lived nvidia-smi loops (one per query). Never
+ * throws: a missing or failing nvidia-smi is a status, GPUs it cannot see are not reported (so
+ * nothing is scheduled on them), and it restarts itself with backoff.
+ *
+ * Per-process rows only ever move VRAM from "other programs" to "ours"; when they are stale or
+ * missing, the processes list is empty or null and everything counts as foreign (conservative).
+ */
+export class NvidiaSmiCollector {
+  private gpuRows: GpuRow[] = [];
+  private apps: AppRow[] = [];
+  private appsAt = 0;
+  private appsBroken = false;
+  private status: GpuStatus = { state: 'absent', message: 'GPU not queried yet' };
+  private lastSaid: string[] = [];
+  private readonly gpuLoop: SampledLoop<GpuRow>;
+  private readonly appLoop: SampledLoop<AppRow>;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly staleMs: number;
+  private listeners = new Set<() => void>();
+  private firstSample: Promise<void>;
+  private resolveFirst!: () => void;
+
+  constructor(private readonly cfg: CollectorConfig) {
+    const loopCfg = { backoffMs: cfg.backoffMs ?? 1000, maxBackoffMs: cfg.maxBackoffMs ?? 60_000 };
+    const lms = ['-lms', String(Math.max(100, Math.round(cfg.intervalMs)))];
+    this.staleMs = cfg.staleMs ?? Math.max(5000, cfg.intervalMs * 5);
+    this.firstSample = new Promise((r) => (this.resolveFirst = r));
+    this.gpuLoop = new SampledLoop<GpuRow>(
+      cfg.binary,
+      [...GPU_QUERY_ARGS, ...lms],
+      loopCfg,
+      parseGpuCsv,
+      (row, pending) => pending.some((p) => p.index === row.index),
+      (rows, problems) => this.onGpuSample(rows, problems),
+      (exit, retryMs) => this.onGpuFailure(exit, retryMs),
+    );
+    this.appLoop = new SampledLoop<AppRow>(
+      cfg.binary,
+      [...APP_QUERY_ARGS, ...lms],
+      loopCfg,
+      parseAppsCsv,
+      (row, pending) => pending[0]!.timestamp !== row.timestamp,
+      (rows) => {
+        this.apps = rows;
+        this.appsAt = Date.now();
+        this.appsBroken = false;
+      },
+      () => {
+        this.appsBroken = true;
+      },
+    );
+  }
+
+  /** Starts both loops; resolves after the first GPU sample or failure (or after 3 s). */
+  async start(): Promise<void> {
+    this.gpuLoop.start();
+    this.appLoop.start();
+    this.watchdog = setInterval(() => this.checkStale(), Math.max(500, this.cfg.intervalMs));
+    this.watchdog.unref();
+    await Promise.race([this.firstSample, new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+
+  stop(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    this.gpuLoop.stop();
+    this.appLoop.stop();
+  }
+
+  subscribe(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** How many times the loops were restarted (for health). */
+  get restarts(): number {
+    return this.gpuLoop.restarts + this.appLoop.restarts;
+  }
+
+  current(): { gpus: GpuView[]; status: GpuStatus } {
+    if (this.status.state !== 'ok') return { gpus: [], status: this.status };
+    // Quiet apps loop: no compute processes now (or a stuck loop): nothing is taken as ours.
+    const appsFresh = Date.now() - this.appsAt <= Math.max(2.5 * this.cfg.intervalMs, 1000);
+    const gpus = this.gpuRows.map((row): GpuView => ({
+      ...row,
+      processes: this.appsBroken
+        ? null
+        : (appsFresh ? this.apps : [])
+            .filter((p) => p.gpuUuid === row.uuid)
+            .map((p) => ({ pid: p.pid, name: basename(p.name), usedMB: p.usedMB, pgid: readProcStat(p.pid)?.pgrp ?? null })),
+    }));
+    return { gpus, status: this.status };
+  }
+
+  private notify(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private onGpuSample(rows: GpuRow[], problems: string[]): void {
+    if (rows.length > 0 && problems.length === 0) {
+      this.gpuRows = rows;
+      this.status = { state: 'ok', message: null };
+    } else if (problems.length > 0) {
+      // Error text in the stream ("GPU is lost", "Unable to determine the device handle"): trust
+      // nothing from this sample.
+      this.lastSaid = problems;
+      this.gpuRows = [];
+      this.status = describeExit(this.cfg.binary, { errorCode: null, code: null, signal: null, said: '' }, problems);
+      if (this.status.state === 'error') this.status = { state: 'error', message: `nvidia-smi reported: ${problems[0]}` };
+    }
+    this.resolveFirst();
+    this.notify();
+  }
+
+  private onGpuFailure(exit: LoopExit, retryMs: number): void {
+    const status = describeExit(this.cfg.binary, exit, this.lastSaid);
+    this.lastSaid = [];
+    this.gpuRows = [];
+    this.status = { ...status, message: `${status.message}; retrying in ${Math.round(retryMs / 1000)} s` };
+    this.resolveFirst();
+    this.notify();
+  }
+
+  private checkStale(): void {
+    if (this.status.state !== 'ok' || !this.gpuLoop.running) return;
+    if (Date.now() - this.gpuLoop.lastSampleAt <= this.staleMs) return;
+    this.gpuRows = [];
+    this.status = { state: 'error', message: `nvidia-smi stopped answering (no sample for ${Math.round(this.staleMs / 1000)} s); restarting it` };
+    this.gpuLoop.restart();
+    this.notify();
+  }
+}

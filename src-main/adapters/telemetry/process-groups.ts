@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { readProcStat } from '../process/proc-stat.js';
+
+export interface GroupUsage {
+  /** Resident memory of every live process in the group. */
+  rssMB: number;
+  /** CPU cores used since the last sample; null on the first sample of a group. */
+  cpuCores: number | null;
+  processes: number;
+}
+
+/** Linux reports CPU time in USER_HZ ticks, 100 per second on every mainstream kernel. */
+const TICKS_PER_SECOND = 100;
+
+let pageBytes: number | null = null;
+
+/** The page size, from this very process: VmRSS (kB) over its resident pages. */
+function pageSize(): number {
+  if (pageBytes !== null) return pageBytes;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+    const pages = Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+    const guess = (kb * 1024) / pages;
+    // Round to a power of two (4 KiB, 16 KiB, 64 KiB): the two reads are not taken at once.
+    pageBytes = guess > 0 ? 2 ** Math.round(Math.log2(guess)) : 4096;
+  } catch {
+    pageBytes = 4096;
+  }
+  return pageBytes;
+}
+
+/**
+ * RAM and CPU of whole process groups (an agent and everything it started), from /proc. Only the
+ * groups asked for are reported; with none, /proc is not read at all.
+ */
+export class ProcessGroupSampler {
+  private last = new Map<number, { ticks: number; at: number }>();
+
+  sample(pgids: ReadonlySet<number>, now = Date.now()): Map<number, GroupUsage> {
+    const out = new Map<number, GroupUsage>();
+    if (pgids.size === 0) {
+      this.last.clear();
+      return out;
+    }
+    const acc = new Map<number, { rssPages: number; ticks: number; n: number }>();
+    let entries: string[] = [];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return out;
+    }
+    for (const name of entries) {
+      const c = name.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const st = readProcStat(Number(name));
+      if (!st || !pgids.has(st.pgrp) || st.state === 'Z') continue;
+      const a = acc.get(st.pgrp) ?? { rssPages: 0, ticks: 0, n: 0 };
+      a.rssPages += st.rssPages;
+      a.ticks += st.cpuTicks;
+      a.n += 1;
+      acc.set(st.pgrp, a);
+    }
+    const page = pageSize();
+    for (const [pgid, a] of acc) {
+      const prev = this.last.get(pgid);
+      const dt = prev ? (now - prev.at) / 1000 : 0;
+      const cpu = prev && dt > 0 ? Math.max(0, (a.ticks - prev.ticks) / TICKS_PER_SECOND / dt) : null;
+      this.last.set(pgid, { ticks: a.ticks, at: now });
+      out.set(pgid, { rssMB: Math.round((a.rssPages * page) / 1048576), cpuCores: cpu === null ? null : Math.round(cpu * 100) / 100, processes: a.n });
+    }
+    for (const pgid of this.last.keys()) if (!pgids.has(pgid)) this.last.delete(pgid);
+    return out;
+  }
+}

@@ -1,0 +1,123 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type ApiClient } from '../../src-main/cli/client.js';
+import type { HeadlessManager } from '../../src-main/headless.js';
+import { tempDir } from '../helpers/fakes.js';
+import { FAKE_NVIDIA_SMI, startTestServer } from '../helpers/server.js';
+
+/** The whole Manager against the fake nvidia-smi in loop mode: one RTX 4060 shared with a game. */
+const run = promisify(execFile);
+const t = tempDir();
+const smi = join(t.dir, 'smi');
+const UUID = 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44';
+const gpu = (used: number) => `0, ${UUID}, NVIDIA GeForce RTX 4060, 8188, ${used}, ${8188 - used}, 12, 51, 35.10, 115.00\n`;
+let m: HeadlessManager;
+let api: ApiClient;
+let close: () => void;
+
+const until = async (cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+beforeAll(async () => {
+  mkdirSync(smi, { recursive: true });
+  writeFileSync(join(smi, 'gpus.csv'), gpu(300));
+  process.env.FAKE_NVIDIA_SMI_DIR = smi;
+  m = await startTestServer(join(t.dir, 'data'), { AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI, AGENTMGR_TELEMETRY_MS: '200', AGENTMGR_VRAM_MARGIN_MB: '256', AGENTMGR_SETTLE_MS: '0', AGENTMGR_MAX_CONCURRENCY: '8' });
+  ({ api, close } = createClient({ url: m.server.url, token: m.token }));
+});
+afterAll(async () => {
+  close();
+  await m.stop({ stopAgents: true });
+  t.cleanup();
+});
+
+describe('GPU telemetry in the Manager', () => {
+  it('a foreign process growing to 3 GB while tasks wait makes it start fewer of them; more once it is gone', async () => {
+    expect((await api.health.query()).gpu).toEqual({ state: 'ok', message: null });
+    await api.queue.pause.mutate();
+    const { ids } = await api.tasks.submitBatch.mutate(Array.from({ length: 4 }, () => ({ agent: 'demo', input: { seconds: 3, vramMB: 2500 } })));
+    for (const used of [1000, 2000, 3000]) {
+      writeFileSync(join(smi, 'apps.csv'), `${UUID}, 4321, /opt/game/game.exe, ${used}\n`);
+      writeFileSync(join(smi, 'gpus.csv'), gpu(300 + used));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await until(async () => (await api.resources.query()).gpus[0]?.foreignMB === 3300, 'the game at 3 GB');
+    await api.queue.resume.mutate();
+    await until(async () => (await api.queue.status.query()).running === 1, 'one task running');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api.queue.status.query()).running).toBe(1); // 8188 - 3300 - 256 = 4632: one 2500 MB task
+    const waiting = (await api.tasks.list.query({ state: ['queued'] })).items[0]!;
+    expect(waiting.waitingReason).toMatch(/needs 2500 MB VRAM on GPU 0, 2132 MB free of 8188 MB: 3300 MB held by other programs \(game.exe 3000 MB\), 2500 MB by 1 running task, 256 MB safety margin/);
+    const res = await api.resources.query();
+    expect(res.gpus[0]).toMatchObject({ totalMB: 8188, foreignMB: 3300, oursMB: 2500, foreignTop: ['game.exe 3000 MB'] });
+
+    // `agentmgr status` shows the split. (Asynchronously: this very process serves the API.)
+    const status = await run(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
+      env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(status.stdout).toMatch(/GPU 0: +NVIDIA GeForce RTX 4060: 2500 MB ours, 3300 MB other programs \(game.exe 3000 MB\), 2132 MB free of 8188 MB/);
+
+    writeFileSync(join(smi, 'apps.csv'), '');
+    writeFileSync(join(smi, 'gpus.csv'), gpu(300));
+    await until(async () => (await api.queue.status.query()).running === 3, 'three tasks running'); // 8188 - 300 - 256 = 7632
+    await until(async () => (await Promise.all(ids.map((id) => api.tasks.get.query({ id })))).every((x) => x.state === 'succeeded'), 'all to succeed', 20_000);
+  });
+
+  it('the GPU given is in CUDA_VISIBLE_DEVICES', async () => {
+    const task = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 0.1, vramMB: 100 } });
+    await until(async () => (await api.tasks.get.query({ id: task.id })).state === 'succeeded', 'the task');
+    expect((await api.tasks.get.query({ id: task.id })).result).toMatchObject({ gpu: '0' });
+  });
+
+  it('an out-of-memory death is named as such', async () => {
+    const task = await api.tasks.submit.mutate({ agent: 'cuda-oom' });
+    await until(async () => (await api.tasks.get.query({ id: task.id })).state === 'failed', 'the task to fail');
+    const got = await api.tasks.get.query({ id: task.id });
+    expect(got.attempts).toBe(2);
+    expect(got.attemptList.map((a) => a.reason)).toEqual([
+      'out of GPU memory (torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.63 GiB total capacity); exit code 1)',
+      'out of GPU memory (torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.63 GiB total capacity); exit code 1)',
+    ]);
+  });
+
+  it('keeps a history for the charts and streams live samples', async () => {
+    const hist = await api.telemetry.history.query({ range: '15m' });
+    expect(hist.length).toBeGreaterThan(3);
+    expect(hist.at(-1)!.gpus[0]).toMatchObject({ index: 0, totalMB: 8188 });
+    expect((await api.telemetry.history.query({ range: '24h' })).length).toBeGreaterThan(0);
+    const sample = await new Promise<{ at: number }>((resolve, reject) => {
+      const sub = api.telemetry.live.subscribe(undefined, {
+        onData: (s) => {
+          sub.unsubscribe();
+          resolve(s);
+        },
+        onError: reject,
+      });
+    });
+    expect(sample.at).toBeGreaterThan(Date.now() - 5000);
+  });
+
+  it('survives nvidia-smi failing mid-stream, says so in health, and recovers', async () => {
+    writeFileSync(join(smi, 'fail'), 'Unable to determine the device handle for GPU 0000:01:00.0: Unknown Error\n');
+    await until(async () => (await api.health.query()).gpu.state === 'error', 'the error in health');
+    expect((await api.health.query()).gpu.message).toMatch(/Unknown Error/);
+    const t2 = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 0.1, vramMB: 100 } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await api.tasks.get.query({ id: t2.id })).waitingReason).toMatch(/no GPU is visible: nvidia-smi/);
+    rmSync(join(smi, 'fail'));
+    await until(async () => (await api.health.query()).gpu.state === 'ok', 'recovery', 15_000);
+    await until(async () => (await api.tasks.get.query({ id: t2.id })).state === 'succeeded', 'the waiting task to run');
+    expect((await api.health.query()).gpuCollectorRestarts).toBeGreaterThan(0);
+  });
+});
