@@ -157,6 +157,8 @@ describe('agentmgr CLI against agentmgr serve', () => {
   it('agents, status, pause and resume', () => {
     const agents = json<{ agents: { name: string }[] }>(cli(['agents', '--json']));
     expect(agents.agents.map((a) => a.name)).toEqual(expect.arrayContaining(['demo', 'sha256', 'shell']));
+    expect(cli(['agents']).stdout).toMatch(/^NAME +DECLARED +LEARNED +ACCEPTS +DESCRIPTION$/m);
+    expect(cli(['agents']).stdout).toMatch(/^demo +0.1 CPU, 64 MB +(-|.* \(\d+ runs\)) +- +Sleeps/m);
     expect(cli(['pause']).stdout).toMatch(/paused/);
     const st = json<{ queue: { paused: boolean } }>(cli(['status', '--json']));
     expect(st.queue.paused).toBe(true);

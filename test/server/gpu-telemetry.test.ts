@@ -91,6 +91,18 @@ describe('GPU telemetry in the Manager', () => {
     ]);
   });
 
+  it('learns what an agent really uses, and sizes its next tasks from that', async () => {
+    const { ids } = await api.tasks.submitBatch.mutate(Array.from({ length: 3 }, () => ({ agent: 'slow', input: { seconds: 0.8 } })));
+    await until(async () => (await Promise.all(ids.map((id) => api.tasks.get.query({ id })))).every((x) => x.state === 'succeeded'), 'three runs');
+    const slow = (await api.agents.list.query()).agents.find((a) => a.name === 'slow')!;
+    expect(slow.resources).toEqual({ cpu: 1, memoryMB: 256 });
+    expect(slow.learned).toMatchObject({ samples: 3, p95: { memoryMB: expect.any(Number) } });
+    expect(slow.learned!.p95.memoryMB!).toBeGreaterThan(0);
+    expect(slow.learned!.request.memoryMB).toBeLessThan(256); // a shell script uses far less than declared
+    const next = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 0.1 } });
+    expect(next.resources).toEqual(slow.learned!.request);
+  });
+
   it('keeps a history for the charts and streams live samples', async () => {
     const hist = await api.telemetry.history.query({ range: '15m' });
     expect(hist.length).toBeGreaterThan(3);

@@ -3,6 +3,7 @@ import si from 'systeminformation';
 import type { TelemetrySnapshot } from '../../../contracts/telemetry.js';
 import type { NodeSnapshot } from '../../core/model/node.js';
 import type { TelemetrySource } from '../../core/ports.js';
+import { CpuLoad } from './cpu-load.js';
 import { NvidiaSmiCollector } from './nvidia-smi-collector.js';
 import { ProcessGroupSampler } from './process-groups.js';
 
@@ -13,7 +14,8 @@ export interface TelemetryConfig {
 }
 
 /**
- * CPU and RAM from the OS (systeminformation, asynchronous), our agents' process groups from
+ * RAM from the OS (systeminformation, asynchronous), CPU load from the kernel's counters, our
+ * agents' process groups from
  * /proc, GPUs from long-lived nvidia-smi loops. Nothing here blocks the event loop for long or
  * throws: a failing source is a status, and GPU tasks then wait.
  */
@@ -25,6 +27,7 @@ export class SystemTelemetry implements TelemetrySource {
   private at = new Date();
   private watched = new Set<number>();
   private readonly groups = new ProcessGroupSampler();
+  private readonly cpuLoad = new CpuLoad();
   readonly gpu: NvidiaSmiCollector;
 
   constructor(private readonly cfg: TelemetryConfig) {
@@ -92,8 +95,8 @@ export class SystemTelemetry implements TelemetrySource {
 
   private async sampleHost(): Promise<void> {
     try {
-      const [mem, load] = await Promise.all([si.mem(), si.currentLoad()]);
-      this.loadPct = Math.round(load.currentLoad * 10) / 10;
+      const mem = await si.mem();
+      this.loadPct = this.cpuLoad.sample();
       this.node = {
         ...this.node,
         memoryTotalMB: Math.round(mem.total / 1048576),

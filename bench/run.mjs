@@ -1,0 +1,41 @@
+// `npm run bench`: runs the benchmarks against the built code and writes bench/results/latest.json
+// and docs/benchmarks.md. `--quick` shortens every measurement (a smoke run, not for figures).
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { idleCpu } from './idle-cpu.mjs';
+import { ROOT } from './lib.mjs';
+
+const quick = process.argv.includes('--quick');
+const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, ramMB: Math.round(totalmem() / 1048576), node: process.version };
+const results = [];
+const benches = [['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })]];
+for (const [name, fn] of benches) {
+  process.stderr.write(`bench: ${name}…\n`);
+  const r = await fn();
+  results.push(r);
+  process.stderr.write(`  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`);
+}
+const report = { at: new Date().toISOString(), quick, machine, results };
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+if (!quick) {
+  const rows = results.map((r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} | ${r.ratio ?? '-'} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`);
+  const md = [
+    '# Benchmarks',
+    '',
+    `Measured ${report.at} on ${machine.cpu}, ${machine.cores} cores, ${machine.ramMB} MB RAM, Node ${machine.node}, with \`npm run bench\`.`,
+    'Each figure is measured with its baseline in the same run; the ratio is figure / baseline.',
+    '',
+    '| benchmark | figure | baseline | ratio | target | |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    '## How each is measured',
+    '',
+    ...results.map((r) => `- **${r.name}**: ${r.how}.`),
+    '',
+  ].join('\n');
+  writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);
+}
+process.stdout.write(JSON.stringify(report, null, 2) + '\n');
