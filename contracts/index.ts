@@ -4,3 +4,4 @@ export * from './agent-manifest.js';
 export * from './agent-output.js';
 export * from './telemetry.js';
 export * from './errors.js';
+export * from './settings.js';

@@ -72,6 +72,10 @@ export const AttemptViewSchema = z.object({
   reason: z.string().nullable(),
   pid: z.number().int().nullable(),
   gpus: z.array(z.number().int()),
+  /** What it really used at its peak (null where not measured). */
+  peakVramMB: z.number().nullable(),
+  peakMemoryMB: z.number().nullable(),
+  peakCpu: z.number().nullable(),
 });
 export type AttemptView = z.infer<typeof AttemptViewSchema>;
 
@@ -112,6 +116,8 @@ export type TaskView = z.infer<typeof TaskViewSchema>;
 export const TaskDetailSchema = TaskViewSchema.extend({
   attemptList: z.array(AttemptViewSchema),
   artifacts: z.array(ArtifactViewSchema),
+  /** While it runs: the most it has been seen to use so far. */
+  livePeak: z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() }).nullable(),
 });
 export type TaskDetail = z.infer<typeof TaskDetailSchema>;
 
@@ -133,3 +139,22 @@ export const TaskPageSchema = z.object({
 export type TaskPage = z.infer<typeof TaskPageSchema>;
 
 export const TaskIdSchema = z.number().int().positive();
+
+export const TaskSortSchema = z.enum(['newest', 'oldest', 'priority']);
+export type TaskSort = z.infer<typeof TaskSortSchema>;
+
+/** A page of the queue view: any window of the filtered, sorted list (for a virtualized list). */
+export const TaskPageQuerySchema = z
+  .object({
+    state: z.array(TaskStateSchema).optional(),
+    agent: z.string().max(64).optional(),
+    /** A task id, or part of a task's name. */
+    search: z.string().max(200).optional(),
+    sort: TaskSortSchema.default('newest'),
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type TaskPageQuery = z.input<typeof TaskPageQuerySchema>;
+
+export const TaskIdsSchema = z.object({ ids: z.array(TaskIdSchema).min(1).max(10_000) }).strict();

@@ -9,6 +9,7 @@ import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
 import { buildPool } from './core/scheduler/pool.js';
+import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../contracts/settings.js';
 import type { ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
@@ -27,6 +28,8 @@ export interface AppServices {
   bus: EventBus;
   logger: Logger;
   startedAt: number;
+  /** The live knobs: read, and change (applied at once, kept across restarts). */
+  settings: { get(): Settings; update(patch: SettingsPatch): Promise<Settings> };
   /** Stops scheduling and closes the store; running agents keep running unless asked. */
   close(opts?: { stopAgents?: boolean }): void;
 }
@@ -44,7 +47,11 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       ...options.agentsDirs.map((dir) => ({ dir, source: 'extra' as const })),
     ]);
     for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
-    const telemetry = new SystemTelemetry({ intervalMs: options.telemetryMs, nvidiaSmi: options.nvidiaSmi });
+    // Settings changed in the UI are kept; a flag or environment variable given at start wins.
+    const saved = SettingsPatchSchema.safeParse(store.getSetting('settings') ?? {});
+    const pick = <K extends keyof Settings>(key: K, fallback: Settings[K]): Settings[K] =>
+      options.explicit.has(key) || !saved.success || saved.data[key] === undefined ? fallback : (saved.data[key] as Settings[K]);
+    const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi });
     await telemetry.start();
     const bus = new EventBus();
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs });
@@ -57,8 +64,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       events: bus,
       logger,
       config: {
-        maxConcurrency: options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores),
-        vramMarginMB: options.vramMarginMB,
+        maxConcurrency: pick('maxConcurrency', options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores)),
+        vramMarginMB: pick('vramMarginMB', options.vramMarginMB),
         memoryMarginMB: options.memoryMarginMB,
         progressFlushMs: 200,
         settleMs: options.settleMs,
@@ -89,6 +96,18 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       bus,
       logger,
       startedAt: Date.now(),
+      settings: {
+        get: () => ({ maxConcurrency: manager.config.maxConcurrency, vramMarginMB: manager.config.vramMarginMB, telemetryMs: telemetry.intervalMs }),
+        async update(patch) {
+          const { telemetryMs, ...rest } = patch;
+          manager.updateConfig(rest);
+          if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
+          const now = this.get();
+          store.setSetting('settings', now);
+          logger.info('settings changed', patch);
+          return now;
+        },
+      },
       close: (opts) => {
         manager.stop(opts);
         telemetry.stop();

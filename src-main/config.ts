@@ -24,7 +24,10 @@ export interface ServeOptions {
   memoryMarginMB: number;
   graceMs: number;
   settleMs: number;
+  uploadMaxMB: number;
   nvidiaSmi: string;
+  /** Which of the live settings were given by a flag or the environment (they win over saved ones). */
+  explicit: ReadonlySet<'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>;
 }
 
 export class ConfigError extends Error {}
@@ -43,16 +46,22 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     ...(env.AGENTMGR_AGENTS_DIR ? env.AGENTMGR_AGENTS_DIR.split(':').filter(Boolean) : []),
     ...(Array.isArray(flags['agents-dir']) ? (flags['agents-dir'] as string[]) : typeof flags['agents-dir'] === 'string' ? [flags['agents-dir']] : []),
   ];
+  const explicit = new Set<'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>();
+  if (s(flags['max-concurrency']) ?? env.AGENTMGR_MAX_CONCURRENCY) explicit.add('maxConcurrency');
+  if (env.AGENTMGR_VRAM_MARGIN_MB) explicit.add('vramMarginMB');
+  if (env.AGENTMGR_TELEMETRY_MS) explicit.add('telemetryMs');
   return {
+    explicit,
     dataDir: s(flags['data-dir']) ?? env.AGENTMGR_DATA_DIR ?? defaultDataDir(env),
     port: int('--port / AGENTMGR_PORT', s(flags.port) ?? env.AGENTMGR_PORT, 0, 65535) ?? DEFAULT_PORT,
     maxConcurrency: int('--max-concurrency / AGENTMGR_MAX_CONCURRENCY', s(flags['max-concurrency']) ?? env.AGENTMGR_MAX_CONCURRENCY, 1, 10_000) ?? null,
     agentsDirs: extraDirs,
-    telemetryMs: int('AGENTMGR_TELEMETRY_MS', env.AGENTMGR_TELEMETRY_MS, 100, 600_000) ?? 1000,
+    telemetryMs: int('AGENTMGR_TELEMETRY_MS', env.AGENTMGR_TELEMETRY_MS, 100, 60_000) ?? 1000,
     vramMarginMB: int('AGENTMGR_VRAM_MARGIN_MB', env.AGENTMGR_VRAM_MARGIN_MB, 0, 1_048_576) ?? 256,
     memoryMarginMB: int('AGENTMGR_MEMORY_MARGIN_MB', env.AGENTMGR_MEMORY_MARGIN_MB, 0, 16_777_216) ?? 512,
     graceMs: int('AGENTMGR_KILL_GRACE_MS', env.AGENTMGR_KILL_GRACE_MS, 0, 600_000) ?? 5000,
     settleMs: int('AGENTMGR_SETTLE_MS', env.AGENTMGR_SETTLE_MS, 0, 3_600_000) ?? 20_000,
+    uploadMaxMB: int('AGENTMGR_UPLOAD_MAX_MB', env.AGENTMGR_UPLOAD_MAX_MB, 1, 1_048_576) ?? 2048,
     nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',
   };
 }

@@ -23,7 +23,7 @@ export async function startHeadless(options: ServeOptions, logLevel: LogLevel = 
   let server: RunningServer;
   const token = loadOrCreateToken(services.dirs);
   try {
-    server = await startServer({ services, port: options.port, token, rendererDir: rendererDir() });
+    server = await startServer({ services, port: options.port, token, rendererDir: rendererDir(), maxUploadBytes: options.uploadMaxMB * 1024 * 1024 });
   } catch (e) {
     services.close();
     const err = e as NodeJS.ErrnoException;

@@ -4,10 +4,13 @@ import {
   PrioritySchema,
   TaskBatchSchema,
   TaskIdSchema,
+  TaskIdsSchema,
+  TaskPageQuerySchema,
   TaskListQuerySchema,
   TaskSubmissionSchema,
   type TaskView,
 } from '../../contracts/task.js';
+import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
 import { readAttemptLog } from '../adapters/process/attempt-log.js';
 import { attemptDir } from '../adapters/process/runner.js';
@@ -18,6 +21,21 @@ import { agentView, taskDetail, taskView } from './views.js';
 import { procedure, router } from './trpc.js';
 
 const IdInput = z.object({ id: TaskIdSchema }).strict();
+
+/** A bulk action: each task on its own; what could not be done says why, the rest is done. */
+function each(ids: readonly number[], act: (id: number) => unknown): { done: number[]; failed: { id: number; message: string }[] } {
+  const done: number[] = [];
+  const failed: { id: number; message: string }[] = [];
+  for (const id of ids) {
+    try {
+      act(id);
+      done.push(id);
+    } catch (e) {
+      failed.push({ id, message: (e as Error).message });
+    }
+  }
+  return { done, failed };
+}
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
 
 function getTask(s: AppServices, id: number) {
@@ -43,6 +61,17 @@ const tasks = router({
     const stored = ctx.services.manager.submit(input);
     return { ids: stored.map((t) => t.id), count: stored.length };
   }),
+  /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */
+  page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
+    const { store, manager } = ctx.services;
+    const { items, total } = store.pageTasks({ states: input.state, agent: input.agent, search: input.search }, input.sort, input.offset, input.limit);
+    return { items: items.map((t) => taskView(t, manager)), total, offset: input.offset };
+  }),
+  cancelMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
+  retryMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.retry(id))),
+  setPriorityMany: procedure
+    .input(TaskIdsSchema.extend({ priority: PrioritySchema }).strict())
+    .mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.setPriority(id, input.priority))),
   list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
     const { store, manager } = ctx.services;
     const rows = store.listTasks({ states: input.state, agent: input.agent, beforeId: input.cursor, limit: input.limit + 1 });
@@ -139,6 +168,10 @@ const queue = router({
     ctx.services.manager.setPaused(false);
     return { paused: false };
   }),
+  /** The queue's pause state, whenever it changes (from any client). */
+  changes: procedure.subscription(async function* ({ ctx, signal }) {
+    yield* ctx.services.bus.stream((e) => (e.type === 'queue' ? { paused: e.paused } : undefined), signal);
+  }),
   status: procedure.query(({ ctx }) => {
     const { manager, store } = ctx.services;
     return {
@@ -182,6 +215,10 @@ export const appRouter = router({
   agents,
   queue,
   telemetry,
+  settings: router({
+    get: procedure.query(({ ctx }) => ctx.services.settings.get()),
+    update: procedure.input(SettingsPatchSchema).mutation(({ ctx, input }) => ctx.services.settings.update(input)),
+  }),
 });
 
 export type AppRouter = typeof appRouter;

@@ -44,6 +44,9 @@ export function attemptView(a: AttemptRecord): AttemptView {
     reason: a.reason,
     pid: a.pid,
     gpus: a.gpus,
+    peakVramMB: a.peakVramMB,
+    peakMemoryMB: a.peakMemoryMB,
+    peakCpu: a.peakCpu,
   };
 }
 
@@ -52,7 +55,7 @@ export function artifactView(a: ArtifactRecord): ArtifactView {
 }
 
 export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: ArtifactRecord[], manager: Manager): TaskDetail {
-  return { ...taskView(t, manager), attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView) };
+  return { ...taskView(t, manager), attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView), livePeak: manager.livePeak(t.id) };
 }
 
 export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentView {

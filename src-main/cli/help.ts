@@ -16,6 +16,7 @@ Commands:
   agents                 the agents there are
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks
+  ui                     open the UI in a browser (prints its URL with the token)
 
 Every command takes --json (machine-readable output) and --data-dir DIR.
 Run \`agentmgr help <command>\` for a command's options.`,
@@ -54,4 +55,5 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   status: 'agentmgr status [--json]',
   pause: 'agentmgr pause   (running tasks go on; no new ones start)',
   resume: 'agentmgr resume',
+  ui: 'agentmgr ui [--no-open] [--json]\n\nPrints the UI\'s URL, with the API token in it, and opens it in the default browser.',
 };

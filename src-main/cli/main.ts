@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
 import { ConfigError, resolveServeOptions } from '../config.js';
 import { DataDirLockedError } from '../data-dir.js';
@@ -293,8 +294,26 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** `agentmgr ui`: the UI's URL with the token (the way Jupyter hands it over), opened in a browser. */
+function ui(argv: string[]): number {
+  const { values } = parse('ui', argv, { 'no-open': { type: 'boolean' } });
+  if (values.help) return help('ui');
+  const ep = findEndpoint(values['data-dir'] as string | undefined);
+  const url = `${ep.url}/#token=${ep.token}`;
+  if (values.json) return printJson({ url }), 0;
+  print(url);
+  if (!values['no-open']) {
+    const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+    const child = spawn(opener, [url], { stdio: 'ignore', detached: true });
+    child.on('error', () => process.stderr.write(`(could not run ${opener}; open the URL above in a browser)\n`));
+    child.unref();
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'ui') return ui(rest);
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') return help(rest[0]);
   if (cmd === '--version' || cmd === 'version') return print('agentmgr 0.1.0'), 0;
   if (cmd === 'serve') return serve(rest);

@@ -265,6 +265,11 @@ export class Manager {
     return this.paused;
   }
 
+  /** What a running task has been seen to use at most so far (null when it is not running). */
+  livePeak(id: number): PeakSample | null {
+    return this.active.get(id)?.peak ?? null;
+  }
+
   waitingReason(id: number): string | null {
     return this.waiting.get(id) ?? null;
   }

@@ -5,7 +5,7 @@
  */
 import type { AgentManifest, AgentProblem } from '../../contracts/agent-manifest.js';
 import type { AgentEvent } from '../../contracts/agent-output.js';
-import type { TaskState } from '../../contracts/task.js';
+import type { TaskSort, TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
 import type { PeakSample } from './model/profile.js';
@@ -37,6 +37,13 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+export interface PageFilter {
+  states?: readonly TaskState[];
+  agent?: string;
+  /** A task id, or part of a name. */
+  search?: string;
+}
+
 export interface TaskFilter {
   states?: readonly TaskState[];
   agent?: string;
@@ -56,6 +63,8 @@ export interface TaskStore {
   getTask(id: number): TaskRecord | null;
   listTasks(filter: TaskFilter): TaskRecord[];
   countByState(): Record<TaskState, number>;
+  /** Any window of the filtered list in the given order, and how many match in all. */
+  pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
   /** Every queued task, in queue order (priority high to low, then id). */
   queued(): TaskRecord[];
   /** Tasks in `starting` or `running`, each with its current attempt. */

@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import type { AppServices } from '../app.js';
 import { appRouter } from '../api/router.js';
 import { hostAllowed, originAllowed, tokenFrom, tokenValid } from './guards.js';
-import { serveStatic } from './static-files.js';
+import { serveFile, serveStatic } from './static-files.js';
+import { DEFAULT_UPLOAD_MAX_BYTES, handleUpload } from './upload.js';
 
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -16,6 +18,7 @@ export interface ServerOptions {
   token: string;
   rendererDir: string;
   maxBodyBytes?: number;
+  maxUploadBytes?: number;
 }
 
 export interface RunningServer {
@@ -73,6 +76,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > maxBody) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
       return void trpc(req, res);
+    }
+    const artifact = /^\/artifacts\/(\d+)\/(\d+)$/.exec(url.pathname);
+    if (artifact) {
+      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      const list = services.store.artifacts(Number(artifact[1]));
+      const a = list[Number(artifact[2])];
+      if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
+      return serveFile(a.path, a.name, res);
+    }
+    if (url.pathname === '/upload') {
+      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      return handleUpload(req, res, join(services.dirs.root, 'uploads'), opts.maxUploadBytes ?? DEFAULT_UPLOAD_MAX_BYTES);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served outside /trpc');
     serveStatic(opts.rendererDir, url.pathname, res);

@@ -1,89 +1,106 @@
-import { useEffect, useState } from 'react';
-import type { TaskView } from '../../contracts/task.js';
-import type { Api } from './api.js';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useSyncExternalStore } from 'react';
+import { connectionState, onConnection, readable, type Api } from './api.js';
+import { DropZone } from './components/DropZone.js';
+import { startLiveUpdates } from './lib/live.js';
+import { href, useRoute } from './lib/router.js';
+import { useToast } from './lib/toasts.js';
+import { AgentsView } from './views/AgentsView.js';
+import { QueueView } from './views/QueueView.js';
+import { ResourcesView } from './views/ResourcesView.js';
+import { SettingsView } from './views/SettingsView.js';
+import { TaskDetail } from './views/TaskDetail.js';
 
-type Status = Awaited<ReturnType<Api['queue']['status']['query']>>;
+const NAV = [
+  { view: 'queue', label: 'Queue', key: '1' },
+  { view: 'resources', label: 'Resources', key: '2' },
+  { view: 'agents', label: 'Agents', key: '3' },
+  { view: 'settings', label: 'Settings', key: '4' },
+] as const;
 
-function pct(p: number | null): string {
-  return p === null ? '' : `${Math.round(p * 100)}%`;
-}
+export function App({ api, token }: { api: Api; token: string | null }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const route = useRoute();
+  const connection = useSyncExternalStore(onConnection, connectionState);
+  const status = useQuery({ queryKey: ['status'], queryFn: () => api.queue.status.query(), refetchInterval: 10_000 });
+  const agents = useQuery({ queryKey: ['agents'], queryFn: () => api.agents.list.query() });
 
-/** The first UI: queue status and the latest tasks, live. The full UI comes with its own issue. */
-export function App({ api }: { api: Api }) {
-  const [tasks, setTasks] = useState<TaskView[]>([]);
-  const [status, setStatus] = useState<Status | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  useEffect(
+    () =>
+      startLiveUpdates(api, qc, (t) => {
+        const name = `#${t.id} ${t.agent}`;
+        if (t.state === 'succeeded') toast({ kind: 'success', text: `${name} succeeded`, href: href({ view: 'task', id: t.id }) });
+        else if (t.state !== 'cancelled') toast({ kind: 'error', text: `${name} ${t.state.replace('_', ' ')}${t.error ? `: ${t.error}` : ''}`, href: href({ view: 'task', id: t.id }) });
+      }),
+    [api, qc, toast],
+  );
+
+  // After a lost connection, everything on screen is refetched once it is back.
+  useEffect(() => {
+    if (connection === 'open') void qc.invalidateQueries();
+  }, [connection, qc]);
 
   useEffect(() => {
-    let alive = true;
-    const refresh = () =>
-      Promise.all([api.tasks.list.query({ limit: 50 }), api.queue.status.query()])
-        .then(([page, st]) => {
-          if (!alive) return;
-          setTasks(page.items);
-          setStatus(st);
-          setError(null);
-        })
-        .catch((e: Error) => alive && setError(e.message));
-    void refresh();
-    const sub = api.tasks.changes.subscribe(undefined, {
-      onData: (t) => {
-        setTasks((list) => {
-          const i = list.findIndex((x) => x.id === t.id);
-          if (i < 0) return [t, ...list].slice(0, 50);
-          const next = [...list];
-          next[i] = t;
-          return next;
-        });
-        void api.queue.status.query().then((st) => alive && setStatus(st));
-      },
-      onError: (e) => setError(e.message),
-    });
-    return () => {
-      alive = false;
-      sub.unsubscribe();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey && !e.ctrlKey && !e.metaKey) {
+        const n = NAV.find((x) => x.key === e.key);
+        if (n) {
+          e.preventDefault();
+          window.location.hash = href({ view: n.view });
+        }
+      }
     };
-  }, [api]);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
+  const togglePause = async () => {
+    try {
+      if (status.data?.paused) await api.queue.resume.mutate();
+      else await api.queue.pause.mutate();
+      void qc.invalidateQueries({ queryKey: ['status'] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
+  const agentList = agents.data?.agents ?? [];
+  const current = route.view === 'task' ? 'queue' : route.view;
   return (
-    <main>
-      <header>
-        <h1>Agent Manager</h1>
-        {status && (
-          <p aria-live="polite">
-            {status.paused ? 'Paused' : 'Running'} · {status.running} running · {status.queued} queued · {status.counts.succeeded} succeeded · {status.counts.failed} failed
-          </p>
-        )}
-      </header>
-      {error && <p role="alert">{error}</p>}
-      {tasks.length === 0 ? (
-        <p>No tasks yet. Submit one with <code>agentmgr submit demo</code>.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Agent</th>
-              <th scope="col">State</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Note</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tasks.map((t) => (
-              <tr key={t.id} data-state={t.state}>
-                <td>{t.id}</td>
-                <td>{t.agent}</td>
-                <td>{t.state}</td>
-                <td>
-                  <progress max={1} value={t.progress ?? 0} aria-label={`task ${t.id} progress`} /> {pct(t.progress)}
-                </td>
-                <td>{t.waitingReason ?? t.error ?? t.progressMessage ?? ''}</td>
-              </tr>
+    <DropZone api={api} agents={agentList} loaded={agents.isSuccess} token={token}>
+      <div className="shell">
+        <header className="top">
+          <h1>Agent Manager</h1>
+          <nav aria-label="Views">
+            {NAV.map((n) => (
+              <a key={n.view} href={href({ view: n.view })} aria-current={current === n.view ? 'page' : undefined} title={`Alt+${n.key}`}>
+                {n.label}
+              </a>
             ))}
-          </tbody>
-        </table>
-      )}
-    </main>
+          </nav>
+          <div className="status">
+            {status.data && (
+              <span className="counts">
+                {status.data.running} running · {status.data.queued} queued
+              </span>
+            )}
+            <button className={`pause ${status.data?.paused ? 'paused' : ''}`} onClick={() => void togglePause()} aria-pressed={Boolean(status.data?.paused)} disabled={!status.data}>
+              {status.data?.paused ? 'Resume queue' : 'Pause queue'}
+            </button>
+            <span className={`conn ${connection}`} role="status" aria-live="polite" title="Connection to the Manager">
+              {connection === 'open' ? 'Connected' : connection === 'connecting' ? 'Connecting…' : 'Connection lost: reconnecting…'}
+            </span>
+          </div>
+        </header>
+        <main>
+          {route.view === 'queue' && <QueueView api={api} agents={agentList.map((a) => a.name)} />}
+          {route.view === 'task' && <TaskDetail api={api} id={route.id} token={token} />}
+          {route.view === 'resources' && <ResourcesView api={api} />}
+          {route.view === 'agents' && <AgentsView api={api} agents={agentList} problems={agents.data?.problems ?? []} selected={route.agent} />}
+          {route.view === 'settings' && <SettingsView api={api} />}
+        </main>
+      </div>
+    </DropZone>
   );
 }

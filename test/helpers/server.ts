@@ -11,3 +11,5 @@ export function startTestServer(dataDir: string, env: NodeJS.ProcessEnv = {}): P
   const options = resolveServeOptions({ 'data-dir': dataDir, port: '0', 'agents-dir': [FIXTURE_AGENTS] }, { AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', ...env });
   return startHeadless(options, process.env.AGENTMGR_TEST_LOG ? 'info' : 'silent');
 }
+
+export { writeSmi } from './fake-smi.js';

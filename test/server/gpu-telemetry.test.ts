@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
-import { FAKE_NVIDIA_SMI, startTestServer } from '../helpers/server.js';
+import { FAKE_NVIDIA_SMI, startTestServer, writeSmi } from '../helpers/server.js';
 
 /** The whole Manager against the fake nvidia-smi in loop mode: one RTX 4060 shared with a game. */
 const run = promisify(execFile);
@@ -29,7 +29,7 @@ const until = async (cond: () => Promise<boolean>, what: string, ms = 10_000): P
 
 beforeAll(async () => {
   mkdirSync(smi, { recursive: true });
-  writeFileSync(join(smi, 'gpus.csv'), gpu(300));
+  writeSmi(smi, 'gpus.csv', gpu(300));
   process.env.FAKE_NVIDIA_SMI_DIR = smi;
   m = await startTestServer(join(t.dir, 'data'), { AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI, AGENTMGR_TELEMETRY_MS: '200', AGENTMGR_VRAM_MARGIN_MB: '256', AGENTMGR_SETTLE_MS: '0', AGENTMGR_MAX_CONCURRENCY: '8' });
   ({ api, close } = createClient({ url: m.server.url, token: m.token }));
@@ -46,8 +46,8 @@ describe('GPU telemetry in the Manager', () => {
     await api.queue.pause.mutate();
     const { ids } = await api.tasks.submitBatch.mutate(Array.from({ length: 4 }, () => ({ agent: 'demo', input: { seconds: 3, vramMB: 2500 } })));
     for (const used of [1000, 2000, 3000]) {
-      writeFileSync(join(smi, 'apps.csv'), `${UUID}, 4321, /opt/game/game.exe, ${used}\n`);
-      writeFileSync(join(smi, 'gpus.csv'), gpu(300 + used));
+      writeSmi(smi, 'apps.csv', `${UUID}, 4321, /opt/game/game.exe, ${used}\n`);
+      writeSmi(smi, 'gpus.csv', gpu(300 + used));
       await new Promise((r) => setTimeout(r, 250));
     }
     await until(async () => (await api.resources.query()).gpus[0]?.foreignMB === 3300, 'the game at 3 GB');
@@ -68,8 +68,8 @@ describe('GPU telemetry in the Manager', () => {
     });
     expect(status.stdout).toMatch(/GPU 0: +NVIDIA GeForce RTX 4060: 2500 MB ours, 3300 MB other programs \(game.exe 3000 MB\), 2132 MB free of 8188 MB/);
 
-    writeFileSync(join(smi, 'apps.csv'), '');
-    writeFileSync(join(smi, 'gpus.csv'), gpu(300));
+    writeSmi(smi, 'apps.csv', '');
+    writeSmi(smi, 'gpus.csv', gpu(300));
     await until(async () => (await api.queue.status.query()).running === 3, 'three tasks running'); // 8188 - 300 - 256 = 7632
     await until(async () => (await Promise.all(ids.map((id) => api.tasks.get.query({ id })))).every((x) => x.state === 'succeeded'), 'all to succeed', 20_000);
   });
@@ -121,7 +121,7 @@ describe('GPU telemetry in the Manager', () => {
   });
 
   it('survives nvidia-smi failing mid-stream, says so in health, and recovers', async () => {
-    writeFileSync(join(smi, 'fail'), 'Unable to determine the device handle for GPU 0000:01:00.0: Unknown Error\n');
+    writeSmi(smi, 'fail', 'Unable to determine the device handle for GPU 0000:01:00.0: Unknown Error\n');
     await until(async () => (await api.health.query()).gpu.state === 'error', 'the error in health');
     expect((await api.health.query()).gpu.message).toMatch(/Unknown Error/);
     const t2 = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 0.1, vramMB: 100 } });

@@ -33,6 +33,7 @@ export const tasks = sqliteTable(
   (t) => [
     index('tasks_queue').on(t.state, t.priority, t.id),
     index('tasks_agent').on(t.agent, t.id),
+    index('tasks_priority').on(t.priority, t.id),
   ],
 );
 

@@ -1,5 +1,5 @@
-import { and, desc, eq, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
-import type { TaskState } from '../../../contracts/task.js';
+import { and, desc, eq, inArray, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { TaskSort, TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
 import type {
   ArtifactRecord,
@@ -10,7 +10,7 @@ import type {
   TaskRecord,
 } from '../../core/model/task.js';
 import type { PeakSample } from '../../core/model/profile.js';
-import type { TaskFilter, TaskStore } from '../../core/ports.js';
+import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
 import { artifacts, attempts, settings, taskEvents, tasks } from './schema.js';
 
@@ -155,6 +155,24 @@ export class SqliteTaskStore implements TaskStore {
     const rows = this.db.select({ state: tasks.state, n: sql<number>`count(*)` }).from(tasks).groupBy(tasks.state).all();
     for (const r of rows) out[r.state as TaskState] = r.n;
     return out;
+  }
+
+  pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number } {
+    const where: SQL[] = [];
+    if (filter.states && filter.states.length > 0) where.push(inArray(tasks.state, [...filter.states]));
+    if (filter.agent) where.push(eq(tasks.agent, filter.agent));
+    const q = filter.search?.trim();
+    if (q) {
+      const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const byName = sql`${tasks.name} LIKE ${like} ESCAPE '\\'`;
+      const id = Number(q.replace(/^#/, ''));
+      where.push(Number.isInteger(id) && id > 0 ? (or(eq(tasks.id, id), byName) as SQL) : byName);
+    }
+    const cond = where.length ? and(...where) : undefined;
+    const order = sort === 'oldest' ? [tasks.id] : sort === 'priority' ? [desc(tasks.priority), tasks.id] : [desc(tasks.id)];
+    const items = this.db.select().from(tasks).where(cond).orderBy(...order).limit(limit).offset(offset).all().map(toTask);
+    const total = this.db.select({ n: sql<number>`count(*)` }).from(tasks).where(cond).get()!.n;
+    return { items, total };
   }
 
   queued(): TaskRecord[] {

@@ -139,19 +139,25 @@ export class NvidiaSmiCollector {
   private appsBroken = false;
   private status: GpuStatus = { state: 'absent', message: 'GPU not queried yet' };
   private lastSaid: string[] = [];
-  private readonly gpuLoop: SampledLoop<GpuRow>;
-  private readonly appLoop: SampledLoop<AppRow>;
+  private gpuLoop!: SampledLoop<GpuRow>;
+  private appLoop!: SampledLoop<AppRow>;
   private watchdog: NodeJS.Timeout | null = null;
-  private readonly staleMs: number;
+  private staleMs = 0;
+  private restartsBefore = 0;
   private listeners = new Set<() => void>();
   private firstSample: Promise<void>;
   private resolveFirst!: () => void;
 
   constructor(private readonly cfg: CollectorConfig) {
+    this.firstSample = new Promise((r) => (this.resolveFirst = r));
+    this.build();
+  }
+
+  private build(): void {
+    const cfg = this.cfg;
     const loopCfg = { backoffMs: cfg.backoffMs ?? 1000, maxBackoffMs: cfg.maxBackoffMs ?? 60_000 };
     const lms = ['-lms', String(Math.max(100, Math.round(cfg.intervalMs)))];
     this.staleMs = cfg.staleMs ?? Math.max(5000, cfg.intervalMs * 5);
-    this.firstSample = new Promise((r) => (this.resolveFirst = r));
     this.gpuLoop = new SampledLoop<GpuRow>(
       cfg.binary,
       [...GPU_QUERY_ARGS, ...lms],
@@ -194,6 +200,16 @@ export class NvidiaSmiCollector {
     this.appLoop.stop();
   }
 
+  /** Samples at a new interval from now on: the loops are restarted with it. */
+  async setInterval(ms: number): Promise<void> {
+    if (ms === this.cfg.intervalMs) return;
+    this.restartsBefore = this.restarts;
+    this.stop();
+    this.cfg.intervalMs = ms;
+    this.build();
+    await this.start();
+  }
+
   subscribe(l: () => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
@@ -201,7 +217,7 @@ export class NvidiaSmiCollector {
 
   /** How many times the loops were restarted (for health). */
   get restarts(): number {
-    return this.gpuLoop.restarts + this.appLoop.restarts;
+    return this.restartsBefore + this.gpuLoop.restarts + this.appLoop.restarts;
   }
 
   current(): { gpus: GpuView[]; status: GpuStatus } {

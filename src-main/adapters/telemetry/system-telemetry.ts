@@ -60,6 +60,22 @@ export class SystemTelemetry implements TelemetrySource {
     this.gpu.stop();
   }
 
+  get intervalMs(): number {
+    return this.cfg.intervalMs;
+  }
+
+  /** Changes how often everything is sampled, at once. */
+  async setInterval(ms: number): Promise<void> {
+    if (ms === this.cfg.intervalMs) return;
+    this.cfg.intervalMs = ms;
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = setInterval(() => void this.sampleHost().then(() => this.notify()), ms);
+      this.timer.unref();
+    }
+    await this.gpu.setInterval(ms);
+  }
+
   current(): NodeSnapshot {
     return this.node;
   }

@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NvidiaSmiCollector } from '../../../src-main/adapters/telemetry/nvidia-smi-collector.js';
 import { parseAppsCsv, parseGpuCsv } from '../../../src-main/adapters/telemetry/nvidia-smi-parser.js';
+import { writeSmi } from '../../helpers/fake-smi.js';
 import { tempDir } from '../../helpers/fakes.js';
 import { FAKE_NVIDIA_SMI } from '../../helpers/server.js';
 
@@ -39,7 +40,7 @@ describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
   const dir = join(t.dir, 'smi');
   process.env.FAKE_NVIDIA_SMI_DIR = dir;
   let c: NvidiaSmiCollector | null = null;
-  const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
+  const write = (name: string, text: string) => writeSmi(dir, name, text);
   const until = async (cond: () => boolean, what: string, ms = 5000) => {
     const end = Date.now() + ms;
     while (!cond()) {

@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_priority` ON `tasks` (`priority`,`id`);

@@ -1,0 +1,175 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import type { AgentView } from '../../../contracts/agent-manifest.js';
+import { authHeaders, inElectron, readable, type Api } from '../api.js';
+import { planDrop, type DroppedItem } from '../lib/drop.js';
+import { bytes } from '../lib/format.js';
+import { href } from '../lib/router.js';
+import { useToast } from '../lib/toasts.js';
+
+interface Pending {
+  files: (DroppedItem & { agents: string[]; file: File })[];
+  notes: string[];
+}
+
+async function upload(file: File, token: string | null): Promise<string> {
+  const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', headers: { ...authHeaders(token), 'Content-Type': 'application/octet-stream' }, body: file });
+  const body = (await r.json()) as { path?: string; error?: { message: string } };
+  if (!r.ok || !body.path) throw new Error(body.error?.message ?? `upload failed (HTTP ${r.status})`);
+  return body.path;
+}
+
+/**
+ * Drop files anywhere on the window: the agents whose `accepts` match are proposed, the person
+ * confirms (and can set the priority), and one task is created per file. In a browser the files
+ * are uploaded to the Manager first.
+ */
+export function DropZone({ api, agents, loaded, token, children }: { api: Api; agents: AgentView[]; loaded: boolean; token: string | null; children: ReactNode }) {
+  const toast = useToast();
+  const [over, setOver] = useState(false);
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [choice, setChoice] = useState<Record<string, string>>({});
+  const [priority, setPriority] = useState('0');
+  const [busy, setBusy] = useState<string | null>(null);
+
+  useEffect(() => {
+    let depth = 0;
+    const enter = (e: DragEvent) => {
+      if (!e.dataTransfer?.types.includes('Files')) return;
+      e.preventDefault();
+      depth++;
+      setOver(true);
+    };
+    const leave = () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setOver(false);
+    };
+    const overFn = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      e.preventDefault();
+      depth = 0;
+      setOver(false);
+      const dt = e.dataTransfer;
+      const items: (DroppedItem & { file: File })[] = [];
+      const list = dt ? Array.from(dt.items ?? []) : [];
+      if (list.length) {
+        for (const it of list) {
+          if (it.kind !== 'file') continue;
+          const f = it.getAsFile();
+          const entry = it.webkitGetAsEntry?.();
+          if (!f) continue;
+          items.push({ name: f.name, size: f.size, kind: entry?.isDirectory ? 'folder' : 'file', file: f });
+        }
+      } else for (const f of Array.from(dt?.files ?? [])) items.push({ name: f.name, size: f.size, kind: 'file', file: f });
+      if (!loaded) {
+        toast({ kind: 'error', text: 'The list of agents is still loading; drop the files again in a moment.' });
+        return;
+      }
+      const plan = planDrop(items, agents);
+      if ('error' in plan) {
+        toast({ kind: 'error', text: plan.error ?? 'No agent takes these files.' });
+        return;
+      }
+      const files = plan.files.map((f) => ({ ...f, file: items.find((i) => i.name === f.name && i.size === f.size)!.file }));
+      setChoice(Object.fromEntries(files.map((f) => [f.name, f.agents[0]!])));
+      setPending({ files, notes: [...plan.notes] });
+    };
+    window.addEventListener('dragenter', enter);
+    window.addEventListener('dragleave', leave);
+    window.addEventListener('dragover', overFn);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragenter', enter);
+      window.removeEventListener('dragleave', leave);
+      window.removeEventListener('dragover', overFn);
+      window.removeEventListener('drop', drop);
+    };
+  }, [agents, loaded, toast]);
+
+  const confirm = async () => {
+    if (!pending) return;
+    const pr = Number(priority);
+    if (!Number.isInteger(pr) || Math.abs(pr) > 1000) {
+      toast({ kind: 'error', text: 'Priority must be a whole number from -1000 to 1000' });
+      return;
+    }
+    const subs = [];
+    try {
+      for (const [i, f] of pending.files.entries()) {
+        setBusy(`Uploading ${f.name} (${i + 1} of ${pending.files.length})…`);
+        const path = inElectron() ? (f.file as File & { path?: string }).path ?? f.name : await upload(f.file, token);
+        subs.push({ agent: choice[f.name]!, input: { file: path }, priority: pr, name: f.name });
+      }
+      setBusy('Submitting…');
+      const r = await api.tasks.submitBatch.mutate(subs);
+      toast({ kind: 'success', text: `Submitted ${r.count} task${r.count === 1 ? '' : 's'}`, href: r.count === 1 ? href({ view: 'task', id: r.ids[0]! }) : href({ view: 'queue' }) });
+      setPending(null);
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <>
+      {children}
+      {over && (
+        <div className="drop-overlay" aria-hidden="true">
+          <p>Drop files to run them through an agent</p>
+        </div>
+      )}
+      {pending && (
+        <div className="modal-back" role="presentation">
+          <div className="modal" role="dialog" aria-modal="true" aria-labelledby="drop-title">
+            <h2 id="drop-title">
+              Run {pending.files.length} file{pending.files.length === 1 ? '' : 's'}
+            </h2>
+            {pending.notes.map((n) => (
+              <p key={n} className="warn">
+                {n}
+              </p>
+            ))}
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">File</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Agent</th>
+                </tr>
+              </thead>
+              <tbody>
+                {pending.files.map((f) => (
+                  <tr key={f.name}>
+                    <td>{f.name}</td>
+                    <td>{bytes(f.size)}</td>
+                    <td>
+                      <select aria-label={`Agent for ${f.name}`} value={choice[f.name]} onChange={(e) => setChoice((c) => ({ ...c, [f.name]: e.target.value }))}>
+                        {f.agents.map((a) => (
+                          <option key={a}>{a}</option>
+                        ))}
+                      </select>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <label>
+              Priority <input value={priority} onChange={(e) => setPriority(e.target.value)} size={6} aria-label="Priority" />
+            </label>
+            {busy && <p aria-live="polite">{busy}</p>}
+            <div className="actions">
+              <button className="link" onClick={() => setPending(null)} disabled={busy !== null}>
+                Cancel
+              </button>
+              <button onClick={() => void confirm()} disabled={busy !== null} autoFocus>
+                Create {pending.files.length} task{pending.files.length === 1 ? '' : 's'}
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+    </>
+  );
+}

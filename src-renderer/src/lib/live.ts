@@ -1,0 +1,52 @@
+import type { QueryClient } from '@tanstack/react-query';
+import type { TaskView } from '../../../contracts/task.js';
+import type { Api } from '../api.js';
+import { TERMINAL } from './format.js';
+
+type Page = { items: TaskView[]; total: number; offset: number };
+
+/**
+ * One subscription to task changes for the whole UI. A changed task is patched into every cached
+ * page and detail at once (a change is on screen within a frame); list membership and counts are
+ * refetched shortly after, a few times a second at most.
+ */
+export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView, before: TaskView | undefined) => void): () => void {
+  let refetch: ReturnType<typeof setTimeout> | null = null;
+  const known = new Map<number, string>();
+  const scheduleRefetch = () => {
+    if (refetch) return;
+    refetch = setTimeout(() => {
+      refetch = null;
+      void qc.invalidateQueries({ queryKey: ['tasks'] });
+      void qc.invalidateQueries({ queryKey: ['status'] });
+    }, 300);
+  };
+  const sub = api.tasks.changes.subscribe(undefined, {
+    onData: (t) => {
+      let before: TaskView | undefined;
+      qc.setQueriesData<Page>({ queryKey: ['tasks'] }, (page) => {
+        if (!page) return page;
+        const i = page.items.findIndex((x) => x.id === t.id);
+        if (i < 0) return page;
+        before = page.items[i];
+        const items = page.items.slice();
+        items[i] = t;
+        return { ...page, items };
+      });
+      qc.setQueryData(['task', t.id], (old: (TaskView & Record<string, unknown>) | undefined) => (old ? { ...old, ...t } : old));
+      const prevState = known.get(t.id) ?? before?.state;
+      known.set(t.id, t.state);
+      if (prevState !== t.state) {
+        scheduleRefetch();
+        void qc.invalidateQueries({ queryKey: ['task', t.id] });
+        if (TERMINAL.has(t.state) && prevState !== undefined && !TERMINAL.has(prevState)) onEnd(t, before);
+      }
+    },
+  });
+  const q = api.queue.changes.subscribe(undefined, { onData: () => void qc.invalidateQueries({ queryKey: ['status'] }) });
+  return () => {
+    sub.unsubscribe();
+    q.unsubscribe();
+    if (refetch) clearTimeout(refetch);
+  };
+}

@@ -1,0 +1,39 @@
+import { useEffect, useState } from 'react';
+
+/** Views are addressed by the hash: #/queue, #/task/12, #/resources, #/agents, #/settings. */
+export type Route = { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' };
+
+export function parseRoute(hash: string): Route {
+  // "&token=…" and other parameters after the route are not part of it.
+  const parts = hash.replace(/^#\/?/, '').replace(/&.*$/, '').split('/');
+  switch (parts[0]) {
+    case 'task': {
+      const id = Number(parts[1]);
+      return Number.isInteger(id) && id > 0 ? { view: 'task', id } : { view: 'queue' };
+    }
+    case 'resources':
+      return { view: 'resources' };
+    case 'agents':
+      return parts[1] ? { view: 'agents', agent: decodeURIComponent(parts[1]) } : { view: 'agents' };
+    case 'settings':
+      return { view: 'settings' };
+    default:
+      return { view: 'queue' };
+  }
+}
+
+export function href(r: Route): string {
+  if (r.view === 'task') return `#/task/${r.id}`;
+  if (r.view === 'agents' && r.agent) return `#/agents/${encodeURIComponent(r.agent)}`;
+  return `#/${r.view}`;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}

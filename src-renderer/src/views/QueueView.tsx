@@ -1,0 +1,249 @@
+import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import type { TaskState, TaskView } from '../../../contracts/task.js';
+import { TASK_STATES } from '../../../contracts/task.js';
+import { readable, type Api } from '../api.js';
+import { Progress, StateBadge } from '../components/Progress.js';
+import { age, STATE_LABEL } from '../lib/format.js';
+import { href } from '../lib/router.js';
+import { useToast } from '../lib/toasts.js';
+
+const PAGE = 200;
+const ROW = 40;
+type Sort = 'newest' | 'oldest' | 'priority';
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+/**
+ * Every task, as a virtualized table: only the visible rows are in the DOM, and rows are fetched
+ * by page (200 at a time) as they scroll into view, so 100,000 tasks stay smooth.
+ */
+export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [states, setStates] = useState<TaskState[]>([]);
+  const [agent, setAgent] = useState('');
+  const [searchText, setSearchText] = useState('');
+  const search = useDebounced(searchText.trim(), 200);
+  const [sort, setSort] = useState<Sort>('newest');
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const [priority, setPriority] = useState('0');
+  const filter = useMemo(() => ({ state: states.length ? states : undefined, agent: agent || undefined, search: search || undefined, sort }), [states, agent, search, sort]);
+
+  const first = useQuery({
+    queryKey: ['tasks', filter, 0],
+    queryFn: () => api.tasks.page.query({ ...filter, offset: 0, limit: PAGE }),
+    placeholderData: keepPreviousData,
+  });
+  const total = first.data?.total ?? 0;
+  const parentRef = useRef<HTMLDivElement>(null);
+  const rows = useVirtualizer({ count: total, getScrollElement: () => parentRef.current, estimateSize: () => ROW, overscan: 20 });
+  const items = rows.getVirtualItems();
+  const pages = useMemo(() => {
+    const set = new Set<number>();
+    for (const it of items) set.add(Math.floor(it.index / PAGE));
+    return [...set].filter((p) => p > 0);
+  }, [items]);
+  const more = useQueries({
+    queries: pages.map((p) => ({
+      queryKey: ['tasks', filter, p],
+      queryFn: () => api.tasks.page.query({ ...filter, offset: p * PAGE, limit: PAGE }),
+      staleTime: 1000,
+    })),
+  });
+  const byPage = new Map<number, TaskView[]>();
+  if (first.data) byPage.set(0, first.data.items);
+  pages.forEach((p, i) => {
+    const d = more[i]?.data;
+    if (d) byPage.set(p, d.items);
+  });
+  const rowAt = (i: number): TaskView | undefined => byPage.get(Math.floor(i / PAGE))?.[i % PAGE];
+
+  const bulk = async (what: 'cancel' | 'retry' | 'priority') => {
+    const ids = [...selected];
+    try {
+      const r =
+        what === 'cancel'
+          ? await api.tasks.cancelMany.mutate({ ids })
+          : what === 'retry'
+            ? await api.tasks.retryMany.mutate({ ids })
+            : await api.tasks.setPriorityMany.mutate({ ids, priority: Number(priority) });
+      const verb = what === 'cancel' ? 'Cancelled' : what === 'retry' ? 'Queued again' : `Priority ${priority} for`;
+      if (r.done.length) toast({ kind: 'success', text: `${verb} ${r.done.length} task${r.done.length === 1 ? '' : 's'}` });
+      if (r.failed.length) toast({ kind: 'error', text: `${r.failed.length} not done: ${r.failed[0]!.message}` });
+      setSelected(new Set());
+      void qc.invalidateQueries({ queryKey: ['tasks'] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
+  const toggle = (id: number) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
+
+  const onRowKey = (e: KeyboardEvent<HTMLDivElement>, index: number, t: TaskView | undefined) => {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const next = Math.max(0, Math.min(total - 1, index + (e.key === 'ArrowDown' ? 1 : -1)));
+      rows.scrollToIndex(next);
+      requestAnimationFrame(() => (parentRef.current?.querySelector(`[data-index="${next}"]`) as HTMLElement | null)?.focus());
+    } else if (e.key === 'Enter' && t) window.location.hash = href({ view: 'task', id: t.id });
+    else if (e.key === ' ' && t) {
+      e.preventDefault();
+      toggle(t.id);
+    }
+  };
+
+  const validPriority = /^-?\d+$/.test(priority) && Math.abs(Number(priority)) <= 1000;
+  return (
+    <section className="queue" aria-label="Queue">
+      <div className="toolbar">
+        <input type="search" placeholder="Search by id or name" aria-label="Search tasks by id or name" value={searchText} onChange={(e) => setSearchText(e.target.value)} />
+        <select aria-label="Filter by agent" value={agent} onChange={(e) => setAgent(e.target.value)}>
+          <option value="">All agents</option>
+          {agents.map((a) => (
+            <option key={a} value={a}>
+              {a}
+            </option>
+          ))}
+        </select>
+        <select aria-label="Sort" value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
+          <option value="newest">Newest first</option>
+          <option value="oldest">Oldest first</option>
+          <option value="priority">Highest priority first</option>
+        </select>
+        <div className="chips" role="group" aria-label="Filter by state">
+          {TASK_STATES.map((s) => (
+            <button key={s} className={`chip ${states.includes(s) ? 'on' : ''}`} aria-pressed={states.includes(s)} onClick={() => setStates((l) => (l.includes(s) ? l.filter((x) => x !== s) : [...l, s]))}>
+              {STATE_LABEL[s]}
+            </button>
+          ))}
+        </div>
+      </div>
+      {selected.size > 0 && (
+        <div className="bulk" role="toolbar" aria-label="Selected tasks">
+          <span>{selected.size} selected</span>
+          <button onClick={() => void bulk('cancel')}>Cancel</button>
+          <button onClick={() => void bulk('retry')}>Retry</button>
+          <label>
+            Priority <input aria-label="New priority" value={priority} size={5} onChange={(e) => setPriority(e.target.value)} aria-invalid={!validPriority} />
+          </label>
+          <button disabled={!validPriority} onClick={() => void bulk('priority')} title={validPriority ? '' : 'a whole number from -1000 to 1000'}>
+            Set priority
+          </button>
+          <button className="link" onClick={() => setSelected(new Set())}>
+            Clear
+          </button>
+        </div>
+      )}
+      <div className="table" role="table" aria-label="Tasks" aria-rowcount={total}>
+        <div className="row head" role="row">
+          <span role="columnheader" className="c-sel">
+            <input
+              type="checkbox"
+              aria-label="Select all loaded tasks"
+              checked={selected.size > 0 && selected.size === (first.data?.items.length ?? -1)}
+              onChange={(e) => setSelected(e.target.checked ? new Set(first.data?.items.map((t) => t.id)) : new Set())}
+            />
+          </span>
+          <span role="columnheader" className="c-id">ID</span>
+          <span role="columnheader" className="c-agent">Agent</span>
+          <span role="columnheader" className="c-state">State</span>
+          <span role="columnheader" className="c-pri">Priority</span>
+          <span role="columnheader" className="c-prog">Progress</span>
+          <span role="columnheader" className="c-age">Age</span>
+          <span role="columnheader" className="c-att">Attempts</span>
+          <span role="columnheader" className="c-note">Note</span>
+        </div>
+        {first.isError ? (
+          <p className="empty" role="alert">
+            {readable(first.error)}
+          </p>
+        ) : total === 0 && first.isSuccess ? (
+          <div className="empty">
+            {filter.state || filter.agent || filter.search ? (
+              <p>No task matches these filters.</p>
+            ) : (
+              <>
+                <p>
+                  <strong>No tasks yet.</strong> Drop files anywhere on this window, submit one from <a href={href({ view: 'agents' })}>Agents</a>, or run{' '}
+                  <code>agentmgr submit demo</code>.
+                </p>
+              </>
+            )}
+          </div>
+        ) : (
+          <div ref={parentRef} className="rows" data-testid="task-rows">
+            <div style={{ height: rows.getTotalSize(), position: 'relative' }}>
+              {items.map((it) => {
+                const t = rowAt(it.index);
+                return (
+                  <div
+                    key={it.key}
+                    data-index={it.index}
+                    className={`row ${t && selected.has(t.id) ? 'selected' : ''}`}
+                    role="row"
+                    tabIndex={0}
+                    aria-selected={t ? selected.has(t.id) : false}
+                    data-task-id={t?.id}
+                    data-state={t?.state}
+                    style={{ position: 'absolute', top: 0, left: 0, right: 0, height: it.size, transform: `translateY(${it.start}px)` }}
+                    onKeyDown={(e) => onRowKey(e, it.index, t)}
+                    onDoubleClick={() => t && (window.location.hash = href({ view: 'task', id: t.id }))}
+                  >
+                    {t ? (
+                      <>
+                        <span role="cell" className="c-sel">
+                          <input type="checkbox" aria-label={`Select task ${t.id}`} checked={selected.has(t.id)} onChange={() => toggle(t.id)} />
+                        </span>
+                        <span role="cell" className="c-id">
+                          <a href={href({ view: 'task', id: t.id })}>#{t.id}</a>
+                        </span>
+                        <span role="cell" className="c-agent" title={t.name ?? ''}>
+                          {t.agent}
+                          {t.name ? <small> {t.name}</small> : null}
+                        </span>
+                        <span role="cell" className="c-state">
+                          <StateBadge state={t.state} />
+                        </span>
+                        <span role="cell" className="c-pri">{t.priority}</span>
+                        <span role="cell" className="c-prog">
+                          <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
+                        </span>
+                        <span role="cell" className="c-age">{age(t.createdAt)}</span>
+                        <span role="cell" className="c-att">
+                          {t.attempts}/{t.maxAttempts}
+                        </span>
+                        <span role="cell" className="c-note" title={t.waitingReason ?? t.error ?? t.progressMessage ?? ''}>
+                          {t.state === 'queued' ? (t.waitingReason ?? '') : (t.error ?? t.progressMessage ?? '')}
+                        </span>
+                      </>
+                    ) : (
+                      <span className="loading-row">Loading…</span>
+                    )}
+                  </div>
+                );
+              })}
+            </div>
+          </div>
+        )}
+      </div>
+      <p className="count" aria-live="polite">
+        {total.toLocaleString()} task{total === 1 ? '' : 's'}
+      </p>
+    </section>
+  );
+}

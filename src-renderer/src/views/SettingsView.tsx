@@ -1,0 +1,59 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState, type FormEvent } from 'react';
+import { SettingsSchema } from '../../../contracts/settings.js';
+import { readable, type Api } from '../api.js';
+import { useToast } from '../lib/toasts.js';
+
+const FIELDS = [
+  { key: 'maxConcurrency', label: 'Max tasks at once', help: 'How many tasks may run at the same time (1–10000).' },
+  { key: 'vramMarginMB', label: 'VRAM safety margin (MB)', help: 'Kept free on every GPU for the desktop and allocator slack (0–65536).' },
+  { key: 'telemetryMs', label: 'Telemetry interval (ms)', help: 'How often CPU, RAM and GPUs are sampled (100–60000).' },
+] as const;
+
+/** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */
+export function SettingsView({ api }: { api: Api }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const q = useQuery({ queryKey: ['settings'], queryFn: () => api.settings.get.query() });
+  const [form, setForm] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  useEffect(() => {
+    if (q.data) setForm(Object.fromEntries(Object.entries(q.data).map(([k, v]) => [k, String(v)])));
+  }, [q.data]);
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    const parsed = SettingsSchema.safeParse(Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.trim() === '' ? NaN : Number(v)])));
+    if (!parsed.success) {
+      setErrors(Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0]), i.message])));
+      return;
+    }
+    setErrors({});
+    try {
+      await api.settings.update.mutate(parsed.data);
+      void qc.invalidateQueries({ queryKey: ['settings'] });
+      void qc.invalidateQueries({ queryKey: ['status'] });
+      toast({ kind: 'success', text: 'Settings saved and applied' });
+    } catch (err) {
+      toast({ kind: 'error', text: readable(err) });
+    }
+  };
+
+  if (q.isError) return <p role="alert">{readable(q.error)}</p>;
+  return (
+    <section className="settings" aria-label="Settings">
+      <form onSubmit={(e) => void save(e)} noValidate>
+        {FIELDS.map((f) => (
+          <div className="field" key={f.key}>
+            <label htmlFor={`s-${f.key}`}>{f.label}</label>
+            <input id={`s-${f.key}`} inputMode="numeric" value={form[f.key] ?? ''} aria-invalid={Boolean(errors[f.key])} aria-describedby={`s-${f.key}-help`} onChange={(e) => setForm((v) => ({ ...v, [f.key]: e.target.value }))} />
+            <small id={`s-${f.key}-help`} className={errors[f.key] ? 'error-text' : 'muted'}>
+              {errors[f.key] ?? f.help}
+            </small>
+          </div>
+        ))}
+        <button type="submit">Save</button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,210 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { authHeaders, inElectron, readable, type Api } from '../api.js';
+import { Progress, StateBadge } from '../components/Progress.js';
+import { bytes, mb, resources, TERMINAL } from '../lib/format.js';
+import { href } from '../lib/router.js';
+import { useToast } from '../lib/toasts.js';
+
+const MAX_LOG_CHARS = 2_000_000;
+
+/** One task: live progress and log, attempts, result, artifacts, input, requested vs measured. */
+export function TaskDetail({ api, id, token }: { api: Api; id: number; token: string | null }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const q = useQuery({
+    queryKey: ['task', id],
+    queryFn: () => api.tasks.get.query({ id }),
+    // While it runs, the measured peak moves: look again now and then (state changes come live).
+    refetchInterval: (query) => (query.state.data && !TERMINAL.has(query.state.data.state) ? 2000 : false),
+  });
+  const [log, setLog] = useState('');
+  const [follow, setFollow] = useState(true);
+  const logRef = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    setLog('');
+    let attempt = 0;
+    const sub = api.tasks.followLogs.subscribe(
+      { id, tailBytes: 256 * 1024 },
+      {
+        onData: (c) => {
+          if (!c.text) return;
+          setLog((l) => {
+            const head = c.attempt !== attempt && attempt !== 0 ? `\n──── attempt ${c.attempt} ────\n` : '';
+            attempt = c.attempt;
+            const next = l + head + c.text;
+            return next.length > MAX_LOG_CHARS ? next.slice(-MAX_LOG_CHARS) : next;
+          });
+        },
+        onError: (e) => toast({ kind: 'error', text: readable(e) }),
+      },
+    );
+    return () => sub.unsubscribe();
+  }, [api, id, toast]);
+
+  useEffect(() => {
+    if (follow && logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight;
+  }, [log, follow]);
+
+  const act = async (what: 'cancel' | 'retry') => {
+    try {
+      await (what === 'cancel' ? api.tasks.cancel.mutate({ id }) : api.tasks.retry.mutate({ id }));
+      void qc.invalidateQueries({ queryKey: ['task', id] });
+      toast({ kind: 'info', text: what === 'cancel' ? `Cancelling task ${id}` : `Task ${id} is queued again` });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
+  const download = async (index: number, name: string, open: boolean) => {
+    try {
+      const r = await fetch(`/artifacts/${id}/${index}`, { headers: authHeaders(token) });
+      if (!r.ok) throw new Error(((await r.json()) as { error?: { message?: string } }).error?.message ?? `HTTP ${r.status}`);
+      const url = URL.createObjectURL(await r.blob());
+      if (open) window.open(url, '_blank', 'noopener');
+      else {
+        const a = document.createElement('a');
+        a.href = url;
+        a.download = name;
+        a.click();
+      }
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (e) {
+      toast({ kind: 'error', text: `Could not fetch ${name}: ${readable(e)}` });
+    }
+  };
+
+  if (q.isError) return <p role="alert">{readable(q.error)}</p>;
+  if (!q.data) return <p aria-busy="true">Loading task {id}…</p>;
+  const t = q.data;
+  const last = t.attemptList.at(-1);
+  const peak = t.livePeak ?? (last ? { cpu: last.peakCpu, memoryMB: last.peakMemoryMB, vramMB: last.peakVramMB } : null);
+  return (
+    <section className="detail" aria-label={`Task ${t.id}`}>
+      <nav className="crumbs">
+        <a href={href({ view: 'queue' })}>Queue</a> / Task #{t.id}
+      </nav>
+      <header className="detail-head">
+        <h2>
+          #{t.id} {t.agent}
+          {t.name ? <small> {t.name}</small> : null}
+        </h2>
+        <StateBadge state={t.state} />
+        <div className="actions">
+          {!TERMINAL.has(t.state) && (
+            <button className="danger" onClick={() => void act('cancel')}>
+              Cancel
+            </button>
+          )}
+          {TERMINAL.has(t.state) && <button onClick={() => void act('retry')}>Retry</button>}
+        </div>
+      </header>
+      <div className="detail-progress">
+        <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
+        <span>{t.progressMessage}</span>
+      </div>
+      {t.waitingReason && (
+        <p className="waiting" role="status">
+          Waiting: {t.waitingReason}
+        </p>
+      )}
+      {t.error && (
+        <p className="error-text" role="alert">
+          {t.error}
+        </p>
+      )}
+      <div className="grid2">
+        <div className="card">
+          <h3>Resources</h3>
+          <dl>
+            <dt>Requested</dt>
+            <dd>{resources(t.resources)}</dd>
+            <dt>Measured peak</dt>
+            <dd>{peak ? `${peak.cpu ?? '–'} CPU · ${mb(peak.memoryMB)} RAM${t.resources.gpu ? ` · ${mb(peak.vramMB)} VRAM` : ''}` : 'not started yet'}</dd>
+            <dt>Priority</dt>
+            <dd>{t.priority}</dd>
+            <dt>Timeout</dt>
+            <dd>{t.timeoutSec ? `${t.timeoutSec} s` : 'none'}</dd>
+          </dl>
+        </div>
+        <div className="card">
+          <h3>Input</h3>
+          <pre className="json">{JSON.stringify(t.input, null, 2)}</pre>
+          {t.result !== null && (
+            <>
+              <h3>Result</h3>
+              <pre className="json">{JSON.stringify(t.result, null, 2)}</pre>
+            </>
+          )}
+        </div>
+      </div>
+      <div className="card">
+        <h3>Attempts</h3>
+        {t.attemptList.length === 0 ? (
+          <p className="muted">None yet.</p>
+        ) : (
+          <table className="attempts">
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Exit</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Started</th>
+                <th scope="col">Ended</th>
+              </tr>
+            </thead>
+            <tbody>
+              {t.attemptList.map((a) => (
+                <tr key={a.number}>
+                  <td>{a.number}</td>
+                  <td>
+                    <StateBadge state={a.outcome} />
+                  </td>
+                  <td>{a.signal ?? a.exitCode ?? '–'}</td>
+                  <td>{a.reason ?? ''}</td>
+                  <td>{a.startedAt.toLocaleTimeString()}</td>
+                  <td>{a.endedAt?.toLocaleTimeString() ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      {t.artifacts.length > 0 && (
+        <div className="card">
+          <h3>Artifacts</h3>
+          <ul className="artifacts">
+            {t.artifacts.map((a, i) => (
+              <li key={a.path}>
+                <span>{a.name}</span> <small>{bytes(a.sizeBytes)}</small>
+                {!inElectron() && (
+                  <>
+                    <button className="link" onClick={() => void download(i, a.name, true)}>
+                      Open
+                    </button>
+                    <button className="link" onClick={() => void download(i, a.name, false)}>
+                      Download
+                    </button>
+                  </>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div className="card">
+        <div className="log-head">
+          <h3>Log</h3>
+          <label>
+            <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
+          </label>
+        </div>
+        <pre className="log" ref={logRef} aria-label="Task log" tabIndex={0} onWheel={(e) => e.deltaY < 0 && setFollow(false)}>
+          {log || (t.attempts === 0 ? 'No output yet: the task has not started.' : '')}
+        </pre>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { gpuRow, startServer, UUID, writeSmi, type E2EServer } from './server.js';
+
+const SHOTS = process.env.SCREENSHOT_DIR ?? 'test-results/screenshots';
+mkdirSync(SHOTS, { recursive: true });
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+/** Opens a view with the token in the URL, as `agentmgr ui` does (each test has a fresh browser). */
+const open = (page: Page, path = '/queue') => page.goto(`${s.url}/#${path}&token=${s.token}`);
+
+let s: E2EServer;
+test.beforeAll(async () => {
+  s = await startServer();
+});
+test.afterAll(async () => {
+  await s.stop();
+});
+
+/** Drops files on the window the way a file manager does (a DataTransfer with File objects). */
+async function dropFiles(page: Page, files: { name: string; content: string }[]) {
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([f.content], f.name, { type: 'application/octet-stream' }));
+    for (const type of ['dragenter', 'dragover', 'drop']) window.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, files);
+}
+
+test('without the token the page says how to get in', async ({ page }) => {
+  await page.goto(s.url + '/');
+  await expect(page.getByText('This page needs the API token')).toBeVisible();
+  await expect(page.getByText('agentmgr ui')).toBeVisible();
+});
+
+test('the token is taken from the URL and removed from the address bar; an empty queue says what to do', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByText('No tasks yet.')).toBeVisible();
+  expect(page.url()).not.toContain('token=');
+  await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
+  await shot(page, 'empty-queue');
+});
+
+test('drop files, confirm, and watch the tasks run to success', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByRole('combobox', { name: 'Filter by agent' })).toContainText('sha256'); // agents loaded
+  await dropFiles(page, [
+    { name: 'notes.txt', content: 'hello world\n' },
+    { name: 'data.bin', content: 'x'.repeat(100_000) },
+  ]);
+  const dialog = page.getByRole('dialog');
+  await expect(dialog.getByRole('heading', { name: 'Run 2 files' })).toBeVisible();
+  await expect(dialog.getByLabel('Agent for notes.txt')).toHaveValue('sha256');
+  await dialog.getByLabel('Priority').fill('5');
+  await shot(page, 'drop-dialog');
+  await dialog.getByRole('button', { name: 'Create 2 tasks' }).click();
+  await expect(page.getByText('Submitted 2 tasks')).toBeVisible();
+  const rows = page.locator('[data-task-id]');
+  await expect(rows).toHaveCount(2);
+  await expect(page.locator('[data-task-id][data-state="succeeded"]')).toHaveCount(2, { timeout: 20_000 });
+  await expect(page.getByText(/succeeded/).first()).toBeVisible();
+  const list = JSON.parse((await s.cli(['list', '--json'])).stdout) as { name: string; priority: number; state: string; result: { sha256: string } }[];
+  const notes = list.find((t) => t.name === 'notes.txt')!;
+  expect(notes).toMatchObject({ priority: 5, state: 'succeeded', result: { sha256: 'a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447' } });
+});
+
+test('files no agent takes, folders and empty drops get a clear message', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByRole('combobox', { name: 'Filter by agent' })).toContainText('sha256');
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await expect(page.getByText('Nothing was dropped.')).toBeVisible();
+});
+
+test('a waiting task says why it waits, in words', async ({ page }) => {
+  writeSmi(s.smi, 'apps.csv', `${UUID}, 4321, /opt/game/game.exe, 6000\n`);
+  writeSmi(s.smi, 'gpus.csv', gpuRow(6900));
+  await new Promise((r) => setTimeout(r, 800));
+  const r = JSON.parse((await s.cli(['submit', 'demo', '--input', '{"seconds":1,"vramMB":3000}', '--json'])).stdout) as { id: number };
+  await page.goto(s.uiUrl);
+  const row = page.locator(`[data-task-id="${r.id}"]`);
+  await expect(row).toContainText(/needs 3000 MB VRAM on GPU 0, \d+ MB free of 8188 MB: 6900 MB held by other programs \(game.exe 6000 MB\)/);
+  await shot(page, 'queue-waiting');
+  await open(page, `/task/${r.id}`);
+  await expect(page.getByRole('status').filter({ hasText: 'Waiting: needs 3000 MB VRAM' })).toBeVisible();
+  // The game quits: the task starts and succeeds, live.
+  writeSmi(s.smi, 'apps.csv', '');
+  writeSmi(s.smi, 'gpus.csv', gpuRow(900));
+  await expect(page.locator('.detail-head .badge')).toHaveText('succeeded', { timeout: 15_000 });
+});
+
+test('open a task, follow its log live, and cancel it', async ({ page }) => {
+  const r = JSON.parse((await s.cli(['submit', 'slow', '--input', '{"seconds":30}', '--json'])).stdout) as { id: number };
+  await open(page, `/task/${r.id}`);
+  await expect(page.locator('.detail-head .badge')).toHaveText('running');
+  await expect(page.getByLabel('Task log')).toContainText('attempt 1 started');
+  await expect(page.locator('.detail-progress')).toContainText(/tick \d+/);
+  await shot(page, 'task-detail');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.locator('.detail-head .badge')).toHaveText('cancelled', { timeout: 10_000 });
+  await expect(page.getByLabel('Task log')).toContainText('cancel requested: SIGTERM to the process group');
+  await expect(page.getByRole('button', { name: 'Retry' })).toBeVisible();
+});
+
+test('the resource charts update live', async ({ page }) => {
+  await open(page, '/resources');
+  const chart = page.getByRole('img', { name: 'CPU load chart' });
+  await expect(chart).toBeVisible();
+  const before = Number(await chart.getAttribute('data-points'));
+  await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(before);
+  await expect(page.getByRole('img', { name: /GPU 0 VRAM \(NVIDIA GeForce RTX 4060\) chart/ })).toBeVisible();
+  await shot(page, 'resources');
+});
+
+test('agents: declared resources and a form generated from the input schema', async ({ page }) => {
+  await open(page, '/agents/demo');
+  await expect(page.getByRole('heading', { name: 'Demo' })).toBeVisible();
+  await page.getByLabel('seconds').fill('-3');
+  await page.getByRole('button', { name: 'Submit task' }).click();
+  await expect(page.getByText('Must be at least 0')).toBeVisible();
+  await page.getByLabel('seconds').fill('0.2');
+  await page.getByRole('button', { name: 'Submit task' }).click();
+  await expect(page.getByText(/Submitted task #\d+/)).toBeVisible();
+  await shot(page, 'agents');
+});
+
+test('settings are validated, applied live and kept', async ({ page }) => {
+  await open(page, '/settings');
+  const field = page.getByLabel('Max tasks at once');
+  await expect(field).toHaveValue('4');
+  await field.fill('0');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByText(/Too small/)).toBeVisible();
+  await field.fill('3');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByText('Settings saved and applied')).toBeVisible();
+  const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
+  expect(st.queue.maxConcurrency).toBe(3);
+  await shot(page, 'settings');
+});
+
+test('API errors are readable sentences, and pause/resume works from the header', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await page.getByRole('button', { name: 'Pause queue' }).click();
+  await expect(page.getByRole('button', { name: 'Resume queue' })).toBeVisible();
+  expect(JSON.parse((await s.cli(['status', '--json'])).stdout).queue.paused).toBe(true);
+  await page.getByRole('button', { name: 'Resume queue' }).click();
+  await expect(page.getByRole('button', { name: 'Pause queue' })).toBeVisible();
+});
