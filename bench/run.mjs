@@ -4,17 +4,22 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { idleCpu } from './idle-cpu.mjs';
+import { uiBench } from './ui.mjs';
 import { ROOT } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, ramMB: Math.round(totalmem() / 1048576), node: process.version };
 const results = [];
-const benches = [['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })]];
+const benches = [
+  ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
+  ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
+];
 for (const [name, fn] of benches) {
   process.stderr.write(`bench: ${name}…\n`);
-  const r = await fn();
-  results.push(r);
-  process.stderr.write(`  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`);
+  for (const r of [await fn()].flat()) {
+    results.push(r);
+    process.stderr.write(`  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`);
+  }
 }
 const report = { at: new Date().toISOString(), quick, machine, results };
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

@@ -213,6 +213,14 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['logs', String(short)]).stdout).toContain('attempt 1 ended: exit code 0 (found on restart)');
   });
 
+  it('ui prints the URL with the token (and would open it)', () => {
+    const r = json<{ url: string }>(cli(['ui', '--json']));
+    const token = readFileSync(join(t.dir, 'api-token'), 'utf8').trim();
+    expect(r.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#token=${token}$`));
+    const plain = cli(['ui', '--no-open']);
+    expect(plain.stdout.trim()).toBe(r.url);
+  });
+
   it('without a server, says how to start one', async () => {
     await stop('SIGINT');
     const r = cli(['status']);

@@ -15,6 +15,8 @@ export interface E2EServer {
   dir: string;
   smi: string;
   cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Stops the Manager (Ctrl-C) and starts it again on the same port and data dir. */
+  restart(pauseMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,15 +35,27 @@ export async function startServer(): Promise<E2EServer> {
     AGENTMGR_KILL_GRACE_MS: '300',
     AGENTMGR_DATA_DIR: join(dir, 'data'),
   };
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'agentmgr.js'), 'serve', '--port', '0', '--quiet', '--max-concurrency', '4', '--agents-dir', join(ROOT, 'test', 'fixtures', 'agents')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const end = Date.now() + 20_000;
-  while (!/UI: +(\S+)/.test(out)) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let child: ChildProcess;
+  const launch = async (port: string): Promise<string> => {
+    child = spawn(process.execPath, [join(ROOT, 'bin', 'agentmgr.js'), 'serve', '--port', port, '--quiet', '--max-concurrency', '4', '--agents-dir', join(ROOT, 'test', 'fixtures', 'agents')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const end = Date.now() + 20_000;
+    while (!/UI: +(\S+)/.test(out)) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`serve did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return out;
+  };
+  const halt = async (): Promise<void> => {
+    if (child.exitCode !== null) return;
+    await new Promise<void>((r) => {
+      child.once('exit', () => r());
+      child.kill('SIGINT');
+    });
+  };
+  const out = await launch('0');
   const uiUrl = /UI: +(\S+)/.exec(out)![1]!;
   const url = /listening on (\S+)/.exec(out)![1]!;
   const token = /#token=([\w-]+)/.exec(uiUrl)![1]!;
@@ -61,13 +75,13 @@ export async function startServer(): Promise<E2EServer> {
         c.on('close', (code) => resolve({ code, stdout, stderr }));
         c.stdin.end(input ?? '');
       }),
+    restart: async (pauseMs = 0) => {
+      await halt();
+      await new Promise((r) => setTimeout(r, pauseMs));
+      await launch(new URL(url).port);
+    },
     stop: async () => {
-      if (child.exitCode === null) {
-        await new Promise<void>((r) => {
-          child.once('exit', () => r());
-          child.kill('SIGINT');
-        });
-      }
+      await halt();
       // Agents outlive a stopped Manager by design; these are the test's own, so end them.
       spawnSync('pkill', ['-KILL', '-f', dir]);
       rmSync(dir, { recursive: true, force: true });

@@ -148,3 +148,32 @@ test('API errors are readable sentences, and pause/resume works from the header'
   await page.getByRole('button', { name: 'Resume queue' }).click();
   await expect(page.getByRole('button', { name: 'Pause queue' })).toBeVisible();
 });
+
+test('the UI shows a lost connection and reconnects by itself', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByText('Connected', { exact: true })).toBeVisible();
+  await s.restart(1500);
+  await expect(page.getByText('Connected', { exact: true })).toBeVisible({ timeout: 15_000 });
+  // Live again: a task submitted now shows up without a reload.
+  const r = JSON.parse((await s.cli(['submit', 'ok', '--name', 'after-reconnect', '--json'])).stdout) as { id: number };
+  await expect(page.locator(`[data-task-id="${r.id}"]`)).toBeVisible();
+});
+
+test('while the Manager is down the page says the connection is lost', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByText('Connected', { exact: true })).toBeVisible();
+  const restarting = s.restart(4000);
+  await expect(page.getByText('Connection lost: reconnecting…')).toBeVisible({ timeout: 4000 });
+  await shot(page, 'connection-lost');
+  await restarting;
+  await expect(page.getByText('Connected', { exact: true })).toBeVisible({ timeout: 15_000 });
+});
+
+test('dark theme follows the system', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(s.uiUrl);
+  await expect(page.locator('[data-task-id]').first()).toBeVisible();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe('rgb(17, 19, 23)');
+  await shot(page, 'queue-dark');
+});

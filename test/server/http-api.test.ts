@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRPCClientError } from '@trpc/client';
@@ -206,6 +208,64 @@ describe('API over HTTP and WebSocket', () => {
     expect(res.gpus).toEqual([]);
     const h = await api.health.query();
     expect(h).toMatchObject({ ok: true, agentProblems: 2, gpu: { state: 'absent' } });
+  });
+
+  it('settings are validated, applied at once and kept', async () => {
+    expect(await appError(api.settings.update.mutate({ maxConcurrency: 0 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/maxConcurrency: Too small/) });
+    const s = await api.settings.update.mutate({ maxConcurrency: 7, vramMarginMB: 300 });
+    expect(s).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300 });
+    expect((await api.queue.status.query()).maxConcurrency).toBe(7);
+    expect(m.services.store.getSetting('settings')).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300 });
+  });
+
+  it('page: any window of the filtered, sorted list with its total; search by id or name', async () => {
+    const made = await api.tasks.submitBatch.mutate([
+      { agent: 'ok', name: 'alpha report', priority: -5 },
+      { agent: 'ok', name: 'beta 100%_x', priority: 50 },
+    ]);
+    const all = await api.tasks.page.query({ limit: 1 });
+    expect(all.items).toHaveLength(1);
+    expect(all.total).toBeGreaterThan(2);
+    expect((await api.tasks.page.query({ search: 'alpha' })).items.map((x) => x.name)).toEqual(['alpha report']);
+    expect((await api.tasks.page.query({ search: '100%_' })).items.map((x) => x.name)).toEqual(['beta 100%_x']);
+    expect((await api.tasks.page.query({ search: `#${made.ids[0]}` })).items.map((x) => x.id)).toEqual([made.ids[0]]);
+    expect((await api.tasks.page.query({ sort: 'priority', limit: 1 })).items[0]!.id).toBe(made.ids[1]);
+    const oldest = await api.tasks.page.query({ sort: 'oldest', offset: 1, limit: 1 });
+    expect(oldest.items[0]!.id).toBe(2);
+  });
+
+  it('bulk actions say what could not be done, and do the rest', async () => {
+    await api.queue.pause.mutate();
+    const { ids } = await api.tasks.submitBatch.mutate([{ agent: 'ok' }, { agent: 'ok' }]);
+    const r = await api.tasks.setPriorityMany.mutate({ ids: [...ids, 999_999], priority: 3 });
+    expect(r.done).toEqual(ids);
+    expect(r.failed).toEqual([{ id: 999_999, message: expect.stringMatching(/no task with id 999999/) }]);
+    expect((await api.tasks.cancelMany.mutate({ ids })).done).toEqual(ids);
+    expect((await api.tasks.retryMany.mutate({ ids })).done).toEqual(ids);
+    await api.tasks.cancelMany.mutate({ ids });
+    await api.queue.resume.mutate();
+  });
+
+  it('uploads: a dropped file lands in the data dir; bad requests get clear errors', async () => {
+    const up = (path: string, body: string, headers: Record<string, string> = auth) => http(m.server.port, path, { method: 'POST', headers, body });
+    const ok = await up('/upload?name=..%2F..%2Fevil%20name.txt', 'hello upload');
+    expect(ok.status).toBe(200);
+    const saved = JSON.parse(ok.body) as { path: string; name: string; sizeBytes: number };
+    expect(saved).toMatchObject({ name: 'evil name.txt', sizeBytes: 12 });
+    expect(saved.path.startsWith(join(t.dir, 'uploads'))).toBe(true);
+    expect(readFileSync(saved.path, 'utf8')).toBe('hello upload');
+    expect((await up('/upload?name=x', 'x', {})).status).toBe(401);
+    expect(JSON.parse((await up('/upload', 'x')).body).error.message).toMatch(/give the file name/);
+  });
+
+  it('artifacts download only when the store lists them for that task', async () => {
+    const task = await api.tasks.submit.mutate({ agent: 'ok' });
+    for (let i = 0; i < 100 && (await api.tasks.get.query({ id: task.id })).state !== 'succeeded'; i++) await new Promise((x) => setTimeout(x, 50));
+    const got = await http(m.server.port, `/artifacts/${task.id}/0`, { headers: auth });
+    expect(got.status).toBe(200);
+    expect(got.body).toBe('hello\n');
+    expect((await http(m.server.port, `/artifacts/${task.id}/5`, { headers: auth })).status).toBe(404);
+    expect((await http(m.server.port, `/artifacts/${task.id}/0`)).status).toBe(401);
   });
 
   it('the router refuses a caller that is not authorized', async () => {

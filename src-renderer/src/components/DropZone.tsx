@@ -11,6 +11,13 @@ interface Pending {
   notes: string[];
 }
 
+function electronPath(file: File): string {
+  const bridge = (window as { agentmgrFiles?: { pathFor(f: File): string } }).agentmgrFiles;
+  const path = bridge?.pathFor(file);
+  if (!path) throw new Error(`cannot tell where ${file.name} is on disk`);
+  return path;
+}
+
 async function upload(file: File, token: string | null): Promise<string> {
   const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', headers: { ...authHeaders(token), 'Content-Type': 'application/octet-stream' }, body: file });
   const body = (await r.json()) as { path?: string; error?: { message: string } };
@@ -98,7 +105,8 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
     try {
       for (const [i, f] of pending.files.entries()) {
         setBusy(`Uploading ${f.name} (${i + 1} of ${pending.files.length})…`);
-        const path = inElectron() ? (f.file as File & { path?: string }).path ?? f.name : await upload(f.file, token);
+        // In Electron the file stays where it is and its path is passed; a browser uploads it.
+        const path = inElectron() ? electronPath(f.file) : await upload(f.file, token);
         subs.push({ agent: choice[f.name]!, input: { file: path }, priority: pr, name: f.name });
       }
       setBusy('Submitting…');

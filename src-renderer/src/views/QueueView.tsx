@@ -10,6 +10,13 @@ import { href } from '../lib/router.js';
 import { useToast } from '../lib/toasts.js';
 
 const PAGE = 200;
+
+/** What a row says in its last column: why it waits, what it is doing, or what went wrong. */
+function note(t: TaskView): string {
+  if (t.state === 'queued') return t.waitingReason ?? '';
+  if (t.state === 'running' || t.state === 'starting') return t.progressMessage ?? '';
+  return t.error ?? '';
+}
 const ROW = 40;
 type Sort = 'newest' | 'oldest' | 'priority';
 
@@ -227,8 +234,8 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
                         <span role="cell" className="c-att">
                           {t.attempts}/{t.maxAttempts}
                         </span>
-                        <span role="cell" className="c-note" title={t.waitingReason ?? t.error ?? t.progressMessage ?? ''}>
-                          {t.state === 'queued' ? (t.waitingReason ?? '') : (t.error ?? t.progressMessage ?? '')}
+                        <span role="cell" className="c-note" title={note(t)}>
+                          {note(t)}
                         </span>
                       </>
                     ) : (
