@@ -22,7 +22,7 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     attempts: t.attempts,
     maxAttempts: t.maxAttempts,
     timeoutSec: t.timeoutSec,
-    waitingReason: t.state === 'queued' ? manager.waitingReason(t.id) : null,
+    waitingReason: manager.waitingReason(t),
     result: t.result ?? null,
     error: t.error,
     notBefore: date(t.notBefore),

@@ -21,9 +21,9 @@ import type {
   TimerHandle,
 } from './ports.js';
 import { backoffMs } from './scheduler/backoff.js';
-import { runCycle } from './scheduler/cycle.js';
+import { explain, runCycle, type CycleResult } from './scheduler/cycle.js';
 import { neverFits } from './scheduler/fit.js';
-import { QueueIndex } from './scheduler/queue.js';
+import { QueueIndex, type QueueEntry } from './scheduler/queue.js';
 import { resolveRequest } from './scheduler/request.js';
 
 export interface ManagerConfig {
@@ -70,7 +70,7 @@ const MAX_REASON_EVENTS = 200;
 export class Manager {
   private readonly queue = new QueueIndex();
   private readonly active = new Map<number, ActiveRun>();
-  private waiting = new Map<number, string>();
+  private lastCycle: CycleResult | null = null;
   private paused = false;
   private cycleTimer: TimerHandle | null = null;
   private wakeTimer: { at: number; handle: TimerHandle } | null = null;
@@ -133,7 +133,7 @@ export class Manager {
         this.finish(task.id, attempt.number, outcome);
       }
     }
-    this.queue.addAll(store.queued().map(toEntry));
+    this.queue.addAll(store.queuedEntries(), this.deps.clock.now());
     this.unsubscribe = this.deps.telemetry.subscribe(() => {
       this.observe();
       this.requestCycle();
@@ -201,7 +201,7 @@ export class Manager {
       };
     });
     const stored = this.deps.store.insertTasks(rows);
-    this.queue.addAll(stored.map(toEntry));
+    this.queue.addAll(stored.map(toEntry), now);
     for (const t of stored) this.deps.events.emit({ type: 'task', task: t });
     this.requestCycle();
     return stored;
@@ -213,8 +213,7 @@ export class Manager {
     if (isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} has already ended (${task.state}); nothing to cancel`);
     if (task.state === 'queued') {
       if (store.cancelQueued(id, clock.now())) {
-        this.queue.remove(id);
-        this.waiting.delete(id);
+        this.queue.remove(toEntry(task));
         store.addEvent(id, null, 'cancelled', { while: 'queued' }, clock.now());
         return this.changed(id);
       }
@@ -231,7 +230,7 @@ export class Manager {
     if (!isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a task that has ended can be retried`);
     if (!store.requeue(id, task.state, clock.now())) throw new ManagerError('INVALID_STATE', `task ${id} changed state meanwhile; try again`);
     const t = this.changed(id);
-    this.queue.add(toEntry(t));
+    this.queue.add(toEntry(t), clock.now());
     this.requestCycle();
     return t;
   }
@@ -241,8 +240,9 @@ export class Manager {
     if (!this.deps.store.setPriority(id, priority)) {
       throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
     }
+    this.queue.remove(toEntry(task));
     const t = this.changed(id);
-    this.queue.add(toEntry(t));
+    this.queue.add(toEntry(t), this.deps.clock.now());
     this.requestCycle();
     return t;
   }
@@ -270,8 +270,10 @@ export class Manager {
     return this.active.get(id)?.peak ?? null;
   }
 
-  waitingReason(id: number): string | null {
-    return this.waiting.get(id) ?? null;
+  /** Why a queued task waits, in words; null if nothing holds it back (it starts next cycle). */
+  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore'>): string | null {
+    if (task.state !== 'queued') return null;
+    return explain(this.lastCycle, task, this.deps.clock.now());
   }
 
   queueLength(): number {
@@ -328,19 +330,17 @@ export class Manager {
       vramMarginMB: config.vramMarginMB,
       memoryMarginMB: config.memoryMarginMB,
       agentLimit: (name) => agents.get(name)?.concurrency ?? null,
-      candidates: this.queue,
+      queue: this.queue,
       node: telemetry.current(),
       running: [...this.active.values()].map((r) => ({ ...r, settling: now - r.startedAt < config.settleMs })),
     });
-    const before = this.waiting;
-    this.waiting = result.waiting;
-    this.announceReasons(before, result.waiting);
-    const startedIds = new Set<number>();
+    const before = this.lastCycle;
+    this.lastCycle = result;
+    this.announceReasons(before, result);
     for (const p of result.starts) {
-      startedIds.add(p.taskId);
+      this.queue.remove(p.entry);
       this.launch(p.taskId, p.gpus);
     }
-    this.queue.removeAll(startedIds);
     this.armWake(result.wakeAt);
   }
 
@@ -348,11 +348,15 @@ export class Manager {
    * Tells subscribers about tasks whose waiting reason changed, so a waiting task's view is live.
    * Past a bound the views are not sent one by one (a client pages the queue instead).
    */
-  private announceReasons(before: ReadonlyMap<number, string>, after: ReadonlyMap<number, string>): void {
+  private announceReasons(before: CycleResult | null, after: CycleResult): void {
+    if (before && before.paused !== after.paused) return; // a pause is announced as a queue event
     const changed: number[] = [];
-    for (const [id, reason] of after) {
-      if (before.get(id) !== reason) changed.push(id);
-      if (changed.length > MAX_REASON_EVENTS) return;
+    for (const [key, reason] of after.reasons) {
+      if (before?.reasons.get(key) === reason) continue;
+      for (const e of this.queue.bucket(key)?.entries ?? []) {
+        changed.push(e.id);
+        if (changed.length > MAX_REASON_EVENTS) return;
+      }
     }
     for (const id of changed) {
       const t = this.deps.store.getTask(id);
@@ -388,7 +392,6 @@ export class Manager {
     const attempt = task.attempts + 1;
     const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
     this.active.set(taskId, run);
-    this.waiting.delete(taskId);
     this.changed(taskId);
     const deadline = task.timeoutSec !== null ? now + task.timeoutSec * 1000 : null;
     run.handle = runner.start(
@@ -402,7 +405,7 @@ export class Manager {
     const { store, clock } = this.deps;
     const now = clock.now();
     if (!store.beginAttempt(task.id, task.attempts, now, [])) return;
-    this.queue.remove(task.id);
+    this.queue.remove(toEntry(task));
     store.endAttempt(
       task.id,
       task.attempts + 1,
@@ -511,7 +514,7 @@ export class Manager {
       return;
     }
     const t = this.changed(taskId);
-    if (next === 'queued') this.queue.add(toEntry(t));
+    if (next === 'queued') this.queue.add(toEntry(t), now);
     this.requestCycle();
   }
 
@@ -570,6 +573,6 @@ export class Manager {
   }
 }
 
-function toEntry(t: TaskRecord): { id: number; agent: string; request: ResourceRequest; notBefore: number | null; priority: number } {
+function toEntry(t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority'>): QueueEntry {
   return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority };
 }

@@ -9,6 +9,7 @@ import type { TaskSort, TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
 import type { PeakSample } from './model/profile.js';
+import type { QueueEntry } from './scheduler/queue.js';
 import type {
   ArtifactRecord,
   AttemptEndRecord,
@@ -67,6 +68,8 @@ export interface TaskStore {
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
   /** Every queued task, in queue order (priority high to low, then id). */
   queued(): TaskRecord[];
+  /** The same, with only what the scheduler needs (cheap to load for a long queue). */
+  queuedEntries(): QueueEntry[];
   /** Tasks in `starting` or `running`, each with its current attempt. */
   active(): { task: TaskRecord; attempt: AttemptRecord }[];
   /** Guarded queued -> starting; counts the attempt and records it. */

@@ -13,6 +13,7 @@ const agents = [
 
 let h: Harness;
 afterEach(() => h?.close());
+const why = (id: number) => h.manager.waitingReason(h.store.getTask(id)!);
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -69,7 +70,7 @@ describe('Manager: submit', () => {
     h.clock.flush();
     expect(h.store.getTask(c!.id)!.state).toBe('running');
     expect(h.store.getTask(g!.id)!.state).toBe('queued');
-    expect(h.manager.waitingReason(g!.id)).toMatch(/no GPU is visible: nvidia-smi not found/);
+    expect(why(g!.id)).toMatch(/no GPU is visible: nvidia-smi not found/);
   });
 });
 
@@ -106,7 +107,7 @@ describe('Manager: running tasks', () => {
     expect(task.notBefore! - h.clock.now()).toBe(7500); // 10 s base: 5 s fixed + 0.5 × 5 s jitter
     h.clock.advance(7499);
     expect(h.runner.live()).toHaveLength(0);
-    expect(h.manager.waitingReason(t!.id)).toMatch(/waiting to retry/);
+    expect(why(t!.id)).toMatch(/waiting to retry/);
     h.clock.advance(1);
     h.runner.live()[0]!.exit({ exitCode: null, signal: 'SIGSEGV' });
     task = h.store.getTask(t!.id)!;
@@ -207,7 +208,7 @@ describe('Manager: running tasks', () => {
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(1);
     const waiting = h.store.queued()[0]!;
-    expect(h.manager.waitingReason(waiting.id)).toMatch(/needs 3000 MB VRAM on GPU 0, 2188 MB free of 8188 MB: 3000 MB held by other programs \(game 3000 MB\)/);
+    expect(why(waiting.id)).toMatch(/needs 3000 MB VRAM on GPU 0, 2188 MB free of 8188 MB: 3000 MB held by other programs \(game 3000 MB\)/);
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 0, processes: [] })] }));
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2);
@@ -255,7 +256,7 @@ describe('Manager: events', () => {
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 5500, processes: [{ pid: 5, name: 'game', usedMB: 5500, pgid: 5 }] })] }));
     h.clock.flush();
     expect(seen()).toBe(n + 1);
-    expect(h.manager.waitingReason(t!.id)).toMatch(/2688 MB free/);
+    expect(why(t!.id)).toMatch(/2688 MB free/);
     h.telemetry.set(h.telemetry.snapshot); // same reading: nothing new to say
     h.clock.flush();
     expect(seen()).toBe(n + 1);
@@ -316,7 +317,7 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: 1, name: 'game', usedMB: 4000, pgid: 1 }] })] }));
     h.clock.advance(10_000);
     expect(h.runner.live()).toHaveLength(0);
-    expect(h.manager.waitingReason(t!.id)).toMatch(/needs 4728 MB VRAM on GPU 0, 4188 MB free/);
+    expect(why(t!.id)).toMatch(/needs 4728 MB VRAM on GPU 0, 4188 MB free/);
   });
 
   it('a settling task counts its reservation and its measured use against others', () => {
@@ -333,11 +334,11 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 1500 } } }]);
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2); // 8188 - 1500 (desktop) - 3000 - 3000 < 1500
-    expect(h.manager.waitingReason(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+    expect(why(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
     // Settled: both readings now agree, and are trusted.
     h.clock.advance(30_000);
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] }));
     h.clock.flush();
-    expect(h.manager.waitingReason(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+    expect(why(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
   });
 });

@@ -9,7 +9,9 @@ import type {
   TaskAfterAttempt,
   TaskRecord,
 } from '../../core/model/task.js';
+import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { PeakSample } from '../../core/model/profile.js';
+import type { QueueEntry } from '../../core/scheduler/queue.js';
 import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
 import { artifacts, attempts, settings, taskEvents, tasks } from './schema.js';
@@ -173,6 +175,26 @@ export class SqliteTaskStore implements TaskStore {
     const items = this.db.select().from(tasks).where(cond).orderBy(...order).limit(limit).offset(offset).all().map(toTask);
     const total = this.db.select({ n: sql<number>`count(*)` }).from(tasks).where(cond).get()!.n;
     return { items, total };
+  }
+
+  queuedEntries(): QueueEntry[] {
+    // Raw and column-light: at start-up a long queue is loaded in one pass. Requests of the same
+    // shape share one object.
+    const shapes = new Map<string, ResourceRequest>();
+    const out: QueueEntry[] = [];
+    const rows = this.conn.sqlite
+      .prepare(`SELECT id, agent, priority, not_before AS notBefore, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB FROM tasks WHERE state = 'queued'`)
+      .iterate() as IterableIterator<{ id: number; agent: string; priority: number; notBefore: number | null; cpu: number; memoryMB: number; gpuCount: number; vramMB: number }>;
+    for (const r of rows) {
+      const key = `${r.cpu}|${r.memoryMB}|${r.gpuCount}|${r.vramMB}`;
+      let request = shapes.get(key);
+      if (!request) {
+        request = { cpu: r.cpu, memoryMB: r.memoryMB, ...(r.gpuCount > 0 ? { gpu: { count: r.gpuCount, vramMB: r.vramMB } } : {}) };
+        shapes.set(key, request);
+      }
+      out.push({ id: r.id, agent: r.agent, priority: r.priority, notBefore: r.notBefore, request });
+    }
+    return out;
   }
 
   queued(): TaskRecord[] {

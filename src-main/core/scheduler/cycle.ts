@@ -3,16 +3,9 @@ import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import { fit } from './fit.js';
 import { plural } from './format.js';
 import { buildPool, reserve, type Pool, type PoolConfig } from './pool.js';
+import { Heap } from './heap.js';
+import { before, shapeOf, type Bucket, type QueueEntry, type QueueIndex } from './queue.js';
 import { OK, waitFor, type Status } from './status.js';
-
-/** A queued task as the scheduler sees it, in queue order (priority first, then FIFO). */
-export interface Candidate {
-  id: number;
-  agent: string;
-  request: ResourceRequest;
-  /** Epoch ms before which it must not start (retry backoff); null if none. */
-  notBefore: number | null;
-}
 
 export interface CycleInput extends PoolConfig {
   now: number;
@@ -20,23 +13,33 @@ export interface CycleInput extends PoolConfig {
   maxConcurrency: number;
   /** Per-agent concurrency limit, null for none. */
   agentLimit: (agent: string) => number | null;
-  /** Queued tasks in queue order. */
-  candidates: Iterable<Candidate>;
+  /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
+  queue: QueueIndex;
   node: NodeSnapshot;
   running: readonly RunningUsage[];
 }
 
 export interface Placement {
   taskId: number;
+  entry: QueueEntry;
   gpus: number[];
 }
 
 export interface CycleResult {
   starts: Placement[];
-  /** Why each task that does not start now waits. */
-  waiting: Map<number, string>;
+  /** Why the tasks of each shape (agent + request) that did not start wait. */
+  reasons: Map<string, string>;
+  paused: boolean;
   /** Earliest moment a backoff ends, so the caller can wake up then; null if none. */
   wakeAt: number | null;
+}
+
+/** Why one queued task waits, from the last cycle; null if nothing holds it back. */
+export function explain(result: CycleResult | null, task: { agent: string; request: ResourceRequest; notBefore: number | null }, now: number): string | null {
+  if (task.notBefore !== null && task.notBefore > now) return `waiting to retry: next attempt not before ${new Date(task.notBefore).toISOString()}`;
+  if (!result) return null;
+  if (result.paused) return 'the queue is paused';
+  return result.reasons.get(shapeOf(task.agent, task.request)) ?? null;
 }
 
 interface StepContext {
@@ -44,80 +47,80 @@ interface StepContext {
   pool: Pool;
 }
 
-/** A step that only looks at the task and the cycle (cheap); fit is the last, costliest step. */
-type Step = (c: Candidate, ctx: StepContext) => Status;
+/** A limit checked before the (costlier) resource fit; each says why it holds a task back. */
+type Step = (b: Bucket, ctx: StepContext) => Status;
 
-const notPaused: Step = (_c, { input }) => (input.paused ? waitFor('the queue is paused') : OK);
-
-const backoffOver: Step = (c, { input }) =>
-  c.notBefore !== null && c.notBefore > input.now
-    ? waitFor(`waiting to retry: next attempt not before ${new Date(c.notBefore).toISOString()}`)
-    : OK;
-
-const globalConcurrency: Step = (_c, { input, pool }) =>
+const globalConcurrency: Step = (_b, { input, pool }) =>
   pool.running >= input.maxConcurrency
     ? waitFor(`the maximum of ${plural(input.maxConcurrency, 'task')} at once is reached`)
     : OK;
 
-const agentConcurrency: Step = (c, { input, pool }) => {
-  const limit = input.agentLimit(c.agent);
-  const n = pool.perAgent.get(c.agent) ?? 0;
-  return limit !== null && n >= limit ? waitFor(`agent ${c.agent} runs at most ${limit} at once (${n} running)`) : OK;
+const agentConcurrency: Step = (b, { input, pool }) => {
+  const limit = input.agentLimit(b.agent);
+  const n = pool.perAgent.get(b.agent) ?? 0;
+  return limit !== null && n >= limit ? waitFor(`agent ${b.agent} runs at most ${limit} at once (${n} running)`) : OK;
 };
 
 /**
- * The pipeline, cheapest first, as in Nomad's feasibility stack. Prefilters end the look at a
- * task (a paused queue or a backoff says all there is to say). Limits are all checked and then
- * the resource fit too, so a task held back by a limit also says what else it would need.
+ * The pipeline, cheapest first, as in Nomad's feasibility stack: the pause and retry backoffs
+ * are prefilters (a paused queue starts nothing; a task in backoff is not even in a bucket),
+ * then the limits, then the resource fit that picks GPUs (best fit) and reports every shortfall.
+ * All limits are checked and the fit too, so a task held back by a limit also says what else it
+ * would need.
  */
-const PREFILTERS: readonly Step[] = [notPaused, backoffOver];
 const LIMITS: readonly Step[] = [globalConcurrency, agentConcurrency];
 
-function failures(steps: readonly Step[], c: Candidate, ctx: StepContext): string[] {
+function failures(b: Bucket, ctx: StepContext): string[] {
   const out: string[] = [];
-  for (const step of steps) {
-    const s = step(c, ctx);
+  for (const step of LIMITS) {
+    const s = step(b, ctx);
     if (!s.ok) out.push(...s.reasons);
   }
   return out;
 }
 
-const shapeKey = (r: ResourceRequest): string => `${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+interface Cursor {
+  bucket: Bucket;
+  pos: number;
+}
 
+/**
+ * One scheduling cycle. Tasks are considered in queue order (priority, then FIFO) across all
+ * shapes at once through a heap of bucket heads; a task that does not fit does not block the
+ * ones behind it (backfill). When the head of a bucket cannot start, none of its tasks can (the
+ * pool only shrinks within a cycle), so the whole bucket is set aside with one explanation: the
+ * cost is O((starts + shapes) · log shapes), whatever the length of the queue. Placements are
+ * reserved in the pool as they are made, so one cycle never promises the same resources twice.
+ */
 export function runCycle(input: CycleInput): CycleResult {
+  input.queue.promoteDue(input.now);
+  const wakeAt = input.queue.nextDue();
+  const reasons = new Map<string, string>();
+  if (input.paused) return { starts: [], reasons, paused: true, wakeAt };
   const pool = buildPool(input.node, input.running, input);
   const ctx: StepContext = { input, pool };
   const starts: Placement[] = [];
-  const waiting = new Map<number, string>();
-  let wakeAt: number | null = null;
-  const held: { c: Candidate; limits: string[] }[] = [];
-  for (const c of input.candidates) {
-    if (c.notBefore !== null && c.notBefore > input.now) wakeAt = wakeAt === null ? c.notBefore : Math.min(wakeAt, c.notBefore);
-    const pre = failures(PREFILTERS, c, ctx);
-    if (pre.length > 0) {
-      waiting.set(c.id, pre[0]!);
+  const heads = new Heap<Cursor>((a, b) => before(a.bucket.entries[a.pos]!, b.bucket.entries[b.pos]!));
+  for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0 });
+  const held: { bucket: Bucket; limits: string[] }[] = [];
+  for (let cur = heads.pop(); cur; cur = heads.pop()) {
+    const limits = failures(cur.bucket, ctx);
+    const f = limits.length === 0 ? fit(cur.bucket.request, pool) : null;
+    if (!f?.ok) {
+      held.push({ bucket: cur.bucket, limits });
       continue;
     }
-    const limits = failures(LIMITS, c, ctx);
-    const f = limits.length === 0 ? fit(c.request, pool) : null;
-    if (f?.ok) {
-      reserve(pool, c.agent, c.request, f.gpus);
-      starts.push({ taskId: c.id, gpus: f.gpus });
-    } else held.push({ c, limits });
+    const entry = cur.bucket.entries[cur.pos]!;
+    reserve(pool, entry.agent, entry.request, f.gpus);
+    starts.push({ taskId: entry.id, entry, gpus: f.gpus });
+    if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1 });
   }
   // Explain against what is left once this cycle's placements are made: that is what a task
-  // waits for now, not what was free when it was looked at. Same shape, same shortfalls.
-  const shortfalls = new Map<string, string[]>();
-  for (const { c, limits } of held) {
-    const key = shapeKey(c.request);
-    let missing = shortfalls.get(key);
-    if (!missing) {
-      const f = fit(c.request, pool);
-      missing = f.ok ? [] : f.reasons;
-      shortfalls.set(key, missing);
-    }
-    const reasons = [...limits, ...missing];
-    waiting.set(c.id, reasons.length > 0 ? reasons.join('; ') : 'waiting for the next scheduling cycle');
+  // waits for now, not what was free when it was looked at.
+  for (const { bucket, limits } of held) {
+    const f = fit(bucket.request, pool);
+    const all = [...limits, ...(f.ok ? [] : f.reasons)];
+    reasons.set(bucket.key, all.length > 0 ? all.join('; ') : 'waiting for the next scheduling cycle');
   }
-  return { starts, waiting, wakeAt };
+  return { starts, reasons, paused: false, wakeAt };
 }

@@ -1,71 +1,153 @@
-import type { Candidate } from './cycle.js';
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import { Heap } from './heap.js';
 
-export interface QueueEntry extends Candidate {
+export interface QueueEntry {
+  id: number;
+  agent: string;
+  request: ResourceRequest;
+  /** Epoch ms before which it must not start (retry backoff); null if none. */
+  notBefore: number | null;
   priority: number;
 }
 
-function before(a: QueueEntry, b: QueueEntry): boolean {
+/**
+ * Tasks of one agent with one request are interchangeable to the scheduler: if the first of them
+ * does not fit, none does. The queue keeps them together under this key.
+ */
+export function shapeOf(agent: string, r: ResourceRequest): string {
+  return `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+}
+
+/** Queue order: higher priority first, then FIFO (by id). */
+export function before(a: QueueEntry, b: QueueEntry): boolean {
   return a.priority > b.priority || (a.priority === b.priority && a.id < b.id);
 }
 
+export interface Bucket {
+  key: string;
+  agent: string;
+  request: ResourceRequest;
+  /** Sorted in queue order. */
+  entries: QueueEntry[];
+}
+
+function search(entries: readonly QueueEntry[], e: QueueEntry): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(entries[mid]!, e)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * The queued tasks in queue order: higher priority first, FIFO (by id) within a priority.
- * Invariant: `entries` is sorted by that order and holds each id at most once.
+ * The queued tasks, grouped by shape (one sorted bucket per agent and request), plus the ones
+ * waiting out a retry backoff in a heap by due time. A scheduling cycle then costs
+ * O((starts + shapes) · log shapes), not O(queue length).
+ *
+ * Invariant: every entry is in exactly one place (a bucket, or `delayed`), each bucket is sorted
+ * in queue order, and `size` counts them all.
  */
-export class QueueIndex implements Iterable<QueueEntry> {
-  private entries: QueueEntry[] = [];
-  private ids = new Set<number>();
+export class QueueIndex {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly delayed = new Heap<QueueEntry>((a, b) => a.notBefore! < b.notBefore!);
+  private count = 0;
 
   get size(): number {
-    return this.entries.length;
+    return this.count;
   }
 
-  has(id: number): boolean {
-    return this.ids.has(id);
+  /** Buckets with at least one eligible task. */
+  shapes(): IterableIterator<Bucket> {
+    return this.buckets.values();
   }
 
-  [Symbol.iterator](): Iterator<QueueEntry> {
-    return this.entries[Symbol.iterator]();
+  bucket(key: string): Bucket | undefined {
+    return this.buckets.get(key);
   }
 
-  add(entry: QueueEntry): void {
-    if (this.ids.has(entry.id)) this.remove(entry.id);
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (before(this.entries[mid]!, entry)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.entries.splice(lo, 0, entry);
-    this.ids.add(entry.id);
-  }
-
-  /** Adds many at once (a batch submit, a start-up load): one sort instead of n inserts. */
-  addAll(entries: readonly QueueEntry[]): void {
-    if (entries.length < 16) {
-      for (const e of entries) this.add(e);
+  /** Adds one task; one whose backoff has not ended waits in `delayed` until `promoteDue`. */
+  add(e: QueueEntry, now = -Infinity): void {
+    this.count += 1;
+    if (e.notBefore !== null && e.notBefore > now) {
+      this.delayed.push(e);
       return;
     }
-    for (const e of entries) {
-      if (this.ids.has(e.id)) this.remove(e.id);
-      this.ids.add(e.id);
-      this.entries.push(e);
-    }
-    this.entries.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    const b = this.bucketFor(e);
+    b.entries.splice(search(b.entries, e), 0, e);
   }
 
-  remove(id: number): boolean {
-    if (!this.ids.delete(id)) return false;
-    const i = this.entries.findIndex((e) => e.id === id);
-    if (i >= 0) this.entries.splice(i, 1);
+  /** Adds many at once (a batch submit, a start-up load): one sort per bucket. */
+  addAll(entries: readonly QueueEntry[], now = -Infinity): void {
+    if (entries.length < 16) {
+      for (const e of entries) this.add(e, now);
+      return;
+    }
+    const touched = new Set<Bucket>();
+    for (const e of entries) {
+      this.count += 1;
+      if (e.notBefore !== null && e.notBefore > now) this.delayed.push(e);
+      else {
+        const b = this.bucketFor(e);
+        b.entries.push(e);
+        touched.add(b);
+      }
+    }
+    for (const b of touched) b.entries.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
+  }
+
+  /** Removes a task, found by what it was added with. Returns whether it was there. */
+  remove(e: QueueEntry): boolean {
+    const b = this.buckets.get(shapeOf(e.agent, e.request));
+    if (b) {
+      const i = search(b.entries, e);
+      if (b.entries[i]?.id === e.id) {
+        b.entries.splice(i, 1);
+        this.count -= 1;
+        if (b.entries.length === 0) this.buckets.delete(b.key);
+        return true;
+      }
+    }
+    // Not in its bucket: it may be waiting out a backoff (rare: a linear look is fine).
+    const all = this.delayed.toArray();
+    const at = all.findIndex((x) => x.id === e.id);
+    if (at < 0) return false;
+    const rest = all.filter((_, i) => i !== at);
+    while (this.delayed.pop() !== undefined);
+    for (const x of rest) this.delayed.push(x);
+    this.count -= 1;
     return true;
   }
 
-  /** Removes many ids in one pass. */
-  removeAll(ids: ReadonlySet<number>): void {
-    if (ids.size === 0) return;
-    this.entries = this.entries.filter((e) => !ids.has(e.id));
-    for (const id of ids) this.ids.delete(id);
+  /** Moves tasks whose backoff has ended into their buckets. */
+  promoteDue(now: number): void {
+    for (let e = this.delayed.peek(); e && e.notBefore! <= now; e = this.delayed.peek()) {
+      this.delayed.pop();
+      const b = this.bucketFor(e);
+      b.entries.splice(search(b.entries, e), 0, e);
+    }
+  }
+
+  /** When the next backoff ends; null if none is waiting. */
+  nextDue(): number | null {
+    return this.delayed.peek()?.notBefore ?? null;
+  }
+
+  /** Every entry in queue order (for tests and small queues; O(n log n)). */
+  toArray(): QueueEntry[] {
+    const all = [...this.buckets.values()].flatMap((b) => b.entries).concat(this.delayed.toArray());
+    return all.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
+  }
+
+  private bucketFor(e: QueueEntry): Bucket {
+    const key = shapeOf(e.agent, e.request);
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { key, agent: e.agent, request: e.request, entries: [] };
+      this.buckets.set(key, b);
+    }
+    return b;
   }
 }

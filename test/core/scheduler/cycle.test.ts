@@ -2,20 +2,26 @@ import { describe, expect, it } from 'vitest';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
 import { backoffMs } from '../../../src-main/core/scheduler/backoff.js';
-import { runCycle, type Candidate, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
+import { explain, runCycle, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
 import { neverFits } from '../../../src-main/core/scheduler/fit.js';
-import { QueueIndex } from '../../../src-main/core/scheduler/queue.js';
+import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
 import { resolveRequest } from '../../../src-main/core/scheduler/request.js';
 import { node, rtx4060 } from '../../helpers/fakes.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const small: ResourceRequest = { cpu: 1, memoryMB: 100 };
 const gpu = (vramMB: number, count = 1): ResourceRequest => ({ cpu: 1, memoryMB: 100, gpu: { count, vramMB } });
+type Candidate = Omit<QueueEntry, 'priority'> & { priority?: number };
 const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null): Candidate => ({ id, agent, request, notBefore });
 const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({ taskId, agent, request, gpus, pgid });
 
-function cycle(over: Partial<CycleInput> & { candidates: Candidate[] }) {
-  return runCycle({
+type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
+
+function cycle(over: Input) {
+  const { candidates, ...rest } = over;
+  const queue = new QueueIndex();
+  queue.addAll(candidates.map((c) => ({ priority: 0, ...c })), NOW);
+  const r = runCycle({
     now: NOW,
     paused: false,
     maxConcurrency: 100,
@@ -24,13 +30,15 @@ function cycle(over: Partial<CycleInput> & { candidates: Candidate[] }) {
     running: [],
     vramMarginMB: 0,
     memoryMarginMB: 0,
-    ...over,
+    ...rest,
+    queue,
   });
+  return { ...r, why: (id: number) => explain(r, candidates.find((c) => c.id === id)!, NOW) };
 }
 
 interface Case {
   name: string;
-  input: Partial<CycleInput> & { candidates: Candidate[] };
+  input: Input;
   starts: number[];
   waits?: Record<number, RegExp>;
   gpus?: Record<number, number[]>;
@@ -185,9 +193,8 @@ describe('runCycle', () => {
   it.each(cases)('$name', (c) => {
     const r = cycle(c.input);
     expect(r.starts.map((s) => s.taskId)).toEqual(c.starts);
-    for (const [id, re] of Object.entries(c.waits ?? {})) expect(r.waiting.get(Number(id))).toMatch(re);
+    for (const [id, re] of Object.entries(c.waits ?? {})) expect(r.why(Number(id))).toMatch(re);
     for (const [id, g] of Object.entries(c.gpus ?? {})) expect(r.starts.find((s) => s.taskId === Number(id))?.gpus).toEqual(g);
-    for (const s of r.starts) expect(r.waiting.has(s.taskId)).toBe(false);
   });
 
   it('reports the earliest backoff end to wake up at', () => {
@@ -197,21 +204,48 @@ describe('runCycle', () => {
 });
 
 describe('queue order', () => {
-  it('higher priority first, FIFO within a priority', () => {
+  it('higher priority first, FIFO within a priority, across shapes', () => {
     const q = new QueueIndex();
     q.add({ ...cand(1), priority: 0 });
-    q.add({ ...cand(2), priority: 5 });
-    q.addAll(Array.from({ length: 20 }, (_, i) => ({ ...cand(10 + i), priority: i % 2 ? 5 : 0 })));
+    q.add({ ...cand(2, gpu(100)), priority: 5 });
+    q.addAll(Array.from({ length: 20 }, (_, i) => ({ ...cand(10 + i, i % 3 ? small : gpu(50)), priority: i % 2 ? 5 : 0 })));
     q.add({ ...cand(3), priority: 0 });
-    q.add({ ...cand(1), priority: 9 }); // priority change of a queued task
-    const ids = [...q].map((e) => e.id);
-    expect(ids[0]).toBe(1);
-    expect(ids.slice(1, 12)).toEqual([2, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29]);
-    expect(ids.slice(12)).toEqual([3, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
     expect(q.size).toBe(23);
-    q.removeAll(new Set([2, 3]));
-    expect(q.has(2)).toBe(false);
-    expect(q.size).toBe(21);
+    const ids = q.toArray().map((e) => e.id);
+    expect(ids.slice(0, 11)).toEqual([2, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29]);
+    expect(ids.slice(11)).toEqual([1, 3, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
+    // A priority change: out with the old entry, in with the new one.
+    expect(q.remove({ ...cand(1), priority: 0 })).toBe(true);
+    q.add({ ...cand(1), priority: 9 });
+    expect(q.toArray()[0]!.id).toBe(1);
+    expect(q.remove({ ...cand(99), priority: 0 })).toBe(false);
+    expect(q.size).toBe(23);
+  });
+
+  it('a cycle starts tasks in queue order across shapes, and backfills past a bucket that does not fit', () => {
+    const r = cycle({
+      node: node({ cpuCores: 3 }),
+      candidates: [
+        { ...cand(1, gpu(9000)), priority: 9 },
+        { ...cand(2, gpu(1000)), priority: 1 },
+        { ...cand(3), priority: 5 },
+        { ...cand(4), priority: 1 },
+        { ...cand(5, gpu(1000)), priority: 0 },
+      ],
+    });
+    expect(r.starts.map((s) => s.taskId)).toEqual([3, 2, 4]);
+    expect(r.why(1)).toMatch(/needs 9000 MB VRAM/);
+    expect(r.why(5)).toMatch(/needs 1 core, 0 cores free of 3/);
+  });
+
+  it('retries waiting out a backoff join their bucket when it ends', () => {
+    const q = new QueueIndex();
+    q.add({ ...cand(1, small, 'a', NOW + 1000), priority: 0 }, NOW);
+    expect(q.shapes().next().done).toBe(true);
+    expect(q.nextDue()).toBe(NOW + 1000);
+    q.promoteDue(NOW + 1000);
+    expect([...q.shapes()].map((b) => b.entries.map((e) => e.id))).toEqual([[1]]);
+    expect(q.nextDue()).toBeNull();
   });
 });
 
