@@ -5,12 +5,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { idleCpu } from './idle-cpu.mjs';
 import { uiBench } from './ui.mjs';
+import { dispatchBench } from './dispatch.mjs';
+import { memoryStartupBench } from './memory-startup.mjs';
+import { schedulingBench } from './scheduling.mjs';
+import { submitBench } from './submit.mjs';
 import { ROOT } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, ramMB: Math.round(totalmem() / 1048576), node: process.version };
 const results = [];
 const benches = [
+  ['dispatch', () => dispatchBench({ tasks: quick ? 300 : 2000 })],
+  ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
+  ['scheduling', () => schedulingBench({ quick })],
+  ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
   ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
   ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
 ];

@@ -76,8 +76,24 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
   private readonly insertStmt;
+  /** The hot paths (every start, spawn, exit, progress update) use prepared statements, made once. */
+  private readonly hot;
 
   constructor(private readonly conn: OpenDb) {
+    const q = (sql: string) => conn.sqlite.prepare(sql);
+    this.hot = {
+      getTask: q(`SELECT id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt FROM tasks WHERE id = ?`),
+      begin: q(`UPDATE tasks SET state = 'starting', attempts = ?, started_at = ?, updated_at = ?, not_before = NULL, progress = NULL, progress_message = NULL WHERE id = ? AND state = 'queued' AND attempts = ?`),
+      insertAttempt: q(`INSERT INTO attempts (task_id, number, outcome, started_at, gpus) VALUES (?, ?, 'running', ?, ?)`),
+      spawnedAttempt: q(`UPDATE attempts SET pid = ?, pid_start_time = ?, pgid = ?, log_dir = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
+      spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ?`),
+      endAttempt: q(`UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
+      endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
+        cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb)
+        WHERE id = ? AND attempts = ? AND state IN ('starting', 'running')`),
+      progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ?`),
+      event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
+    };
     // The one hot path (batch submit) uses a raw prepared statement: drizzle's row-by-row insert
     // is ten times slower.
     this.insertStmt = conn.sqlite.prepare(
@@ -133,9 +149,10 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   getTask(id: number): TaskRecord | null {
-    const r = this.db.select().from(tasks).where(eq(tasks.id, id)).get();
+    const r = this.hot.getTask.get(id) as TaskRow | undefined;
     return r ? toTask(r) : null;
   }
+
 
   listTasks(f: TaskFilter): TaskRecord[] {
     const where: SQL[] = [];
@@ -178,21 +195,23 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   queuedEntries(): QueueEntry[] {
-    // Raw and column-light: at start-up a long queue is loaded in one pass. Requests of the same
-    // shape share one object.
+    // Raw rows as arrays, few columns, one pass: at start-up a long queue loads in a blink.
+    // Requests of the same shape share one object.
     const shapes = new Map<string, ResourceRequest>();
-    const out: QueueEntry[] = [];
     const rows = this.conn.sqlite
-      .prepare(`SELECT id, agent, priority, not_before AS notBefore, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB FROM tasks WHERE state = 'queued'`)
-      .iterate() as IterableIterator<{ id: number; agent: string; priority: number; notBefore: number | null; cpu: number; memoryMB: number; gpuCount: number; vramMB: number }>;
-    for (const r of rows) {
-      const key = `${r.cpu}|${r.memoryMB}|${r.gpuCount}|${r.vramMB}`;
+      .prepare(`SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb FROM tasks WHERE state = 'queued'`)
+      .raw(true)
+      .all() as [number, string, number, number | null, number, number, number, number][];
+    const out: QueueEntry[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB] = rows[i]!;
+      const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
       if (!request) {
-        request = { cpu: r.cpu, memoryMB: r.memoryMB, ...(r.gpuCount > 0 ? { gpu: { count: r.gpuCount, vramMB: r.vramMB } } : {}) };
+        request = { cpu, memoryMB, ...(gpuCount > 0 ? { gpu: { count: gpuCount, vramMB } } : {}) };
         shapes.set(key, request);
       }
-      out.push({ id: r.id, agent: r.agent, priority: r.priority, notBefore: r.notBefore, request });
+      out[i] = { id, agent, priority, notBefore, request };
     }
     return out;
   }
@@ -213,82 +232,48 @@ export class SqliteTaskStore implements TaskStore {
 
   beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): boolean {
     return this.conn.sqlite.transaction(() => {
-      const res = this.db
-        .update(tasks)
-        .set({
-          state: 'starting',
-          attempts: expectedAttempts + 1,
-          startedAt,
-          updatedAt: startedAt,
-          notBefore: null,
-          progress: null,
-          progressMessage: null,
-        })
-        .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued'), eq(tasks.attempts, expectedAttempts)))
-        .run();
-      if (res.changes !== 1) return false;
-      this.db
-        .insert(attempts)
-        .values({ taskId, number: expectedAttempts + 1, outcome: 'running', startedAt, gpus: JSON.stringify(gpus) })
-        .run();
+      if (this.hot.begin.run(expectedAttempts + 1, startedAt, startedAt, taskId, expectedAttempts).changes !== 1) return false;
+      this.hot.insertAttempt.run(taskId, expectedAttempts + 1, startedAt, JSON.stringify(gpus));
       return true;
     })();
   }
+
 
   markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): boolean {
     return this.conn.sqlite.transaction(() => {
-      const a = this.db
-        .update(attempts)
-        .set({ pid: proc.pid, pidStartTime: proc.pidStartTime, pgid: proc.pgid, logDir: proc.logDir })
-        .where(and(eq(attempts.taskId, taskId), eq(attempts.number, attempt), eq(attempts.outcome, 'running')))
-        .run();
-      if (a.changes !== 1) return false;
-      this.db
-        .update(tasks)
-        .set({ state: 'running', updatedAt: Date.now() })
-        .where(and(eq(tasks.id, taskId), eq(tasks.state, 'starting'), eq(tasks.attempts, attempt)))
-        .run();
+      if (this.hot.spawnedAttempt.run(proc.pid, proc.pidStartTime, proc.pgid, proc.logDir, taskId, attempt).changes !== 1) return false;
+      this.hot.spawnedTask.run(Date.now(), taskId, attempt);
       return true;
     })();
   }
 
+
   endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): boolean {
+    const round = (x: number | null | undefined) => (x == null ? null : Math.round(x));
     return this.conn.sqlite.transaction(() => {
-      const a = this.db
-        .update(attempts)
-        .set({
-          outcome: end.outcome,
-          reason: end.reason,
-          exitCode: end.exitCode,
-          signal: end.signal,
-          endedAt: end.endedAt,
-          peakVramMB: end.peakVramMB == null ? null : Math.round(end.peakVramMB),
-          peakMemoryMB: end.peakMemoryMB == null ? null : Math.round(end.peakMemoryMB),
-          peakCpu: end.peakCpu ?? null,
-        })
-        .where(and(eq(attempts.taskId, taskId), eq(attempts.number, attempt), eq(attempts.outcome, 'running')))
-        .run();
+      const a = this.hot.endAttempt.run(end.outcome, end.reason, end.exitCode, end.signal, end.endedAt, round(end.peakVramMB), round(end.peakMemoryMB), end.peakCpu ?? null, taskId, attempt);
       if (a.changes !== 1) return false;
-      const t = this.db
-        .update(tasks)
-        .set({
-          state: next.state,
-          notBefore: next.notBefore,
-          error: next.error,
-          finishedAt: next.finishedAt,
-          updatedAt: end.endedAt,
-          ...(next.progress !== undefined ? { progress: next.progress } : {}),
-          ...(next.request
-            ? { cpu: next.request.cpu, memoryMB: next.request.memoryMB, gpuCount: next.request.gpu?.count ?? 0, vramMB: next.request.gpu?.vramMB ?? 0 }
-            : {}),
-        })
-        .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt), inArray(tasks.state, ['starting', 'running'])))
-        .run();
+      const r = next.request;
+      const t = this.hot.endTask.run(
+        next.state,
+        next.notBefore,
+        next.error,
+        next.finishedAt,
+        end.endedAt,
+        next.progress ?? null,
+        r ? r.cpu : null,
+        r ? r.memoryMB : null,
+        r ? (r.gpu?.count ?? 0) : null,
+        r ? (r.gpu?.vramMB ?? 0) : null,
+        taskId,
+        attempt,
+      );
       if (t.changes !== 1) throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
       this.insertEvent(taskId, attempt, 'attempt-ended', { ...end, next: next.state }, end.endedAt);
       return true;
     })();
   }
+
 
   cancelQueued(taskId: number, at: number): boolean {
     const r = this.db
@@ -337,8 +322,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   setProgress(taskId: number, progress: number, message: string | null, at: number): void {
-    this.db.update(tasks).set({ progress, progressMessage: message, updatedAt: at }).where(eq(tasks.id, taskId)).run();
+    this.hot.progress.run(progress, message, at, taskId);
   }
+
 
   setResult(taskId: number, attempt: number, data: unknown): void {
     this.db
@@ -375,8 +361,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   private insertEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
-    this.db.insert(taskEvents).values({ taskId, attempt, type, at, data: data === null ? null : JSON.stringify(data) }).run();
+    this.hot.event.run(taskId, attempt, at, type, data === null ? null : JSON.stringify(data));
   }
+
 
   recentPeaks(agent: string, limit: number): PeakSample[] {
     return this.db
