@@ -1,7 +1,7 @@
 // `npm run bench`: runs the benchmarks against the built code and writes bench/results/latest.json
 // and docs/benchmarks.md. `--quick` shortens every measurement (a smoke run, not for figures).
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { idleCpu } from './idle-cpu.mjs';
 import { uiBench } from './ui.mjs';
@@ -48,6 +48,7 @@ if (!quick) {
     '',
     ...results.map((r) => `- **${r.name}**: ${r.how}.`),
     '',
+    readFileSync(join(ROOT, 'bench', 'analysis.md'), 'utf8'),
   ].join('\n');
   writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);
 }

@@ -6,6 +6,8 @@ import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 
+const CHECKPOINT_MS = 5000;
+
 export interface OpenDb {
   db: Db;
   sqlite: Database.Database;
@@ -23,7 +25,25 @@ export function openDb(file: string): OpenDb {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Checkpoints run on a timer (see checkpointEvery), not inside whichever commit crosses the
+  // threshold: a submit must not pay for folding the WAL back into the database.
+  sqlite.pragma('wal_autocheckpoint = 0');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: migrationsDir() });
-  return { db, sqlite, close: () => sqlite.close() };
+  const timer = setInterval(() => {
+    try {
+      sqlite.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // busy: the next one will do
+    }
+  }, CHECKPOINT_MS);
+  timer.unref();
+  return {
+    db,
+    sqlite,
+    close: () => {
+      clearInterval(timer);
+      sqlite.close();
+    },
+  };
 }

@@ -198,20 +198,23 @@ export class SqliteTaskStore implements TaskStore {
     // Raw rows as arrays, few columns, one pass: at start-up a long queue loads in a blink.
     // Requests of the same shape share one object.
     const shapes = new Map<string, ResourceRequest>();
+    const names = new Map<string, string>();
     const rows = this.conn.sqlite
       .prepare(`SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb FROM tasks WHERE state = 'queued'`)
       .raw(true)
-      .all() as [number, string, number, number | null, number, number, number, number][];
-    const out: QueueEntry[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB] = rows[i]!;
+      .iterate() as IterableIterator<[number, string, number, number | null, number, number, number, number]>;
+    // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
+    const out: QueueEntry[] = [];
+    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
       if (!request) {
         request = { cpu, memoryMB, ...(gpuCount > 0 ? { gpu: { count: gpuCount, vramMB } } : {}) };
         shapes.set(key, request);
       }
-      out[i] = { id, agent, priority, notBefore, request };
+      let name = names.get(agent);
+      if (name === undefined) names.set(agent, (name = agent));
+      out.push({ id, agent: name, priority, notBefore, request });
     }
     return out;
   }

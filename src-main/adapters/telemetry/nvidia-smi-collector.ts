@@ -98,6 +98,9 @@ class SampledLoop<Row> {
   private exited(exit: LoopExit): void {
     if (this.pending.length > 0 || this.problems.length > 0) this.flush();
     if (!this.active) return;
+    // Not installed: it will not appear within seconds, so look again at the longest backoff
+    // (each try forks the Manager).
+    if (exit.errorCode === 'ENOENT') this.backoff = this.cfg.maxBackoffMs;
     this.onFailure(exit, this.backoff);
     this.scheduleRestart();
   }
