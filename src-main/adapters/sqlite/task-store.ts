@@ -14,7 +14,7 @@ import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
 import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
-import { artifacts, attempts, settings, taskEvents, tasks } from './schema.js';
+import { artifacts, attempts, settings, tasks } from './schema.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 type AttemptRow = typeof attempts.$inferSelect;
