@@ -6,6 +6,8 @@ export const SettingsSchema = z
     maxConcurrency: z.number().int().min(1).max(10_000),
     vramMarginMB: z.number().int().min(0).max(65_536),
     telemetryMs: z.number().int().min(100).max(60_000),
+    /** Desktop notifications when a task finishes or fails (the desktop app). */
+    desktopNotifications: z.boolean(),
   })
   .strict();
 export type Settings = z.infer<typeof SettingsSchema>;

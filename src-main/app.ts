@@ -49,9 +49,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
     // Settings changed in the UI are kept; a flag or environment variable given at start wins.
     const saved = SettingsPatchSchema.safeParse(store.getSetting('settings') ?? {});
-    const pick = <K extends keyof Settings>(key: K, fallback: Settings[K]): Settings[K] =>
+    const pick = <K extends 'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>(key: K, fallback: Settings[K]): Settings[K] =>
       options.explicit.has(key) || !saved.success || saved.data[key] === undefined ? fallback : (saved.data[key] as Settings[K]);
     const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi });
+    let desktopNotifications = saved.success ? (saved.data.desktopNotifications ?? true) : true;
     await telemetry.start();
     const bus = new EventBus();
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs });
@@ -97,9 +98,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       logger,
       startedAt: Date.now(),
       settings: {
-        get: () => ({ maxConcurrency: manager.config.maxConcurrency, vramMarginMB: manager.config.vramMarginMB, telemetryMs: telemetry.intervalMs }),
+        get: () => ({ maxConcurrency: manager.config.maxConcurrency, vramMarginMB: manager.config.vramMarginMB, telemetryMs: telemetry.intervalMs, desktopNotifications }),
         async update(patch) {
-          const { telemetryMs, ...rest } = patch;
+          const { telemetryMs, desktopNotifications: notify, ...rest } = patch;
+          if (notify !== undefined) desktopNotifications = notify;
           manager.updateConfig(rest);
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
           const now = this.get();

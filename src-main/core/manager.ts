@@ -78,7 +78,10 @@ export class Manager {
   private progressTimer: TimerHandle | null = null;
   private unsubscribe: (() => void) | null = null;
   private started = false;
+  /** Set by stop(): runner reports that come later are left for the next Manager. */
+  private stopped = false;
   private readonly profiles = new Map<string, LearnedProfile | null>();
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -149,6 +152,7 @@ export class Manager {
    */
   stop(opts: { stopAgents?: boolean } = {}): void {
     this.started = false;
+    this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     const { clock } = this.deps;
@@ -161,6 +165,29 @@ export class Manager {
       if (opts.stopAgents) run.handle?.cancel();
       else run.handle?.detach();
     }
+  }
+
+  /**
+   * Cancels every running task and resolves once each has ended and been recorded (or after
+   * `timeoutMs`): what quitting with "stop them" does before the store closes.
+   */
+  cancelAll(timeoutMs: number): Promise<void> {
+    for (const run of this.active.values()) {
+      this.deps.store.setDesired(run.taskId, 'cancel');
+      run.handle?.cancel();
+    }
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        this.deps.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.add(done);
+    });
   }
 
   // ---- commands -------------------------------------------------------------------------------
@@ -419,6 +446,8 @@ export class Manager {
     const { store, clock, events } = this.deps;
     const run = this.active.get(taskId);
     if (!run || run.attempt !== attempt) return; // a stale report from an attempt that has ended
+    // After stop() the store may be closed: the next Manager finishes this attempt on adoption.
+    if (this.stopped) return;
     switch (e.type) {
       case 'spawned':
         run.pgid = e.pgid;
@@ -507,6 +536,10 @@ export class Manager {
       },
     );
     this.active.delete(taskId);
+    if (this.active.size === 0) {
+      for (const w of this.idleWaiters) w();
+      this.idleWaiters.clear();
+    }
     this.watchGroups();
     if (end.outcome === 'succeeded') this.profiles.delete(task.agent);
     if (!ended) {

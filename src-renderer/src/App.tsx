@@ -7,6 +7,7 @@ import { href, useRoute } from './lib/router.js';
 import { useToast } from './lib/toasts.js';
 import { AgentsView } from './views/AgentsView.js';
 import { QueueView } from './views/QueueView.js';
+import { QuickView } from './views/QuickView.js';
 import { ResourcesView } from './views/ResourcesView.js';
 import { SettingsView } from './views/SettingsView.js';
 import { TaskDetail } from './views/TaskDetail.js';
@@ -67,6 +68,13 @@ export function App({ api, token }: { api: Api; token: string | null }) {
 
   const agentList = agents.data?.agents ?? [];
   const current = route.view === 'task' ? 'queue' : route.view;
+  if (route.view === 'quick') {
+    return (
+      <DropZone api={api} agents={agentList} loaded={agents.isSuccess} token={token}>
+        <QuickView api={api} />
+      </DropZone>
+    );
+  }
   return (
     <DropZone api={api} agents={agentList} loaded={agents.isSuccess} token={token}>
       <div className="shell">

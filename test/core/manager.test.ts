@@ -342,3 +342,15 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     expect(why(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
   });
 });
+
+describe('Manager: quitting with "stop them"', () => {
+  it('cancelAll cancels every running task and resolves once each has been recorded', async () => {
+    h = harness(agents);
+    const [a, b] = h.manager.submit([{ agent: 'cpu' }, { agent: 'flaky' }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(2);
+    await h.manager.cancelAll(10_000);
+    expect(h.store.getTask(a!.id)!.state).toBe('cancelled');
+    expect(h.store.getTask(b!.id)!.state).toBe('cancelled'); // not retried
+  });
+});

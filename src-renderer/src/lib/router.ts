@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 
 /** Views are addressed by the hash: #/queue, #/task/12, #/resources, #/agents, #/settings. */
-export type Route = { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' };
+export type Route = { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' } | { view: 'quick' };
 
 export function parseRoute(hash: string): Route {
   // "&token=…" and other parameters after the route are not part of it.
@@ -17,6 +17,8 @@ export function parseRoute(hash: string): Route {
       return parts[1] ? { view: 'agents', agent: decodeURIComponent(parts[1]) } : { view: 'agents' };
     case 'settings':
       return { view: 'settings' };
+    case 'quick':
+      return { view: 'quick' };
     default:
       return { view: 'queue' };
   }

@@ -23,7 +23,9 @@ export function SettingsView({ api }: { api: Api }) {
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    const parsed = SettingsSchema.safeParse(Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.trim() === '' ? NaN : Number(v)])));
+    const parsed = SettingsSchema.safeParse({
+      ...Object.fromEntries(Object.entries(form).map(([k, v]) => [k, k === 'desktopNotifications' ? v === 'true' : v.trim() === '' ? NaN : Number(v)])),
+    });
     if (!parsed.success) {
       setErrors(Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0]), i.message])));
       return;
@@ -52,6 +54,16 @@ export function SettingsView({ api }: { api: Api }) {
             </small>
           </div>
         ))}
+        <div className="field">
+          <label>
+            <input
+              type="checkbox"
+              checked={form.desktopNotifications === 'true'}
+              onChange={(e) => setForm((v) => ({ ...v, desktopNotifications: String(e.target.checked) }))}
+            />{' '}
+            Desktop notifications when a task finishes or fails (desktop app)
+          </label>
+        </div>
         <button type="submit">Save</button>
       </form>
     </section>

@@ -1,0 +1,56 @@
+/** What the tray shows, computed from the queue and the GPU, with no Electron in sight. */
+export type TrayState = 'idle' | 'running' | 'attention';
+
+export interface TrayInput {
+  running: number;
+  queued: number;
+  paused: boolean;
+  /** A task failed (or timed out) since the person last opened the app. */
+  unseenFailures: number;
+  /** VRAM in use on all GPUs (ours + other programs) and their total; null with no GPU. */
+  vram: { usedMB: number; totalMB: number } | null;
+}
+
+export function trayState(i: TrayInput): TrayState {
+  if (i.unseenFailures > 0) return 'attention';
+  return i.running > 0 ? 'running' : 'idle';
+}
+
+const gb = (mb: number): string => (mb / 1024).toFixed(1);
+
+export function trayTooltip(i: TrayInput): string {
+  const parts = [`${i.running} running`, `${i.queued} queued`];
+  if (i.paused) parts.push('paused');
+  if (i.unseenFailures > 0) parts.push(`${i.unseenFailures} failed`);
+  const vram = i.vram ? ` · VRAM ${gb(i.vram.usedMB)} of ${gb(i.vram.totalMB)} GB in use` : '';
+  return `Agent Manager: ${parts.join(', ')}${vram}`;
+}
+
+export interface MenuItem {
+  id: 'open' | 'pause' | 'resume' | 'quit' | 'separator';
+  label?: string;
+}
+
+export function trayMenu(i: TrayInput): MenuItem[] {
+  return [
+    { id: 'open', label: 'Open Agent Manager' },
+    i.paused ? { id: 'resume', label: 'Resume queue' } : { id: 'pause', label: 'Pause queue' },
+    { id: 'separator' },
+    { id: 'quit', label: 'Quit' },
+  ];
+}
+
+/** Where the quick view opens: next to the tray icon, inside the work area of its screen. */
+export function quickViewPosition(
+  tray: { x: number; y: number; width: number; height: number },
+  size: { width: number; height: number },
+  work: { x: number; y: number; width: number; height: number },
+): { x: number; y: number } {
+  const below = tray.y + tray.height + size.height <= work.y + work.height;
+  const y = below ? tray.y + tray.height + 4 : tray.y - size.height - 4;
+  const x = Math.round(tray.x + tray.width / 2 - size.width / 2);
+  return {
+    x: Math.min(Math.max(work.x, x), work.x + work.width - size.width),
+    y: Math.min(Math.max(work.y, y), work.y + work.height - size.height),
+  };
+}
