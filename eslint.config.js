@@ -55,4 +55,9 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: CORE_FORBIDDEN }],
     },
   },
+  {
+    // electron-builder hooks are CommonJS.
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -12,6 +12,7 @@ import {
 } from '../../contracts/task.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
+import { inspectPath } from '../adapters/files/inspect.js';
 import { readAttemptLog } from '../adapters/process/attempt-log.js';
 import { attemptDir } from '../adapters/process/runner.js';
 import { isTerminal } from '../core/lifecycle/states.js';
@@ -215,6 +216,12 @@ export const appRouter = router({
   agents,
   queue,
   telemetry,
+  /** Dropped files, checked where they are (the desktop app passes paths, not contents). */
+  files: router({
+    inspect: procedure
+      .input(z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) }).strict())
+      .query(({ input }) => input.paths.map(inspectPath)),
+  }),
   settings: router({
     get: procedure.query(({ ctx }) => ctx.services.settings.get()),
     update: procedure.input(SettingsPatchSchema).mutation(({ ctx, input }) => ctx.services.settings.update(input)),

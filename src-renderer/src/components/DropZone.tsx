@@ -73,6 +73,10 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
         toast({ kind: 'error', text: 'The list of agents is still loading; drop the files again in a moment.' });
         return;
       }
+      if (inElectron() && items.length > 0) {
+        void inspectInMain(items);
+        return;
+      }
       const plan = planDrop(items, agents);
       if ('error' in plan) {
         toast({ kind: 'error', text: plan.error ?? 'No agent takes these files.' });
@@ -94,6 +98,33 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
     };
   }, [agents, loaded, toast]);
 
+  /** In the desktop app the main process checks each dropped path (regular, readable, links resolved). */
+  const inspectInMain = async (items: (DroppedItem & { file: File })[]) => {
+    try {
+      const paths = items.map((i) => electronPath(i.file));
+      const checked = await api.files.inspect.query({ paths });
+      const good: (DroppedItem & { file: File })[] = [];
+      const notes: string[] = [];
+      checked.forEach((c, i) => {
+        if (c.ok) good.push({ ...items[i]!, name: c.name, size: c.sizeBytes, kind: 'file', realPath: c.realPath } as DroppedItem & { file: File });
+        else notes.push(c.error);
+      });
+      const plan = planDrop(good, agents);
+      if ('error' in plan) {
+        toast({ kind: 'error', text: [...notes, plan.error].join(' ') });
+        return;
+      }
+      const files = plan.files.map((f) => {
+        const g = good.find((x) => x.name === f.name)!;
+        return { ...f, file: g.file, realPath: (g as { realPath?: string }).realPath };
+      });
+      setChoice(Object.fromEntries(files.map((f) => [f.name, f.agents[0]!])));
+      setPending({ files, notes: [...notes, ...plan.notes] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
   const confirm = async () => {
     if (!pending) return;
     const pr = Number(priority);
@@ -106,7 +137,8 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
       for (const [i, f] of pending.files.entries()) {
         setBusy(`Uploading ${f.name} (${i + 1} of ${pending.files.length})…`);
         // In Electron the file stays where it is and its path is passed; a browser uploads it.
-        const path = inElectron() ? electronPath(f.file) : await upload(f.file, token);
+        const checked = (f as { realPath?: string }).realPath;
+        const path = inElectron() ? (checked ?? electronPath(f.file)) : await upload(f.file, token);
         subs.push({ agent: choice[f.name]!, input: { file: path }, priority: pr, name: f.name });
       }
       setBusy('Submitting…');
