@@ -12,9 +12,11 @@ import { submitBench } from './submit.mjs';
 import { ROOT } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
+// --report: only rewrite docs/benchmarks.md from bench/results/latest.json (no measuring).
+const reportOnly = process.argv.includes('--report');
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, ramMB: Math.round(totalmem() / 1048576), node: process.version };
-const results = [];
-const benches = [
+const results = reportOnly ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')).results : [];
+const benches = reportOnly ? [] : [
   ['dispatch', () => dispatchBench({ tasks: quick ? 300 : 2000 })],
   ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
   ['scheduling', () => schedulingBench({ quick })],
@@ -29,15 +31,15 @@ for (const [name, fn] of benches) {
     process.stderr.write(`  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`);
   }
 }
-const report = { at: new Date().toISOString(), quick, machine, results };
+const report = reportOnly ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) : { at: new Date().toISOString(), quick, machine, results };
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
-if (!quick) {
+if (!reportOnly) writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+if (!report.quick) {
   const rows = results.map((r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} | ${r.ratio ?? '-'} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`);
   const md = [
     '# Benchmarks',
     '',
-    `Measured ${report.at} on ${machine.cpu}, ${machine.cores} cores, ${machine.ramMB} MB RAM, Node ${machine.node}, with \`npm run bench\`.`,
+    `Measured ${report.at} on ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.ramMB} MB RAM, Node ${report.machine.node}, with \`npm run bench\`.`,
     'Each figure is measured with its baseline in the same run; the ratio is figure / baseline.',
     '',
     '| benchmark | figure | baseline | ratio | target | |',
