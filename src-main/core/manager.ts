@@ -320,7 +320,17 @@ export class Manager {
   }
 
   running(): readonly RunningUsage[] {
-    return [...this.active.values()];
+    return this.runningNow(this.deps.clock.now());
+  }
+
+  /** Our tasks holding resources, each marked settling or not as of `now`. */
+  private runningNow(now: number): RunningUsage[] {
+    const out: RunningUsage[] = [];
+    for (const r of this.active.values()) {
+      r.settling = now - r.startedAt < this.deps.config.settleMs;
+      out.push(r);
+    }
+    return out;
   }
 
   capacity() {
@@ -359,7 +369,7 @@ export class Manager {
       agentLimit: (name) => agents.get(name)?.concurrency ?? null,
       queue: this.queue,
       node: telemetry.current(),
-      running: [...this.active.values()].map((r) => ({ ...r, settling: now - r.startedAt < config.settleMs })),
+      running: this.runningNow(now),
     });
     const before = this.lastCycle;
     this.lastCycle = result;

