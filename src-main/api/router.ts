@@ -216,6 +216,22 @@ export const appRouter = router({
   agents,
   queue,
   telemetry,
+  /** An artifact opened with the system's default app, or shown in its folder (desktop app only). */
+  artifacts: router({
+    open: procedure
+      .input(z.object({ id: TaskIdSchema, index: z.number().int().min(0), reveal: z.boolean().optional() }).strict())
+      .mutation(async ({ ctx, input }) => {
+        const a = ctx.services.store.artifacts(input.id)[input.index];
+        if (!a) throw new TRPCError({ code: 'NOT_FOUND', message: `task ${input.id} has no artifact number ${input.index}` });
+        if (!ctx.desktop) throw new TRPCError({ code: 'BAD_REQUEST', message: 'opening a file is for the desktop app; in a browser, download it' });
+        if (input.reveal) ctx.desktop.showInFolder(a.path);
+        else {
+          const failed = await ctx.desktop.openPath(a.path);
+          if (failed) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `could not open ${a.name}: ${failed}` });
+        }
+        return { path: a.path };
+      }),
+  }),
   /** Dropped files, checked where they are (the desktop app passes paths, not contents). */
   files: router({
     inspect: procedure

@@ -9,6 +9,8 @@ export interface ApiContext {
   services: AppServices;
   /** Set by the transport once it has checked the token (HTTP/WS) or the sender (IPC). */
   authorized: boolean;
+  /** What only the desktop app can do (over IPC); absent over HTTP. */
+  desktop?: { openPath(path: string): Promise<string>; showInFolder(path: string): void };
 }
 
 type TrpcCode = ConstructorParameters<typeof TRPCError>[0]['code'];

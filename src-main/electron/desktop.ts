@@ -37,7 +37,7 @@ export interface ElectronLike {
   nativeImage: { createFromPath(path: string): unknown };
   Notification: (new (opts: { title: string; body: string }) => { show(): void; on(event: string, l: () => void): unknown }) & { isSupported(): boolean };
   dialog: { showMessageBox(opts: Record<string, unknown>): Promise<{ response: number }> };
-  shell: { openExternal(url: string): Promise<void> };
+  shell: { openExternal(url: string): Promise<void>; openPath(path: string): Promise<string>; showItemInFolder(path: string): void };
   screen: { getDisplayNearestPoint(p: { x: number; y: number }): { workArea: { x: number; y: number; width: number; height: number } } };
   ipcMain: { on(channel: string, listener: (event: IpcEventLike, message: unknown) => void): unknown };
 }
@@ -75,7 +75,11 @@ export class Desktop {
     const ipc = createIpcHandler({
       router: appRouter,
       isTrustedSender: (event) => this.ours.has(event.sender.id),
-      createContext: () => ({ services: this.services, authorized: true }),
+      createContext: () => ({
+        services: this.services,
+        authorized: true,
+        desktop: { openPath: (p: string) => this.e.shell.openPath(p), showInFolder: (p: string) => this.e.shell.showItemInFolder(p) },
+      }),
       onError: (err) => this.services.logger.error('IPC failure', { error: String(err) }),
     });
     this.e.ipcMain.on(IPC_CHANNEL, (event, message) => void ipc.handle(event, message));

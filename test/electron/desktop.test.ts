@@ -12,6 +12,8 @@ function fakeElectron(answer = 0) {
   let nextId = 1;
   const windows: (WindowLike & { options: Record<string, unknown>; loaded: string[]; handlers: Record<string, (...a: unknown[]) => void>; wc: Record<string, unknown>; visible: boolean })[] = [];
   const notices: { title: string; body: string; click?: () => void }[] = [];
+  const opened: string[] = [];
+  const shown: string[] = [];
   const dialogs: Record<string, unknown>[] = [];
   let ipc: ((event: IpcEventLike, message: unknown) => void) | null = null;
   const trays: { image: unknown; tooltip: string; menu: { label?: string; type?: string; click?: () => void }[]; handlers: Record<string, () => void> }[] = [];
@@ -109,11 +111,11 @@ function fakeElectron(answer = 0) {
         return { response: answer };
       },
     },
-    shell: { openExternal: async () => undefined },
+    shell: { openExternal: async () => undefined, openPath: async (p: string) => (opened.push(p), ''), showItemInFolder: (p: string) => void shown.push(p) },
     screen: { getDisplayNearestPoint: () => ({ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }) },
     ipcMain: { on: (_c: string, l: (event: IpcEventLike, message: unknown) => void) => (ipc = l) },
   };
-  return { e: e as unknown as ElectronLike, windows, trays, notices, dialogs, ipc: () => ipc!, quits: () => quits };
+  return { e: e as unknown as ElectronLike, windows, trays, notices, dialogs, opened, shown, ipc: () => ipc!, quits: () => quits };
 }
 
 const t = tempDir();
@@ -163,6 +165,24 @@ describe('the desktop shell (with a fake electron module)', () => {
     await waitFor(() => replies.length === 2);
     expect(JSON.stringify(replies)).toMatch(/"ok":true/);
     expect(JSON.stringify(replies)).toMatch(/unknown sender/);
+  });
+
+  it('artifacts open with the system app (desktop only; over HTTP it says to download)', async () => {
+    const f = fakeElectron();
+    new Desktop(f.e, m.services, opts).start();
+    const task = m.services.manager.submit([{ agent: 'ok' }])[0]!;
+    await waitFor(() => m.services.store.getTask(task.id)!.state === 'succeeded');
+    const replies: unknown[] = [];
+    const ev: IpcEventLike = { sender: { id: f.windows[0]!.webContents.id, isDestroyed: () => false }, senderFrame: { routingId: 1, url: 'file:///' }, reply: (_c, msg) => replies.push(msg) };
+    f.ipc()(ev, { method: 'request', operation: { id: 1, type: 'mutation', path: 'artifacts.open', input: { json: { id: task.id, index: 0 } } } });
+    f.ipc()(ev, { method: 'request', operation: { id: 2, type: 'mutation', path: 'artifacts.open', input: { json: { id: task.id, index: 0, reveal: true } } } });
+    await waitFor(() => replies.length === 2);
+    expect(f.opened).toEqual([expect.stringMatching(/artifacts\/out\.txt$/)]);
+    expect(f.shown).toEqual([expect.stringMatching(/artifacts\/out\.txt$/)]);
+    const { createCallerFactory } = await import('../../src-main/api/trpc.js');
+    const { appRouter } = await import('../../src-main/api/router.js');
+    const overHttp = createCallerFactory(appRouter)({ services: m.services, authorized: true });
+    await expect(overHttp.artifacts.open({ id: task.id, index: 0 })).rejects.toThrow(/for the desktop app; in a browser, download it/);
   });
 
   it('closing the window keeps the app in the tray; the tray opens the quick view next to it', () => {

@@ -75,6 +75,14 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
     }
   };
 
+  const openInDesktop = async (index: number, reveal: boolean) => {
+    try {
+      await api.artifacts.open.mutate({ id, index, reveal });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
   if (q.isError) return <p role="alert">{readable(q.error)}</p>;
   if (!q.data) return <p aria-busy="true">Loading task {id}…</p>;
   const t = q.data;
@@ -179,7 +187,16 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             {t.artifacts.map((a, i) => (
               <li key={a.path}>
                 <span>{a.name}</span> <small>{bytes(a.sizeBytes)}</small>
-                {!inElectron() && (
+                {inElectron() ? (
+                  <>
+                    <button className="link" onClick={() => void openInDesktop(i, false)}>
+                      Open
+                    </button>
+                    <button className="link" onClick={() => void openInDesktop(i, true)}>
+                      Show in folder
+                    </button>
+                  </>
+                ) : (
                   <>
                     <button className="link" onClick={() => void download(i, a.name, true)}>
                       Open
