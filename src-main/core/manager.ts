@@ -93,6 +93,8 @@ export class Manager {
   start(): void {
     const { store, runner } = this.deps;
     this.paused = store.getSetting<boolean>(PAUSED_KEY) ?? false;
+    // The queue first: runs found ended below may be queued again, and must be added only once.
+    this.queue.addAll(store.queuedEntries(), this.deps.clock.now());
     for (const { task, attempt } of store.active()) {
       const agent = this.deps.agents.get(task.agent);
       const usage: ActiveRun = {
@@ -136,7 +138,6 @@ export class Manager {
         this.finish(task.id, attempt.number, outcome);
       }
     }
-    this.queue.addAll(store.queuedEntries(), this.deps.clock.now());
     this.unsubscribe = this.deps.telemetry.subscribe(() => {
       this.observe();
       this.requestCycle();

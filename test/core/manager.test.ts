@@ -241,6 +241,7 @@ describe('Manager: restart', () => {
     h = h.restart();
     const task = h.store.getTask(t!.id)!;
     expect(task.state).toBe(state);
+    expect(h.manager.queueLength()).toBe(state === 'queued' ? 1 : 0); // queued once, not twice
     expect(h.store.attempts(t!.id)[0]).toMatchObject({ outcome: 'interrupted', reason: expect.stringMatching(/Manager was not running/) });
   });
 });
