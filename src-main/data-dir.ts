@@ -29,6 +29,11 @@ export function layout(root: string): DataDirLayout {
   };
 }
 
+/** Tells the CLI where the Manager listens (removed on a clean stop). Readable by its owner only. */
+export function writeServerFile(l: DataDirLayout, server: { url: string; port: number }): void {
+  writeFileSync(l.server, JSON.stringify({ url: server.url, port: server.port, pid: process.pid }, null, 2) + '\n', { mode: 0o600 });
+}
+
 export function ensureDataDir(root: string): DataDirLayout {
   const l = layout(root);
   mkdirSync(root, { recursive: true, mode: 0o700 });

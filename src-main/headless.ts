@@ -1,7 +1,7 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createAppServices, type AppServices } from './app.js';
 import type { ServeOptions } from './config.js';
-import { loadOrCreateToken } from './data-dir.js';
+import { loadOrCreateToken, writeServerFile } from './data-dir.js';
 import { rendererDir } from './paths.js';
 import { startServer, type RunningServer } from './server/http-server.js';
 import { consoleLogger, type LogLevel } from './adapters/console-logger.js';
@@ -30,7 +30,7 @@ export async function startHeadless(options: ServeOptions, logLevel: LogLevel = 
     if (err.code === 'EADDRINUSE') throw new Error(`port ${options.port} on 127.0.0.1 is in use (another Manager?); choose another with --port or AGENTMGR_PORT`);
     throw e;
   }
-  writeFileSync(services.dirs.server, JSON.stringify({ url: server.url, port: server.port, pid: process.pid }, null, 2) + '\n', { mode: 0o600 });
+  writeServerFile(services.dirs, server);
   let stopped = false;
   return {
     services,

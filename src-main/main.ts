@@ -4,12 +4,11 @@
  * against the running app), and the desktop shell: windows, tray, quick view, notifications.
  * Thin on purpose: Desktop is tested with a fake electron module (test/electron).
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as electron from 'electron';
 import { createAppServices, type AppServices } from './app.js';
 import { resolveServeOptions } from './config.js';
-import { DataDirLockedError, loadOrCreateToken } from './data-dir.js';
+import { DataDirLockedError, loadOrCreateToken, writeServerFile } from './data-dir.js';
 import { Desktop, type ElectronLike } from './electron/desktop.js';
 import { hardenWebContents } from './electron/hardening.js';
 import { packageRoot, rendererDir } from './paths.js';
@@ -33,7 +32,7 @@ async function boot(): Promise<void> {
   }
   const token = loadOrCreateToken(services.dirs);
   server = await startServer({ services, port: options.port, token, rendererDir: rendererDir(), maxUploadBytes: options.uploadMaxMB * 1024 * 1024 });
-  writeFileSync(services.dirs.server, JSON.stringify({ url: server.url, port: server.port, pid: process.pid }) + '\n', { mode: 0o600 });
+  writeServerFile(services.dirs, server);
   desktop = new Desktop(electron as unknown as ElectronLike, services, {
     preload: join(import.meta.dirname, '..', 'preload', 'index.cjs'),
     rendererDir: rendererDir(),

@@ -66,9 +66,7 @@ export interface TaskStore {
   countByState(): Record<TaskState, number>;
   /** Any window of the filtered list in the given order, and how many match in all. */
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
-  /** Every queued task, in queue order (priority high to low, then id). */
-  queued(): TaskRecord[];
-  /** The same, with only what the scheduler needs (cheap to load for a long queue). */
+  /** Every queued task, with only what the scheduler needs (cheap to load for a long queue). */
   queuedEntries(): QueueEntry[];
   /** Tasks in `starting` or `running`, each with its current attempt. */
   active(): { task: TaskRecord; attempt: AttemptRecord }[];

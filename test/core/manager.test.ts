@@ -14,6 +14,7 @@ const agents = [
 let h: Harness;
 afterEach(() => h?.close());
 const why = (id: number) => h.manager.waitingReason(h.store.getTask(id)!);
+const firstQueued = () => h.store.listTasks({ states: ['queued'], limit: 1 })[0]!;
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -207,7 +208,7 @@ describe('Manager: running tasks', () => {
     h.telemetry.snapshot = node({ gpus: [rtx4060({ usedMB: 3000, processes: [{ pid: 5, name: 'game', usedMB: 3000, pgid: 5 }] })] });
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(1);
-    const waiting = h.store.queued()[0]!;
+    const waiting = firstQueued();
     expect(why(waiting.id)).toMatch(/needs 3000 MB VRAM on GPU 0, 2188 MB free of 8188 MB: 3000 MB held by other programs \(game 3000 MB\)/);
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 0, processes: [] })] }));
     h.clock.flush();
@@ -335,12 +336,12 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 1500 } } }]);
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2); // 8188 - 1500 (desktop) - 3000 - 3000 < 1500
-    expect(why(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+    expect(why(firstQueued().id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
     // Settled: both readings now agree, and are trusted.
     h.clock.advance(30_000);
     h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] }));
     h.clock.flush();
-    expect(why(h.store.queued()[0]!.id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+    expect(why(firstQueued().id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
   });
 });
 

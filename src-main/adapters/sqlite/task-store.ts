@@ -230,10 +230,6 @@ export class SqliteTaskStore implements TaskStore {
     return out;
   }
 
-  queued(): TaskRecord[] {
-    return this.db.select().from(tasks).where(eq(tasks.state, 'queued')).orderBy(desc(tasks.priority), tasks.id).all().map(toTask);
-  }
-
   active(): { task: TaskRecord; attempt: AttemptRecord }[] {
     const rows = this.db
       .select()

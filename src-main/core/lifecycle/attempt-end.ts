@@ -1,4 +1,4 @@
-import type { AttemptOutcome, TaskState } from '../../../contracts/task.js';
+import type { AttemptOutcome } from '../../../contracts/task.js';
 
 /** How an agent run ended, as the runner saw it. */
 export interface RunOutcome {
@@ -43,9 +43,4 @@ export function classifyRun(run: RunOutcome): AttemptEnd {
   if (run.oom === 'host') return { outcome: 'failed', reason: `out of host memory (${run.oomEvidence ?? 'killed by the kernel'}; ${how})`, retryable: true };
   if (run.signal !== null) return { outcome: 'failed', reason: `killed by signal ${run.signal}`, retryable: true };
   return { outcome: 'failed', reason: `exit code ${run.exitCode ?? 'unknown'}`, retryable: true };
-}
-
-/** The task state an attempt outcome leads to when no retry follows. */
-export function terminalStateFor(outcome: AttemptEnd['outcome']): TaskState {
-  return outcome;
 }

@@ -81,14 +81,17 @@ describe('SqliteTaskStore', () => {
     expect(store.getTask(id)).toMatchObject({ state: 'queued', desired: 'run', maxAttempts: 2, error: null });
   });
 
-  it('lists newest first with filters and cursor; queue order is priority then id', () => {
+  it('lists newest first with filters and cursor; loads the queue light', () => {
     open();
     const ts = store.insertTasks([newTask(), newTask({ agent: 'b', priority: 5 }), newTask(), newTask({ priority: 5 })]);
     const ids = ts.map((t) => t.id);
     expect(store.listTasks({ limit: 2 }).map((t) => t.id)).toEqual([ids[3], ids[2]]);
     expect(store.listTasks({ limit: 10, beforeId: ids[2] }).map((t) => t.id)).toEqual([ids[1], ids[0]]);
     expect(store.listTasks({ limit: 10, agent: 'b' }).map((t) => t.id)).toEqual([ids[1]]);
-    expect(store.queued().map((t) => t.id)).toEqual([ids[1], ids[3], ids[0], ids[2]]);
+    const entries = store.queuedEntries();
+    expect(entries.map((e) => e.id).sort()).toEqual([...ids].sort());
+    expect(entries.find((e) => e.id === ids[1])).toMatchObject({ agent: 'b', priority: 5, notBefore: null, request: { cpu: 1, memoryMB: 10 } });
+    expect(entries[0]!.request).toBe(entries[1]!.request); // one shape, one shared request object
     expect(store.countByState()).toMatchObject({ queued: 4, running: 0 });
   });
 
