@@ -10,7 +10,7 @@ import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
 import { buildPool } from './core/scheduler/pool.js';
 import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../contracts/settings.js';
-import type { ServeOptions } from './config.js';
+import type { LiveSetting, ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
 import { acquireLock, ensureDataDir, type DataDirLayout } from './data-dir.js';
@@ -49,7 +49,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
     // Settings changed in the UI are kept; a flag or environment variable given at start wins.
     const saved = SettingsPatchSchema.safeParse(store.getSetting('settings') ?? {});
-    const pick = <K extends 'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>(key: K, fallback: Settings[K]): Settings[K] =>
+    const pick = <K extends LiveSetting>(key: K, fallback: Settings[K]): Settings[K] =>
       options.explicit.has(key) || !saved.success || saved.data[key] === undefined ? fallback : (saved.data[key] as Settings[K]);
     const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi });
     let desktopNotifications = saved.success ? (saved.data.desktopNotifications ?? true) : true;
@@ -70,6 +70,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         memoryMarginMB: options.memoryMarginMB,
         progressFlushMs: 200,
         settleMs: options.settleMs,
+        reserveAfterMs: toReserveMs(pick('reserveAfterSec', options.reserveAfterSec)),
       },
     });
     manager.start();
@@ -98,11 +99,17 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       logger,
       startedAt: Date.now(),
       settings: {
-        get: () => ({ maxConcurrency: manager.config.maxConcurrency, vramMarginMB: manager.config.vramMarginMB, telemetryMs: telemetry.intervalMs, desktopNotifications }),
+        get: () => ({
+          maxConcurrency: manager.config.maxConcurrency,
+          vramMarginMB: manager.config.vramMarginMB,
+          telemetryMs: telemetry.intervalMs,
+          reserveAfterSec: Math.round((manager.config.reserveAfterMs ?? 0) / 1000),
+          desktopNotifications,
+        }),
         async update(patch) {
-          const { telemetryMs, desktopNotifications: notify, ...rest } = patch;
+          const { telemetryMs, desktopNotifications: notify, reserveAfterSec, ...rest } = patch;
           if (notify !== undefined) desktopNotifications = notify;
-          manager.updateConfig(rest);
+          manager.updateConfig({ ...rest, ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}) });
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
           const now = this.get();
           store.setSetting('settings', now);
@@ -122,4 +129,9 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     release();
     throw e;
   }
+}
+
+/** The setting in seconds, 0 meaning never, as the Manager takes it. */
+function toReserveMs(sec: number): number | null {
+  return sec === 0 ? null : sec * 1000;
 }

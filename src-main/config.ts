@@ -24,11 +24,15 @@ export interface ServeOptions {
   memoryMarginMB: number;
   graceMs: number;
   settleMs: number;
+  reserveAfterSec: number;
   uploadMaxMB: number;
   nvidiaSmi: string;
   /** Which of the live settings were given by a flag or the environment (they win over saved ones). */
-  explicit: ReadonlySet<'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>;
+  explicit: ReadonlySet<LiveSetting>;
 }
+
+/** The live settings that a flag or environment variable can also set. */
+export type LiveSetting = 'maxConcurrency' | 'vramMarginMB' | 'telemetryMs' | 'reserveAfterSec';
 
 export class ConfigError extends Error {}
 
@@ -46,10 +50,11 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     ...(env.AGENTMGR_AGENTS_DIR ? env.AGENTMGR_AGENTS_DIR.split(':').filter(Boolean) : []),
     ...(Array.isArray(flags['agents-dir']) ? (flags['agents-dir'] as string[]) : typeof flags['agents-dir'] === 'string' ? [flags['agents-dir']] : []),
   ];
-  const explicit = new Set<'maxConcurrency' | 'vramMarginMB' | 'telemetryMs'>();
+  const explicit = new Set<LiveSetting>();
   if (s(flags['max-concurrency']) ?? env.AGENTMGR_MAX_CONCURRENCY) explicit.add('maxConcurrency');
   if (env.AGENTMGR_VRAM_MARGIN_MB) explicit.add('vramMarginMB');
   if (env.AGENTMGR_TELEMETRY_MS) explicit.add('telemetryMs');
+  if (env.AGENTMGR_RESERVE_AFTER_SEC) explicit.add('reserveAfterSec');
   return {
     explicit,
     dataDir: s(flags['data-dir']) ?? env.AGENTMGR_DATA_DIR ?? defaultDataDir(env),
@@ -61,6 +66,7 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     memoryMarginMB: int('AGENTMGR_MEMORY_MARGIN_MB', env.AGENTMGR_MEMORY_MARGIN_MB, 0, 16_777_216) ?? 512,
     graceMs: int('AGENTMGR_KILL_GRACE_MS', env.AGENTMGR_KILL_GRACE_MS, 0, 600_000) ?? 5000,
     settleMs: int('AGENTMGR_SETTLE_MS', env.AGENTMGR_SETTLE_MS, 0, 3_600_000) ?? 20_000,
+    reserveAfterSec: int('AGENTMGR_RESERVE_AFTER_SEC', env.AGENTMGR_RESERVE_AFTER_SEC, 0, 86_400) ?? 60,
     uploadMaxMB: int('AGENTMGR_UPLOAD_MAX_MB', env.AGENTMGR_UPLOAD_MAX_MB, 1, 1_048_576) ?? 2048,
     nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',
   };

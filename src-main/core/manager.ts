@@ -34,6 +34,8 @@ export interface ManagerConfig {
   progressFlushMs: number;
   /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
   settleMs: number;
+  /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
+  reserveAfterMs: number | null;
 }
 
 export interface ManagerDeps {
@@ -229,7 +231,7 @@ export class Manager {
       };
     });
     const stored = this.deps.store.insertTasks(rows);
-    this.queue.addAll(stored.map(toEntry), now);
+    this.queue.addAll(stored.map((t) => toEntry(t, now)), now);
     for (const t of stored) this.deps.events.emit({ type: 'task', task: t });
     this.requestCycle();
     return stored;
@@ -241,7 +243,7 @@ export class Manager {
     if (isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} has already ended (${task.state}); nothing to cancel`);
     if (task.state === 'queued') {
       if (store.cancelQueued(id, clock.now())) {
-        this.queue.remove(toEntry(task));
+        this.queue.remove(toEntry(task, 0));
         store.addEvent(id, null, 'cancelled', { while: 'queued' }, clock.now());
         return this.changed(id);
       }
@@ -258,7 +260,7 @@ export class Manager {
     if (!isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a task that has ended can be retried`);
     if (!store.requeue(id, task.state, clock.now())) throw new ManagerError('INVALID_STATE', `task ${id} changed state meanwhile; try again`);
     const t = this.changed(id);
-    this.queue.add(toEntry(t), clock.now());
+    this.queue.add(toEntry(t, clock.now()), clock.now());
     this.requestCycle();
     return t;
   }
@@ -268,9 +270,10 @@ export class Manager {
     if (!this.deps.store.setPriority(id, priority)) {
       throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
     }
-    this.queue.remove(toEntry(task));
+    const old = this.queue.remove(toEntry(task, 0));
     const t = this.changed(id);
-    this.queue.add(toEntry(t), this.deps.clock.now());
+    const now = this.deps.clock.now();
+    this.queue.add(toEntry(t, old?.since ?? now), now);
     this.requestCycle();
     return t;
   }
@@ -365,6 +368,7 @@ export class Manager {
       now,
       paused: this.paused,
       maxConcurrency: config.maxConcurrency,
+      reserveAfterMs: config.reserveAfterMs,
       vramMarginMB: config.vramMarginMB,
       memoryMarginMB: config.memoryMarginMB,
       agentLimit: (name) => agents.get(name)?.concurrency ?? null,
@@ -443,7 +447,7 @@ export class Manager {
     const { store, clock } = this.deps;
     const now = clock.now();
     if (!store.beginAttempt(task.id, task.attempts, now, [])) return;
-    this.queue.remove(toEntry(task));
+    this.queue.remove(toEntry(task, 0));
     store.endAttempt(
       task.id,
       task.attempts + 1,
@@ -558,7 +562,8 @@ export class Manager {
       return;
     }
     const t = this.changed(taskId);
-    if (next === 'queued') this.queue.add(toEntry(t), now);
+    // A retry waits from when its backoff ends.
+    if (next === 'queued') this.queue.add(toEntry(t, t.notBefore ?? now), now);
     this.requestCycle();
   }
 
@@ -617,6 +622,7 @@ export class Manager {
   }
 }
 
-function toEntry(t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority'>): QueueEntry {
-  return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority };
+/** `since`: when it began waiting to start (it only matters while it is queued). */
+function toEntry(t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority'>, since: number): QueueEntry {
+  return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since };
 }

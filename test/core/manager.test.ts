@@ -216,6 +216,88 @@ describe('Manager: running tasks', () => {
   });
 });
 
+describe('Manager: a big task is not starved by a stream of small ones', () => {
+  const mixed = [
+    agent({ name: 'small', resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 2000 } } }),
+    agent({ name: 'big', resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 6000 } } }),
+  ];
+
+  /** Keeps three small tasks running, one ending every 10 s, for `seconds`; returns whether big started. */
+  function stream(seconds: number, bigId: number): boolean {
+    for (let s = 0; s < seconds; s += 10) {
+      h.manager.submit([{ agent: 'small' }]);
+      h.clock.flush();
+      if (h.store.getTask(bigId)!.state === 'running') return true;
+      const live = h.runner.live().filter((r) => h.store.getTask(r.spec.taskId)!.agent === 'small');
+      live[0]?.exit({ exitCode: 0 });
+      h.clock.advance(10_000);
+    }
+    return h.store.getTask(bigId)!.state === 'running';
+  }
+
+  function setUp(reserveAfterMs: number | null): number {
+    h = harness(mixed, { reserveAfterMs });
+    h.manager.submit([{ agent: 'small' }, { agent: 'small' }, { agent: 'small' }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(3); // 6000 MB of 8188 held
+    const [big] = h.manager.submit([{ agent: 'big' }]);
+    h.clock.flush();
+    return big!.id;
+  }
+
+  it('without a reservation it waits as long as small ones keep coming (backfill)', () => {
+    const big = setUp(null);
+    expect(stream(600, big)).toBe(false);
+    expect(why(big)).toMatch(/needs 6000 MB VRAM/);
+  });
+
+  it('after waiting reserveAfterMs, what finishing tasks free is kept for it, and it starts', () => {
+    const big = setUp(60_000);
+    const submittedAt = h.clock.now();
+    expect(stream(600, big)).toBe(true);
+    // Kept from 60 s on; then each small one that ends leaves its 2000 MB to it.
+    expect(h.clock.now() - submittedAt).toBeLessThanOrEqual(60_000 + 3 * 10_000);
+    expect(h.clock.now() - submittedAt).toBeGreaterThanOrEqual(60_000);
+    // The small ones queued meanwhile say why they wait.
+    const waiting = h.store.listTasks({ states: ['queued'], limit: 100 }).filter((t) => t.agent === 'small');
+    expect(waiting.length).toBeGreaterThan(0);
+  });
+
+  it('says what it waits for while resources are kept for it, and the small ones say for whom', () => {
+    const big = setUp(60_000);
+    h.clock.advance(61_000);
+    h.clock.flush();
+    const [small] = h.manager.submit([{ agent: 'small' }]);
+    h.runner.live()[0]!.exit({ exitCode: 0 });
+    h.clock.flush();
+    expect(h.store.getTask(small!.id)!.state).toBe('queued');
+    expect(why(big)).toMatch(/it has waited longer than 60 s, so what our tasks free is kept for it until it fits/);
+    expect(why(small!.id)).toMatch(new RegExp(`kept for task ${big}`));
+  });
+
+  it('how long it has waited survives a restart', () => {
+    const big = setUp(60_000);
+    h.clock.advance(50_000);
+    h.manager.setPriority(big, 1);
+    for (const r of h.runner.live()) h.runner.alive.add(r.pgid); // the small ones run on
+    h = h.restart();
+    expect(h.runner.live()).toHaveLength(3);
+    expect(why(big)).not.toMatch(/kept for it/);
+    h.clock.advance(11_000);
+    h.clock.flush();
+    expect(why(big)).toMatch(/kept for it/);
+  });
+
+  it('a priority change keeps how long it has waited', () => {
+    const big = setUp(60_000);
+    h.clock.advance(50_000);
+    h.manager.setPriority(big, 1);
+    h.clock.advance(11_000);
+    h.clock.flush();
+    expect(why(big)).toMatch(/kept for it/);
+  });
+});
+
 describe('Manager: restart', () => {
   it('re-adopts a live run instead of starting it again', () => {
     h = harness(agents);

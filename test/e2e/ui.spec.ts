@@ -129,6 +129,7 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await open(page, '/settings');
   const field = page.getByLabel('Max tasks at once');
   await expect(field).toHaveValue('4');
+  await expect(page.getByLabel('Keep resources for a waiting task after (s)')).toHaveValue('60');
   await field.fill('0');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByText(/Too small/)).toBeVisible();

@@ -212,10 +212,15 @@ describe('API over HTTP and WebSocket', () => {
 
   it('settings are validated, applied at once and kept', async () => {
     expect(await appError(api.settings.update.mutate({ maxConcurrency: 0 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/maxConcurrency: Too small/) });
-    const s = await api.settings.update.mutate({ maxConcurrency: 7, vramMarginMB: 300 });
-    expect(s).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300 });
+    expect(await appError(api.settings.update.mutate({ reserveAfterSec: -1 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/reserveAfterSec/) });
+    expect((await api.settings.get.query()).reserveAfterSec).toBe(60);
+    const s = await api.settings.update.mutate({ maxConcurrency: 7, vramMarginMB: 300, reserveAfterSec: 0 });
+    expect(s).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300, reserveAfterSec: 0 });
     expect((await api.queue.status.query()).maxConcurrency).toBe(7);
-    expect(m.services.store.getSetting('settings')).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300 });
+    expect(m.services.manager.config.reserveAfterMs).toBeNull();
+    expect(m.services.store.getSetting('settings')).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300, reserveAfterSec: 0 });
+    await api.settings.update.mutate({ reserveAfterSec: 90 });
+    expect(m.services.manager.config.reserveAfterMs).toBe(90_000);
   });
 
   it('page: any window of the filtered, sorted list with its total; search by id or name', async () => {

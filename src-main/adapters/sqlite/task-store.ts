@@ -211,12 +211,12 @@ export class SqliteTaskStore implements TaskStore {
     const shapes = new Map<string, ResourceRequest>();
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
-      .prepare(`SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb FROM tasks WHERE state = 'queued'`)
+      .prepare(`SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at FROM tasks WHERE state = 'queued'`)
       .raw(true)
-      .iterate() as IterableIterator<[number, string, number, number | null, number, number, number, number]>;
+      .iterate() as IterableIterator<[number, string, number, number | null, number, number, number, number, number, number, number]>;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
     const out: QueueEntry[] = [];
-    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB] of rows) {
+    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB, attempts, createdAt, updatedAt] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
       if (!request) {
@@ -225,7 +225,10 @@ export class SqliteTaskStore implements TaskStore {
       }
       let name = names.get(agent);
       if (name === undefined) names.set(agent, (name = agent));
-      out.push({ id, agent: name, priority, notBefore, request });
+      // Waiting since its submit; or, once it has run, since it was queued again (a retry's backoff
+      // ended, or a person retried it: the last change of a queued task that has run).
+      const since = attempts === 0 ? createdAt : Math.max(updatedAt, notBefore ?? 0);
+      out.push({ id, agent: name, priority, notBefore, request, since });
     }
     return out;
   }

@@ -1,9 +1,10 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import { fit } from './fit.js';
-import { plural } from './format.js';
+import { plural, seconds } from './format.js';
 import { buildPool, reserve, type Pool, type PoolConfig } from './pool.js';
 import { Heap } from './heap.js';
+import { keepFor } from './reservation.js';
 import { before, shapeOf, type Bucket, type QueueEntry, type QueueIndex } from './queue.js';
 import { OK, waitFor, type Status } from './status.js';
 
@@ -11,6 +12,11 @@ export interface CycleInput extends PoolConfig {
   now: number;
   paused: boolean;
   maxConcurrency: number;
+  /**
+   * After waiting this long, the first task held back by resources gets what is free kept for it
+   * (see reservation.ts); null never keeps anything (pure backfill).
+   */
+  reserveAfterMs: number | null;
   /** Per-agent concurrency limit, null for none. */
   agentLimit: (agent: string) => number | null;
   /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
@@ -30,8 +36,10 @@ export interface CycleResult {
   /** Why the tasks of each shape (agent + request) that did not start wait. */
   reasons: Map<string, string>;
   paused: boolean;
-  /** Earliest moment a backoff ends, so the caller can wake up then; null if none. */
+  /** Earliest moment a backoff ends or a task becomes due a reservation, so the caller can wake up then; null if none. */
   wakeAt: number | null;
+  /** The task resources were kept for in this cycle; null if none. */
+  keptFor: number | null;
 }
 
 /** Why one queued task waits, from the last cycle; null if nothing holds it back. */
@@ -94,33 +102,43 @@ interface Cursor {
  */
 export function runCycle(input: CycleInput): CycleResult {
   input.queue.promoteDue(input.now);
-  const wakeAt = input.queue.nextDue();
+  let wakeAt = input.queue.nextDue();
   const reasons = new Map<string, string>();
-  if (input.paused) return { starts: [], reasons, paused: true, wakeAt };
+  if (input.paused) return { starts: [], reasons, paused: true, wakeAt, keptFor: null };
   const pool = buildPool(input.node, input.running, input);
   const ctx: StepContext = { input, pool };
   const starts: Placement[] = [];
   const heads = new Heap<Cursor>((a, b) => before(a.bucket.entries[a.pos]!, b.bucket.entries[b.pos]!));
   for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0 });
-  const held: { bucket: Bucket; limits: string[] }[] = [];
+  const held: { bucket: Bucket; head: QueueEntry; limits: string[] }[] = [];
+  const reserveAfter = input.reserveAfterMs;
   for (let cur = heads.pop(); cur; cur = heads.pop()) {
     const limits = failures(cur.bucket, ctx);
     const f = limits.length === 0 ? fit(cur.bucket.request, pool) : null;
+    const entry = cur.bucket.entries[cur.pos]!;
     if (!f?.ok) {
-      held.push({ bucket: cur.bucket, limits });
+      held.push({ bucket: cur.bucket, head: entry, limits });
+      // Only the first task held back by resources alone can have them kept for it.
+      if (f && reserveAfter !== null && pool.keptFor === null) {
+        const due = entry.since + reserveAfter;
+        if (due <= input.now) keepFor(entry.id, entry.request, pool);
+        else wakeAt = wakeAt === null ? due : Math.min(wakeAt, due);
+      }
       continue;
     }
-    const entry = cur.bucket.entries[cur.pos]!;
     reserve(pool, entry.agent, entry.request, f.gpus);
     starts.push({ taskId: entry.id, entry, gpus: f.gpus });
     if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1 });
   }
   // Explain against what is left once this cycle's placements are made: that is what a task
   // waits for now, not what was free when it was looked at.
-  for (const { bucket, limits } of held) {
+  for (const { bucket, head, limits } of held) {
     const f = fit(bucket.request, pool);
     const all = [...limits, ...(f.ok ? [] : f.reasons)];
+    if (pool.keptFor !== null && head.id === pool.keptFor) {
+      all.push(`it has waited longer than ${seconds(reserveAfter!)}, so what our tasks free is kept for it until it fits`);
+    }
     reasons.set(bucket.key, all.length > 0 ? all.join('; ') : 'waiting for the next scheduling cycle');
   }
-  return { starts, reasons, paused: false, wakeAt };
+  return { starts, reasons, paused: false, wakeAt, keptFor: pool.keptFor };
 }

@@ -4,10 +4,11 @@ import { cores, mb, plural } from './format.js';
 
 export type FitResult = { ok: true; gpus: number[] } | { ok: false; reasons: string[] };
 
-function describeGpu(g: GpuPool): string {
+function describeGpu(g: GpuPool, keptFor: number | null): string {
   const parts = [`${mb(g.foreignMB)} held by other programs`];
   if (g.foreignNames.length > 0) parts[0] += ` (${g.foreignNames.join(', ')})`;
   if (g.oursMB > 0) parts.push(`${mb(g.oursMB)} by ${plural(g.oursTasks, 'running task')}`);
+  if (g.keptMB > 0) parts.push(`${mb(g.keptMB)} kept for task ${keptFor}`);
   if (g.marginMB > 0) parts.push(`${mb(g.marginMB)} safety margin`);
   return `${mb(g.freeMB)} free of ${mb(g.totalMB)}: ${parts.join(', ')}`;
 }
@@ -24,14 +25,17 @@ function pickGpus(request: NonNullable<ResourceRequest['gpu']>, gpus: readonly G
 /** Checks every resource and reports every shortfall, not only the first. */
 export function fit(request: ResourceRequest, pool: Pool): FitResult {
   const reasons: string[] = [];
-  const cpuFree = pool.cpuTotal - pool.cpuHeld;
+  const cpuFree = pool.cpuTotal - pool.cpuHeld - pool.cpuKept;
   if (request.cpu > cpuFree + 1e-9) {
-    reasons.push(`needs ${cores(request.cpu)}, ${cores(cpuFree)} free of ${pool.cpuTotal}`);
+    const kept = pool.cpuKept > 0 ? ` (${cores(pool.cpuKept)} kept for task ${pool.keptFor})` : '';
+    reasons.push(`needs ${cores(request.cpu)}, ${cores(cpuFree)} free of ${pool.cpuTotal}${kept}`);
   }
   if (request.memoryMB > pool.memFreeMB) {
     reasons.push(
       `needs ${mb(request.memoryMB)} RAM, ${mb(pool.memFreeMB)} free of ${mb(pool.memTotalMB)}` +
-        ` (${mb(pool.memForeignMB)} used by other programs, ${mb(pool.memOursMB)} held by our tasks)`,
+        ` (${mb(pool.memForeignMB)} used by other programs, ${mb(pool.memOursMB)} held by our tasks` +
+        (pool.memKeptMB > 0 ? `, ${mb(pool.memKeptMB)} kept for task ${pool.keptFor}` : '') +
+        ')',
     );
   }
   let gpus: number[] = [];
@@ -45,10 +49,10 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
       if (picked) gpus = picked;
       else if (gpu.count === 1) {
         const best = [...pool.gpus].sort((a, b) => b.freeMB - a.freeMB)[0]!;
-        reasons.push(`needs ${mb(gpu.vramMB)} VRAM on GPU ${best.index}, ${describeGpu(best)}`);
+        reasons.push(`needs ${mb(gpu.vramMB)} VRAM on GPU ${best.index}, ${describeGpu(best, pool.keptFor)}`);
       } else {
         const enough = pool.gpus.filter((g) => g.freeMB >= gpu.vramMB).length;
-        const detail = pool.gpus.map((g) => `GPU ${g.index}: ${describeGpu(g)}`).join('; ');
+        const detail = pool.gpus.map((g) => `GPU ${g.index}: ${describeGpu(g, pool.keptFor)}`).join('; ');
         reasons.push(`needs ${gpu.count} GPUs with ${mb(gpu.vramMB)} VRAM each, ${enough} ${enough === 1 ? 'has' : 'have'} enough free (${detail})`);
       }
     }

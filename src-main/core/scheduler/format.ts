@@ -11,3 +11,11 @@ export function cores(n: number): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** A duration as people say it: "90 s", "2 min", "1.5 h". */
+export function seconds(ms: number): string {
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round((s / 60) * 10) / 10} min`;
+  return `${Math.round((s / 3600) * 10) / 10} h`;
+}

@@ -17,6 +17,8 @@ export interface GpuPool {
   /** For each of our tasks, the larger of its reservation and its measured use. */
   oursMB: number;
   oursTasks: number;
+  /** Kept free for a task that has waited too long (see reservation.ts); 0 when none. */
+  keptMB: number;
   marginMB: number;
   freeMB: number;
   /** Top foreign processes by name, for explanations. */
@@ -27,21 +29,26 @@ export interface GpuPool {
  * What is free now, after what other programs use and what our tasks hold. Mutated by `reserve`
  * while one scheduling cycle places tasks, so later tasks in the cycle see earlier placements.
  *
- * Invariant: for every GPU, foreignMB + oursMB + marginMB + freeMB = totalMB (freeMB may go
- * negative when other programs grow past what is left; then nothing more is admitted there).
+ * Invariant: for every GPU, foreignMB + oursMB + keptMB + marginMB + freeMB = totalMB (freeMB may
+ * go negative when other programs grow past what is left; then nothing more is admitted there).
+ * RAM the same way; CPU: cpuHeld + cpuKept + free = cpuTotal.
  */
 export interface Pool {
   cpuTotal: number;
   cpuHeld: number;
+  cpuKept: number;
   memTotalMB: number;
   memForeignMB: number;
   memOursMB: number;
+  memKeptMB: number;
   memMarginMB: number;
   memFreeMB: number;
   gpus: GpuPool[];
   gpuStatus: NodeSnapshot['gpuStatus'];
   running: number;
   perAgent: Map<string, number>;
+  /** The task resources are kept for in this cycle, if any. */
+  keptFor: number | null;
 }
 
 export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig): Pool {
@@ -94,6 +101,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       foreignMB: foreign,
       oursMB: held,
       oursTasks: tasks,
+      keptMB: 0,
       marginMB: cfg.vramMarginMB,
       freeMB: g.totalMB - foreign - held - cfg.vramMarginMB,
       foreignNames: foreignProcs.slice(0, 3).map((p) => `${p.name} ${Math.round(p.mb)} MB`),
@@ -103,15 +111,18 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
   return {
     cpuTotal: node.cpuCores,
     cpuHeld,
+    cpuKept: 0,
     memTotalMB: node.memoryTotalMB,
     memForeignMB: memForeign,
     memOursMB: memOurs,
+    memKeptMB: 0,
     memMarginMB: cfg.memoryMarginMB,
     memFreeMB: memFree,
     gpus,
     gpuStatus: node.gpuStatus,
     running: running.length,
     perAgent,
+    keptFor: null,
   };
 }
 

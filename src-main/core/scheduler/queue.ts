@@ -8,6 +8,8 @@ export interface QueueEntry {
   /** Epoch ms before which it must not start (retry backoff); null if none. */
   notBefore: number | null;
   priority: number;
+  /** Epoch ms since when it has been waiting to start (for the reservation of reservation.ts). */
+  since: number;
 }
 
 /**
@@ -98,27 +100,31 @@ export class QueueIndex {
     for (const b of touched) b.entries.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
   }
 
-  /** Removes a task, found by what it was added with. Returns whether it was there. */
-  remove(e: QueueEntry): boolean {
+  /**
+   * Removes a task, found by what it was added with (its id, agent, request and priority).
+   * Returns the entry removed, or null if it was not there.
+   */
+  remove(e: QueueEntry): QueueEntry | null {
     const b = this.buckets.get(shapeOf(e.agent, e.request));
     if (b) {
       const i = search(b.entries, e);
-      if (b.entries[i]?.id === e.id) {
+      const found = b.entries[i];
+      if (found?.id === e.id) {
         b.entries.splice(i, 1);
         this.count -= 1;
         if (b.entries.length === 0) this.buckets.delete(b.key);
-        return true;
+        return found;
       }
     }
     // Not in its bucket: it may be waiting out a backoff (rare: a linear look is fine).
     const all = this.delayed.toArray();
     const at = all.findIndex((x) => x.id === e.id);
-    if (at < 0) return false;
+    if (at < 0) return null;
     const rest = all.filter((_, i) => i !== at);
     while (this.delayed.pop() !== undefined);
     for (const x of rest) this.delayed.push(x);
     this.count -= 1;
-    return true;
+    return all[at]!;
   }
 
   /** Moves tasks whose backoff has ended into their buckets. */

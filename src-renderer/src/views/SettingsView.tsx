@@ -8,6 +8,11 @@ const FIELDS = [
   { key: 'maxConcurrency', label: 'Max tasks at once', help: 'How many tasks may run at the same time (1–10000).' },
   { key: 'vramMarginMB', label: 'VRAM safety margin (MB)', help: 'Kept free on every GPU for the desktop and allocator slack (0–65536).' },
   { key: 'telemetryMs', label: 'Telemetry interval (ms)', help: 'How often CPU, RAM and GPUs are sampled (100–60000).' },
+  {
+    key: 'reserveAfterSec',
+    label: 'Keep resources for a waiting task after (s)',
+    help: 'Smaller tasks may start ahead of one that does not fit. After this long, what finishing tasks free is kept for it, so it is not starved (0 = never, up to 86400).',
+  },
 ] as const;
 
 /** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */

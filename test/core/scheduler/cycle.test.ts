@@ -12,7 +12,7 @@ const NOW = Date.UTC(2026, 0, 1);
 const small: ResourceRequest = { cpu: 1, memoryMB: 100 };
 const gpu = (vramMB: number, count = 1): ResourceRequest => ({ cpu: 1, memoryMB: 100, gpu: { count, vramMB } });
 type Candidate = Omit<QueueEntry, 'priority'> & { priority?: number };
-const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null): Candidate => ({ id, agent, request, notBefore });
+const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null, since = NOW): Candidate => ({ id, agent, request, notBefore, since });
 const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({ taskId, agent, request, gpus, pgid });
 
 type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
@@ -25,6 +25,7 @@ function cycle(over: Input) {
     now: NOW,
     paused: false,
     maxConcurrency: 100,
+    reserveAfterMs: null,
     agentLimit: () => null,
     node: node(),
     running: [],
@@ -162,6 +163,75 @@ const cases: Case[] = [
     input: { candidates: [cand(1, gpu(9000)), cand(2, gpu(1000))] },
     starts: [2],
   },
+  // Reservation: backfill must not starve a big task forever.
+  {
+    name: 'reservation: once a big task has waited, what is free is kept for it and smaller ones behind it wait',
+    input: {
+      reserveAfterMs: 60_000,
+      running: [running(9, gpu(4000), [0])],
+      candidates: [cand(1, gpu(6000), 'a', null, NOW - 120_000), cand(2, gpu(1000))],
+    },
+    starts: [],
+    waits: {
+      1: /needs 6000 MB VRAM on GPU 0, 0 MB free of 8188 MB: 0 MB held by other programs, 4000 MB by 1 running task, 4188 MB kept for task 1; it has waited longer than 60 s, so what our tasks free is kept for it until it fits/,
+      2: /needs 1000 MB VRAM on GPU 0, 0 MB free .*4188 MB kept for task 1/,
+    },
+  },
+  {
+    name: 'reservation: not before it has waited long enough',
+    input: { reserveAfterMs: 60_000, running: [running(9, gpu(4000), [0])], candidates: [cand(1, gpu(6000), 'a', null, NOW - 30_000), cand(2, gpu(1000))] },
+    starts: [2],
+    waits: { 1: /^needs 6000 MB VRAM on GPU 0, 3188 MB free of 8188 MB: 0 MB held by other programs, 5000 MB by 2 running tasks$/ },
+  },
+  {
+    name: 'reservation: never when it is off',
+    input: { reserveAfterMs: null, running: [running(9, gpu(4000), [0])], candidates: [cand(1, gpu(6000), 'a', null, NOW - 86_400_000), cand(2, gpu(1000))] },
+    starts: [2],
+  },
+  {
+    name: 'reservation: not while other programs stand in its way (waiting for our tasks would not help)',
+    input: {
+      reserveAfterMs: 0,
+      node: node({ gpus: [rtx4060({ usedMB: 3000, processes: [{ pid: 7, name: 'game', usedMB: 3000, pgid: 7 }] })] }),
+      running: [running(9, gpu(2000), [0])],
+      candidates: [cand(1, gpu(6000)), cand(2, gpu(1000))],
+    },
+    starts: [2],
+    waits: { 1: /game 3000 MB/ },
+  },
+  {
+    name: 'reservation: on the GPU with most free; smaller tasks still use the other',
+    input: {
+      reserveAfterMs: 0,
+      node: node({ gpus: [rtx4060(), rtx4060({ index: 1, uuid: 'GPU-4060-1' })] }),
+      running: [running(8, gpu(5000), [0]), running(9, gpu(3000), [1])],
+      candidates: [cand(1, gpu(6000)), cand(2, gpu(1000)), cand(3, gpu(1000)), cand(4, gpu(1000)), cand(5, gpu(1000))],
+    },
+    starts: [2, 3, 4],
+    gpus: { 2: [0], 3: [0], 4: [0] },
+    waits: { 5: /GPU 0, 188 MB free/ },
+  },
+  {
+    name: 'reservation: CPU and RAM are kept too',
+    input: {
+      reserveAfterMs: 0,
+      node: node({ cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 }),
+      running: [running(9, { cpu: 3, memoryMB: 12_000 })],
+      candidates: [cand(1, { cpu: 2, memoryMB: 6000 }), cand(2, { cpu: 1, memoryMB: 1000 })],
+    },
+    starts: [],
+    waits: { 2: /needs 1 core, 0 cores free of 4 \(1 core kept for task 1\); needs 1000 MB RAM, 0 MB free of 16000 MB \(0 MB used by other programs, 12000 MB held by our tasks, 4000 MB kept for task 1\)/ },
+  },
+  {
+    name: 'reservation: tasks ahead of it in queue order are not held back',
+    input: {
+      reserveAfterMs: 0,
+      running: [running(9, gpu(4000), [0])],
+      candidates: [{ ...cand(1, gpu(6000)), priority: 0 }, { ...cand(2, gpu(1000)), priority: 5 }, cand(3, gpu(1000))],
+    },
+    starts: [2],
+    waits: { 3: /kept for task 1/ },
+  },
   { name: 'paused queue starts nothing', input: { paused: true, candidates: [cand(1)] }, starts: [], waits: { 1: /paused/ } },
   {
     name: 'retry backoff',
@@ -197,6 +267,14 @@ describe('runCycle', () => {
     for (const [id, g] of Object.entries(c.gpus ?? {})) expect(r.starts.find((s) => s.taskId === Number(id))?.gpus).toEqual(g);
   });
 
+  it('wakes up when a waiting task becomes due a reservation', () => {
+    const r = cycle({ reserveAfterMs: 60_000, running: [running(9, gpu(4000), [0])], candidates: [cand(1, gpu(6000), 'a', null, NOW - 10_000)] });
+    expect(r.keptFor).toBeNull();
+    expect(r.wakeAt).toBe(NOW + 50_000);
+    const later = cycle({ reserveAfterMs: 60_000, running: [running(9, gpu(4000), [0])], candidates: [cand(1, gpu(6000), 'a', null, NOW - 60_000)] });
+    expect(later.keptFor).toBe(1);
+  });
+
   it('reports the earliest backoff end to wake up at', () => {
     const r = cycle({ candidates: [cand(1, small, 'a', NOW + 9000), cand(2, small, 'a', NOW + 3000)] });
     expect(r.wakeAt).toBe(NOW + 3000);
@@ -215,10 +293,10 @@ describe('queue order', () => {
     expect(ids.slice(0, 11)).toEqual([2, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29]);
     expect(ids.slice(11)).toEqual([1, 3, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
     // A priority change: out with the old entry, in with the new one.
-    expect(q.remove({ ...cand(1), priority: 0 })).toBe(true);
+    expect(q.remove({ ...cand(1), priority: 0 })).toMatchObject({ id: 1 });
     q.add({ ...cand(1), priority: 9 });
     expect(q.toArray()[0]!.id).toBe(1);
-    expect(q.remove({ ...cand(99), priority: 0 })).toBe(false);
+    expect(q.remove({ ...cand(99), priority: 0 })).toBeNull();
     expect(q.size).toBe(23);
   });
 

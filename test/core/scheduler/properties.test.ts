@@ -50,11 +50,13 @@ function assertNotOversubscribed(n: NodeSnapshot, running: RunningUsage[], place
 describe('properties', () => {
   it('one cycle never oversubscribes CPU, RAM or any GPU', () => {
     fc.assert(
-      fc.property(nodeArb, fc.array(requestArb, { maxLength: 30 }), fc.integer({ min: 0, max: 1024 }), fc.integer({ min: 0, max: 2048 }), (n, reqs, vramMargin, memMargin) => {
-        const candidates = reqs.map((request, i) => ({ id: i + 1, agent: 'a', request, notBefore: null, priority: i % 3 }));
+      fc.property(nodeArb, fc.array(requestArb, { maxLength: 30 }), fc.integer({ min: 0, max: 1024 }), fc.integer({ min: 0, max: 2048 }), fc.constantFrom(null, 0, 10), (n, reqs, vramMargin, memMargin, reserveAfterMs) => {
+        // With reserveAfterMs 0 the first task held back by resources has what is free kept for
+        // it; with 10 only those that have waited (even ids) can.
+        const candidates = reqs.map((request, i) => ({ id: i + 1, agent: 'a', request, notBefore: null, priority: i % 3, since: i % 2 === 0 ? 0 : -10 }));
         const queue = new QueueIndex();
         queue.addAll(candidates);
-        const r = runCycle({ now: 0, paused: false, maxConcurrency: 1000, agentLimit: () => null, queue, node: n, running: [], vramMarginMB: vramMargin, memoryMarginMB: memMargin });
+        const r = runCycle({ now: 0, paused: false, maxConcurrency: 1000, reserveAfterMs, agentLimit: () => null, queue, node: n, running: [], vramMarginMB: vramMargin, memoryMarginMB: memMargin });
         const placed = r.starts.map((s) => ({ taskId: s.taskId, agent: 'a', request: reqs[s.taskId - 1]!, gpus: s.gpus, pgid: null }));
         for (const p of placed) if (p.request.gpu) expect(p.gpus).toHaveLength(p.request.gpu.count);
         assertNotOversubscribed(n, [], placed, vramMargin, memMargin);
@@ -85,10 +87,10 @@ describe('properties', () => {
 
   it('interleaved submits, exits, cancels and telemetry (foreign growth, our own use above or below what we reserved, settling): admission never oversubscribes, and every task ends exactly once', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(0, 5000), (ops, settleMs) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(0, 5000), fc.constantFrom(null, 0, 10_000), (ops, settleMs, reserveAfterMs) => {
         const runner = new FakeRunner();
         const agents = [agent({ name: 'a' }), agent({ name: 'flaky', retry: { maxAttempts: 3, backoffSec: 1 } })];
-        const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0, settleMs }, { runner });
+        const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0, settleMs, reserveAfterMs }, { runner });
         const host = { cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 };
         let foreignMB = 0;
         const ourUse = new Map<number, number>(); // pgid -> MB on GPU 0
