@@ -5,6 +5,7 @@ import { consoleLogger } from './adapters/console-logger.js';
 import { EventBus } from './adapters/events/event-bus.js';
 import { ProcessAgentRunner } from './adapters/process/runner.js';
 import { systemClock } from './adapters/system-clock.js';
+import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
@@ -75,7 +76,11 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     });
     manager.start();
     // Resource history and the live stream of samples for the charts.
-    const history = new TelemetryHistory();
+    const history = new TelemetryHistory({
+      persistence: new SqliteHistoryStore(db),
+      onError: (e) => logger.warn('resource history could not be saved (it is kept in memory)', { error: String(e) }),
+    });
+    if (history.skipped > 0) logger.warn('resource history: unreadable points were skipped', { count: history.skipped });
     let lastSampleAt = 0;
     telemetry.subscribe(() => {
       const now = Date.now();
@@ -120,6 +125,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       close: (opts) => {
         manager.stop(opts);
         telemetry.stop();
+        history.flush();
         opened.close();
         release();
       },

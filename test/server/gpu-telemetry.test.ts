@@ -132,4 +132,19 @@ describe('GPU telemetry in the Manager', () => {
     await until(async () => (await api.tasks.get.query({ id: t2.id })).state === 'succeeded', 'the waiting task to run');
     expect((await api.health.query()).gpuCollectorRestarts).toBeGreaterThan(0);
   });
+
+  it('the history survives a restart of the Manager', async () => {
+    const before = await api.telemetry.history.query({ range: '15m' });
+    const minutes = await api.telemetry.history.query({ range: '24h' });
+    close();
+    await m.stop({ stopAgents: true });
+    m = await startTestServer(join(t.dir, 'data'), { AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI, AGENTMGR_TELEMETRY_MS: '200' });
+    ({ api, close } = createClient({ url: m.server.url, token: m.token }));
+    const after = await api.telemetry.history.query({ range: '15m' });
+    const at = new Set(after.map((p) => p.at));
+    expect(before.length).toBeGreaterThan(3);
+    for (const p of before) expect(at.has(p.at)).toBe(true);
+    expect(after.find((p) => p.at === before[0]!.at)).toEqual(before[0]);
+    expect((await api.telemetry.history.query({ range: '24h' })).map((p) => p.at)).toEqual(expect.arrayContaining(minutes.map((p) => p.at)));
+  });
 });

@@ -1,4 +1,4 @@
-import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Times are epoch milliseconds; JSON columns hold JSON text. */
 export const tasks = sqliteTable(
@@ -91,3 +91,17 @@ export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 });
+
+/**
+ * Resource history for the charts, kept across restarts: tier 's' holds one sample a second for
+ * the last 15 minutes, tier 'm' one a minute for the last 24 hours (see TelemetryHistory).
+ */
+export const telemetryHistory = sqliteTable(
+  'telemetry_history',
+  {
+    tier: text('tier', { enum: ['s', 'm'] }).notNull(),
+    at: integer('at').notNull(),
+    sample: text('sample').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tier, t.at] })],
+);

@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TelemetrySample } from '../../../contracts/telemetry.js';
-import { HISTORY, TelemetryHistory } from '../../../src-main/adapters/telemetry/history.js';
+import { openDb, type OpenDb } from '../../../src-main/adapters/sqlite/db.js';
+import { SqliteHistoryStore } from '../../../src-main/adapters/sqlite/history-store.js';
+import { HISTORY, TelemetryHistory, type HistoryPersistence } from '../../../src-main/adapters/telemetry/history.js';
+import { tempDir } from '../../helpers/fakes.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const sample = (at: number, load: number, ours: number): TelemetrySample => ({
@@ -36,5 +40,99 @@ describe('TelemetryHistory', () => {
     expect(coarse).toHaveLength(2);
     expect(coarse[0]).toMatchObject({ at: T0, cpuLoadPct: 10, gpus: [{ oursMB: 5000, freeMB: 8188 - 1000 - 5000 }] });
     expect(coarse[1]).toMatchObject({ at: T0 + 60_000, cpuLoadPct: 30, gpus: [{ oursMB: 100 }] });
+  });
+});
+
+describe('TelemetryHistory kept in SQLite', () => {
+  let tmp: { dir: string; cleanup(): void };
+  let conn: OpenDb;
+  beforeEach(() => {
+    tmp = tempDir();
+    conn = openDb(join(tmp.dir, 'h.sqlite'));
+  });
+  afterEach(() => {
+    try {
+      conn.close();
+    } catch {
+      // closed by the test
+    }
+    tmp.cleanup();
+  });
+  const count = (tier: string) => (conn.sqlite.prepare('SELECT count(*) AS n FROM telemetry_history WHERE tier = ?').get(tier) as { n: number }).n;
+
+  it('each minute is written when it ends; a restart loads both windows back', () => {
+    const store = new SqliteHistoryStore(conn);
+    const h = new TelemetryHistory({ persistence: store, now: T0 });
+    for (let i = 0; i < 150; i++) h.add(sample(T0 + i * 1000, i, i === 70 ? 4000 : 100));
+    // Two minutes have ended: their 120 seconds (and the one that ended the second minute) and 2
+    // points are stored; the third minute is in progress.
+    expect(count('s')).toBe(121);
+    expect(count('m')).toBe(2);
+    const again = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 + 150_000 });
+    expect(again.get('15m')).toEqual(h.get('15m').slice(0, 121));
+    expect(again.get('24h')).toEqual(h.get('24h').slice(0, 2));
+    expect(again.get('24h')[1]!.gpus[0]!.oursMB).toBe(4000);
+  });
+
+  it('a clean stop writes the minute in progress; after the restart that minute goes on, keeping its peak', () => {
+    const h = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 });
+    for (let i = 0; i < 30; i++) h.add(sample(T0 + i * 1000, 10, i === 5 ? 6000 : 100));
+    h.flush();
+    const again = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 + 40_000 });
+    expect(again.get('15m')).toHaveLength(30);
+    for (let i = 40; i < 70; i++) again.add(sample(T0 + i * 1000, 30, 100));
+    const points = again.get('24h');
+    expect(points.map((p) => p.at)).toEqual([T0, T0 + 60_000]);
+    expect(points[0]!.gpus[0]!.oursMB).toBe(6000); // the spike from before the restart
+    expect(points[0]!.cpuLoadPct).toBe(20); // the two halves of the minute averaged
+    expect(count('m')).toBe(1);
+    expect(JSON.parse((conn.sqlite.prepare(`SELECT sample FROM telemetry_history WHERE tier = 'm'`).get() as { sample: string }).sample)).toMatchObject({ at: T0, gpus: [{ oursMB: 6000 }] });
+  });
+
+  it('only what is still inside each window comes back, and older rows are deleted', () => {
+    const h = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 });
+    for (let i = 0; i < 130; i++) h.add(sample(T0 + i * 1000, 1, 100));
+    const later = T0 + 20 * 60_000; // 20 minutes on: the seconds are too old, the minutes are not
+    const again = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: later });
+    expect(again.get('15m')).toEqual([]);
+    expect(again.get('24h')).toHaveLength(2);
+    again.add(sample(later, 1, 100));
+    again.add(sample(later + 60_000, 1, 100)); // a minute ends: the write also drops what has expired
+    expect(count('s')).toBe(2);
+    expect(count('m')).toBe(3);
+    const dayLater = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 + 25 * 3600_000 });
+    expect(dayLater.get('24h')).toEqual([]);
+  });
+
+  it('unreadable rows are skipped and counted; the rest loads', () => {
+    const h = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 });
+    for (let i = 0; i < 5; i++) h.add(sample(T0 + i * 1000, 1, 100));
+    h.flush();
+    conn.sqlite.prepare(`INSERT INTO telemetry_history (tier, at, sample) VALUES ('s', ?, 'not json'), ('s', ?, '{"at":1}')`).run(T0 + 10_000, T0 + 11_000);
+    const again = new TelemetryHistory({ persistence: new SqliteHistoryStore(conn), now: T0 + 20_000 });
+    expect(again.skipped).toBe(2);
+    expect(again.get('15m')).toHaveLength(5);
+  });
+
+  it('a failed write is reported, the charts in memory are unaffected, and the points are written later', () => {
+    const errors: unknown[] = [];
+    let failing = true;
+    const real = new SqliteHistoryStore(conn);
+    const flaky: HistoryPersistence = {
+      load: (since) => real.load(since),
+      save: (points, dropBefore) => {
+        if (failing) throw new Error('SQLITE_FULL: database or disk is full');
+        real.save(points, dropBefore);
+      },
+    };
+    const h = new TelemetryHistory({ persistence: flaky, now: T0, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 61; i++) h.add(sample(T0 + i * 1000, 1, 100));
+    expect(errors).toHaveLength(1);
+    expect(h.get('15m')).toHaveLength(61);
+    expect(count('s')).toBe(0);
+    failing = false;
+    for (let i = 61; i < 121; i++) h.add(sample(T0 + i * 1000, 1, 100));
+    expect(count('s')).toBe(121);
+    expect(count('m')).toBe(2);
   });
 });
