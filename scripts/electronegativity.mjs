@@ -21,28 +21,38 @@ const targets = [
   ['build', join(root, 'out')],
 ];
 
+/** RFC 4180: quoted cells may hold commas, doubled quotes and line breaks. */
 function parseCsv(text) {
-  const rows = [];
-  for (const line of text.split('\n').slice(1).filter(Boolean)) {
-    const cells = [];
-    let cur = '';
-    let q = false;
-    for (let i = 0; i < line.length; i++) {
-      const ch = line[i];
-      if (ch === '"') {
-        if (q && line[i + 1] === '"') {
-          cur += '"';
-          i++;
-        } else q = !q;
-      } else if (ch === ',' && !q) {
-        cells.push(cur);
-        cur = '';
-      } else cur += ch;
-    }
-    cells.push(cur);
-    rows.push({ check: cells[0], severity: cells[1], file: cells[3], location: cells[4], sample: cells[5] });
+  const records = [];
+  let cells = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (q) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') q = false;
+      else cur += ch;
+    } else if (ch === '"') q = true;
+    else if (ch === ',') {
+      cells.push(cur);
+      cur = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      cells.push(cur);
+      if (cells.some((c) => c !== '')) records.push(cells);
+      cells = [];
+      cur = '';
+    } else cur += ch;
   }
-  return rows;
+  cells.push(cur);
+  if (cells.some((c) => c !== '')) records.push(cells);
+  return records.slice(1).map((c) => {
+    if (c.length < 6) throw new Error(`unexpected Electronegativity output row: ${JSON.stringify(c)}`);
+    return { check: c[0], severity: c[1], file: c[3], location: c[4], sample: c[5] };
+  });
 }
 
 let unexplained = 0;
