@@ -21,43 +21,28 @@ const targets = [
   ['build', join(root, 'out')],
 ];
 
-/** RFC 4180: quoted cells may hold commas, doubled quotes and line breaks. */
-function parseCsv(text) {
-  const records = [];
-  let cells = [];
-  let cur = '';
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (q) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') q = false;
-      else cur += ch;
-    } else if (ch === '"') q = true;
-    else if (ch === ',') {
-      cells.push(cur);
-      cur = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      cells.push(cur);
-      if (cells.some((c) => c !== '')) records.push(cells);
-      cells = [];
-      cur = '';
-    } else cur += ch;
-  }
-  cells.push(cur);
-  if (cells.some((c) => c !== '')) records.push(cells);
-  return records.slice(1).map((c) => {
-    if (c.length < 6) throw new Error(`unexpected Electronegativity output row: ${JSON.stringify(c)}`);
-    return { check: c[0], severity: c[1], file: c[3], location: c[4], sample: c[5] };
+/**
+ * The findings of a SARIF report. (Its CSV report is written by two racing asynchronous writes,
+ * the header truncating the file while the rows are appended, so it is sometimes garbled.)
+ */
+function parseSarif(text) {
+  const report = JSON.parse(text);
+  return (report.runs?.[0]?.results ?? []).map((r) => {
+    const loc = r.locations?.[0]?.physicalLocation;
+    const uri = loc?.artifactLocation?.uri ?? 'N/A';
+    return {
+      check: r.ruleId,
+      severity: r.level,
+      file: uri === 'file:///' ? 'N/A' : uri,
+      location: `${loc?.region?.startLine ?? 0}:${(loc?.region?.startColumn ?? 1) - 1}`,
+      sample: r.message?.text ?? '',
+    };
   });
 }
 
 let unexplained = 0;
 for (const [name, dir] of targets) {
-  const out = join(tmpdir(), `electronegativity-${name}-${process.pid}.csv`);
+  const out = join(tmpdir(), `electronegativity-${name}-${process.pid}.sarif`);
   // Electronegativity fetches translations and Electron's release list from the internet. Where
   // possible it runs in a network namespace of its own with no network (it then uses what it
   // ships), so a test run never reaches outside this machine.
@@ -69,7 +54,7 @@ for (const [name, dir] of targets) {
     console.error(r.stdout, r.stderr);
     throw new Error(`electronegativity failed on the ${name}`);
   }
-  const findings = parseCsv(readFileSync(out, 'utf8'));
+  const findings = parseSarif(readFileSync(out, 'utf8'));
   rmSync(out, { force: true });
   for (const f of findings) {
     const key = `${f.check} ${f.file === 'N/A' ? 'N/A' : basename(f.file)}`;
