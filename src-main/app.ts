@@ -5,6 +5,7 @@ import { consoleLogger } from './adapters/console-logger.js';
 import { EventBus } from './adapters/events/event-bus.js';
 import { ProcessAgentRunner } from './adapters/process/runner.js';
 import { systemClock } from './adapters/system-clock.js';
+import { Families } from './adapters/process/families.js';
 import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
@@ -52,11 +53,13 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     const saved = SettingsPatchSchema.safeParse(store.getSetting('settings') ?? {});
     const pick = <K extends LiveSetting>(key: K, fallback: Settings[K]): Settings[K] =>
       options.explicit.has(key) || !saved.success || saved.data[key] === undefined ? fallback : (saved.data[key] as Settings[K]);
-    const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi });
+    // Processes that leave an agent's group: found by the telemetry's reading of /proc, stopped by the runner.
+    const families = new Families();
+    const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi, families });
     let desktopNotifications = saved.success ? (saved.data.desktopNotifications ?? true) : true;
     await telemetry.start();
     const bus = new EventBus();
-    const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs });
+    const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
     const manager = new Manager({
       store,
       telemetry,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,35 @@ describe('GPU telemetry in the Manager', () => {
     await until(async () => (await api.health.query()).gpu.state === 'ok', 'recovery', 15_000);
     await until(async () => (await api.tasks.get.query({ id: t2.id })).state === 'succeeded', 'the waiting task to run');
     expect((await api.health.query()).gpuCollectorRestarts).toBeGreaterThan(0);
+  });
+
+  it('a model server that an agent started in a session of its own (setsid) is the agent\'s: its VRAM counts as ours, and it stops with the task', async () => {
+    writeSmi(smi, 'apps.csv', '');
+    writeSmi(smi, 'gpus.csv', gpu(300));
+    const task = await api.tasks.submit.mutate({ agent: 'escaper' });
+    let daemon = 0;
+    await until(async () => {
+      const m = /escaped (\d+)/.exec((await api.tasks.logs.query({ id: task.id })).text);
+      daemon = m ? Number(m[1]) : 0;
+      return daemon > 0;
+    }, 'the daemon to start');
+    writeSmi(smi, 'apps.csv', `${UUID}, ${daemon}, /usr/bin/python3, 2000\n`);
+    writeSmi(smi, 'gpus.csv', gpu(2300));
+    await until(async () => (await api.resources.query()).gpus[0]?.oursMB === 2000, 'its 2000 MB counted as ours');
+    const res = await api.resources.query();
+    expect(res.gpus[0]).toMatchObject({ foreignMB: 300, oursMB: 2000, foreignTop: [] });
+    expect((await api.tasks.logs.query({ id: task.id })).text).toContain(`process ${daemon} left the agent's process group`);
+    await api.tasks.cancel.mutate({ id: task.id });
+    await until(async () => (await api.tasks.get.query({ id: task.id })).state === 'cancelled', 'the cancel');
+    await until(async () => {
+      try {
+        return readFileSync(`/proc/${daemon}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+      } catch {
+        return true;
+      }
+    }, 'the daemon to be gone');
+    writeSmi(smi, 'apps.csv', '');
+    writeSmi(smi, 'gpus.csv', gpu(300));
   });
 
   it('the history survives a restart of the Manager', async () => {

@@ -4,6 +4,7 @@ export interface ProcStat {
   pid: number;
   /** R, S, D, Z (zombie), T, ... */
   state: string;
+  ppid: number;
   pgrp: number;
   /** Clock ticks since boot when the process started: with the pid, it names one process for good. */
   startTime: string;
@@ -22,12 +23,13 @@ export function parseProcStat(text: string): ProcStat | null {
   const rest = text.slice(close + 2).trim().split(/\s+/);
   // rest[0] is field 3 (state); field N is rest[N - 3].
   const state = rest[0];
+  const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
   const startTime = rest[19];
-  if (!Number.isInteger(pid) || !state || !Number.isInteger(pgrp) || !startTime) return null;
+  if (!Number.isInteger(pid) || !state || !Number.isInteger(ppid) || !Number.isInteger(pgrp) || !startTime) return null;
   const cpuTicks = Number(rest[11]) + Number(rest[12]);
   const rssPages = Number(rest[21]);
-  return { pid, state, pgrp, startTime, cpuTicks: Number.isFinite(cpuTicks) ? cpuTicks : 0, rssPages: Number.isFinite(rssPages) ? rssPages : 0 };
+  return { pid, state, ppid, pgrp, startTime, cpuTicks: Number.isFinite(cpuTicks) ? cpuTicks : 0, rssPages: Number.isFinite(rssPages) ? rssPages : 0 };
 }
 
 export function readProcStat(pid: number): ProcStat | null {
@@ -36,6 +38,29 @@ export function readProcStat(pid: number): ProcStat | null {
   } catch {
     return null;
   }
+}
+
+/** Every process there is now (those that vanish while being read are left out). */
+export function listProcs(): ProcStat[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: ProcStat[] = [];
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const st = readProcStat(Number(name));
+    if (st) out.push(st);
+  }
+  return out;
+}
+
+/** A zombie (Z) or dead (X) process holds nothing and cannot be signalled into doing anything. */
+export function isLive(st: ProcStat): boolean {
+  return st.state !== 'Z' && st.state !== 'X';
 }
 
 /** Whether the process that had this pid and start time is still alive (zombies count as gone). */

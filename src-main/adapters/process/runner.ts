@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  appendFileSync,
   closeSync,
   constants as fsc,
   existsSync,
@@ -22,6 +23,7 @@ import { AttemptLog, DEFAULT_LOG_CAPS, type LogCaps } from './attempt-log.js';
 import { resolveCommand } from './command.js';
 import { detectOom } from './oom.js';
 import { parseOutputLine } from './output-parser.js';
+import { Families, type Member } from './families.js';
 import { groupAlive, isSameProcessAlive, killGroup, readProcStat } from './proc-stat.js';
 
 export interface RunnerConfig {
@@ -34,9 +36,14 @@ export interface RunnerConfig {
   caps: LogCaps;
   /** A raw output file is emptied once this much of it has been consumed (floods). */
   rawTruncateBytes: number;
+  /**
+   * Follows processes that leave an agent's group, so they are stopped with it (shared with the
+   * telemetry, which reads /proc on every tick and so finds them); a runner of its own by default.
+   */
+  families: Families;
 }
 
-export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir'> = {
+export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families'> = {
   graceMs: 5000,
   pollMs: 100,
   caps: DEFAULT_LOG_CAPS,
@@ -57,6 +64,8 @@ const WRAPPER = [
 ].join('\n');
 
 const EXIT_FILE = 'exit-status';
+/** Processes that left the agent's group, one "pid start-time" a line, so a restarted Manager still stops them. */
+const ESCAPED_FILE = 'escaped';
 const READ_CHUNK = 1024 * 1024;
 /** Per stream and poll: keeps one flooding agent from starving the event loop. */
 const READ_BUDGET = 16 * READ_CHUNK;
@@ -81,6 +90,21 @@ function decodeStatus(status: number): { exitCode: number | null; signal: string
   return { exitCode: status, signal: null };
 }
 
+function readEscapedFile(dir: string): Member[] {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, ESCAPED_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Member[] = [];
+  for (const line of text.split('\n')) {
+    const [pid, startTime] = line.trim().split(' ');
+    if (pid && /^\d+$/.test(pid) && startTime && /^\d+$/.test(startTime)) out.push({ pid: Number(pid), startTime });
+  }
+  return out;
+}
+
 function readExitFile(dir: string): number | null {
   try {
     const n = Number(readFileSync(join(dir, EXIT_FILE), 'utf8').trim());
@@ -102,7 +126,7 @@ export class ProcessAgentRunner implements AgentRunner {
   readonly config: RunnerConfig;
 
   constructor(config: Partial<RunnerConfig> & { runsDir: string }) {
-    this.config = { ...DEFAULT_RUNNER_CONFIG, ...config };
+    this.config = { ...DEFAULT_RUNNER_CONFIG, families: config.families ?? new Families(), ...config };
   }
 
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
@@ -221,6 +245,7 @@ class Run implements RunHandle {
       this.onLeaderGone();
     });
     this.openStreams({ stdout: 0, stderr: 0 });
+    this.follow([]);
     this.listener({ type: 'spawned', pid: this.pid, pidStartTime: this.pidStartTime, pgid: this.pgid, logDir: this.dir });
     this.note(`attempt ${spec.attempt} started: pid ${this.pid}${spec.gpus.length ? `, GPU ${spec.gpus.join(',')}` : ''}`);
     this.arm();
@@ -235,6 +260,7 @@ class Run implements RunHandle {
     this.log = new AttemptLog(this.dir, this.cfg.caps);
     this.openStreams(this.log.offsets);
     this.note('re-adopted by a restarted Manager');
+    this.follow(readEscapedFile(this.dir));
     this.arm();
   }
 
@@ -244,7 +270,11 @@ class Run implements RunHandle {
     this.pgid = spec.pgid;
     this.log = new AttemptLog(this.dir, this.cfg.caps);
     this.openStreams(this.log.offsets);
-    if (groupAlive(this.pgid)) killGroup(this.pgid, 'SIGKILL'); // stray grandchildren of a run that is over
+    // Stray descendants of a run that is over: its group, and those that had left it.
+    if (groupAlive(this.pgid)) killGroup(this.pgid, 'SIGKILL');
+    this.cfg.families.track(this.pgid, readEscapedFile(this.dir));
+    this.cfg.families.signalEscaped(this.pgid, 'SIGKILL');
+    this.cfg.families.untrack(this.pgid);
     return this.finish(true);
   }
 
@@ -264,6 +294,7 @@ class Run implements RunHandle {
     this.closeStreams();
     this.child?.removeAllListeners('exit');
     this.child?.unref();
+    this.cfg.families.untrack(this.pgid);
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -284,10 +315,35 @@ class Run implements RunHandle {
     }
   }
 
+  /** Follows the processes that leave the agent's group, noting each in the log and in a file. */
+  private follow(known: Member[]): void {
+    this.cfg.families.track(this.pgid, known, (m) => {
+      try {
+        appendFileSync(join(this.dir, ESCAPED_FILE), `${m.pid} ${m.startTime}\n`);
+      } catch {
+        // the log line below still says so
+      }
+      this.note(`process ${m.pid} left the agent's process group; it is still counted as the agent's and stopped with it`);
+    });
+  }
+
+  /** The agent's group, or a process that left it, still has a live process. */
+  private familyAlive(): boolean {
+    return groupAlive(this.pgid) || this.cfg.families.escapedAlive(this.pgid);
+  }
+
+  private signalFamily(signal: NodeJS.Signals): void {
+    killGroup(this.pgid, signal);
+    this.cfg.families.signalEscaped(this.pgid, signal);
+  }
+
   private terminate(): void {
     if (this.termAt !== null) return;
     this.termAt = Date.now();
-    killGroup(this.pgid, 'SIGTERM');
+    // One more look first: what left the group since the last telemetry tick is found while its
+    // parent still links it to the agent.
+    this.cfg.families.scan();
+    this.signalFamily('SIGTERM');
   }
 
   private tick(): void {
@@ -297,28 +353,31 @@ class Run implements RunHandle {
     if (this.adopted && !this.leaderGone && !isSameProcessAlive(this.pid, this.pidStartTime)) this.onLeaderGone();
     const now = Date.now();
     if (this.termAt !== null && this.killAt === null && now - this.termAt >= this.cfg.graceMs) {
-      if (groupAlive(this.pgid)) {
+      if (this.familyAlive()) {
         this.note(`still running ${this.cfg.graceMs} ms after SIGTERM: SIGKILL to the process group`);
-        killGroup(this.pgid, 'SIGKILL');
+        this.cfg.families.scan();
+        this.signalFamily('SIGKILL');
       }
       this.killAt = now;
     }
     if (this.leaderGone) {
       // A group that cannot be emptied (zombies nobody reaps) must not keep the attempt open.
-      if (!groupAlive(this.pgid) || (this.killAt !== null && now - this.killAt >= 1000)) this.complete();
+      if (!this.familyAlive() || (this.killAt !== null && now - this.killAt >= 1000)) this.complete();
     }
   }
 
   private onLeaderGone(): void {
     if (this.done) return;
     this.leaderGone = true;
-    if (!groupAlive(this.pgid)) {
+    // With the group empty and nothing known outside it, nothing can link to the agent any more.
+    if (groupAlive(this.pgid) || this.cfg.families.escaped(this.pgid).length > 0) this.cfg.families.scan();
+    if (!this.familyAlive()) {
       this.complete();
       return;
     }
     // The agent left processes behind in its group: stop them too.
     if (this.termAt === null) {
-      this.note('the agent exited but left processes in its group: SIGTERM to them');
+      this.note('the agent exited but left processes behind: SIGTERM to them');
       this.terminate();
     }
   }
@@ -333,6 +392,7 @@ class Run implements RunHandle {
   private finish(collected: boolean): RunOutcome {
     this.done = true;
     this.stopTimers();
+    this.cfg.families.untrack(this.pgid);
     this.pump(true);
     const status = readExitFile(this.dir);
     let exitCode: number | null = null;

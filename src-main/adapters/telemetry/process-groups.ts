@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { readProcStat } from '../process/proc-stat.js';
+import { readFileSync } from 'node:fs';
+import type { Families } from '../process/families.js';
+import { isLive, listProcs, type ProcStat } from '../process/proc-stat.js';
 
 export interface GroupUsage {
   /** Resident memory of every live process in the group. */
@@ -32,10 +33,14 @@ function pageSize(): number {
 
 /**
  * RAM and CPU of whole process groups (an agent and everything it started), from /proc. Only the
- * groups asked for are reported; with none, /proc is not read at all.
+ * groups asked for are reported; with none, /proc is not read at all. With `families`, the same
+ * reading also finds the processes that left an agent's group (see Families), and they count as
+ * the agent's.
  */
 export class ProcessGroupSampler {
   private last = new Map<number, { ticks: number; at: number }>();
+
+  constructor(private readonly families: Families | null = null) {}
 
   sample(pgids: ReadonlySet<number>, now = Date.now()): Map<number, GroupUsage> {
     const out = new Map<number, GroupUsage>();
@@ -43,31 +48,32 @@ export class ProcessGroupSampler {
       this.last.clear();
       return out;
     }
-    const acc = new Map<number, { rssPages: number; ticks: number; n: number }>();
-    let entries: string[] = [];
-    try {
-      entries = readdirSync('/proc');
-    } catch {
-      return out;
-    }
-    for (const name of entries) {
-      const c = name.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const st = readProcStat(Number(name));
-      if (!st || !pgids.has(st.pgrp) || st.state === 'Z') continue;
-      const a = acc.get(st.pgrp) ?? { rssPages: 0, ticks: 0, n: 0 };
-      a.rssPages += st.rssPages;
-      a.ticks += st.cpuTicks;
-      a.n += 1;
-      acc.set(st.pgrp, a);
+    const procs = listProcs();
+    let members: Map<number, ProcStat[]>;
+    if (this.families && this.families.size > 0) members = this.families.update(procs);
+    else {
+      members = new Map();
+      for (const st of procs) {
+        if (!pgids.has(st.pgrp) || !isLive(st)) continue;
+        const list = members.get(st.pgrp) ?? [];
+        list.push(st);
+        members.set(st.pgrp, list);
+      }
     }
     const page = pageSize();
-    for (const [pgid, a] of acc) {
+    for (const [pgid, list] of members) {
+      if (!pgids.has(pgid)) continue;
+      let rssPages = 0;
+      let ticks = 0;
+      for (const st of list) {
+        rssPages += st.rssPages;
+        ticks += st.cpuTicks;
+      }
       const prev = this.last.get(pgid);
       const dt = prev ? (now - prev.at) / 1000 : 0;
-      const cpu = prev && dt > 0 ? Math.max(0, (a.ticks - prev.ticks) / TICKS_PER_SECOND / dt) : null;
-      this.last.set(pgid, { ticks: a.ticks, at: now });
-      out.set(pgid, { rssMB: Math.round((a.rssPages * page) / 1048576), cpuCores: cpu === null ? null : Math.round(cpu * 100) / 100, processes: a.n });
+      const cpu = prev && dt > 0 ? Math.max(0, (ticks - prev.ticks) / TICKS_PER_SECOND / dt) : null;
+      this.last.set(pgid, { ticks, at: now });
+      out.set(pgid, { rssMB: Math.round((rssPages * page) / 1048576), cpuCores: cpu === null ? null : Math.round(cpu * 100) / 100, processes: list.length });
     }
     for (const pgid of this.last.keys()) if (!pgids.has(pgid)) this.last.delete(pgid);
     return out;

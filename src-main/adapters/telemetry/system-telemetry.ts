@@ -3,6 +3,7 @@ import si from 'systeminformation';
 import type { TelemetrySnapshot } from '../../../contracts/telemetry.js';
 import type { NodeSnapshot } from '../../core/model/node.js';
 import type { TelemetrySource } from '../../core/ports.js';
+import type { Families } from '../process/families.js';
 import { CpuLoad } from './cpu-load.js';
 import { NvidiaSmiCollector } from './nvidia-smi-collector.js';
 import { ProcessGroupSampler } from './process-groups.js';
@@ -11,6 +12,8 @@ export interface TelemetryConfig {
   /** How often CPU, RAM, our process groups and (in loop mode) the GPUs are sampled. */
   intervalMs: number;
   nvidiaSmi: string;
+  /** The runner's record of processes that left their agent's group: they count as the agent's. */
+  families?: Families;
 }
 
 /**
@@ -26,11 +29,12 @@ export class SystemTelemetry implements TelemetrySource {
   private timer: NodeJS.Timeout | null = null;
   private at = new Date();
   private watched = new Set<number>();
-  private readonly groups = new ProcessGroupSampler();
+  private readonly groups: ProcessGroupSampler;
   private readonly cpuLoad = new CpuLoad();
   readonly gpu: NvidiaSmiCollector;
 
   constructor(private readonly cfg: TelemetryConfig) {
+    this.groups = new ProcessGroupSampler(cfg.families ?? null);
     const mb = Math.round(totalmem() / 1048576);
     this.node = {
       cpuCores: cpus().length,
@@ -106,7 +110,12 @@ export class SystemTelemetry implements TelemetrySource {
 
   private refreshGpu(): void {
     const { gpus, status } = this.gpu.current();
-    this.node = { ...this.node, gpus, gpuStatus: status };
+    const families = this.cfg.families;
+    // A process that left an agent's group is the agent's: its VRAM is attributed to that group.
+    const owned = families && families.size > 0
+      ? gpus.map((g) => ({ ...g, processes: g.processes?.map((p) => ({ ...p, pgid: families.ownerOf(p.pid) ?? p.pgid })) ?? null }))
+      : gpus;
+    this.node = { ...this.node, gpus: owned, gpuStatus: status };
   }
 
   private async sampleHost(): Promise<void> {

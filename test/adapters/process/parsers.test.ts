@@ -35,13 +35,14 @@ describe('parseOutputLine', () => {
 describe('parseProcStat', () => {
   it('handles a command name with spaces and parentheses', () => {
     const text = '1234 (my (weird) proc) S 1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345 67 18446744073709551615';
-    expect(parseProcStat(text)).toEqual({ pid: 1234, state: 'S', pgrp: 1230, startTime: '987654', cpuTicks: 3, rssPages: 67 });
+    expect(parseProcStat(text)).toEqual({ pid: 1234, state: 'S', ppid: 1, pgrp: 1230, startTime: '987654', cpuTicks: 3, rssPages: 67 });
   });
   it('rejects garbage', () => expect(parseProcStat('nonsense')).toBeNull());
   it('reads this very process', () => {
     const me = readProcStat(process.pid)!;
     expect(me.pid).toBe(process.pid);
     expect(me.startTime).toMatch(/^\d+$/);
+    expect(me.ppid).toBe(process.ppid);
     expect(readProcStat(2 ** 22 + 7)).toBeNull();
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAttemptLog } from '../../../src-main/adapters/process/attempt-log.js';
+import { Families } from '../../../src-main/adapters/process/families.js';
 import { isSameProcessAlive, readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 import { ProcessAgentRunner, attemptDir } from '../../../src-main/adapters/process/runner.js';
 import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
@@ -197,5 +198,86 @@ describe('ProcessAgentRunner', () => {
     const me = readProcStat(process.pid)!;
     const other = second.adopt({ ...s, taskId: 999, pid: process.pid, pidStartTime: String(Number(me.startTime) + 1), pgid: 999999, logDir: join(tmp.dir, 'nothing') }, () => {});
     expect(other).toMatchObject({ alive: false, outcome: { unknown: true } });
+  });
+
+  describe('processes that leave the agent\'s group (setsid)', () => {
+    const escaper = (mode: 'wait' | 'exit', exitAfter = '0.5') => fixtureAgent('escaper', { env: { MODE: mode, EXIT_AFTER: exitAfter } });
+    const daemonOf = (dir: string): number => Number(readFileSync(join(dir, 'artifacts', 'daemon'), 'utf8').trim());
+    const seen = (events: RunnerEvent[], text: string) => events.some((e) => e.type === 'log' && e.text.includes(text));
+
+    function start(r: ProcessAgentRunner, s: LaunchSpec) {
+      const events: RunnerEvent[] = [];
+      let spawned: Extract<RunnerEvent, { type: 'spawned' }> | undefined;
+      const h = r.start(s, (e) => {
+        events.push(e);
+        if (e.type === 'spawned') spawned = e;
+      });
+      return { h, events, spawned: () => spawned!, dir: attemptDir(tmp.dir, s.taskId, s.attempt) };
+    }
+    const exitOf = (events: RunnerEvent[]) => (events.find((e) => e.type === 'exit') as Extract<RunnerEvent, { type: 'exit' }> | undefined)?.outcome;
+
+    it('a cancel stops a daemon that left the group, found while its parent still links it', async () => {
+      const families = new Families();
+      const r = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families });
+      const run1 = start(r, spec(escaper('wait')));
+      await waitUntil(() => seen(run1.events, 'escaped'));
+      const daemon = daemonOf(run1.dir);
+      expect(readProcStat(daemon)!.pgrp).not.toBe(run1.spawned().pgid); // it really left
+      run1.h.cancel(); // no telemetry tick happened: the cancel itself looks
+      await waitUntil(() => exitOf(run1.events) !== undefined);
+      await waitUntil(() => !alive(daemon), 3000);
+      expect(exitOf(run1.events)).toMatchObject({ cancelled: true });
+      expect(readAttemptLog(run1.dir)).toContain(`process ${daemon} left the agent's process group; it is still counted as the agent's and stopped with it`);
+      expect(families.size).toBe(0);
+    });
+
+    it('a daemon seen by a telemetry tick is stopped when the agent exits, though its parent is gone', async () => {
+      const families = new Families();
+      const r = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families });
+      const run1 = start(r, spec(escaper('exit', '0.8')));
+      await waitUntil(() => seen(run1.events, 'escaped'));
+      const daemon = daemonOf(run1.dir);
+      const members = families.scan(); // what each telemetry tick does
+      expect(members.get(run1.spawned().pgid)!.map((p) => p.pid)).toContain(daemon);
+      expect(families.ownerOf(daemon)).toBe(run1.spawned().pgid);
+      await waitUntil(() => exitOf(run1.events) !== undefined, 5000);
+      expect(exitOf(run1.events)).toMatchObject({ exitCode: 0, cancelled: false });
+      await waitUntil(() => !alive(daemon), 3000);
+      expect(readAttemptLog(run1.dir)).toContain('the agent exited but left processes behind: SIGTERM to them');
+      expect(families.ownerOf(daemon)).toBeNull();
+    });
+
+    it('a restarted Manager still stops them: on adopting a live run, and on finding a run that ended', async () => {
+      // Live run: adopted by a second runner, then cancelled.
+      const a = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families: new Families() });
+      const live = start(a, spec(escaper('wait')));
+      await waitUntil(() => seen(live.events, 'escaped'));
+      a.config.families.scan();
+      await waitUntil(() => existsSync(join(live.dir, 'escaped')));
+      live.h.detach();
+      const b = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families: new Families() });
+      const sp = live.spawned();
+      const events: RunnerEvent[] = [];
+      const adopted = b.adopt({ ...spec(escaper('wait')), taskId: Number(sp.logDir.split('/').at(-2)), pid: sp.pid, pidStartTime: sp.pidStartTime, pgid: sp.pgid, logDir: sp.logDir }, (e) => events.push(e));
+      expect(adopted.alive).toBe(true);
+      expect(b.config.families.ownerOf(daemonOf(live.dir))).toBe(sp.pgid);
+      if (adopted.alive) adopted.handle.cancel();
+      await waitUntil(() => exitOf(events) !== undefined);
+      await waitUntil(() => !alive(daemonOf(live.dir)), 3000);
+
+      // Ended while nobody watched, its daemon still running: found on restart, and stopped.
+      const ended = start(a, spec(escaper('exit', '0.3')));
+      await waitUntil(() => seen(ended.events, 'escaped'));
+      a.config.families.scan();
+      await waitUntil(() => existsSync(join(ended.dir, 'escaped')));
+      ended.h.detach();
+      const esp = ended.spawned();
+      await waitUntil(() => !isSameProcessAlive(esp.pid, esp.pidStartTime), 3000);
+      expect(alive(daemonOf(ended.dir))).toBe(true);
+      const c = new ProcessAgentRunner({ runsDir: tmp.dir, families: new Families() });
+      const res = c.adopt({ ...spec(escaper('exit')), pid: esp.pid, pidStartTime: esp.pidStartTime, pgid: esp.pgid, logDir: esp.logDir }, () => {});
+      expect(res).toMatchObject({ alive: false, outcome: { exitCode: 0 } });
+      await waitUntil(() => !alive(daemonOf(ended.dir)), 3000);
+    });
   });
 });

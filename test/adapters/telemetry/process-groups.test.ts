@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { Families } from '../../../src-main/adapters/process/families.js';
+import { readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 import { ProcessGroupSampler } from '../../../src-main/adapters/telemetry/process-groups.js';
 
 describe('ProcessGroupSampler', () => {
@@ -22,6 +24,45 @@ describe('ProcessGroupSampler', () => {
       expect(s.sample(new Set([2 ** 22 + 11])).size).toBe(0);
     } finally {
       process.kill(-pgid, 'SIGKILL');
+    }
+  });
+
+  it('with Families, a process that left the group (setsid) still counts as the agent\'s', async () => {
+    // A group leader that starts a 40 MB daemon in a session of its own.
+    const daemon = `const b = Buffer.alloc(40e6, 1); setTimeout(() => b.length, 5000);`;
+    const script = `require('child_process').spawn('setsid', [process.execPath, '-e', ${JSON.stringify(daemon)}], { stdio: 'ignore' }); setTimeout(() => {}, 5000);`;
+    const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore' });
+    const pgid = child.pid!;
+    const families = new Families();
+    families.track(pgid);
+    try {
+      await new Promise((r) => setTimeout(r, 800));
+      const plain = new ProcessGroupSampler().sample(new Set([pgid])).get(pgid)!;
+      const withFamilies = new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)!;
+      expect(plain.processes).toBe(1);
+      expect(withFamilies.processes).toBe(2);
+      expect(withFamilies.rssMB - plain.rssMB).toBeGreaterThanOrEqual(40);
+      const [escaped] = families.escaped(pgid);
+      expect(readProcStat(escaped!.pid)!.pgrp).toBe(escaped!.pid); // it leads a group of its own
+      expect(families.ownerOf(escaped!.pid)).toBe(pgid);
+      // Its parent gone, it is still the agent's (remembered by pid and start time).
+      process.kill(pgid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)!.processes).toBe(1);
+      expect(families.signalEscaped(pgid, 'SIGKILL')).toBe(1);
+    } finally {
+      for (const m of families.escaped(pgid)) {
+        try {
+          process.kill(m.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
   });
 });
