@@ -271,7 +271,7 @@ describe('Manager: a big task is not starved by a stream of small ones', () => {
     h.runner.live()[0]!.exit({ exitCode: 0 });
     h.clock.flush();
     expect(h.store.getTask(small!.id)!.state).toBe('queued');
-    expect(why(big)).toMatch(/it has waited longer than 60 s, so what our tasks free is kept for it until it fits/);
+    expect(why(big)).toMatch(new RegExp(`task ${big} has waited longer than 60 s, so what our tasks free is kept for it until it fits`));
     expect(why(small!.id)).toMatch(new RegExp(`kept for task ${big}`));
   });
 

@@ -136,7 +136,7 @@ export function runCycle(input: CycleInput): CycleResult {
     const f = fit(bucket.request, pool);
     const all = [...limits, ...(f.ok ? [] : f.reasons)];
     if (pool.keptFor !== null && head.id === pool.keptFor) {
-      all.push(`it has waited longer than ${seconds(reserveAfter!)}, so what our tasks free is kept for it until it fits`);
+      all.push(`task ${head.id} has waited longer than ${seconds(reserveAfter!)}, so what our tasks free is kept for it until it fits`);
     }
     reasons.set(bucket.key, all.length > 0 ? all.join('; ') : 'waiting for the next scheduling cycle');
   }
