@@ -16,6 +16,7 @@ Commands:
   agents                 the agents there are
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks
+  settings [KEY=VALUE]   show or change the live settings
   ui                     open the UI in a browser (prints its URL with the token)
 
 Every command takes --json (machine-readable output) and --data-dir DIR.
@@ -55,5 +56,16 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   status: 'agentmgr status [--json]',
   pause: 'agentmgr pause   (running tasks go on; no new ones start)',
   resume: 'agentmgr resume',
+  settings: `agentmgr settings [KEY=VALUE]... [--json]
+
+Without arguments, shows the live settings. With KEY=VALUE, changes them at once (kept across
+restarts), e.g. \`agentmgr settings maxConcurrency=4 reserveAfterSec=120\`.
+
+  maxConcurrency         most tasks at once (1–10000)
+  vramMarginMB           VRAM kept free on every GPU (0–65536)
+  telemetryMs            sampling interval (100–60000)
+  reserveAfterSec        after this long, what finishing tasks free is kept for a task that does
+                         not fit, so smaller ones cannot starve it (0 = never)
+  desktopNotifications   true or false (the desktop app)`,
   ui: 'agentmgr ui [--no-open] [--json]\n\nPrints the UI\'s URL, with the API token in it, and opens it in the default browser.',
 };

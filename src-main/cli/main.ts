@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { SETTINGS_INFO, SettingsPatchSchema, type Settings, type SettingsPatch } from '../../contracts/settings.js';
 import { TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
 import { ConfigError, resolveServeOptions } from '../config.js';
 import { DataDirLockedError } from '../data-dir.js';
@@ -283,6 +284,21 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  settings: {
+    options: {},
+    async run(api, pos, v) {
+      const patch = settingsPatch(pos);
+      const now = Object.keys(patch).length > 0 ? await api.settings.update.mutate(patch) : await api.settings.get.query();
+      if (v.json) return printJson(now), 0;
+      const width = Math.max(...Object.keys(now).map((k) => k.length));
+      for (const [k, value] of Object.entries(now)) {
+        const info = SETTINGS_INFO[k as keyof Settings];
+        print(`${k.padEnd(width)}  ${String(value).padEnd(6)}  ${info?.help ?? ''}`);
+      }
+      if (Object.keys(patch).length > 0) print('saved and applied');
+      return 0;
+    },
+  },
   resume: {
     options: {},
     async run(api, _pos, v) {
@@ -293,6 +309,26 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** KEY=VALUE words into a checked settings change; an error names the key and what it takes. */
+function settingsPatch(words: string[]): SettingsPatch {
+  const raw: Record<string, unknown> = {};
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    const key = eq > 0 ? w.slice(0, eq) : w;
+    if (!(key in SETTINGS_INFO)) throw new CliError(`unknown setting "${key}"; settings are: ${Object.keys(SETTINGS_INFO).join(', ')}`, 2);
+    if (eq < 0) throw new CliError(`give the setting a value: ${key}=VALUE`, 2);
+    const value = w.slice(eq + 1).trim();
+    raw[key] = key === 'desktopNotifications' ? (value === 'true' ? true : value === 'false' ? false : value) : value === '' ? value : Number(value);
+  }
+  const parsed = SettingsPatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    const key = String(i.path[0]);
+    throw new CliError(`${key}=${String(raw[key])}: ${i.message}. ${SETTINGS_INFO[key as keyof Settings]?.help ?? ''}`.trim(), 2);
+  }
+  return parsed.data;
+}
 
 /** `agentmgr ui`: the UI's URL with the token (the way Jupyter hands it over), opened in a browser. */
 function ui(argv: string[]): number {

@@ -168,6 +168,24 @@ describe('agentmgr CLI against agentmgr serve', () => {
     cli(['resume']);
   });
 
+  it('settings: shows them, changes them live, and says what a bad one should be', () => {
+    const shown = cli(['settings']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^maxConcurrency\s+4\s+How many tasks may run at the same time/m);
+    expect(shown.stdout).toMatch(/^reserveAfterSec\s+60\s/m);
+    const changed = json<{ maxConcurrency: number; reserveAfterSec: number; desktopNotifications: boolean }>(cli(['settings', 'maxConcurrency=3', 'reserveAfterSec=0', 'desktopNotifications=false', '--json']));
+    expect(changed).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 0, desktopNotifications: false });
+    expect(json<{ queue: { maxConcurrency: number } }>(cli(['status', '--json'])).queue.maxConcurrency).toBe(3);
+    const unknown = cli(['settings', 'maxConcurency=3']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown setting "maxConcurency"; settings are: maxConcurrency, vramMarginMB/);
+    const bad = cli(['settings', 'maxConcurrency=0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/maxConcurrency=0: Too small.*How many tasks may run at the same time \(1–10000\)/);
+    expect(cli(['settings', 'telemetryMs']).stderr).toMatch(/give the setting a value: telemetryMs=VALUE/);
+    expect(cli(['settings', 'maxConcurrency=4', 'reserveAfterSec=60']).stdout).toMatch(/saved and applied/);
+  });
+
   it('on a terminal: list prints a table, wait draws progress bars', () => {
     // `script` gives the CLI a pseudo-terminal, as a person's shell would.
     const tty = (args: string[]) =>

@@ -1,19 +1,10 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
-import { SettingsSchema } from '../../../contracts/settings.js';
+import { SETTINGS_INFO, SettingsSchema } from '../../../contracts/settings.js';
 import { readable, type Api } from '../api.js';
 import { useToast } from '../lib/toasts.js';
 
-const FIELDS = [
-  { key: 'maxConcurrency', label: 'Max tasks at once', help: 'How many tasks may run at the same time (1–10000).' },
-  { key: 'vramMarginMB', label: 'VRAM safety margin (MB)', help: 'Kept free on every GPU for the desktop and allocator slack (0–65536).' },
-  { key: 'telemetryMs', label: 'Telemetry interval (ms)', help: 'How often CPU, RAM and GPUs are sampled (100–60000).' },
-  {
-    key: 'reserveAfterSec',
-    label: 'Keep resources for a waiting task after (s)',
-    help: 'Smaller tasks may start ahead of one that does not fit. After this long, what finishing tasks free is kept for it, so it is not starved (0 = never, up to 86400).',
-  },
-] as const;
+const FIELDS = (['maxConcurrency', 'vramMarginMB', 'telemetryMs', 'reserveAfterSec'] as const).map((key) => ({ key, ...SETTINGS_INFO[key] }));
 
 /** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */
 export function SettingsView({ api }: { api: Api }) {
@@ -66,7 +57,7 @@ export function SettingsView({ api }: { api: Api }) {
               checked={form.desktopNotifications === 'true'}
               onChange={(e) => setForm((v) => ({ ...v, desktopNotifications: String(e.target.checked) }))}
             />{' '}
-            Desktop notifications when a task finishes or fails (desktop app)
+            {SETTINGS_INFO.desktopNotifications.label}
           </label>
         </div>
         <button type="submit">Save</button>
