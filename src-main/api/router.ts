@@ -181,6 +181,8 @@ const queue = router({
       running: manager.running().length,
       queued: manager.queueLength(),
       maxConcurrency: manager.config.maxConcurrency,
+      /** The task that what finishing tasks free is kept for, so smaller ones cannot starve it. */
+      keptFor: manager.keptFor(),
     };
   }),
 });

@@ -266,6 +266,7 @@ const COMMANDS: Record<string, Command> = {
       if (v.json) return printJson({ queue: q, resources: res, health }), 0;
       const c = q.counts;
       print(`Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`);
+      if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);
       print(`CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`);
       print(`RAM:     ${res.memory.oursMB} MB ours, ${res.memory.foreignMB} MB other programs, ${Math.max(0, res.memory.freeMB)} MB free of ${res.memory.totalMB} MB`);
       if (res.gpus.length === 0) print(`GPU:     none visible (${health.gpu.message ?? 'no NVIDIA GPU'})`);

@@ -307,6 +307,11 @@ export class Manager {
     return explain(this.lastCycle, task, this.deps.clock.now());
   }
 
+  /** The task the last scheduling cycle kept resources for (see reservation.ts); null if none. */
+  keptFor(): number | null {
+    return this.lastCycle?.keptFor ?? null;
+  }
+
   queueLength(): number {
     return this.queue.size;
   }

@@ -80,6 +80,35 @@ describe('GPU telemetry in the Manager', () => {
     expect((await api.tasks.get.query({ id: task.id })).result).toMatchObject({ gpu: '0' });
   });
 
+  it('a big task that has waited gets what finishing tasks free kept for it, and status says for whom', async () => {
+    await api.settings.update.mutate({ reserveAfterSec: 1 });
+    try {
+      const demo = (seconds: number, vramMB: number) => ({ agent: 'demo', input: { seconds, vramMB } });
+      const { ids: smalls } = await api.tasks.submitBatch.mutate([demo(2, 3000), demo(4, 3000)]);
+      await until(async () => (await api.queue.status.query()).running === 2, 'two small tasks running');
+      const big = await api.tasks.submit.mutate(demo(0.5, 6000));
+      const late = await api.tasks.submit.mutate(demo(0.5, 3000));
+      await until(async () => (await api.tasks.get.query({ id: smalls[0]! })).state === 'succeeded', 'the first small task');
+      await new Promise((r) => setTimeout(r, 300));
+      // 3000 MB are free again: enough for the late small task, but they are kept for the big one.
+      expect((await api.queue.status.query()).keptFor).toBe(big.id);
+      expect((await api.tasks.get.query({ id: late.id })).waitingReason).toMatch(new RegExp(`kept for task ${big.id}`));
+      const status = await run(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
+        env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(status.stdout).toContain(`Kept:    what finishing tasks free is kept for task ${big.id}`);
+      await until(async () => (await api.tasks.get.query({ id: late.id })).state === 'succeeded', 'all to end', 20_000);
+      const [b, l] = await Promise.all([api.tasks.get.query({ id: big.id }), api.tasks.get.query({ id: late.id })]);
+      expect(b.state).toBe('succeeded');
+      expect(b.startedAt!.getTime()).toBeLessThan(l.startedAt!.getTime());
+      expect((await api.queue.status.query()).keptFor).toBeNull();
+    } finally {
+      await api.settings.update.mutate({ reserveAfterSec: 60 });
+    }
+  });
+
   it('an out-of-memory death is named as such', async () => {
     const task = await api.tasks.submit.mutate({ agent: 'cuda-oom' });
     await until(async () => (await api.tasks.get.query({ id: task.id })).state === 'failed', 'the task to fail');
