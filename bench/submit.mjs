@@ -1,6 +1,7 @@
 // Submit throughput and latency: 100,000 tasks in batches through the API, and 1,000 single
 // submits over HTTP (p50, p99); against the same rows inserted by a raw better-sqlite3 prepared
 // statement in one transaction, in the same run.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '../dist/src-main/cli/client.js';
@@ -8,6 +9,27 @@ import { openDb } from '../dist/src-main/adapters/sqlite/db.js';
 import { serve, tempDir } from './lib.mjs';
 
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+
+/** The floor of the machine: a bare Node HTTP server answering the same requests, same client. */
+async function bareRoundTrips(n) {
+  const code = "require('http').createServer((q, s) => { let b = ''; q.on('data', (d) => (b += d)); q.on('end', () => s.end(JSON.stringify({ ok: b.length }))); }).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port); });";
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise((resolve) => child.stdout.on('data', (d) => resolve(/port (\d+)/.exec(String(d))?.[1])));
+    const body = JSON.stringify({ json: { agent: 'demo', input: { seconds: 1 } } });
+    const once = async () => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })).arrayBuffer();
+    for (let i = 0; i < 20; i++) await once();
+    const lat = [];
+    for (let i = 0; i < n; i++) {
+      const a = performance.now();
+      await once();
+      lat.push(performance.now() - a);
+    }
+    return lat;
+  } finally {
+    child.kill();
+  }
+}
 
 export async function submitBench({ tasks, singles }) {
   const t = tempDir('agentmgr-bench-submit-');
@@ -62,6 +84,7 @@ export async function submitBench({ tasks, singles }) {
       }
       await s2.stop();
       t2.cleanup();
+      const bare = await bareRoundTrips(singles);
       const rate = Math.round((tasks / batchMs) * 1000);
       const rawRate = Math.round((tasks / rawMs) * 1000);
       const r2 = (x) => Math.round(x * 100) / 100;
@@ -84,7 +107,7 @@ export async function submitBench({ tasks, singles }) {
           ratio: r2(pct(lat, 99) / Math.max(0.001, pct(rawSingle, 99))),
           target: 'p99 < 5 ms',
           met: pct(lat, 99) < 5,
-          how: 'sequential POST /trpc/tasks.submit from Node fetch on loopback to a fresh store (queue paused, 20 warm-up requests), measured from request to full response',
+          how: `sequential POST /trpc/tasks.submit from Node fetch on loopback to a fresh store (queue paused, 20 warm-up requests), measured from request to full response. For scale, a bare Node HTTP server answering the same requests from the same client: p50 ${r2(pct(bare, 50))} ms, p99 ${r2(pct(bare, 99))} ms`,
         },
       ];
     } finally {
