@@ -4,7 +4,7 @@ import { fit } from './fit.js';
 import { plural, seconds } from './format.js';
 import { buildPool, reserve, type Pool, type PoolConfig } from './pool.js';
 import { Heap } from './heap.js';
-import { keepFor } from './reservation.js';
+import { keepFor, withoutKept } from './reservation.js';
 import { before, shapeOf, type Bucket, type QueueEntry, type QueueIndex } from './queue.js';
 import { OK, waitFor, type Status } from './status.js';
 
@@ -133,9 +133,11 @@ export function runCycle(input: CycleInput): CycleResult {
   // Explain against what is left once this cycle's placements are made: that is what a task
   // waits for now, not what was free when it was looked at.
   for (const { bucket, head, limits } of held) {
-    const f = fit(bucket.request, pool);
+    const mine = pool.keptFor !== null && head.id === pool.keptFor;
+    // The task resources are kept for sees them as its own: free, not "kept for" itself.
+    const f = fit(bucket.request, mine ? withoutKept(pool) : pool);
     const all = [...limits, ...(f.ok ? [] : f.reasons)];
-    if (pool.keptFor !== null && head.id === pool.keptFor) {
+    if (mine) {
       all.push(`task ${head.id} has waited longer than ${seconds(reserveAfter!)}, so what our tasks free is kept for it until it fits`);
     }
     reasons.set(bucket.key, all.length > 0 ? all.join('; ') : 'waiting for the next scheduling cycle');

@@ -31,6 +31,18 @@ export function keepFor(taskId: number, request: ResourceRequest, pool: Pool): b
   return true;
 }
 
+/** The pool as it would be without what is kept: what the task it is kept for sees as free. */
+export function withoutKept(pool: Pool): Pool {
+  return {
+    ...pool,
+    cpuKept: 0,
+    memKeptMB: 0,
+    memFreeMB: pool.memFreeMB + pool.memKeptMB,
+    gpus: pool.gpus.map((g) => ({ ...g, keptMB: 0, freeMB: g.freeMB + g.keptMB })),
+    keptFor: null,
+  };
+}
+
 /** Room for it once every task of ours has ended: what other programs and the margins leave. */
 function roomWithoutOurs(g: GpuPool): number {
   return g.totalMB - g.foreignMB - g.marginMB;

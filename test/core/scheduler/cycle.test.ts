@@ -173,7 +173,7 @@ const cases: Case[] = [
     },
     starts: [],
     waits: {
-      1: /needs 6000 MB VRAM on GPU 0, 0 MB free of 8188 MB: 0 MB held by other programs, 4000 MB by 1 running task, 4188 MB kept for task 1; task 1 has waited longer than 60 s, so what our tasks free is kept for it until it fits/,
+      1: /^needs 6000 MB VRAM on GPU 0, 4188 MB free of 8188 MB: 0 MB held by other programs, 4000 MB by 1 running task; task 1 has waited longer than 60 s, so what our tasks free is kept for it until it fits/,
       2: /needs 1000 MB VRAM on GPU 0, 0 MB free .*4188 MB kept for task 1/,
     },
   },
