@@ -84,10 +84,12 @@ describe('GPU telemetry in the Manager', () => {
     await api.settings.update.mutate({ reserveAfterSec: 1 });
     try {
       const demo = (seconds: number, vramMB: number) => ({ agent: 'demo', input: { seconds, vramMB } });
-      const { ids: smalls } = await api.tasks.submitBatch.mutate([demo(2, 3000), demo(4, 3000)]);
+      const { ids: smalls } = await api.tasks.submitBatch.mutate([demo(3, 3000), demo(5, 3000)]);
       await until(async () => (await api.queue.status.query()).running === 2, 'two small tasks running');
       const big = await api.tasks.submit.mutate(demo(0.5, 6000));
       const late = await api.tasks.submit.mutate(demo(0.5, 3000));
+      // A second after its submit (a wake-up timer, not another event), the big one has what is free kept.
+      await until(async () => (await api.queue.status.query()).keptFor === big.id, 'the reservation');
       await until(async () => (await api.tasks.get.query({ id: smalls[0]! })).state === 'succeeded', 'the first small task');
       await new Promise((r) => setTimeout(r, 300));
       // 3000 MB are free again: enough for the late small task, but they are kept for the big one.
@@ -172,9 +174,13 @@ describe('GPU telemetry in the Manager', () => {
       daemon = m ? Number(m[1]) : 0;
       return daemon > 0;
     }, 'the daemon to start');
-    writeSmi(smi, 'apps.csv', `${UUID}, ${daemon}, /usr/bin/python3, 2000\n`);
     writeSmi(smi, 'gpus.csv', gpu(2300));
-    await until(async () => (await api.resources.query()).gpus[0]?.oursMB === 2000, 'its 2000 MB counted as ours');
+    writeSmi(smi, 'apps.csv', `${UUID}, ${daemon}, /usr/bin/python3, 2000\n`);
+    // The two queries are separate loops: wait until both readings show the daemon.
+    await until(async () => {
+      const g = (await api.resources.query()).gpus[0];
+      return g?.oursMB === 2000 && g.foreignMB === 300;
+    }, 'its 2000 MB counted as ours, the desktop\'s 300 MB as other programs\'');
     const res = await api.resources.query();
     expect(res.gpus[0]).toMatchObject({ foreignMB: 300, oursMB: 2000, foreignTop: [] });
     expect((await api.tasks.logs.query({ id: task.id })).text).toContain(`process ${daemon} left the agent's process group`);
