@@ -234,13 +234,13 @@ describe('ProcessAgentRunner', () => {
     it('a daemon seen by a telemetry tick is stopped when the agent exits, though its parent is gone', async () => {
       const families = new Families();
       const r = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families });
-      const run1 = start(r, spec(escaper('exit', '0.8')));
+      const run1 = start(r, spec(escaper('exit', '2')));
       await waitUntil(() => seen(run1.events, 'escaped'));
       const daemon = daemonOf(run1.dir);
       const members = families.scan(); // what each telemetry tick does
       expect(members.get(run1.spawned().pgid)!.map((p) => p.pid)).toContain(daemon);
       expect(families.ownerOf(daemon)).toBe(run1.spawned().pgid);
-      await waitUntil(() => exitOf(run1.events) !== undefined, 5000);
+      await waitUntil(() => exitOf(run1.events) !== undefined, 10_000);
       expect(exitOf(run1.events)).toMatchObject({ exitCode: 0, cancelled: false });
       await waitUntil(() => !alive(daemon), 3000);
       expect(readAttemptLog(run1.dir)).toContain('the agent exited but left processes behind: SIGTERM to them');
@@ -266,13 +266,13 @@ describe('ProcessAgentRunner', () => {
       await waitUntil(() => !alive(daemonOf(live.dir)), 3000);
 
       // Ended while nobody watched, its daemon still running: found on restart, and stopped.
-      const ended = start(a, spec(escaper('exit', '0.3')));
+      const ended = start(a, spec(escaper('exit', '1.5')));
       await waitUntil(() => seen(ended.events, 'escaped'));
       a.config.families.scan();
       await waitUntil(() => existsSync(join(ended.dir, 'escaped')));
       ended.h.detach();
       const esp = ended.spawned();
-      await waitUntil(() => !isSameProcessAlive(esp.pid, esp.pidStartTime), 3000);
+      await waitUntil(() => !isSameProcessAlive(esp.pid, esp.pidStartTime), 10_000);
       expect(alive(daemonOf(ended.dir))).toBe(true);
       const c = new ProcessAgentRunner({ runsDir: tmp.dir, families: new Families() });
       const res = c.adopt({ ...spec(escaper('exit')), pid: esp.pid, pidStartTime: esp.pidStartTime, pgid: esp.pgid, logDir: esp.logDir }, () => {});

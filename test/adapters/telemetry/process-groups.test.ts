@@ -36,9 +36,15 @@ describe('ProcessGroupSampler', () => {
     const families = new Families();
     families.track(pgid);
     try {
-      await new Promise((r) => setTimeout(r, 800));
-      const plain = new ProcessGroupSampler().sample(new Set([pgid])).get(pgid)!;
-      const withFamilies = new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)!;
+      // Until the daemon has started and filled its buffer (node takes a moment to start).
+      let plain = new ProcessGroupSampler().sample(new Set([pgid])).get(pgid);
+      let withFamilies = new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid);
+      for (let i = 0; i < 100 && !(plain && withFamilies && withFamilies.processes === 2 && withFamilies.rssMB - plain.rssMB >= 40); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        plain = new ProcessGroupSampler().sample(new Set([pgid])).get(pgid);
+        withFamilies = new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid);
+      }
+      if (!plain || !withFamilies) throw new Error('the group was not seen');
       expect(plain.processes).toBe(1);
       expect(withFamilies.processes).toBe(2);
       expect(withFamilies.rssMB - plain.rssMB).toBeGreaterThanOrEqual(40);
