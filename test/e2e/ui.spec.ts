@@ -129,15 +129,18 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await open(page, '/settings');
   const field = page.getByLabel('Max tasks at once');
   await expect(field).toHaveValue('4');
-  await expect(page.getByLabel('Keep resources for a waiting task after (s)')).toHaveValue('60');
+  const reserve = page.getByLabel('Keep resources for a waiting task after (s)');
+  await expect(reserve).toHaveValue('60');
   await field.fill('0');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByText(/Too small/)).toBeVisible();
   await field.fill('3');
+  await reserve.fill('120');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByText('Settings saved and applied')).toBeVisible();
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
+  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120 });
   await shot(page, 'settings');
 });
 
