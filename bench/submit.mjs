@@ -42,7 +42,6 @@ export async function submitBench({ tasks, singles }) {
       for (let i = 0; i < tasks; i++) stmt.run(Date.now(), Date.now());
     })();
     const rawMs = performance.now() - r0;
-    const s1 = performance.now();
     const one = raw.sqlite.prepare(`INSERT INTO tasks (agent, state, input, cpu, memory_mb, max_attempts, backoff_sec, created_at, updated_at) VALUES ('demo', 'queued', '{}', 1, 64, 1, 2, 0, 0)`);
     const rawSingle = [];
     for (let i = 0; i < singles; i++) {
@@ -50,7 +49,6 @@ export async function submitBench({ tasks, singles }) {
       one.run();
       rawSingle.push(performance.now() - a);
     }
-    void s1;
     raw.close();
 
     const data = join(t.dir, 'data');

@@ -1,3 +1,10 @@
+import { SETTINGS_INFO } from '../../contracts/settings.js';
+
+/** The settings and what each is: the same words as the Settings view and `agentmgr settings`. */
+const SETTING_LINES = Object.entries(SETTINGS_INFO)
+  .map(([key, info]) => `  ${key.padEnd(22)} ${info.help}`)
+  .join('\n');
+
 export const HELP: Record<string, string> = {
   main: `agentmgr — runs AI-agent tasks on this machine without running the GPU out of memory
 
@@ -61,11 +68,6 @@ agentmgr submit --batch FILE|- [--wait] [--json]
 Without arguments, shows the live settings. With KEY=VALUE, changes them at once (kept across
 restarts), e.g. \`agentmgr settings maxConcurrency=4 reserveAfterSec=120\`.
 
-  maxConcurrency         most tasks at once (1–10000)
-  vramMarginMB           VRAM kept free on every GPU (0–65536)
-  telemetryMs            sampling interval (100–60000)
-  reserveAfterSec        after this long, what finishing tasks free is kept for a task that does
-                         not fit, so smaller ones cannot starve it (0 = never)
-  desktopNotifications   true or false (the desktop app)`,
+${SETTING_LINES}`,
   ui: 'agentmgr ui [--no-open] [--json]\n\nPrints the UI\'s URL, with the API token in it, and opens it in the default browser.',
 };

@@ -111,13 +111,12 @@ export class Manager {
         peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
       };
       const unknown: RunOutcome = { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null };
+      this.active.set(task.id, usage);
       if (attempt.pid === null || attempt.pidStartTime === null || attempt.pgid === null || attempt.logDir === null || !agent) {
         // Never recorded as spawned, or its agent is gone: its fate cannot be known.
-        this.active.set(task.id, usage);
         this.finish(task.id, attempt.number, unknown);
         continue;
       }
-      this.active.set(task.id, usage);
       const spec = {
         taskId: task.id,
         attempt: attempt.number,

@@ -27,6 +27,14 @@ const until = async (cond: () => Promise<boolean>, what: string, ms = 10_000): P
   }
 };
 
+/** `agentmgr status` against this server, run asynchronously: this very process serves the API. */
+const cliStatus = () =>
+  run(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
+    env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+
 beforeAll(async () => {
   mkdirSync(smi, { recursive: true });
   writeSmi(smi, 'gpus.csv', gpu(300));
@@ -61,11 +69,7 @@ describe('GPU telemetry in the Manager', () => {
     expect(res.gpus[0]).toMatchObject({ totalMB: 8188, foreignMB: 3300, oursMB: 2500, foreignTop: ['game.exe 3000 MB'] });
 
     // `agentmgr status` shows the split. (Asynchronously: this very process serves the API.)
-    const status = await run(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
-      env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const status = await cliStatus();
     expect(status.stdout).toMatch(/GPU 0: +NVIDIA GeForce RTX 4060: 2500 MB ours, 3300 MB other programs \(game.exe 3000 MB\), 2132 MB free of 8188 MB/);
 
     writeSmi(smi, 'apps.csv', '');
@@ -95,11 +99,7 @@ describe('GPU telemetry in the Manager', () => {
       // 3000 MB are free again: enough for the late small task, but they are kept for the big one.
       expect((await api.queue.status.query()).keptFor).toBe(big.id);
       expect((await api.tasks.get.query({ id: late.id })).waitingReason).toMatch(new RegExp(`kept for task ${big.id}`));
-      const status = await run(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
-        env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
+      const status = await cliStatus();
       expect(status.stdout).toContain(`Kept:    what finishing tasks free is kept for task ${big.id}`);
       await until(async () => (await api.tasks.get.query({ id: late.id })).state === 'succeeded', 'all to end', 20_000);
       const [b, l] = await Promise.all([api.tasks.get.query({ id: big.id }), api.tasks.get.query({ id: late.id })]);
