@@ -110,13 +110,14 @@ export class Manager {
         startedAt: attempt.startedAt,
         peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
       };
-      const unknown: RunOutcome = { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null };
       this.active.set(task.id, usage);
-      if (attempt.pid === null || attempt.pidStartTime === null || attempt.pgid === null || attempt.logDir === null || !agent) {
-        // Never recorded as spawned, or its agent is gone: its fate cannot be known.
-        this.finish(task.id, attempt.number, unknown);
+      if (!agent) {
+        // Its agent is gone: its fate cannot be known.
+        this.finish(task.id, attempt.number, { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null });
         continue;
       }
+      // Where the pid was never recorded (the Manager stopped between spawning and recording),
+      // the runner finds the run by the marker it left, or proves it never started.
       const spec = {
         taskId: task.id,
         attempt: attempt.number,
@@ -132,7 +133,7 @@ export class Manager {
       const adopted = runner.adopt(spec, (e) => this.onRunnerEvent(task.id, attempt.number, e));
       if (adopted.alive) {
         usage.handle = adopted.handle;
-        this.deps.logger.info('re-adopted a running agent', { task: task.id, attempt: attempt.number, pid: attempt.pid });
+        this.deps.logger.info('re-adopted a running agent', { task: task.id, attempt: attempt.number, pid: usage.pgid ?? attempt.pid });
         if (task.desired === 'cancel') adopted.handle.cancel();
       } else {
         const outcome = task.desired === 'cancel' ? { ...adopted.outcome, cancelled: true } : adopted.outcome;
@@ -478,9 +479,11 @@ export class Manager {
         this.bufferProgress(taskId, e);
         return;
       case 'result':
-        store.setResult(taskId, attempt, e.data);
-        store.addEvent(taskId, attempt, 'result', null, clock.now());
-        this.changed(taskId);
+        // A result read again after a crash (the end of an attempt replayed) is not recorded twice.
+        if (store.setResult(taskId, attempt, e.data)) {
+          store.addEvent(taskId, attempt, 'result', null, clock.now());
+          this.changed(taskId);
+        }
         return;
       case 'artifact':
         store.addArtifact({ taskId, attempt, name: e.name, path: e.path, sizeBytes: e.sizeBytes, createdAt: clock.now() });
@@ -527,7 +530,9 @@ export class Manager {
     let next: TaskState = end.outcome;
     let notBefore: number | null = null;
     let request: ResourceRequest | undefined;
-    if (end.retryable && task.attempts < task.maxAttempts) {
+    // An attempt that provably never ran does not count against the task's attempts.
+    const maxAttempts = outcome.notStarted ? task.maxAttempts + 1 : task.maxAttempts;
+    if (end.retryable && task.attempts < maxAttempts) {
       next = 'queued';
       notBefore = now + backoffMs(task.backoffSec, attempt, clock.random());
       if (outcome.oom) request = this.raisedAfterOom(task.request, run.peak, outcome.oom);
@@ -552,6 +557,7 @@ export class Manager {
         finishedAt: isTerminal(next) ? now : null,
         ...(next === 'succeeded' ? { progress: 1 } : {}),
         ...(request ? { request } : {}),
+        ...(maxAttempts !== task.maxAttempts ? { maxAttempts } : {}),
       },
     );
     this.active.delete(taskId);

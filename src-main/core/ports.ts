@@ -84,7 +84,8 @@ export interface TaskStore {
   /** Guarded terminal -> queued, with room for one more attempt. */
   requeue(taskId: number, from: TaskState, at: number): boolean;
   setProgress(taskId: number, progress: number, message: string | null, at: number): void;
-  setResult(taskId: number, attempt: number, data: unknown): void;
+  /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
+  setResult(taskId: number, attempt: number, data: unknown): boolean;
   addArtifact(artifact: ArtifactRecord): void;
   attempts(taskId: number): AttemptRecord[];
   artifacts(taskId: number): ArtifactRecord[];
@@ -128,12 +129,19 @@ export interface LaunchSpec {
   deadline: number | null;
 }
 
+/**
+ * An attempt an earlier Manager left. The process fields are null when that Manager stopped
+ * before recording them (between spawning and recording): the executor then finds the run by
+ * what it left in the attempt folder, or proves it never started.
+ */
 export interface AdoptSpec extends LaunchSpec {
-  pid: number;
-  pidStartTime: string;
-  pgid: number;
-  logDir: string;
+  pid: number | null;
+  pidStartTime: string | null;
+  pgid: number | null;
+  logDir: string | null;
 }
+
+export type AdoptResult = { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome };
 
 /** What a run reports. Events arrive in output order; onExit comes once, last. */
 export type RunnerEvent =
@@ -157,10 +165,12 @@ export interface AgentRunner {
   /** Spawns the agent. Never throws: a failure to start is reported as an exit with startError. */
   start(spec: LaunchSpec, listener: RunListener): RunHandle;
   /**
-   * Re-attaches to a run started by an earlier Manager, matched by pid and process start time.
-   * When it is gone, returns how it ended (from the status it left, or unknown).
+   * Re-attaches to a run started by an earlier Manager, matched by pid and process start time
+   * (or, where those were never recorded, by the run's marker; a 'spawned' event then reports
+   * them). When it is gone, returns how it ended: from the status it left, `notStarted` when it
+   * provably never ran, else unknown. Never signals a process it cannot prove is the run's.
    */
-  adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome };
+  adopt(spec: AdoptSpec, listener: RunListener): AdoptResult;
 }
 
 export type ManagerEvent =

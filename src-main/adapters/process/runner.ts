@@ -1,30 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  constants as fsc,
-  existsSync,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { constants as osc } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { realpathSync, rmSync, statSync } from 'node:fs';
 import type { RunOutcome } from '../../core/lifecycle/attempt-end.js';
-import type { AdoptSpec, AgentRunner, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
+import type { AdoptResult, AdoptSpec, AgentRunner, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
 import { AttemptLog, DEFAULT_LOG_CAPS, type LogCaps } from './attempt-log.js';
-import { resolveCommand } from './command.js';
-import { detectOom } from './oom.js';
-import { parseOutputLine } from './output-parser.js';
+import { appendEscaped, EXIT_FILE, readEscapedFile, readExitFile, readPidFile, readRunId, RUN_ID_FILE, writtenAt } from './attempt-files.js';
 import { Families, type Member } from './families.js';
-import { groupAlive, isSameProcessAlive, killGroup, readProcStat } from './proc-stat.js';
+import { detectOom } from './oom.js';
+import { DEFAULT_PUMP_LIMITS, RawStream, type PumpLimits } from './output/pump.js';
+import type { SplitLine } from './output/lines.js';
+import { parseOutputLine } from './output-parser.js';
+import { markedProcesses, markerFor, sameProcess, signalOurs, type Marker } from './ownership.js';
+import { listProcs, readProcStat } from './proc-stat.js';
+import { decodeStatus, describeEnd, notStarted, startFailed, unknownOutcome } from './result.js';
+import { spawnAgent } from './spawn.js';
 
 export interface RunnerConfig {
   /** Where each attempt's folder goes: <runsDir>/<task>/<attempt>/. */
@@ -36,6 +25,8 @@ export interface RunnerConfig {
   caps: LogCaps;
   /** A raw output file is emptied once this much of it has been consumed (floods). */
   rawTruncateBytes: number;
+  /** Bounds on reading output; see PumpLimits. */
+  pump: Omit<PumpLimits, 'rotateBytes'>;
   /**
    * Follows processes that leave an agent's group, so they are stopped with it (shared with the
    * telemetry, which reads /proc on every tick and so finds them); a runner of its own by default.
@@ -47,78 +38,16 @@ export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families'> =
   graceMs: 5000,
   pollMs: 100,
   caps: DEFAULT_LOG_CAPS,
-  rawTruncateBytes: 8 * 1024 * 1024,
+  rawTruncateBytes: DEFAULT_PUMP_LIMITS.rotateBytes,
+  pump: DEFAULT_PUMP_LIMITS,
 };
 
-/**
- * The agent runs under a tiny shell that waits for it and writes its exit status to a file, so a
- * Manager that was down when the agent ended still learns how it ended. The shell's traps are
- * commands (not ignores), so the agent itself gets default signal handling.
- */
-const WRAPPER = [
-  "trap ':' INT TERM HUP",
-  '"$@"',
-  's=$?',
-  'printf \'%s\\n\' "$s" > "$AGENTMGR_EXIT_FILE.tmp" && mv -f "$AGENTMGR_EXIT_FILE.tmp" "$AGENTMGR_EXIT_FILE"',
-  'exit "$s"',
-].join('\n');
-
-const EXIT_FILE = 'exit-status';
-/** Processes that left the agent's group, one "pid start-time" a line, so a restarted Manager still stops them. */
-const ESCAPED_FILE = 'escaped';
-const READ_CHUNK = 1024 * 1024;
-/** Per stream and poll: keeps one flooding agent from starving the event loop. */
-const READ_BUDGET = 16 * READ_CHUNK;
-const HIDDEN_ENV = ['AGENTMGR_TOKEN'];
 const RECENT_LOG_CHARS = 64 * 1024;
+/** Log text handed on at once: a chunk's lines, in pieces no larger than this. */
+const LOG_PIECE_CHARS = 256 * 1024;
 
 export function attemptDir(runsDir: string, taskId: number, attempt: number): string {
   return join(runsDir, String(taskId), String(attempt));
-}
-
-function signalName(n: number): string | null {
-  for (const [name, num] of Object.entries(osc.signals)) if (num === n) return name;
-  return null;
-}
-
-/** Exit status as the shell reports it: 128+N means killed by signal N. */
-function decodeStatus(status: number): { exitCode: number | null; signal: string | null } {
-  if (status > 128 && status < 128 + 65) {
-    const sig = signalName(status - 128);
-    if (sig) return { exitCode: null, signal: sig };
-  }
-  return { exitCode: status, signal: null };
-}
-
-function readEscapedFile(dir: string): Member[] {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, ESCAPED_FILE), 'utf8');
-  } catch {
-    return [];
-  }
-  const out: Member[] = [];
-  for (const line of text.split('\n')) {
-    const [pid, startTime] = line.trim().split(' ');
-    if (pid && /^\d+$/.test(pid) && startTime && /^\d+$/.test(startTime)) out.push({ pid: Number(pid), startTime });
-  }
-  return out;
-}
-
-function readExitFile(dir: string): number | null {
-  try {
-    const n = Number(readFileSync(join(dir, EXIT_FILE), 'utf8').trim());
-    return Number.isInteger(n) ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-interface Stream {
-  name: 'stdout' | 'stderr';
-  fd: number;
-  readPos: number;
-  carry: Buffer;
 }
 
 /** Local agent subprocesses, each in its own process group, with output to per-attempt files. */
@@ -135,36 +64,70 @@ export class ProcessAgentRunner implements AgentRunner {
     return run;
   }
 
-  adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
-    const run = new Run(this.config, spec, listener, spec.logDir);
+  /**
+   * A run an earlier Manager left. With its process recorded: re-attached if that process (pid
+   * and start time) lives, else finished from the files it left. Without (the Manager died
+   * between spawning and recording): found by the run id it carries, or proven never started.
+   */
+  adopt(spec: AdoptSpec, listener: RunListener): AdoptResult {
+    const dir = spec.logDir ?? attemptDir(this.config.runsDir, spec.taskId, spec.attempt);
+    const run = new Run(this.config, spec, listener, dir);
     try {
-      if (isSameProcessAlive(spec.pid, spec.pidStartTime)) {
-        run.attach(spec);
+      const runId = readRunId(dir);
+      const marker = runId ? markerFor(runId) : legacyMarker(dir);
+      let leader: Member | null = spec.pid !== null && spec.pidStartTime !== null ? { pid: spec.pid, startTime: spec.pidStartTime } : null;
+      if (!leader) {
+        if (!runId) return { alive: false, outcome: notStarted() };
+        leader = findLeader(dir, marker);
+        if (!leader && readExitFile(dir) === null && readPidFile(dir) === null && markedProcesses(marker).length === 0) {
+          // The run id was written, but the wrapper never ran and nothing carries the marker.
+          return { alive: false, outcome: notStarted() };
+        }
+      }
+      if (leader && sameProcess(leader.pid, leader.startTime)) {
+        run.attach(leader, spec.pgid ?? leader.pid, marker, spec.pid === null);
         return { alive: true, handle: run };
       }
-      return { alive: false, outcome: run.collectEnded(spec) };
+      return { alive: false, outcome: run.collectEnded(spec.pgid ?? leader?.pid ?? null, marker) };
     } catch {
       // Its files are gone or unreadable: what happened to it cannot be known.
-      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
+      return { alive: false, outcome: unknownOutcome() };
     }
   }
 }
 
+/** Attempts started before run ids existed carry their exit file's path, unique to the attempt. */
+const legacyMarker = (dir: string): Marker => `AGENTMGR_EXIT_FILE=${join(dir, EXIT_FILE)}`;
+
+/** The wrapper shell of an attempt whose pid was never recorded: from its pid file, proven by its marker. */
+function findLeader(dir: string, marker: Marker): Member | null {
+  const pid = readPidFile(dir);
+  const marked = markedProcesses(marker);
+  const byPid = pid !== null ? marked.find((p) => p.pid === pid) : undefined;
+  // The pid file may not be written yet: the wrapper is the one that leads its own group and started first.
+  const leader = byPid ?? marked.filter((p) => p.pgrp === p.pid).sort((a, b) => Number(a.startTime) - Number(b.startTime))[0];
+  return leader ? { pid: leader.pid, startTime: leader.startTime } : null;
+}
+
+type Termination = 'cancelled' | 'timedOut' | 'leftovers';
+
+/** One attempt's process, watched until it ends. */
 class Run implements RunHandle {
   private log!: AttemptLog;
-  private streams: Stream[] = [];
+  private streams: RawStream[] = [];
   private child: ChildProcess | null = null;
-  private pid = 0;
-  private pidStartTime = '';
+  private leader: Member | null = null;
   private pgid = 0;
+  private marker: Marker | null = null;
+  private startedAt = Date.now();
   private poll: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
+  /** Why we stopped it: set once, by the first of cancel, timeout, or leftovers after its exit. */
+  private termination: Termination | null = null;
   private termAt: number | null = null;
   private killAt: number | null = null;
   private leaderGone = false;
   private leaderStatus: { code: number | null; signal: string | null } | null = null;
-  private cancelled = false;
-  private timedOut = false;
   private done = false;
   private adopted = false;
   /** The end of the log, to look for out-of-memory messages when the run fails. */
@@ -180,116 +143,78 @@ class Run implements RunHandle {
     this.artifactsDir = join(dir, 'artifacts');
   }
 
+  private get limits(): PumpLimits {
+    return { ...this.cfg.pump, rotateBytes: this.cfg.rawTruncateBytes };
+  }
+
   spawn(): void {
-    const { spec } = this;
-    mkdirSync(this.artifactsDir, { recursive: true });
-    rmSync(join(this.dir, EXIT_FILE), { force: true });
+    const started = spawnAgent(this.spec, this.dir, this.artifactsDir);
     this.log = new AttemptLog(this.dir, this.cfg.caps);
-    const cmd = resolveCommand(spec.agent.command, spec.agent.dir);
-    if ('error' in cmd) {
-      this.note(cmd.error);
-      this.endSoon({ exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: cmd.error });
+    if ('error' in started) {
+      this.note(started.error);
+      this.endSoon(startFailed(started.error));
       return;
     }
-    const inputPath = join(this.dir, 'input.json');
-    writeFileSync(inputPath, JSON.stringify(spec.input, null, 2));
-    const out = openSync(join(this.dir, 'stdout.raw'), 'a');
-    const err = openSync(join(this.dir, 'stderr.raw'), 'a');
-    const env: NodeJS.ProcessEnv = { ...process.env, ...spec.agent.env };
-    for (const k of HIDDEN_ENV) delete env[k];
-    Object.assign(env, {
-      AGENT_TASK_ID: String(spec.taskId),
-      AGENT_ATTEMPT: String(spec.attempt),
-      AGENT_INPUT_PATH: inputPath,
-      AGENT_ARTIFACTS_DIR: this.artifactsDir,
-      AGENT_NAME: spec.agent.name,
-      CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
-      AGENTMGR_EXIT_FILE: join(this.dir, EXIT_FILE),
-    });
-    let child: ChildProcess;
-    try {
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'agentmgr-agent', ...cmd.argv], {
-        cwd: spec.agent.dir,
-        env,
-        detached: true,
-        stdio: ['ignore', out, err],
-      });
-    } catch (e) {
-      closeSync(out);
-      closeSync(err);
-      const msg = `could not start the agent: ${(e as Error).message}`;
-      this.note(msg);
-      this.endSoon({ exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: msg });
-      return;
-    }
-    // The child has its own copies of the output files; ours are not needed.
-    closeSync(out);
-    closeSync(err);
-    if (child.pid === undefined) {
-      child.once('error', (e) => {
-        const msg = `could not start the agent: ${e.message}`;
-        this.note(msg);
-        this.endSoon({ exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: msg });
-      });
-      return;
-    }
+    const { child, pid, runId } = started;
     this.child = child;
-    this.pid = child.pid;
-    this.pgid = child.pid; // detached: the child leads a new session and process group
-    this.pidStartTime = readProcStat(child.pid)?.startTime ?? 'unknown';
-    child.on('error', () => {
-      // reported through 'exit'
-    });
+    this.pgid = pid; // detached: the child leads a new session and process group
+    this.marker = markerFor(runId);
+    this.leader = { pid, startTime: readProcStat(pid)?.startTime ?? 'unknown' };
     child.once('exit', (code, signal) => {
       this.leaderStatus = { code, signal };
       this.onLeaderGone();
     });
     this.openStreams({ stdout: 0, stderr: 0 });
     this.follow([]);
-    this.listener({ type: 'spawned', pid: this.pid, pidStartTime: this.pidStartTime, pgid: this.pgid, logDir: this.dir });
-    this.note(`attempt ${spec.attempt} started: pid ${this.pid}${spec.gpus.length ? `, GPU ${spec.gpus.join(',')}` : ''}`);
+    this.listener({ type: 'spawned', pid, pidStartTime: this.leader.startTime, pgid: this.pgid, logDir: this.dir });
+    this.note(`attempt ${this.spec.attempt} started: pid ${pid}${this.spec.gpus.length ? `, GPU ${this.spec.gpus.join(',')}` : ''}`);
     this.arm();
   }
 
-  /** Re-attaches to a live run of an earlier Manager. */
-  attach(spec: AdoptSpec): void {
+  /** Re-attaches to a live run of an earlier Manager; `unrecorded` when its pid never reached the store. */
+  attach(leader: Member, pgid: number, marker: Marker, unrecorded: boolean): void {
     this.adopted = true;
-    this.pid = spec.pid;
-    this.pgid = spec.pgid;
-    this.pidStartTime = spec.pidStartTime;
+    this.leader = leader;
+    this.pgid = pgid;
+    this.marker = marker;
+    this.startedAt = writtenAt(this.dir, RUN_ID_FILE) ?? Date.now();
     this.log = new AttemptLog(this.dir, this.cfg.caps);
     this.openStreams(this.log.offsets);
-    this.note('re-adopted by a restarted Manager');
+    if (unrecorded) this.listener({ type: 'spawned', pid: leader.pid, pidStartTime: leader.startTime, pgid, logDir: this.dir });
+    this.note(unrecorded ? 're-adopted by a restarted Manager (found by its run id: the Manager had stopped before recording it)' : 're-adopted by a restarted Manager');
     this.follow(readEscapedFile(this.dir));
     this.arm();
   }
 
   /** For a run that ended while no Manager watched it: drain its output and read its status. */
-  collectEnded(spec: AdoptSpec): RunOutcome {
+  collectEnded(pgid: number | null, marker: Marker): RunOutcome {
     this.adopted = true;
-    this.pgid = spec.pgid;
+    this.pgid = pgid ?? 0;
+    this.marker = marker;
+    this.startedAt = writtenAt(this.dir, RUN_ID_FILE) ?? Date.now();
     this.log = new AttemptLog(this.dir, this.cfg.caps);
-    this.openStreams(this.log.offsets);
-    // Stray descendants of a run that is over: its group, and those that had left it.
-    if (groupAlive(this.pgid)) killGroup(this.pgid, 'SIGKILL');
-    this.cfg.families.track(this.pgid, readEscapedFile(this.dir));
-    this.cfg.families.signalEscaped(this.pgid, 'SIGKILL');
-    this.cfg.families.untrack(this.pgid);
+    if (!this.log.finalized) this.openStreams(this.log.offsets);
+    // Stray descendants of a run that is over, proven ours by their marker (never a bare group id:
+    // the group may be gone, and its number taken by another program), and those that left it.
+    signalOurs({ pgid: null, leader: null, marker, signal: 'SIGKILL' });
+    if (pgid !== null) {
+      this.cfg.families.track(pgid, readEscapedFile(this.dir));
+      this.cfg.families.signalEscaped(pgid, 'SIGKILL');
+      this.cfg.families.untrack(pgid);
+    }
     return this.finish(true);
   }
 
   cancel(): void {
-    if (this.done || this.cancelled) return;
-    this.cancelled = true;
-    this.note('cancel requested: SIGTERM to the process group');
-    this.terminate();
+    if (this.done || this.termination === 'cancelled') return;
+    this.stop('cancelled', 'cancel requested: SIGTERM to the process group');
   }
 
   detach(): void {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
-    this.pump(false);
+    this.pumpAll(false);
     this.log.close();
     this.closeStreams();
     this.child?.removeAllListeners('exit');
@@ -297,7 +222,23 @@ class Run implements RunHandle {
     this.cfg.families.untrack(this.pgid);
   }
 
-  // ---- internals ------------------------------------------------------------------------------
+  // ---- stopping -------------------------------------------------------------------------------
+
+  /** Starts stopping it, once: the first reason wins (a cancel after a timeout stays a timeout). */
+  private stop(why: Termination, message: string): void {
+    if (this.termAt !== null) {
+      // Already being stopped: a cancel still counts as the user's wish if nothing else was the reason.
+      if (why === 'cancelled' && this.termination === 'leftovers') this.termination = 'cancelled';
+      return;
+    }
+    this.termination = why;
+    this.termAt = Date.now();
+    this.note(message);
+    // One more look first: what left the group since the last telemetry tick is found while its
+    // parent still links it to the agent.
+    this.cfg.families.scan();
+    this.signalFamily('SIGTERM');
+  }
 
   private arm(): void {
     this.poll = setInterval(() => this.tick(), this.cfg.pollMs);
@@ -305,9 +246,7 @@ class Run implements RunHandle {
     if (deadline !== null) {
       const onTimeout = (): void => {
         if (this.done || this.termAt !== null) return;
-        this.timedOut = true;
-        this.note('timed out (the task\'s time limit is reached): SIGTERM to the process group');
-        this.terminate();
+        this.stop('timedOut', "timed out (the task's time limit is reached): SIGTERM to the process group");
       };
       const ms = deadline - Date.now();
       if (ms <= 0) onTimeout();
@@ -318,39 +257,34 @@ class Run implements RunHandle {
   /** Follows the processes that leave the agent's group, noting each in the log and in a file. */
   private follow(known: Member[]): void {
     this.cfg.families.track(this.pgid, known, (m) => {
-      try {
-        appendFileSync(join(this.dir, ESCAPED_FILE), `${m.pid} ${m.startTime}\n`);
-      } catch {
-        // the log line below still says so
-      }
+      appendEscaped(this.dir, m);
       this.note(`process ${m.pid} left the agent's process group; it is still counted as the agent's and stopped with it`);
     });
   }
 
-  /** The agent's group, or a process that left it, still has a live process. */
+  /** Whether any process provably ours is left: the group, a member that left it, or one carrying the marker. */
   private familyAlive(): boolean {
-    return groupAlive(this.pgid) || this.cfg.families.escapedAlive(this.pgid);
+    if (this.leader && sameProcess(this.leader.pid, this.leader.startTime)) return true;
+    if (this.cfg.families.escapedAlive(this.pgid)) return true;
+    if (!this.marker) return false;
+    return markedProcesses(this.marker, listProcs()).length > 0;
   }
 
   private signalFamily(signal: NodeJS.Signals): void {
-    killGroup(this.pgid, signal);
+    signalOurs({ pgid: this.pgid, leader: this.leaderAliveForSignals(), marker: this.marker, signal });
     this.cfg.families.signalEscaped(this.pgid, signal);
   }
 
-  private terminate(): void {
-    if (this.termAt !== null) return;
-    this.termAt = Date.now();
-    // One more look first: what left the group since the last telemetry tick is found while its
-    // parent still links it to the agent.
-    this.cfg.families.scan();
-    this.signalFamily('SIGTERM');
+  /** The leader, while it is our unreaped child or proven alive: its group may be signalled whole. */
+  private leaderAliveForSignals(): Member | null {
+    return this.leaderGone ? null : this.leader;
   }
 
   private tick(): void {
     if (this.done) return;
-    this.pump(false);
+    this.pumpAll(false);
     this.log.flush();
-    if (this.adopted && !this.leaderGone && !isSameProcessAlive(this.pid, this.pidStartTime)) this.onLeaderGone();
+    if (this.adopted && !this.leaderGone && this.leader && !sameProcess(this.leader.pid, this.leader.startTime)) this.onLeaderGone();
     const now = Date.now();
     if (this.termAt !== null && this.killAt === null && now - this.termAt >= this.cfg.graceMs) {
       if (this.familyAlive()) {
@@ -369,18 +303,16 @@ class Run implements RunHandle {
   private onLeaderGone(): void {
     if (this.done) return;
     this.leaderGone = true;
-    // With the group empty and nothing known outside it, nothing can link to the agent any more.
-    if (groupAlive(this.pgid) || this.cfg.families.escaped(this.pgid).length > 0) this.cfg.families.scan();
+    this.cfg.families.scan();
     if (!this.familyAlive()) {
       this.complete();
       return;
     }
-    // The agent left processes behind in its group: stop them too.
-    if (this.termAt === null) {
-      this.note('the agent exited but left processes behind: SIGTERM to them');
-      this.terminate();
-    }
+    // The agent left processes behind (in its group, outside it, or by a double fork): stop them too.
+    if (this.termAt === null) this.stop('leftovers', 'the agent exited but left processes behind: SIGTERM to them');
   }
+
+  // ---- the end --------------------------------------------------------------------------------
 
   private complete(): void {
     if (this.done) return;
@@ -388,12 +320,14 @@ class Run implements RunHandle {
     this.listener({ type: 'exit', outcome });
   }
 
-  /** Drains the output, finalizes the log and works out how the run ended. */
+  /**
+   * Drains the output, finalizes the log and works out how the run ended. Idempotent across a
+   * crash: a log finalized by an earlier try is not written again (see AttemptLog).
+   */
   private finish(collected: boolean): RunOutcome {
     this.done = true;
     this.stopTimers();
     this.cfg.families.untrack(this.pgid);
-    this.pump(true);
     const status = readExitFile(this.dir);
     let exitCode: number | null = null;
     let signal: string | null = null;
@@ -403,13 +337,35 @@ class Run implements RunHandle {
       exitCode = this.leaderStatus.code;
       signal = this.leaderStatus.signal;
     } else unknown = true;
-    const how = this.cancelled ? 'cancelled' : this.timedOut ? 'timed out' : unknown ? 'ended while no Manager was watching; status unknown' : signal ? `killed by ${signal}` : `exit code ${exitCode}`;
-    const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: this.termAt !== null });
-    this.note(`attempt ${this.spec.attempt} ended: ${how}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`);
-    this.log.finalize();
+    // An unwatched end happened when the wrapper wrote the status.
+    const endedAt = collected ? (writtenAt(this.dir, EXIT_FILE) ?? Date.now()) : Date.now();
+    const durationMs = Math.max(0, Math.round(endedAt - this.startedAt));
+    const outcome: RunOutcome = {
+      exitCode,
+      signal,
+      timedOut: this.termination === 'timedOut',
+      cancelled: this.termination === 'cancelled',
+      unknown,
+      startError: null,
+      forcefullyTerminated: this.killAt !== null && this.termAt !== null,
+      durationMs,
+    };
+    if (!this.log.finalized) {
+      this.pumpAll(true);
+      const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: this.termAt !== null });
+      outcome.oom = oom?.kind ?? null;
+      outcome.oomEvidence = oom?.evidence ?? null;
+      this.note(`attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`);
+      this.log.finalize();
+    } else {
+      this.log.close();
+      const oom = unknown ? null : detectOom('', { exitCode, signal, killedByUs: false });
+      outcome.oom = oom?.kind ?? null;
+      outcome.oomEvidence = oom?.evidence ?? null;
+    }
     this.closeStreams();
     for (const f of ['stdout.raw', 'stderr.raw']) rmSync(join(this.dir, f), { force: true });
-    return { exitCode, signal, timedOut: this.timedOut, cancelled: this.cancelled, unknown, startError: null, oom: oom?.kind ?? null, oomEvidence: oom?.evidence ?? null };
+    return outcome;
   }
 
   private endSoon(outcome: RunOutcome): void {
@@ -427,83 +383,74 @@ class Run implements RunHandle {
     this.deadlineTimer = null;
   }
 
+  // ---- output ---------------------------------------------------------------------------------
+
   private openStreams(offsets: { stdout: number; stderr: number }): void {
     for (const name of ['stdout', 'stderr'] as const) {
-      const file = join(this.dir, `${name}.raw`);
-      if (!existsSync(file)) continue;
-      const fd = openSync(file, fsc.O_RDWR);
-      this.streams.push({ name, fd, readPos: offsets[name], carry: Buffer.alloc(0) });
+      const s = RawStream.open(join(this.dir, `${name}.raw`), name, offsets[name], this.limits);
+      if (s) this.streams.push(s);
     }
   }
 
   private closeStreams(): void {
-    for (const s of this.streams) closeSync(s.fd);
+    for (const s of this.streams) s.close();
     this.streams = [];
   }
 
-  /** Reads what the agent wrote since the last look. `final` also takes an unterminated last line. */
-  private pump(final: boolean): void {
+  /** Reads what the agent wrote since the last look, within bounds (see RawStream). */
+  private pumpAll(final: boolean): void {
     for (const s of this.streams) {
-      let budget = final ? Infinity : READ_BUDGET;
-      let text = '';
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
-      while (budget > 0) {
-        const n = readSync(s.fd, buf, 0, READ_CHUNK, s.readPos);
-        if (n <= 0) break;
-        s.readPos += n;
-        budget -= n;
-        const data = s.carry.length ? Buffer.concat([s.carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n));
-        const cut = data.lastIndexOf(10);
-        if (cut < 0) {
-          s.carry = data;
-          continue;
-        }
-        s.carry = data.subarray(cut + 1);
-        text += this.lines(s.name, data.toString('utf8', 0, cut + 1));
-      }
-      if (final && s.carry.length > 0) {
-        text += this.lines(s.name, s.carry.toString('utf8') + '\n');
-        s.carry = Buffer.alloc(0);
-      }
-      this.log.setOffset(s.name, s.readPos - s.carry.length);
-      if (text) this.emitLog(text);
-      // A flood: everything read so far is consumed, so the file can be emptied. Bytes written
-      // between the last read and the truncation are lost; they sit in the cut middle anyway.
-      if (!final && s.readPos >= this.cfg.rawTruncateBytes && fstatSync(s.fd).size === s.readPos) {
-        ftruncateSync(s.fd, 0);
-        s.readPos = 0;
-        this.log.setOffset(s.name, 0);
-      }
+      s.pump(final, {
+        lines: (lines) => this.lines(s.name, lines),
+        dropped: (bytes) => {
+          this.log.dropped(bytes);
+          this.listener({ type: 'log', text: `[agentmgr] ${bytes} bytes of ${s.name} dropped unread: the agent writes faster than its output can be read\n` });
+        },
+      }, () => !this.leaderGone && this.leader !== null && sameProcess(this.leader.pid, this.leader.startTime));
+      this.log.setOffset(s.name, s.resumeOffset);
     }
   }
 
-  /** Turns whole lines into events and log text; returns the log text. */
-  private lines(stream: 'stdout' | 'stderr', chunk: string): string {
+  /** Turns whole lines into events and log text, handing the log text on in bounded pieces. */
+  private lines(stream: 'stdout' | 'stderr', lines: readonly SplitLine[]): void {
     let log = '';
-    let start = 0;
-    while (start < chunk.length) {
-      const end = chunk.indexOf('\n', start);
-      const line = chunk.slice(start, end);
-      start = end + 1;
-      if (stream === 'stderr') {
-        log += line + '\n';
+    const add = (text: string): void => {
+      log += text;
+      if (log.length >= LOG_PIECE_CHARS) {
+        this.emitLog(log);
+        log = '';
+      }
+    };
+    for (const { text: line, cutBytes, interrupted } of lines) {
+      const cutNote = interrupted ? ' [agentmgr: the rest of this line was cut with output dropped unread]' : cutBytes > 0 ? ` [agentmgr: ${cutBytes} more bytes of this line cut]` : '';
+      if (stream === 'stderr' || cutNote) {
+        add(line + cutNote + '\n');
         continue;
       }
       const parsed = parseOutputLine(line);
       if (parsed.kind === 'log') {
-        log += line + '\n';
-        if (parsed.problem) log += `[agentmgr] ignored a ${parsed.problem}\n`;
+        add(line + '\n');
+        if (parsed.problem) add(`[agentmgr] ignored a ${parsed.problem}\n`);
         continue;
       }
       const ev = parsed.event;
-      if (ev.type === 'log') log += ev.message + '\n';
+      if (ev.type === 'log') add(ev.message + '\n');
       else if (ev.type === 'artifact') {
         const a = this.checkArtifact(ev.path, ev.name);
-        if (typeof a === 'string') log += `[agentmgr] ignored artifact: ${a}\n`;
-        else this.listener({ type: 'artifact', ...a });
-      } else this.listener(ev);
+        if (typeof a === 'string') add(`[agentmgr] ignored artifact: ${a}\n`);
+        else {
+          if (log) this.emitLog(log);
+          log = '';
+          this.listener({ type: 'artifact', ...a });
+        }
+      } else {
+        // Events keep their place among the log lines.
+        if (log) this.emitLog(log);
+        log = '';
+        this.listener(ev);
+      }
     }
-    return log;
+    if (log) this.emitLog(log);
   }
 
   private checkArtifact(path: string, name: string | undefined): { path: string; name: string; sizeBytes: number } | string {
@@ -523,13 +470,18 @@ class Run implements RunHandle {
   }
 
   private emitLog(text: string): void {
-    this.recent = (this.recent + text).slice(-RECENT_LOG_CHARS);
+    // Only the end is kept, and never a slice of a large string (which would keep all of it alive).
+    this.recent = (this.recent + (text.length > RECENT_LOG_CHARS ? text.slice(-RECENT_LOG_CHARS) : text)).slice(-RECENT_LOG_CHARS);
     this.log.append(text);
     this.listener({ type: 'log', text });
   }
 
-  /** A line of the Manager's own in the attempt's log. */
+  /**
+   * A line of the Manager's own in the attempt's log, saved at once: unlike the agent's lines, it
+   * cannot be read again from the raw files after a crash.
+   */
   private note(message: string): void {
     this.emitLog(`[agentmgr] ${message}\n`);
+    this.log.flush();
   }
 }

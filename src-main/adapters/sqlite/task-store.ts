@@ -89,7 +89,8 @@ export class SqliteTaskStore implements TaskStore {
       spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ?`),
       endAttempt: q(`UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
       endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
-        cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb)
+        cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb),
+        max_attempts = coalesce(?, max_attempts)
         WHERE id = ? AND attempts = ? AND state IN ('starting', 'running')`),
       progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ?`),
       event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
@@ -278,6 +279,7 @@ export class SqliteTaskStore implements TaskStore {
         r ? r.memoryMB : null,
         r ? (r.gpu?.count ?? 0) : null,
         r ? (r.gpu?.vramMB ?? 0) : null,
+        next.maxAttempts ?? null,
         taskId,
         attempt,
       );
@@ -339,12 +341,14 @@ export class SqliteTaskStore implements TaskStore {
   }
 
 
-  setResult(taskId: number, attempt: number, data: unknown): void {
-    this.db
+  setResult(taskId: number, attempt: number, data: unknown): boolean {
+    const json = JSON.stringify(data ?? null);
+    const r = this.db
       .update(tasks)
-      .set({ result: JSON.stringify(data ?? null), updatedAt: Date.now() })
-      .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt)))
+      .set({ result: json, updatedAt: Date.now() })
+      .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt), sql`${tasks.result} IS NOT ${json}`))
       .run();
+    return r.changes === 1;
   }
 
   addArtifact(a: ArtifactRecord): void {

@@ -16,6 +16,12 @@ export interface RunOutcome {
   oom?: 'gpu' | 'host' | null;
   /** The log line that showed the out-of-memory, if one did. */
   oomEvidence?: string | null;
+  /** The agent was provably never spawned (the Manager stopped in between): it never ran. */
+  notStarted?: boolean;
+  /** SIGKILL had to follow SIGTERM (the grace period ran out). */
+  forcefullyTerminated?: boolean;
+  /** From spawn to the end, as the runner measured it (0 when it did not start or is unknown). */
+  durationMs?: number;
 }
 
 export interface AttemptEnd {
@@ -30,6 +36,9 @@ export function classifyRun(run: RunOutcome): AttemptEnd {
   if (run.cancelled) return { outcome: 'cancelled', reason: 'cancelled by request', retryable: false };
   if (run.timedOut) return { outcome: 'timed_out', reason: 'stopped after its timeout', retryable: true };
   if (run.startError !== null) return { outcome: 'failed', reason: run.startError, retryable: false };
+  if (run.notStarted) {
+    return { outcome: 'interrupted', reason: 'the Manager stopped before the agent was started; it never ran, and is queued again', retryable: true };
+  }
   if (run.unknown) {
     return {
       outcome: 'interrupted',

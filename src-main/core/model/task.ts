@@ -83,4 +83,6 @@ export interface TaskAfterAttempt {
   progress?: number;
   /** A new request for the next attempt (raised after an out-of-memory). */
   request?: ResourceRequest;
+  /** A new attempt limit (raised when an attempt never ran). */
+  maxAttempts?: number;
 }

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LaunchSpec } from '../../core/ports.js';
+import { clearExitFile, EXIT_FILE, PID_FILE, writeRunId } from './attempt-files.js';
+import { resolveCommand } from './command.js';
+import { RUN_ID_ENV } from './ownership.js';
+
+/**
+ * The agent runs under a tiny shell that first writes its own pid (the group leader's) to the
+ * attempt folder, then waits for the agent and writes its exit status to a file, so a Manager that
+ * was down when the agent ended still learns how it ended. The shell's traps are commands (not
+ * ignores), so the agent itself gets default signal handling.
+ */
+const WRAPPER = [
+  'printf \'%s\\n\' "$$" > "$AGENTMGR_PID_FILE"',
+  "trap ':' INT TERM HUP",
+  '"$@"',
+  's=$?',
+  'printf \'%s\\n\' "$s" > "$AGENTMGR_EXIT_FILE.tmp" && mv -f "$AGENTMGR_EXIT_FILE.tmp" "$AGENTMGR_EXIT_FILE"',
+  'exit "$s"',
+].join('\n');
+
+/** Variables of the Manager's own that an agent must not see. */
+const HIDDEN_ENV = ['AGENTMGR_TOKEN'];
+
+export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
+
+/**
+ * Prepares the attempt folder and spawns the agent in a process group of its own, its output
+ * going to files. The run id is on disk before the fork, so a Manager killed at any moment
+ * leaves either no run id (nothing was started) or a marker to find the agent by.
+ */
+export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string): Spawned {
+  mkdirSync(artifactsDir, { recursive: true });
+  clearExitFile(dir);
+  const cmd = resolveCommand(spec.agent.command, spec.agent.dir);
+  if ('error' in cmd) return { error: cmd.error };
+  const inputPath = join(dir, 'input.json');
+  writeFileSync(inputPath, JSON.stringify(spec.input, null, 2));
+  const runId = randomBytes(12).toString('hex');
+  writeRunId(dir, runId);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.agent.env };
+  for (const k of HIDDEN_ENV) delete env[k];
+  Object.assign(env, {
+    AGENT_TASK_ID: String(spec.taskId),
+    AGENT_ATTEMPT: String(spec.attempt),
+    AGENT_INPUT_PATH: inputPath,
+    AGENT_ARTIFACTS_DIR: artifactsDir,
+    AGENT_NAME: spec.agent.name,
+    CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
+    AGENTMGR_EXIT_FILE: join(dir, EXIT_FILE),
+    AGENTMGR_PID_FILE: join(dir, PID_FILE),
+    [RUN_ID_ENV]: runId,
+  });
+  const out = openSync(join(dir, 'stdout.raw'), 'a');
+  const err = openSync(join(dir, 'stderr.raw'), 'a');
+  try {
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'agentmgr-agent', ...cmd.argv], {
+      cwd: spec.agent.dir,
+      env,
+      detached: true,
+      stdio: ['ignore', out, err],
+    });
+    child.on('error', () => {
+      // reported through 'exit', or below when it never started
+    });
+    if (child.pid === undefined) return { error: 'could not start the agent: /bin/sh could not be spawned' };
+    return { child, pid: child.pid, runId };
+  } catch (e) {
+    return { error: `could not start the agent: ${(e as Error).message}` };
+  } finally {
+    // The child has its own copies of the output files; ours are not needed.
+    closeSync(out);
+    closeSync(err);
+  }
+}
