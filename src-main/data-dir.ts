@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSameProcessAlive, readProcStat } from './adapters/process/proc-stat.js';
 
 export const TOKEN_FILE = 'api-token';
 export const SERVER_FILE = 'server.json';
@@ -59,56 +59,54 @@ export function loadOrCreateToken(l: DataDirLayout): string {
 
 export class DataDirLockedError extends Error {
   constructor(
-    readonly holderPid: number,
+    readonly holderPid: number | null,
     dir: string,
   ) {
-    super(`another Manager (pid ${holderPid}) is already using ${dir}; stop it first, or use another --data-dir`);
+    super(`another Manager${holderPid !== null ? ` (pid ${holderPid})` : ''} is already using ${dir}; stop it first, or use another --data-dir`);
   }
-}
-
-interface LockInfo {
-  pid: number;
-  startTime: string;
 }
 
 /**
- * One Manager per data dir. The lock file names the holder by pid and process start time; a lock
- * whose holder is gone is taken over. Creation is atomic (link of a complete temp file).
+ * One Manager per data dir, held by the kernel: the lock is an exclusive SQLite lock (an fcntl
+ * lock) on manager.lock.db, taken with `locking_mode=EXCLUSIVE` and kept while the connection is
+ * open. The kernel drops it when its holder dies, however it dies, so there is no stale lock to
+ * take over and no race in taking one over (ADR 8). manager.lock.json names the holder, for
+ * the message only.
  */
 export function acquireLock(l: DataDirLayout): () => void {
-  const me: LockInfo = { pid: process.pid, startTime: readProcStat(process.pid)?.startTime ?? 'unknown' };
-  const tmp = `${l.lock}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(me));
+  const holderFile = `${l.lock}.json`;
+  let db: Database.Database;
   try {
-    for (let i = 0; i < 3; i++) {
-      try {
-        linkSync(tmp, l.lock);
-        return () => releaseLock(l, me);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      let holder: LockInfo | null = null;
-      try {
-        holder = JSON.parse(readFileSync(l.lock, 'utf8')) as LockInfo;
-      } catch {
-        holder = null;
-      }
-      if (holder && isSameProcessAlive(holder.pid, holder.startTime)) {
-        throw new DataDirLockedError(holder.pid, l.root);
-      }
-      rmSync(l.lock, { force: true }); // stale: its holder is gone
-    }
-    throw new Error(`could not take the lock ${l.lock}`);
-  } finally {
-    rmSync(tmp, { force: true });
+    db = new Database(`${l.lock}.db`, { timeout: 0 });
+  } catch (e) {
+    throw new Error(`cannot open the lock ${l.lock}.db: ${(e as Error).message}; check that ${l.root} is writable`);
   }
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('busy_timeout = 0');
+    // The first write takes the exclusive lock; in EXCLUSIVE mode it is never given back.
+    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (' + process.pid + '); COMMIT');
+  } catch (e) {
+    db.close();
+    const code = (e as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new DataDirLockedError(readHolder(holderFile), l.root);
+    throw new Error(`cannot take the lock ${l.lock}.db: ${(e as Error).message}`);
+  }
+  writeFileSync(holderFile, JSON.stringify({ pid: process.pid }) + '\n');
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    rmSync(holderFile, { force: true });
+    db.close();
+  };
 }
 
-function releaseLock(l: DataDirLayout, me: LockInfo): void {
+function readHolder(file: string): number | null {
   try {
-    const holder = JSON.parse(readFileSync(l.lock, 'utf8')) as LockInfo;
-    if (holder.pid === me.pid && holder.startTime === me.startTime) rmSync(l.lock, { force: true });
+    const pid = (JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown }).pid;
+    return typeof pid === 'number' ? pid : null;
   } catch {
-    // gone already
+    return null;
   }
 }
