@@ -238,7 +238,11 @@ export const appRouter = router({
   files: router({
     inspect: procedure
       .input(z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) }).strict())
-      .query(({ input }) => input.paths.map(inspectPath)),
+      .query(({ ctx, input }) => {
+        // For the desktop app's drops only: over HTTP it would tell any token holder about any path.
+        if (!ctx.desktop) throw new TRPCError({ code: 'FORBIDDEN', message: 'files.inspect is for files dropped on the desktop app; over HTTP, send a file with POST /upload?name=FILE' });
+        return input.paths.map(inspectPath);
+      }),
   }),
   settings: router({
     get: procedure.query(({ ctx }) => ctx.services.settings.get()),

@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import type { ApiErrorCode } from '../../contracts/errors.js';
 import type { AppServices } from '../app.js';
 import { ManagerError } from '../core/errors.js';
+import { MAX_INPUT_DEPTH, plainJsonProblem } from './plain-json.js';
 
 export interface ApiContext {
   services: AppServices;
@@ -50,6 +51,10 @@ const t = initTRPC.context<ApiContext>().create({
     } else if (cause instanceof ZodError) {
       appCode = 'INVALID_INPUT';
       message = `invalid request: ${describeZodError(cause)}`;
+    } else if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
+      // A body nested so deep that reading it ran out of stack (JSON.parse, or the transformer).
+      appCode = 'INVALID_INPUT';
+      message = `invalid request: the input is nested too deeply to read; flatten it (at most ${MAX_INPUT_DEPTH} levels)`;
     } else if (error.code === 'UNAUTHORIZED') appCode = 'UNAUTHORIZED';
     else if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
     else if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') appCode = 'INVALID_INPUT';
@@ -67,11 +72,18 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/** Plain JSON in, or a 400 that names the path (see plain-json.ts). */
+const plainInput = t.middleware(async ({ getRawInput, next }) => {
+  const problem = plainJsonProblem(await getRawInput());
+  if (problem) throw new TRPCError({ code: 'BAD_REQUEST', message: `invalid request: ${problem}` });
+  return next();
+});
+
 const requireAuth = t.middleware(({ ctx, next }) => {
   if (!ctx.authorized) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'missing or wrong API token' });
   return next();
 });
 
 export const router = t.router;
-export const procedure = t.procedure.use(requireAuth).use(mapErrors);
+export const procedure = t.procedure.use(requireAuth).use(plainInput).use(mapErrors);
 export const createCallerFactory = t.createCallerFactory;

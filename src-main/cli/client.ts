@@ -57,7 +57,7 @@ export function createClient(ep: Endpoint): { api: ApiClient; close(): void } {
       splitLink({
         condition: (op) => op.type === 'subscription',
         true: wsLink({ client: ws, transformer: superjson }),
-        false: httpBatchLink({ url: ep.url + '/trpc', headers, transformer: superjson, maxURLLength: 4000 }),
+        false: httpBatchLink({ url: ep.url + '/trpc', headers, transformer: superjson, maxURLLength: 4000, maxItems: 50 }),
       }),
     ],
   });

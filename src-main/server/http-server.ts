@@ -6,7 +6,8 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import type { AppServices } from '../app.js';
 import { appRouter } from '../api/router.js';
-import { hostAllowed, originAllowed, tokenFrom, tokenValid } from './guards.js';
+import { attemptDir } from '../adapters/process/runner.js';
+import { batchSize, hostAllowed, hostHeaderCount, MAX_BATCH_CALLS, originAllowed, tokenFrom, tokenValid } from './guards.js';
 import { serveFile, serveStatic } from './static-files.js';
 import { DEFAULT_UPLOAD_MAX_BYTES, handleUpload } from './upload.js';
 
@@ -48,10 +49,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: maxBody,
+    maxBatchSize: MAX_BATCH_CALLS,
     createContext: () => ({ services, authorized: true }),
   });
 
   const guard = (req: IncomingMessage): { status: number; code: string; message: string } | null => {
+    if (hostHeaderCount(req) > 1) return { status: 400, code: 'INVALID_INPUT', message: 'the request has more than one Host header; send exactly one' };
     if (!hostAllowed(req.headers.host, port)) return { status: 403, code: 'FORBIDDEN', message: `Host "${req.headers.host ?? ''}" is not allowed; use http://127.0.0.1:${port}` };
     if (!originAllowed(req.headers.origin, port)) return { status: 403, code: 'FORBIDDEN', message: `requests from ${req.headers.origin} are not allowed` };
     return null;
@@ -75,6 +78,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > maxBody) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
+      const calls = batchSize(url);
+      if (calls > MAX_BATCH_CALLS) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `a batch of ${calls} calls is over the limit of ${MAX_BATCH_CALLS} calls per request; split it (httpBatchLink's maxItems), or submit many tasks in one tasks.submitBatch call`);
       return void trpc(req, res);
     }
     const artifact = /^\/artifacts\/(\d+)\/(\d+)$/.exec(url.pathname);
@@ -83,7 +88,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const list = services.store.artifacts(Number(artifact[1]));
       const a = list[Number(artifact[2])];
       if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
-      return serveFile(a.path, a.name, res);
+      return serveFile(a.path, a.name, res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
     }
     if (url.pathname === '/upload') {
       if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);

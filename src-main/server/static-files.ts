@@ -1,6 +1,6 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { basename, dirname, extname, join, normalize, sep } from 'node:path';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -47,22 +47,55 @@ export function serveStatic(root: string, pathname: string, res: ServerResponse)
   createReadStream(file).pipe(res);
 }
 
-/** An artifact as a download (it is served only because the store lists it for that task). */
-export function serveFile(path: string, name: string, res: ServerResponse): void {
-  let size: number;
+/**
+ * Opens an artifact for download without trusting the path: the file may have been swapped for
+ * a link (to /etc/shadow, say), or a folder on its way for a symlink, after the agent reported
+ * it. So: opened with O_NOFOLLOW (the last part is not a link), then checked on the open
+ * descriptor: a regular file, with one link (not a hard link to something else), whose real
+ * path (as the kernel names the descriptor) lies inside the attempt's artifacts folder.
+ */
+export function openArtifact(path: string, artifactsRoot: string): { fd: number; size: number } | { error: string } {
+  let fd: number;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error('not a file');
-    size = st.size;
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: code === 'ELOOP' ? 'the artifact is a symbolic link now; only regular files are served' : `the artifact file is gone: ${path}` };
+  }
+  const fail = (error: string) => {
+    closeSync(fd);
+    return { error };
+  };
+  const st = fstatSync(fd);
+  if (!st.isFile()) return fail('the artifact is not a regular file any more');
+  if (st.nlink !== 1) return fail('the artifact has other hard links; only files of its own are served');
+  let real: string;
+  let root: string;
+  try {
+    real = readlinkSync(`/proc/self/fd/${fd}`);
+    // The artifacts folder itself may have been swapped for a link: resolve only its parent.
+    if (!lstatSync(artifactsRoot).isDirectory()) return fail('the artifact is no longer inside its attempt\'s artifacts folder (the folder was replaced)');
+    root = join(realpathSync(dirname(artifactsRoot)), basename(artifactsRoot));
   } catch {
-    res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `the artifact file is gone: ${path}` } }));
+    return fail('the artifact could not be checked');
+  }
+  if (!real.startsWith(root + sep)) return fail('the artifact is no longer inside its attempt\'s artifacts folder');
+  return { fd, size: st.size };
+}
+
+/** An artifact as a download (it is served only because the store lists it for that task). */
+export function serveFile(path: string, name: string, res: ServerResponse, artifactsRoot: string): void {
+  const opened = openArtifact(path, artifactsRoot);
+  if ('error' in opened) {
+    res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: opened.error } }));
     return;
   }
   res.writeHead(200, {
     'Content-Type': 'application/octet-stream',
-    'Content-Length': String(size),
+    'Content-Length': String(opened.size),
     'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
     'X-Content-Type-Options': 'nosniff',
   });
-  createReadStream(path).pipe(res);
+  // Streams from the checked descriptor, never by path again.
+  createReadStream('', { fd: opened.fd, end: Math.max(0, opened.size - 1) }).pipe(res);
 }

@@ -8,7 +8,8 @@ export const DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 /** A file name safe to write: no folders, no control characters, not empty, not too long. */
 export function safeFileName(raw: string): string {
   const name = basename(raw.replace(/\\/g, '/'))
-    .replace(/[\u0000-\u001f\u007f/]/g, '_')
+    // Control characters, and the bidirectional controls that make "evil\u202Etxt.exe" read as "evilexe.txt".
+    .replace(/[\u0000-\u001f\u007f-\u009f/\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '_')
     .replace(/^\.+/, '_')
     .slice(-200);
   return name || 'upload';

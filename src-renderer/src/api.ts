@@ -58,7 +58,7 @@ export function createApi(token: string | null): Api {
     link = splitLink({
       condition: (op) => op.type === 'subscription',
       true: wsLink<AppRouter>({ client: ws, transformer: superjson }),
-      false: httpBatchLink<AppRouter>({ url: '/trpc', transformer: superjson, headers: () => ({ Authorization: `Bearer ${token ?? ''}` }) }),
+      false: httpBatchLink<AppRouter>({ url: '/trpc', transformer: superjson, maxItems: 50, headers: () => ({ Authorization: `Bearer ${token ?? ''}` }) }),
     });
   }
   return createTRPCClient<AppRouter>({ links: [link] });

@@ -129,6 +129,8 @@ class Run implements RunHandle {
   private leaderGone = false;
   private leaderStatus: { code: number | null; signal: string | null } | null = null;
   private done = false;
+  private reported = false;
+  private ioError: string | null = null;
   private adopted = false;
   /** The end of the log, to look for out-of-memory messages when the run fails. */
   private recent = '';
@@ -162,7 +164,7 @@ class Run implements RunHandle {
     this.leader = { pid, startTime: readProcStat(pid)?.startTime ?? 'unknown' };
     child.once('exit', (code, signal) => {
       this.leaderStatus = { code, signal };
-      this.onLeaderGone();
+      this.safely(() => this.onLeaderGone());
     });
     this.openStreams({ stdout: 0, stderr: 0 });
     this.follow([]);
@@ -241,7 +243,7 @@ class Run implements RunHandle {
   }
 
   private arm(): void {
-    this.poll = setInterval(() => this.tick(), this.cfg.pollMs);
+    this.poll = setInterval(() => this.safely(() => this.tick()), this.cfg.pollMs);
     const { deadline } = this.spec;
     if (deadline !== null) {
       const onTimeout = (): void => {
@@ -278,6 +280,24 @@ class Run implements RunHandle {
   /** The leader, while it is our unreaped child or proven alive: its group may be signalled whole. */
   private leaderAliveForSignals(): Member | null {
     return this.leaderGone ? null : this.leader;
+  }
+
+  /**
+   * Runs a timer's or an event's work so that a failing disk (full, read-only, its folder gone)
+   * never throws out of a timer and takes the Manager down: the run goes on being watched, the
+   * failure is said once in the live log, and the end is still reported.
+   */
+  private safely(work: () => void): void {
+    try {
+      work();
+      this.ioError = null;
+    } catch (e) {
+      const message = (e as Error).message;
+      if (this.ioError !== message) this.listener({ type: 'log', text: `[agentmgr] could not read or write the attempt's files (${message}); still watching the agent\n` });
+      this.ioError = message;
+      // The end must still be reported, with what is known.
+      if (this.done && !this.reported) this.report(this.fallbackOutcome());
+    }
   }
 
   private tick(): void {
@@ -317,7 +337,20 @@ class Run implements RunHandle {
   private complete(): void {
     if (this.done) return;
     const outcome = this.finish(false);
+    this.report(outcome);
+  }
+
+  private report(outcome: RunOutcome): void {
+    if (this.reported) return;
+    this.reported = true;
     this.listener({ type: 'exit', outcome });
+  }
+
+  /** How it ended when the attempt's files could not be finished: from the exit the OS reported. */
+  private fallbackOutcome(): RunOutcome {
+    const status = this.leaderStatus;
+    if (!status) return unknownOutcome(Date.now() - this.startedAt);
+    return { ...unknownOutcome(Date.now() - this.startedAt), unknown: false, exitCode: status.code, signal: status.signal, cancelled: this.termination === 'cancelled', timedOut: this.termination === 'timedOut' };
   }
 
   /**
@@ -371,8 +404,12 @@ class Run implements RunHandle {
   private endSoon(outcome: RunOutcome): void {
     this.done = true;
     setImmediate(() => {
-      this.log.finalize();
-      this.listener({ type: 'exit', outcome });
+      try {
+        this.log.finalize();
+      } catch {
+        // the outcome says why it did not start
+      }
+      this.report(outcome);
     });
   }
 
