@@ -115,14 +115,15 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           desktopNotifications,
         }),
         async update(patch) {
+          // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
+          const next: Settings = { ...this.get(), ...patch };
+          store.setSetting('settings', next);
           const { telemetryMs, desktopNotifications: notify, reserveAfterSec, ...rest } = patch;
           if (notify !== undefined) desktopNotifications = notify;
           manager.updateConfig({ ...rest, ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}) });
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
-          const now = this.get();
-          store.setSetting('settings', now);
           logger.info('settings changed', patch);
-          return now;
+          return this.get();
         },
       },
       close: (opts) => {

@@ -183,6 +183,8 @@ const queue = router({
       maxConcurrency: manager.config.maxConcurrency,
       /** The task that what finishing tasks free is kept for, so smaller ones cannot starve it. */
       keptFor: manager.keptFor(),
+      /** Set while the task database cannot be written (a full disk): nothing new starts. */
+      degraded: manager.degraded(),
     };
   }),
 });
@@ -190,8 +192,11 @@ const queue = router({
 export const appRouter = router({
   health: procedure.query(({ ctx }) => {
     const s = ctx.services;
+    const degraded = s.manager.degraded();
     return {
-      ok: true as const,
+      /** False while degraded: the Manager answers, but cannot record work (see `degraded`). */
+      ok: degraded === null,
+      degraded,
       pid: process.pid,
       uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
       dataDir: s.dirs.root,

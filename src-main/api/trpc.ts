@@ -51,6 +51,8 @@ const t = initTRPC.context<ApiContext>().create({
     } else if (cause instanceof ZodError) {
       appCode = 'INVALID_INPUT';
       message = `invalid request: ${describeZodError(cause)}`;
+    } else if ((cause as { code?: unknown } | undefined)?.code === 'SQLITE_FULL') {
+      message = 'the disk is full: the task database cannot be written, and nothing was changed; free some space and try again';
     } else if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
       // A body nested so deep that reading it ran out of stack (JSON.parse, or the transformer).
       appCode = 'INVALID_INPUT';

@@ -49,6 +49,15 @@ export interface ManagerDeps {
   config: ManagerConfig;
 }
 
+/** Why the Manager cannot do its work right now, and since when. */
+export interface Degraded {
+  since: number;
+  reason: string;
+}
+
+/** How often a degraded Manager tries its store again. */
+const PROBE_MS = 2000;
+
 /** A task that holds resources: being started, or running. */
 interface ActiveRun extends RunningUsage {
   attempt: number;
@@ -56,6 +65,8 @@ interface ActiveRun extends RunningUsage {
   startedAt: number;
   /** The most it was seen to use (null until measured). */
   peak: PeakSample;
+  /** How it ended, kept until the end is recorded (the store may refuse the write for a while). */
+  pendingEnd?: RunOutcome;
 }
 
 const noPeak = (): PeakSample => ({ vramMB: null, memoryMB: null, cpu: null });
@@ -84,6 +95,9 @@ export class Manager {
   private stopped = false;
   private readonly profiles = new Map<string, LearnedProfile | null>();
   private readonly idleWaiters = new Set<() => void>();
+  /** Set while the store cannot be written (a full disk, say): nothing new starts until it can. */
+  private degradedState: Degraded | null = null;
+  private probeTimer: TimerHandle | null = null;
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -130,7 +144,7 @@ export class Manager {
         pgid: attempt.pgid,
         logDir: attempt.logDir,
       };
-      const adopted = runner.adopt(spec, (e) => this.onRunnerEvent(task.id, attempt.number, e));
+      const adopted = runner.adopt(spec, (e) => this.guarded('runner event', () => this.onRunnerEvent(task.id, attempt.number, e)));
       if (adopted.alive) {
         usage.handle = adopted.handle;
         this.deps.logger.info('re-adopted a running agent', { task: task.id, attempt: attempt.number, pid: usage.pgid ?? attempt.pid });
@@ -140,10 +154,12 @@ export class Manager {
         this.finish(task.id, attempt.number, outcome);
       }
     }
-    this.unsubscribe = this.deps.telemetry.subscribe(() => {
-      this.observe();
-      this.requestCycle();
-    });
+    this.unsubscribe = this.deps.telemetry.subscribe(() =>
+      this.guarded('telemetry', () => {
+        this.observe();
+        this.requestCycle();
+      }),
+    );
     this.watchGroups();
     this.started = true;
     this.requestCycle();
@@ -161,6 +177,8 @@ export class Manager {
     const { clock } = this.deps;
     if (this.cycleTimer) clock.clearTimeout(this.cycleTimer);
     if (this.wakeTimer) clock.clearTimeout(this.wakeTimer.handle);
+    if (this.probeTimer) clock.clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     this.cycleTimer = null;
     this.wakeTimer = null;
     this.flushProgress();
@@ -279,8 +297,9 @@ export class Manager {
   }
 
   setPaused(paused: boolean): void {
-    this.paused = paused;
+    // Memory changes only once the write has committed: a refused write leaves both as they were.
     this.deps.store.setSetting(PAUSED_KEY, paused);
+    this.paused = paused;
     this.deps.events.emit({ type: 'queue', paused });
     this.requestCycle();
   }
@@ -294,6 +313,11 @@ export class Manager {
 
   isPaused(): boolean {
     return this.paused;
+  }
+
+  /** Null while all is well; else why nothing new starts (the store cannot be written), since when. */
+  degraded(): Degraded | null {
+    return this.degradedState;
   }
 
   /** What a running task has been seen to use at most so far (null when it is not running). */
@@ -361,12 +385,12 @@ export class Manager {
     if (!this.started || this.cycleTimer) return;
     this.cycleTimer = this.deps.clock.setTimeout(() => {
       this.cycleTimer = null;
-      this.cycle();
+      this.guarded('scheduling', () => this.cycle());
     }, 0);
   }
 
   private cycle(): void {
-    if (!this.started) return;
+    if (!this.started || this.degradedState) return;
     const { clock, config, telemetry, agents } = this.deps;
     const now = clock.now();
     const result = runCycle({
@@ -386,7 +410,13 @@ export class Manager {
     this.announceReasons(before, result);
     for (const p of result.starts) {
       this.queue.remove(p.entry);
-      this.launch(p.taskId, p.gpus);
+      try {
+        this.launch(p.taskId, p.gpus);
+      } catch (e) {
+        // Not started (the store refused the write): it stays queued, in the store and here.
+        this.queue.add(p.entry, now);
+        throw e;
+      }
     }
     this.armWake(result.wakeAt);
   }
@@ -443,7 +473,7 @@ export class Manager {
     const deadline = task.timeoutSec !== null ? now + task.timeoutSec * 1000 : null;
     run.handle = runner.start(
       { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, deadline },
-      (e) => this.onRunnerEvent(taskId, attempt, e),
+      (e) => this.guarded('runner event', () => this.onRunnerEvent(taskId, attempt, e)),
     );
   }
 
@@ -493,6 +523,8 @@ export class Manager {
         events.emit({ type: 'log', taskId, attempt, text: e.text });
         return;
       case 'exit':
+        // Kept first: if the store refuses the write, the end is recorded once it can be.
+        run.pendingEnd = e.outcome;
         this.finish(taskId, attempt, e.outcome);
         return;
     }
@@ -503,7 +535,7 @@ export class Manager {
     if (this.progressTimer) return;
     this.progressTimer = this.deps.clock.setTimeout(() => {
       this.progressTimer = null;
-      this.flushProgress();
+      this.guarded('progress', () => this.flushProgress());
     }, this.deps.config.progressFlushMs);
   }
 
@@ -617,6 +649,56 @@ export class Manager {
       return want > request.memoryMB ? { ...request, memoryMB: want } : undefined;
     }
     return undefined;
+  }
+
+  // ---- degraded mode --------------------------------------------------------------------------
+
+  /**
+   * Runs the work of a timer or an event handler. A store error there (SQLITE_FULL on a full
+   * disk, a read-only file) must not throw out of the timer and end the process: the Manager goes
+   * degraded instead. It stops starting tasks, keeps watching the running ones (their ends are
+   * kept until they can be written), says why in health and status, and tries the store again
+   * every PROBE_MS until it can write, then carries on.
+   */
+  private guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      this.degrade(what, e);
+    }
+  }
+
+  private degrade(what: string, e: unknown): void {
+    const { clock, logger, events } = this.deps;
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: unknown }).code;
+    const reason = code === 'SQLITE_FULL' ? `the disk is full: the task database cannot be written (${message}); free some space and the Manager carries on by itself` : `the task database cannot be written (${message}); the Manager retries every ${PROBE_MS / 1000} s`;
+    if (!this.degradedState) {
+      this.degradedState = { since: clock.now(), reason };
+      logger.error('degraded: not starting tasks until the store can be written', { during: what, error: message });
+      events.emit({ type: 'health', degraded: this.degradedState });
+    }
+    if (!this.probeTimer && !this.stopped) this.probeTimer = clock.setTimeout(() => this.probe(), PROBE_MS);
+  }
+
+  private probe(): void {
+    this.probeTimer = null;
+    if (this.stopped) return;
+    try {
+      this.deps.store.setSetting('health.probe', this.deps.clock.now());
+    } catch (e) {
+      this.degrade('probe', e);
+      return;
+    }
+    this.degradedState = null;
+    this.deps.logger.info('the store can be written again: carrying on');
+    this.deps.events.emit({ type: 'health', degraded: null });
+    // Ends that could not be recorded are recorded now.
+    for (const run of [...this.active.values()]) {
+      if (run.pendingEnd) this.guarded('recording a pending end', () => this.finish(run.taskId, run.attempt, run.pendingEnd!));
+    }
+    if (this.pendingProgress.size > 0) this.guarded('progress', () => this.flushProgress());
+    this.requestCycle();
   }
 
   private mustGet(id: number): TaskRecord {

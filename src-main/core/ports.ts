@@ -176,7 +176,9 @@ export interface AgentRunner {
 export type ManagerEvent =
   | { type: 'task'; task: TaskRecord }
   | { type: 'log'; taskId: number; attempt: number; text: string }
-  | { type: 'queue'; paused: boolean };
+  | { type: 'queue'; paused: boolean }
+  /** The Manager went degraded (its store cannot be written), or recovered (null). */
+  | { type: 'health'; degraded: { since: number; reason: string } | null };
 
 export interface EventSink {
   emit(event: ManagerEvent): void;

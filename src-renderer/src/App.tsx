@@ -24,7 +24,7 @@ export function App({ api, token }: { api: Api; token: string | null }) {
   const toast = useToast();
   const route = useRoute();
   const connection = useSyncExternalStore(onConnection, connectionState);
-  const status = useQuery({ queryKey: ['status'], queryFn: () => api.queue.status.query(), refetchInterval: 10_000 });
+  const status = useQuery({ queryKey: ['status'], queryFn: () => api.queue.status.query(), refetchInterval: (q) => (q.state.data?.degraded ? 2000 : 10_000) });
   const agents = useQuery({ queryKey: ['agents'], queryFn: () => api.agents.list.query() });
 
   useEffect(
@@ -101,6 +101,11 @@ export function App({ api, token }: { api: Api; token: string | null }) {
             </span>
           </div>
         </header>
+        {status.data?.degraded && (
+          <div className="banner degraded" role="alert">
+            Not starting tasks: {status.data.degraded.reason}
+          </div>
+        )}
         <main>
           {route.view === 'queue' && <QueueView api={api} agents={agentList.map((a) => a.name)} />}
           {route.view === 'task' && <TaskDetail api={api} id={route.id} token={token} />}
