@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { migrationsDir } from '../../paths.js';
@@ -11,6 +12,8 @@ const CHECKPOINT_MS = 5000;
 export interface OpenDb {
   db: Db;
   sqlite: Database.Database;
+  /** Folds the WAL into the main file now (after a large batch, say), and moves the sidecar on. */
+  checkpoint(): void;
   close(): void;
 }
 
@@ -19,8 +22,63 @@ export interface OpenDb {
  * CLI, the UI) read while the Manager writes; synchronous=NORMAL keeps commits durable across a
  * crash of the process (not of the machine) at a fraction of FULL's cost.
  */
+/** The database cannot be used as it is: what is wrong, and which file to restore or move. */
+export class DatabaseProblem extends Error {
+  readonly code = 'DATABASE_PROBLEM';
+}
+
+/**
+ * A small record beside the database of the highest task id it has held, written after each
+ * checkpoint (when the main file has it too). A database that opens with fewer tasks than that
+ * lost them (a zero-length file, a missing or damaged WAL): it is refused, not started empty.
+ */
+const sidecarOf = (file: string): string => `${file}.last-task`;
+
+function readSidecar(file: string): number | null {
+  try {
+    const n = Number(readFileSync(sidecarOf(file), 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeSidecar(file: string, id: number): void {
+  const tmp = sidecarOf(file) + '.tmp';
+  writeFileSync(tmp, `${id}\n`);
+  renameSync(tmp, sidecarOf(file));
+}
+
+/**
+ * Checks at start that the database is intact and writable, and holds every task it ever held;
+ * throws a DatabaseProblem that says which file to restore otherwise.
+ */
+function checkAtStart(sqlite: Database.Database, file: string): number {
+  const check = sqlite.pragma('quick_check', { simple: true }) as string;
+  if (check !== 'ok') throw new DatabaseProblem(`the task database ${file} is damaged (${check}); restore it (and ${file}-wal, if there is one) from a backup, or move them away to start with an empty one`);
+  try {
+    sqlite.prepare(`INSERT INTO settings (key, value) VALUES ('health.opened', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(Date.now()));
+  } catch (e) {
+    throw new DatabaseProblem(`the task database ${file} cannot be written (${(e as Error).message}); check the file's permissions and attributes (chattr -i), and the free space`);
+  }
+  const maxId = (sqlite.prepare('SELECT coalesce(max(id), 0) AS n FROM tasks').get() as { n: number }).n;
+  const known = readSidecar(file);
+  if (known !== null && maxId < known) {
+    throw new DatabaseProblem(
+      `the task database ${file} holds tasks up to #${maxId}, but task #${known} was stored before: the file is damaged or an old copy (its -wal file may be missing). ` +
+        `Restore ${file} and ${file}-wal from a backup; to start empty instead, move them and ${sidecarOf(file)} away`,
+    );
+  }
+  return maxId;
+}
+
 export function openDb(file: string): OpenDb {
-  const sqlite = new Database(file);
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file);
+  } catch (e) {
+    throw new DatabaseProblem(`the task database ${file} cannot be opened (${(e as Error).message})`);
+  }
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
@@ -29,20 +87,44 @@ export function openDb(file: string): OpenDb {
   // threshold: a submit must not pay for folding the WAL back into the database.
   sqlite.pragma('wal_autocheckpoint = 0');
   const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: migrationsDir() });
-  const timer = setInterval(() => {
+  try {
+    migrate(db, { migrationsFolder: migrationsDir() });
+  } catch (e) {
+    sqlite.close();
+    throw new DatabaseProblem(`the task database ${file} could not be prepared (${(e as Error).message}); restore it from a backup, or move it away to start with an empty one`);
+  }
+  let recorded: number;
+  try {
+    recorded = checkAtStart(sqlite, file);
+  } catch (e) {
+    sqlite.close();
+    throw e;
+  }
+  const checkpoint = (): void => {
     try {
-      sqlite.pragma('wal_checkpoint(PASSIVE)');
+      const [r] = sqlite.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+      // Only once the main file holds everything is the sidecar moved on.
+      if (r && r.busy === 0 && r.checkpointed === r.log) {
+        const maxId = (sqlite.prepare('SELECT coalesce(max(id), 0) AS n FROM tasks').get() as { n: number }).n;
+        if (maxId > recorded) {
+          writeSidecar(file, maxId);
+          recorded = maxId;
+        }
+      }
     } catch {
-      // busy: the next one will do
+      // busy, or the disk is full: the next one will do
     }
-  }, CHECKPOINT_MS);
+  };
+  if (recorded > 0 && readSidecar(file) === null) writeSidecar(file, recorded);
+  const timer = setInterval(checkpoint, CHECKPOINT_MS);
   timer.unref();
   return {
     db,
     sqlite,
+    checkpoint,
     close: () => {
       clearInterval(timer);
+      checkpoint();
       sqlite.close();
     },
   };

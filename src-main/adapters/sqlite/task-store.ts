@@ -157,7 +157,10 @@ export class SqliteTaskStore implements TaskStore {
       }
       return out;
     });
-    return run(list);
+    const stored = run(list);
+    // A large batch is folded into the main file at once, so it is never far behind the WAL.
+    if (list.length >= 1000) this.conn.checkpoint();
+    return stored;
   }
 
   getTask(id: number): TaskRecord | null {
