@@ -14,7 +14,7 @@ afterEach(() => {
 });
 
 /** A process that waits for the start signal, then tries to take the lock, and says how it went. */
-function contender(dir: string, go: string): { child: ChildProcess; said: () => string } {
+function contender(dir: string, go: string): { child: ChildProcess; said: () => string; ready: () => boolean } {
   const code = `
     const m = await import(${JSON.stringify(DATA_DIR_JS)});
     const { existsSync } = await import('node:fs');

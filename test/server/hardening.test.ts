@@ -1,5 +1,4 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { TRPCClientError } from '@trpc/client';
@@ -7,26 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
+import { http } from '../helpers/http.js';
 import { startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Issue 10, defects 7, 10, 11 and 12: what a hostile local client tried, each refused with a reason. */
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function http(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 /** A request written by hand, for what Node's client will not send (two Host headers). */
 function raw(port: number, text: string): Promise<string> {

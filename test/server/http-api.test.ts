@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -10,24 +9,9 @@ import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import { DataDirLockedError } from '../../src-main/data-dir.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
+import { http } from '../helpers/http.js';
 import { startTestServer } from '../helpers/server.js';
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function http(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 const t = tempDir();
 let m: HeadlessManager;

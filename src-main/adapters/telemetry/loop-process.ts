@@ -43,14 +43,18 @@ export class LoopProcess {
     }
     this.child = child;
     let reported = false;
+    // Only the current child counts: an old one's exit or lines, arriving after a restart, must
+    // neither clear the new one nor report a failure (which would start a third loop).
+    const current = (): boolean => this.child === child;
     const report = (exit: LoopExit): void => {
-      if (reported) return;
+      if (reported || !current()) return;
       reported = true;
       this.child = null;
       if (!this.stopped) this.onExit(exit);
     };
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
+      if (!current()) return;
       const text = this.carry + chunk;
       const lines = text.split('\n');
       this.carry = lines.pop() ?? '';
@@ -62,15 +66,23 @@ export class LoopProcess {
     });
     child.on('error', (e: NodeJS.ErrnoException) => report({ errorCode: e.code ?? 'ERROR', code: null, signal: null, said: e.message }));
     child.on('close', (code, signal) => {
-      if (this.carry.trim()) this.onLine(this.carry);
+      if (current() && this.carry.trim()) this.onLine(this.carry);
       this.carry = '';
       report({ errorCode: null, code, signal, said: this.stderr.trim() });
     });
   }
 
-  stop(): void {
+  /** SIGTERM, then SIGKILL if it is still there after `graceMs` (a stuck driver call ignores TERM). */
+  stop(graceMs = 2000): void {
     this.stopped = true;
-    this.child?.kill('SIGTERM');
+    const child = this.child;
     this.child = null;
+    if (!child) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, graceMs);
+    timer.unref();
+    child.once('close', () => clearTimeout(timer));
   }
 }
