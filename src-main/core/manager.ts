@@ -664,7 +664,9 @@ export class Manager {
     try {
       work();
     } catch (e) {
-      this.degrade(what, e);
+      // Only the store's own errors mean "cannot write"; anything else is a bug, said as one.
+      if (isStoreError(e)) this.degrade(what, e);
+      else this.deps.logger.error(`internal error during ${what}`, { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     }
   }
 
@@ -712,6 +714,12 @@ export class Manager {
     this.deps.events.emit({ type: 'task', task: t });
     return t;
   }
+}
+
+/** An error of the store itself (better-sqlite3's SqliteError codes all start with SQLITE_). */
+function isStoreError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
 }
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */

@@ -13,14 +13,15 @@ import { VirtualClock } from '../helpers/virtual-clock.js';
  */
 const WRITES = new Set(['insertTasks', 'beginAttempt', 'markSpawned', 'endAttempt', 'cancelQueued', 'setDesired', 'setPriority', 'requeue', 'setProgress', 'setResult', 'addArtifact', 'addEvent', 'setSetting']);
 
-function fillable(store: SqliteTaskStore): { store: TaskStore; full: { on: boolean } } {
-  const full = { on: false };
+function fillable(store: SqliteTaskStore): { store: TaskStore; full: { on: boolean; bug?: boolean } } {
+  const full: { on: boolean; bug?: boolean } = { on: false };
   const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver) as unknown;
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
         if (full.on && WRITES.has(String(key))) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        if (full.bug && key === 'endAttempt') throw new TypeError('a bug');
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
@@ -93,6 +94,18 @@ describe('a full disk', () => {
     clock.flush();
     expect(real.getTask(a!.id)).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(real.attempts(a!.id)).toHaveLength(1);
+  });
+
+  it('a bug that is not a store error is logged as one, not taken for a full disk', () => {
+    const { manager, clock, runner, full } = setup();
+    manager.submit([{ agent: 'cpu' }]);
+    clock.flush();
+    const errors: string[] = [];
+    (manager as unknown as { deps: { logger: { error(m: string): void } } }).deps.logger = { ...quietLogger, error: (m: string) => errors.push(m) };
+    full.bug = true;
+    expect(() => runner.live()[0]!.exit({ exitCode: 0 })).not.toThrow();
+    expect(manager.degraded()).toBeNull();
+    expect(errors).toEqual(['internal error during runner event']);
   });
 
   it('a command whose write fails changes nothing in memory: resume stays paused', () => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface LogCaps {
@@ -199,9 +199,4 @@ export function readAttemptLog(dir: string): string {
   // The head as last saved: a writer may be part way through appending to it.
   const saved = Buffer.from(head).subarray(0, state.headBytes).toString('utf8');
   return saved + (state.cutBytes > 0 ? cutMarker(state.cutBytes, state.cutLines, state.cutLinesAtLeast) : '') + tail.toString('utf8');
-}
-
-/** Removes the log's working files once the attempt's end is recorded. */
-export function removeLogState(dir: string): void {
-  rmSync(join(dir, STATE_FILE), { force: true });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isLive, listProcs, readProcStat, type ProcStat } from './proc-stat.js';
+import { isLive, isSameProcessAlive, listProcs, type ProcStat } from './proc-stat.js';
 
 /**
  * Proof that a process is ours. A pid, or a process group id, names a process only while it
@@ -36,15 +36,14 @@ export function carriesMarker(pid: number, marker: Marker): boolean {
   return env.length >= last.length && env.subarray(env.length - last.length).equals(last) && (env.length === last.length || env[env.length - last.length - 1] === 0);
 }
 
-/** Every live process that carries the marker. */
-export function markedProcesses(marker: Marker, procs: readonly ProcStat[] = listProcs()): ProcStat[] {
-  return procs.filter((p) => isLive(p) && p.pid !== process.pid && carriesMarker(p.pid, marker));
-}
-
-/** Whether the process with this pid is still the one that started at `startTime`. */
-export function sameProcess(pid: number, startTime: string): boolean {
-  const s = readProcStat(pid);
-  return s !== null && isLive(s) && s.startTime === startTime;
+/**
+ * Every live process that carries the marker. `bornSince` (the attempt's leader's start time, in
+ * clock ticks) skips the environment of every process older than the attempt, which cannot be
+ * its descendant: the scan at each stop then reads only the few processes started since.
+ */
+export function markedProcesses(marker: Marker, procs: readonly ProcStat[] = listProcs(), bornSince: string | null = null): ProcStat[] {
+  const since = bornSince === null ? Number.NaN : Number(bornSince);
+  return procs.filter((p) => isLive(p) && p.pid !== process.pid && !(Number(p.startTime) < since) && carriesMarker(p.pid, marker));
 }
 
 /**
@@ -52,13 +51,12 @@ export function sameProcess(pid: number, startTime: string): boolean {
  * live member of it carries the marker), and every marked process wherever it went. Returns how
  * many were signalled (groups count once).
  */
-export function signalOurs(opts: { pgid: number | null; leader: { pid: number; startTime: string } | null; marker: Marker | null; signal: NodeJS.Signals }): number {
+export function signalOurs(opts: { pgid: number | null; leader: { pid: number; startTime: string } | null; marker: Marker | null; bornSince?: string | null; signal: NodeJS.Signals }): number {
   const { pgid, leader, marker, signal } = opts;
-  const procs = marker ? listProcs() : [];
-  const marked = marker ? markedProcesses(marker, procs) : [];
+  const marked = marker ? markedProcesses(marker, listProcs(), opts.bornSince ?? null) : [];
   let sent = 0;
   if (pgid !== null) {
-    const leaderAlive = leader !== null && sameProcess(leader.pid, leader.startTime);
+    const leaderAlive = leader !== null && isSameProcessAlive(leader.pid, leader.startTime);
     if (leaderAlive || marked.some((p) => p.pgrp === pgid)) {
       try {
         process.kill(-pgid, signal);

@@ -66,7 +66,7 @@ export function isLive(st: ProcStat): boolean {
 /** Whether the process that had this pid and start time is still alive (zombies count as gone). */
 export function isSameProcessAlive(pid: number, startTime: string): boolean {
   const s = readProcStat(pid);
-  return s !== null && s.state !== 'Z' && s.startTime === startTime;
+  return s !== null && isLive(s) && s.startTime === startTime;
 }
 
 /**

@@ -10,8 +10,8 @@ import { detectOom } from './oom.js';
 import { DEFAULT_PUMP_LIMITS, RawStream, type PumpLimits } from './output/pump.js';
 import type { SplitLine } from './output/lines.js';
 import { parseOutputLine } from './output-parser.js';
-import { markedProcesses, markerFor, sameProcess, signalOurs, type Marker } from './ownership.js';
-import { listProcs, readProcStat } from './proc-stat.js';
+import { markedProcesses, markerFor, signalOurs, type Marker } from './ownership.js';
+import { isSameProcessAlive, listProcs, readProcStat, type ProcStat } from './proc-stat.js';
 import { decodeStatus, describeEnd, notStarted, startFailed, unknownOutcome } from './result.js';
 import { spawnAgent } from './spawn.js';
 
@@ -84,7 +84,7 @@ export class ProcessAgentRunner implements AgentRunner {
           return { alive: false, outcome: notStarted() };
         }
       }
-      if (leader && sameProcess(leader.pid, leader.startTime)) {
+      if (leader && isSameProcessAlive(leader.pid, leader.startTime)) {
         run.attach(leader, spec.pgid ?? leader.pid, marker, spec.pid === null);
         return { alive: true, handle: run };
       }
@@ -264,16 +264,24 @@ class Run implements RunHandle {
     });
   }
 
-  /** Whether any process provably ours is left: the group, a member that left it, or one carrying the marker. */
-  private familyAlive(): boolean {
-    if (this.leader && sameProcess(this.leader.pid, this.leader.startTime)) return true;
+  /**
+   * Whether any process provably ours is left: the leader, a member that left the group, or one
+   * carrying the marker. `procs` is a reading of /proc the caller has already made.
+   */
+  private familyAlive(procs?: readonly ProcStat[]): boolean {
+    if (this.leader && isSameProcessAlive(this.leader.pid, this.leader.startTime)) return true;
     if (this.cfg.families.escapedAlive(this.pgid)) return true;
     if (!this.marker) return false;
-    return markedProcesses(this.marker, listProcs()).length > 0;
+    return markedProcesses(this.marker, procs ?? listProcs(), this.bornSince()).length > 0;
+  }
+
+  /** Descendants start after the leader; null when its start time is not known (scan them all). */
+  private bornSince(): string | null {
+    return this.leader && /^\d+$/.test(this.leader.startTime) ? this.leader.startTime : null;
   }
 
   private signalFamily(signal: NodeJS.Signals): void {
-    signalOurs({ pgid: this.pgid, leader: this.leaderAliveForSignals(), marker: this.marker, signal });
+    signalOurs({ pgid: this.pgid, leader: this.leaderAliveForSignals(), marker: this.marker, bornSince: this.bornSince(), signal });
     this.cfg.families.signalEscaped(this.pgid, signal);
   }
 
@@ -304,7 +312,7 @@ class Run implements RunHandle {
     if (this.done) return;
     this.pumpAll(false);
     this.log.flush();
-    if (this.adopted && !this.leaderGone && this.leader && !sameProcess(this.leader.pid, this.leader.startTime)) this.onLeaderGone();
+    if (this.adopted && !this.leaderGone && this.leader && !isSameProcessAlive(this.leader.pid, this.leader.startTime)) this.onLeaderGone();
     const now = Date.now();
     if (this.termAt !== null && this.killAt === null && now - this.termAt >= this.cfg.graceMs) {
       if (this.familyAlive()) {
@@ -323,8 +331,10 @@ class Run implements RunHandle {
   private onLeaderGone(): void {
     if (this.done) return;
     this.leaderGone = true;
-    this.cfg.families.scan();
-    if (!this.familyAlive()) {
+    // One reading of /proc serves both: following parent links out of the group, and the marker.
+    const procs = listProcs();
+    this.cfg.families.update(procs);
+    if (!this.familyAlive(procs)) {
       this.complete();
       return;
     }
@@ -388,7 +398,8 @@ class Run implements RunHandle {
       const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: this.termAt !== null });
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
-      this.note(`attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`);
+      // Not saved on its own: finalize writes it into the log at once.
+      this.note(`attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`, false);
       this.log.finalize();
     } else {
       this.log.close();
@@ -443,7 +454,7 @@ class Run implements RunHandle {
           this.log.dropped(bytes);
           this.listener({ type: 'log', text: `[agentmgr] ${bytes} bytes of ${s.name} dropped unread: the agent writes faster than its output can be read\n` });
         },
-      }, () => !this.leaderGone && this.leader !== null && sameProcess(this.leader.pid, this.leader.startTime));
+      }, () => !this.leaderGone && this.leader !== null && isSameProcessAlive(this.leader.pid, this.leader.startTime));
       this.log.setOffset(s.name, s.resumeOffset);
     }
   }
@@ -517,8 +528,8 @@ class Run implements RunHandle {
    * A line of the Manager's own in the attempt's log, saved at once: unlike the agent's lines, it
    * cannot be read again from the raw files after a crash.
    */
-  private note(message: string): void {
+  private note(message: string, save = true): void {
     this.emitLog(`[agentmgr] ${message}\n`);
-    this.log.flush();
+    if (save) this.log.flush();
   }
 }

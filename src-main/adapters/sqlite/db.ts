@@ -17,11 +17,6 @@ export interface OpenDb {
   close(): void;
 }
 
-/**
- * Opens (creating if needed) the database and applies pending migrations. WAL lets readers (the
- * CLI, the UI) read while the Manager writes; synchronous=NORMAL keeps commits durable across a
- * crash of the process (not of the machine) at a fraction of FULL's cost.
- */
 /** The database cannot be used as it is: what is wrong, and which file to restore or move. */
 export class DatabaseProblem extends Error {
   readonly code = 'DATABASE_PROBLEM';
@@ -53,7 +48,7 @@ function writeSidecar(file: string, id: number): void {
  * Checks at start that the database is intact and writable, and holds every task it ever held;
  * throws a DatabaseProblem that says which file to restore otherwise.
  */
-function checkAtStart(sqlite: Database.Database, file: string): number {
+function checkAtStart(sqlite: Database.Database, file: string): { maxId: number; known: number | null } {
   const check = sqlite.pragma('quick_check', { simple: true }) as string;
   if (check !== 'ok') throw new DatabaseProblem(`the task database ${file} is damaged (${check}); restore it (and ${file}-wal, if there is one) from a backup, or move them away to start with an empty one`);
   try {
@@ -69,9 +64,14 @@ function checkAtStart(sqlite: Database.Database, file: string): number {
         `Restore ${file} and ${file}-wal from a backup; to start empty instead, move them and ${sidecarOf(file)} away`,
     );
   }
-  return maxId;
+  return { maxId, known };
 }
 
+/**
+ * Opens (creating if needed) the database and applies pending migrations. WAL lets readers (the
+ * CLI, the UI) read while the Manager writes; synchronous=NORMAL keeps commits durable across a
+ * crash of the process (not of the machine) at a fraction of FULL's cost.
+ */
 export function openDb(file: string): OpenDb {
   let sqlite: Database.Database;
   try {
@@ -95,7 +95,10 @@ export function openDb(file: string): OpenDb {
   }
   let recorded: number;
   try {
-    recorded = checkAtStart(sqlite, file);
+    const { maxId, known } = checkAtStart(sqlite, file);
+    // A database from before the sidecar existed gets one now.
+    if (known === null && maxId > 0) writeSidecar(file, maxId);
+    recorded = maxId;
   } catch (e) {
     sqlite.close();
     throw e;
@@ -115,7 +118,6 @@ export function openDb(file: string): OpenDb {
       // busy, or the disk is full: the next one will do
     }
   };
-  if (recorded > 0 && readSidecar(file) === null) writeSidecar(file, recorded);
   const timer = setInterval(checkpoint, CHECKPOINT_MS);
   timer.unref();
   return {
