@@ -43,3 +43,48 @@ export const ResourceOverrideSchema = z
 export type GpuRequest = z.infer<typeof GpuRequestSchema>;
 export type ResourceRequest = z.infer<typeof ResourceRequestSchema>;
 export type ResourceOverride = z.infer<typeof ResourceOverrideSchema>;
+
+/**
+ * The one account of the machine's resources, as the scheduler sees it. For each resource:
+ * `total` = `foreign` (other programs) + `ours` (our running tasks: the larger of what each
+ * reserved and what it was measured to use) + `kept` (held for a task that has waited too long)
+ * + `margin` (kept free for the desktop) + `free`. **Free** is what a new task can be given now;
+ * it is never shown below 0 (other programs may grow past what is left).
+ * CPU is shared time, so only reservations count there: its `foreign` and `margin` are 0.
+ */
+export const HolderSchema = z.object({ name: z.string(), mb: z.number() });
+export type Holder = z.infer<typeof HolderSchema>;
+
+const amounts = {
+  foreignMB: z.number(),
+  oursMB: z.number(),
+  keptMB: z.number(),
+  marginMB: z.number(),
+  freeMB: z.number(),
+  totalMB: z.number(),
+};
+
+export const ResourceViewSchema = z.object({
+  /** Epoch ms of the telemetry it was made from. */
+  at: z.number(),
+  cpu: z.object({ totalCores: z.number(), foreignCores: z.number(), oursCores: z.number(), keptCores: z.number(), marginCores: z.number(), freeCores: z.number() }),
+  memory: z.object(amounts),
+  gpus: z.array(
+    z.object({
+      index: z.number().int(),
+      name: z.string(),
+      ...amounts,
+      /** How many of our tasks hold VRAM here. */
+      oursTasks: z.number().int(),
+      /** The largest other programs, largest first (at most three). */
+      foreignTop: z.array(HolderSchema),
+    }),
+  ),
+  /** Why no GPU is listed, when none is. */
+  gpuStatus: z.object({ state: z.enum(['ok', 'absent', 'error']), message: z.string().nullable() }),
+  /** Our tasks holding resources (starting or running). */
+  running: z.number().int(),
+  /** The task what is kept is held for; null when nothing is kept. */
+  keptFor: z.number().int().nullable(),
+});
+export type ResourceView = z.infer<typeof ResourceViewSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResourceOverrideSchema, ResourceRequestSchema } from './resources.js';
+import { HolderSchema, ResourceOverrideSchema, ResourceRequestSchema } from './resources.js';
 
 /**
  * Observed task states. `queued` covers waiting for resources and waiting out a retry backoff
@@ -88,6 +88,69 @@ export const ArtifactViewSchema = z.object({
 });
 export type ArtifactView = z.infer<typeof ArtifactViewSchema>;
 
+/**
+ * Who holds a resource a task is short of: other programs (the largest named), our running tasks,
+ * what is kept for a task that waited too long, or the safety margin.
+ */
+export const HoldingSchema = z.object({
+  by: z.enum(['others', 'ours', 'kept', 'margin']),
+  amount: z.number(),
+  /** ours: how many of our tasks. */
+  tasks: z.number().int().optional(),
+  /** kept: the task it is kept for. */
+  taskId: z.number().int().optional(),
+  /** others: the largest of them. */
+  top: z.array(HolderSchema).optional(),
+});
+export type Holding = z.infer<typeof HoldingSchema>;
+
+/**
+ * One thing a task lacks. `tasks`/`agent-tasks`: slots (of the global or the agent's limit);
+ * `cpu`: cores; `memory`/`vram`: MB; `gpus`: GPUs with `vramMB` free each.
+ */
+export const ShortfallSchema = z.object({
+  resource: z.enum(['tasks', 'agent-tasks', 'cpu', 'memory', 'vram', 'gpus']),
+  requested: z.number(),
+  free: z.number(),
+  capacity: z.number(),
+  heldBy: z.array(HoldingSchema),
+  /** vram: the GPU it is short on. */
+  gpu: z.number().int().optional(),
+  /** agent-tasks: whose limit. */
+  agent: z.string().optional(),
+  /** vram: how many GPUs need that much each. */
+  count: z.number().int().optional(),
+  /** gpus: the VRAM each GPU must have free. */
+  vramMB: z.number().optional(),
+  /** gpus: each GPU, with what it has free and who holds the rest. */
+  perGpu: z.array(z.object({ gpu: z.number().int(), free: z.number(), capacity: z.number(), heldBy: z.array(HoldingSchema) })).optional(),
+  /** gpus: why no GPU is visible, when none is. */
+  note: z.string().optional(),
+});
+export type Shortfall = z.infer<typeof ShortfallSchema>;
+
+/**
+ * Where a task stands with the scheduler, as data (like Kubernetes' Status): `ok` starts at the
+ * next cycle; `wait` is held back at `step` for `shortfalls`; `never` cannot fit this machine.
+ */
+export const SchedulingStatusSchema = z.object({
+  code: z.enum(['ok', 'wait', 'never']),
+  /** The step that holds it back: paused, backoff, concurrency, agent-concurrency, resources, cycle. */
+  step: z.string().nullable(),
+  shortfalls: z.array(ShortfallSchema),
+  /** backoff: epoch ms of the next attempt. */
+  until: z.number().nullable().optional(),
+  /** Set when what our tasks free is kept for this task: it has waited longer than `afterMs`. */
+  kept: z.object({ taskId: z.number().int(), afterMs: z.number() }).optional(),
+});
+export type SchedulingStatus = z.infer<typeof SchedulingStatusSchema>;
+
+/** What can be done to the task now (the UI and the CLI offer only these). */
+export const TaskActionsSchema = z.object({ cancel: z.boolean(), retry: z.boolean(), priority: z.boolean() });
+export type TaskActions = z.infer<typeof TaskActionsSchema>;
+
+export const PeakSchema = z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() });
+
 export const TaskViewSchema = z.object({
   id: z.number().int(),
   agent: z.string(),
@@ -102,7 +165,13 @@ export const TaskViewSchema = z.object({
   attempts: z.number().int(),
   maxAttempts: z.number().int(),
   timeoutSec: z.number().int().nullable(),
+  /** Why it waits, in words; null when nothing holds it back. */
   waitingReason: z.string().nullable(),
+  /** The same, as data; null unless it is queued. */
+  scheduling: SchedulingStatusSchema.nullable(),
+  actions: TaskActionsSchema,
+  /** The most it was seen to use: live while it runs; otherwise (in a task's detail) its last attempt's. */
+  peak: PeakSchema.nullable(),
   result: z.unknown().nullable(),
   error: z.string().nullable(),
   notBefore: z.date().nullable(),
@@ -117,7 +186,7 @@ export const TaskDetailSchema = TaskViewSchema.extend({
   attemptList: z.array(AttemptViewSchema),
   artifacts: z.array(ArtifactViewSchema),
   /** While it runs: the most it has been seen to use so far. */
-  livePeak: z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() }).nullable(),
+  livePeak: PeakSchema.nullable(),
 });
 export type TaskDetail = z.infer<typeof TaskDetailSchema>;
 

@@ -10,7 +10,6 @@ import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
-import { buildPool } from './core/scheduler/pool.js';
 import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../contracts/settings.js';
 import type { LiveSetting, ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
@@ -84,13 +83,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       onError: (e) => logger.warn('resource history could not be saved (it is kept in memory)', { error: String(e) }),
     });
     if (history.skipped > 0) logger.warn('resource history: unreadable points were skipped', { count: history.skipped });
-    let lastSampleAt = 0;
-    telemetry.subscribe(() => {
-      const now = Date.now();
-      if (now - lastSampleAt < 900) return;
-      lastSampleAt = now;
-      const node = telemetry.current();
-      const sample = toSample(node, buildPool(node, manager.running(), manager.config), telemetry.snapshot().cpu.loadPct, now);
+    // One point a published ResourceView (the Manager sends about one per telemetry tick).
+    bus.on((e) => {
+      if (e.type !== 'resources') return;
+      const sample = toSample(telemetry.current(), e.view, telemetry.snapshot().cpu.loadPct, Date.now());
       history.add(sample);
       bus.emit({ type: 'telemetry', sample });
     });

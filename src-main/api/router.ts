@@ -16,7 +16,6 @@ import { inspectPath } from '../adapters/files/inspect.js';
 import { readAttemptLog } from '../adapters/process/attempt-log.js';
 import { attemptDir } from '../adapters/process/runner.js';
 import { isTerminal } from '../core/lifecycle/states.js';
-import { buildPool } from '../core/scheduler/pool.js';
 import type { AppServices } from '../app.js';
 import { agentView, taskDetail, taskView } from './views.js';
 import { procedure, router } from './trpc.js';
@@ -114,7 +113,7 @@ const tasks = router({
       // Subscribe before reading the file; both happen in this turn, so nothing falls between.
       const live = s.bus.stream<Chunk>((e) => {
         if (e.type === 'log' && e.taskId === input.id) return { attempt: e.attempt, text: e.text, done: false };
-        if (e.type === 'task' && e.task.id === input.id && isTerminal(e.task.state)) return { attempt: e.task.attempts, text: '', done: true, state: e.task.state };
+        if (e.type === 'task-ended' && e.task.id === input.id) return { attempt: e.task.attempts, text: '', done: true, state: e.task.state };
         return undefined;
       }, ctrl.signal);
       const t = getTask(s, input.id);
@@ -141,6 +140,11 @@ const tasks = router({
       const { manager } = ctx.services;
       yield* ctx.services.bus.stream((e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) ? taskView(e.task, manager) : undefined), signal);
     }),
+  /** Each task that reaches a terminal state, once, as it happens. */
+  ended: procedure.subscription(async function* ({ ctx, signal }) {
+    const { manager } = ctx.services;
+    yield* ctx.services.bus.stream((e) => (e.type === 'task-ended' ? taskView(e.task, manager) : undefined), signal);
+  }),
 });
 
 const agents = router({
@@ -206,17 +210,21 @@ export const appRouter = router({
       agentProblems: s.agents.problems().length,
     };
   }),
+  /**
+   * The machine's resources as the scheduler sees them: `view` is the ResourceView (see
+   * contracts/resources.ts); the flat fields are the same numbers, as this procedure always gave.
+   */
   resources: procedure.query(({ ctx }) => {
     const { telemetry, manager } = ctx.services;
-    const cfg = manager.config;
-    const pool = buildPool(telemetry.current(), manager.running(), cfg);
+    const view = manager.resources();
     return {
       snapshot: telemetry.snapshot(),
-      vramMarginMB: cfg.vramMarginMB,
-      memoryMarginMB: cfg.memoryMarginMB,
-      cpu: { cores: pool.cpuTotal, held: pool.cpuHeld },
-      memory: { totalMB: pool.memTotalMB, foreignMB: pool.memForeignMB, oursMB: pool.memOursMB, freeMB: pool.memFreeMB },
-      gpus: pool.gpus.map((g) => ({ index: g.index, name: g.name, totalMB: g.totalMB, foreignMB: g.foreignMB, oursMB: g.oursMB, freeMB: g.freeMB, foreignTop: g.foreignNames })),
+      view,
+      vramMarginMB: manager.config.vramMarginMB,
+      memoryMarginMB: manager.config.memoryMarginMB,
+      cpu: { cores: view.cpu.totalCores, held: view.cpu.oursCores },
+      memory: { totalMB: view.memory.totalMB, foreignMB: view.memory.foreignMB, oursMB: view.memory.oursMB, freeMB: view.memory.freeMB },
+      gpus: view.gpus.map((g) => ({ index: g.index, name: g.name, totalMB: g.totalMB, foreignMB: g.foreignMB, oursMB: g.oursMB, freeMB: g.freeMB, foreignTop: g.foreignTop.map((p) => `${p.name} ${Math.round(p.mb)} MB`) })),
     };
   }),
   tasks,

@@ -4,10 +4,12 @@ import type { Manager } from '../core/manager.js';
 import type { LearnedProfile } from '../core/model/profile.js';
 import type { ArtifactRecord, AttemptRecord, TaskRecord } from '../core/model/task.js';
 import type { AgentSpec } from '../core/ports.js';
+import { describeStatus } from '../core/scheduler/describe.js';
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
 export function taskView(t: TaskRecord, manager: Manager): TaskView {
+  const scheduling = manager.schedulingStatus(t);
   return {
     id: t.id,
     agent: t.agent,
@@ -22,7 +24,10 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     attempts: t.attempts,
     maxAttempts: t.maxAttempts,
     timeoutSec: t.timeoutSec,
-    waitingReason: manager.waitingReason(t),
+    waitingReason: describeStatus(scheduling),
+    scheduling,
+    actions: manager.actions(t),
+    peak: manager.livePeak(t.id),
     result: t.result ?? null,
     error: t.error,
     notBefore: date(t.notBefore),
@@ -55,7 +60,10 @@ export function artifactView(a: ArtifactRecord): ArtifactView {
 }
 
 export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: ArtifactRecord[], manager: Manager): TaskDetail {
-  return { ...taskView(t, manager), attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView), livePeak: manager.livePeak(t.id) };
+  const view = taskView(t, manager);
+  const last = attempts.at(-1);
+  const peak = view.peak ?? (last ? { vramMB: last.peakVramMB, memoryMB: last.peakMemoryMB, cpu: last.peakCpu } : null);
+  return { ...view, peak, attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView), livePeak: view.peak };
 }
 
 export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentView {

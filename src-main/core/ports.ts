@@ -1,10 +1,12 @@
 /**
  * Every interface the core needs from the outside world. Each implementation lives in
  * src-main/adapters and is named for what it is (SqliteTaskStore, ProcessAgentRunner, ...).
- * Contracts are stated on each method; the conformance tests in test/ check them.
+ * Contracts are stated on each method; the contract suites in test/ports/ run them against every
+ * implementation (the real adapter and the in-memory or fake one the Manager's tests use).
  */
 import type { AgentManifest, AgentProblem } from '../../contracts/agent-manifest.js';
 import type { AgentEvent } from '../../contracts/agent-output.js';
+import type { ResourceView } from '../../contracts/resources.js';
 import type { TaskSort, TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
@@ -16,6 +18,7 @@ import type {
   AttemptRecord,
   NewTask,
   TaskAfterAttempt,
+  TaskEventRecord,
   TaskRecord,
 } from './model/task.js';
 
@@ -55,8 +58,10 @@ export interface TaskFilter {
 
 /**
  * Durable task state. Synchronous: every call has committed when it returns, so a caller may
- * acknowledge what it wrote. Guarded methods return false, and change nothing, when the task is
- * not in the state (and attempt) they expect: that is how each attempt ends exactly once.
+ * acknowledge what it wrote. Guarded methods return the task as it is after the write (one round
+ * trip: SQL's RETURNING), or null, having changed nothing, when the task is not in the state (and
+ * attempt) they expect: that is how each attempt ends exactly once. Every guard is one edge of
+ * lifecycle/transitions.ts; a test checks that the two agree.
  */
 export interface TaskStore {
   /** All or nothing, in one transaction. Returns the stored tasks in the given order. */
@@ -70,26 +75,44 @@ export interface TaskStore {
   queuedEntries(): QueueEntry[];
   /** Tasks in `starting` or `running`, each with its current attempt. */
   active(): { task: TaskRecord; attempt: AttemptRecord }[];
-  /** Guarded queued -> starting; counts the attempt and records it. */
-  beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): boolean;
-  /** Guarded starting -> running; records the process identity. */
-  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): boolean;
-  /** Guarded: ends the attempt if it has not ended yet, and moves the task on. */
-  endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): boolean;
-  /** Guarded queued -> cancelled. */
-  cancelQueued(taskId: number, at: number): boolean;
-  setDesired(taskId: number, desired: TaskRecord['desired']): void;
+  /**
+   * Guarded queued -> starting, only while it has had `expectedAttempts`: counts the attempt,
+   * records it (outcome running, the GPUs given), clears backoff and progress.
+   */
+  beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): TaskRecord | null;
+  /**
+   * Records the process identity of a running attempt (null if that attempt has ended), and moves
+   * the task starting -> running; a task already running is returned as it is.
+   */
+  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): TaskRecord | null;
+  /**
+   * Guarded: ends the attempt only if it is still running and the task is on it (starting or
+   * running), moves the task to `next`, and logs one attempt-ended event; null (nothing written)
+   * when that attempt has already ended. Throws, writing nothing, when `next` is an active state.
+   */
+  endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): TaskRecord | null;
+  /** Guarded queued -> cancelled (desired cancel, finished at `at`). */
+  cancelQueued(taskId: number, at: number): TaskRecord | null;
+  /** What the user wants of it, whatever its state; null for no such task. */
+  setDesired(taskId: number, desired: TaskRecord['desired']): TaskRecord | null;
   /** Guarded: only while queued. */
-  setPriority(taskId: number, priority: number): boolean;
-  /** Guarded terminal -> queued, with room for one more attempt. */
-  requeue(taskId: number, from: TaskState, at: number): boolean;
-  setProgress(taskId: number, progress: number, message: string | null, at: number): void;
+  setPriority(taskId: number, priority: number): TaskRecord | null;
+  /**
+   * Guarded `from` (a terminal state) -> queued, with room for one more attempt; clears the
+   * result, error, progress and backoff, and logs a retried event. Null when `from` is not
+   * terminal or the task is not in it.
+   */
+  requeue(taskId: number, from: TaskState, at: number): TaskRecord | null;
+  /** The latest progress; null for no such task. */
+  setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null;
   /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
   setResult(taskId: number, attempt: number, data: unknown): boolean;
   addArtifact(artifact: ArtifactRecord): void;
   attempts(taskId: number): AttemptRecord[];
   artifacts(taskId: number): ArtifactRecord[];
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void;
+  /** The task's timeline, oldest first (every attempt-ended, retried and other event written). */
+  events(taskId: number): TaskEventRecord[];
   /** Peaks of the agent's most recent successful attempts, newest first. */
   recentPeaks(agent: string, limit: number): PeakSample[];
   getSetting<T>(key: string): T | undefined;
@@ -175,6 +198,10 @@ export interface AgentRunner {
 
 export type ManagerEvent =
   | { type: 'task'; task: TaskRecord }
+  /** A task reached a terminal state (sent after its 'task' event): notices, toasts, followers. */
+  | { type: 'task-ended'; task: TaskRecord }
+  /** The machine's resources as the scheduler sees them (throttled; see ledger/). */
+  | { type: 'resources'; view: ResourceView }
   | { type: 'log'; taskId: number; attempt: number; text: string }
   | { type: 'queue'; paused: boolean }
   /** The Manager went degraded (its store cannot be written), or recovered (null). */

@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import type { AppServices } from '../app.js';
 import { appRouter } from '../api/router.js';
-import { buildPool } from '../core/scheduler/pool.js';
-import { isTerminal } from '../core/lifecycle/states.js';
 import { hardenedWebPreferences, hardenWebContents, type WebContentsLike } from './hardening.js';
 import { createIpcHandler, IPC_CHANNEL, type IpcEventLike } from './ipc-handler.js';
 import { noticeFor } from './notifications.js';
@@ -100,7 +98,7 @@ export class Desktop {
     this.tray = new this.e.Tray(this.icon('idle'));
     this.tray.on('click', () => this.toggleQuick());
     this.services.bus.on((ev) => {
-      if (ev.type === 'task' && isTerminal(ev.task.state)) this.onTaskEnded(ev.task);
+      if (ev.type === 'task-ended') this.onTaskEnded(ev.task);
       this.scheduleTray();
     });
     this.refreshTray();
@@ -187,17 +185,17 @@ export class Desktop {
   }
 
   trayInput(): TrayInput {
-    const { manager, telemetry } = this.services;
-    const node = telemetry.current();
-    const pool = buildPool(node, manager.running(), manager.config);
-    const total = node.gpus.reduce((a, g) => a + g.totalMB, 0);
-    const used = pool.gpus.reduce((a, g) => a + g.foreignMB + g.oursMB, 0);
+    const { manager } = this.services;
+    const view = manager.resources();
+    const total = view.gpus.reduce((a, g) => a + g.totalMB, 0);
+    const used = view.gpus.reduce((a, g) => a + g.foreignMB + g.oursMB, 0);
     return {
-      running: manager.running().length,
+      running: view.running,
       queued: manager.queueLength(),
       paused: manager.isPaused(),
       unseenFailures: this.unseenFailures,
-      vram: node.gpus.length ? { usedMB: used, totalMB: total } : null,
+      vram: view.gpus.length ? { usedMB: used, totalMB: total } : null,
+      degraded: manager.degraded()?.reason ?? null,
     };
   }
 

@@ -9,10 +9,12 @@ export interface TrayInput {
   unseenFailures: number;
   /** VRAM in use on all GPUs (ours + other programs) and their total; null with no GPU. */
   vram: { usedMB: number; totalMB: number } | null;
+  /** Why the Manager cannot record work (a full disk), when it cannot; absent or null when all is well. */
+  degraded?: string | null;
 }
 
 export function trayState(i: TrayInput): TrayState {
-  if (i.unseenFailures > 0) return 'attention';
+  if (i.unseenFailures > 0 || i.degraded) return 'attention';
   return i.running > 0 ? 'running' : 'idle';
 }
 
@@ -23,7 +25,9 @@ export function trayTooltip(i: TrayInput): string {
   if (i.paused) parts.push('paused');
   if (i.unseenFailures > 0) parts.push(`${i.unseenFailures} failed`);
   const vram = i.vram ? ` · VRAM ${gb(i.vram.usedMB)} of ${gb(i.vram.totalMB)} GB in use` : '';
-  return `Agent Manager: ${parts.join(', ')}${vram}`;
+  // Degraded first: it is why nothing new starts.
+  const degraded = i.degraded ? `NOT STARTING TASKS: ${i.degraded} · ` : '';
+  return `Agent Manager: ${degraded}${parts.join(', ')}${vram}`;
 }
 
 export interface MenuItem {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fakes.js';
 import { FIXTURE_AGENTS } from '../helpers/fixture-agents.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'agentmgr.js');
@@ -208,19 +209,24 @@ describe('agentmgr CLI against agentmgr serve', () => {
   });
 
   it('a restart of the server while agents run re-adopts them (clean stop, then a crash)', async () => {
-    const r = json<{ ids: number[] }>(cli(['submit', '--batch', '-', '--json'], '{"agent":"slow","input":{"seconds":8}}\n{"agent":"slow","input":{"seconds":2}}\n'));
+    // Each task ends when the test says so (a file appears), not after a time a loaded machine may overrun.
+    const [endLong, endShort] = [join(t.dir, 'end-long'), join(t.dir, 'end-short')];
+    const batch = [endLong, endShort].map((f) => JSON.stringify({ agent: 'slow', input: { untilFile: f } })).join('\n') + '\n';
+    const r = json<{ ids: number[] }>(cli(['submit', '--batch', '-', '--json'], batch));
     const [long, short] = r.ids as [number, number];
     const running = () => json<{ state: string }[]>(cli(['list', '--state', 'running', '--json'])).length;
-    for (let i = 0; i < 100 && running() < 2; i++) await new Promise((x) => setTimeout(x, 50));
+    await waitFor(() => running() === 2, 'both tasks to run', 30_000);
     await stop('SIGINT');
     expect(existsSync(join(t.dir, 'server.json'))).toBe(false);
     expect(cli(['list']).stderr).toMatch(/no Manager is running for/);
     await serve();
     await stop('SIGKILL');
     // The short one ends while no Manager watches: its status is left in its attempt folder.
+    writeFileSync(endShort, '');
     const exitFile = join(t.dir, 'runs', String(short), '1', 'exit-status');
-    for (let i = 0; i < 200 && !existsSync(exitFile); i++) await new Promise((x) => setTimeout(x, 50));
+    await waitFor(() => existsSync(exitFile), 'the short task to end while no Manager runs', 30_000);
     await serve();
+    writeFileSync(endLong, '');
     const w = cli(['wait', long.toString(), short.toString(), '--json']);
     expect(w.code).toBe(0);
     for (const task of JSON.parse(w.stdout) as { attempts: number; id: number }[]) expect(task.attempts).toBe(1);

@@ -27,9 +27,9 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('Manager: submit', () => {
   it('acknowledges only what is committed: another connection sees it at once', () => {
-    h = harness(agents);
+    h = harness(agents, {}, { store: 'sqlite' });
     const [t] = h.manager.submit([{ agent: 'cpu', input: { x: 1 }, priority: 3 }]);
-    const other = new Database(h.dbFile, { readonly: true });
+    const other = new Database(h.dbFile!, { readonly: true });
     const row = other.prepare('SELECT agent, priority, input FROM tasks WHERE id = ?').get(t!.id);
     other.close();
     expect(row).toEqual({ agent: 'cpu', priority: 3, input: '{"x":1}' });

@@ -1,35 +1,50 @@
 import { join } from 'node:path';
 import { openDb, type OpenDb } from '../../src-main/adapters/sqlite/db.js';
 import { SqliteTaskStore } from '../../src-main/adapters/sqlite/task-store.js';
+import { MemoryTaskStore } from '../../src-main/adapters/memory/memory-task-store.js';
 import { Manager, type ManagerConfig } from '../../src-main/core/manager.js';
-import type { AgentSpec } from '../../src-main/core/ports.js';
+import type { AgentSpec, TaskStore } from '../../src-main/core/ports.js';
 import { FakeCatalog, FakeRunner, FakeTelemetry, RecordingSink, quietLogger, tempDir } from './fakes.js';
 import { VirtualClock } from './virtual-clock.js';
 
 export interface Harness {
   manager: Manager;
-  store: SqliteTaskStore;
+  store: TaskStore;
   runner: FakeRunner;
   telemetry: FakeTelemetry;
   clock: VirtualClock;
   sink: RecordingSink;
   catalog: FakeCatalog;
-  db: OpenDb;
-  dbFile: string;
+  /** The database, with `store: 'sqlite'`; null on the in-memory store. */
+  db: OpenDb | null;
+  dbFile: string | null;
   /** A fresh Manager on the same database, as after a restart. */
   restart(): Harness;
   close(): void;
 }
 
-/** A Manager over a real SQLite file, with fake telemetry, runner and clock. */
-export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}, opts: { dbFile?: string; runner?: FakeRunner; telemetry?: FakeTelemetry; clock?: VirtualClock } = {}): Harness {
-  const tmp = opts.dbFile ? null : tempDir();
-  const dbFile = opts.dbFile ?? join(tmp!.dir, 'test.sqlite');
-  const db = openDb(dbFile);
-  const store = new SqliteTaskStore(db);
+interface HarnessOptions {
+  /** The in-memory store (default: fast, same contract, see test/ports/), or a real SQLite file. */
+  store?: 'memory' | 'sqlite';
+  dbFile?: string;
+  memory?: MemoryTaskStore;
+  runner?: FakeRunner;
+  telemetry?: FakeTelemetry;
+  clock?: VirtualClock;
+}
+
+/** A Manager over the in-memory store (or a real SQLite file), with fake telemetry, runner and clock. */
+export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}, opts: HarnessOptions = {}): Harness {
+  const sqlite = opts.store === 'sqlite' || opts.dbFile !== undefined;
+  const tmp = sqlite && !opts.dbFile ? tempDir() : null;
+  const dbFile = sqlite ? (opts.dbFile ?? join(tmp!.dir, 'test.sqlite')) : null;
+  const db = dbFile ? openDb(dbFile) : null;
+  const clockForStore = opts.clock ?? new VirtualClock();
+  const memory = db ? null : (opts.memory ?? new MemoryTaskStore(() => clockForStore.now()));
+  const store: TaskStore = db ? new SqliteTaskStore(db) : memory!;
   const runner = opts.runner ?? new FakeRunner();
   const telemetry = opts.telemetry ?? new FakeTelemetry();
-  const clock = opts.clock ?? new VirtualClock();
+  const clock = clockForStore;
   const sink = new RecordingSink();
   const catalog = new FakeCatalog(agents);
   const manager = new Manager({
@@ -56,8 +71,8 @@ export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}
     dbFile,
     restart() {
       manager.stop();
-      db.close();
-      const next = harness(agents, config, { dbFile, runner, telemetry, clock });
+      db?.close();
+      const next = harness(agents, config, dbFile ? { dbFile, runner, telemetry, clock } : { memory: memory!, runner, telemetry, clock });
       const close = next.close;
       next.close = () => {
         close();
@@ -67,7 +82,7 @@ export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}
     },
     close() {
       manager.stop();
-      db.close();
+      db?.close();
       tmp?.cleanup();
     },
   };

@@ -88,19 +88,29 @@ describe('GPU telemetry in the Manager', () => {
     await api.settings.update.mutate({ reserveAfterSec: 1 });
     try {
       const demo = (seconds: number, vramMB: number) => ({ agent: 'demo', input: { seconds, vramMB } });
-      const { ids: smalls } = await api.tasks.submitBatch.mutate([demo(3, 3000), demo(5, 3000)]);
+      // The second small task runs until it is cancelled below: on a loaded machine a fixed
+      // run time could end before the checks, and the big task would start early.
+      const { ids: smalls } = await api.tasks.submitBatch.mutate([demo(3, 3000), demo(600, 3000)]);
       await until(async () => (await api.queue.status.query()).running === 2, 'two small tasks running');
       const big = await api.tasks.submit.mutate(demo(0.5, 6000));
       const late = await api.tasks.submit.mutate(demo(0.5, 3000));
       // A second after its submit (a wake-up timer, not another event), the big one has what is free kept.
       await until(async () => (await api.queue.status.query()).keptFor === big.id, 'the reservation');
       await until(async () => (await api.tasks.get.query({ id: smalls[0]! })).state === 'succeeded', 'the first small task');
-      await new Promise((r) => setTimeout(r, 300));
       // 3000 MB are free again: enough for the late small task, but they are kept for the big one.
+      await until(async () => (await api.queue.status.query()).running === 1, 'the end to be scheduled');
       expect((await api.queue.status.query()).keptFor).toBe(big.id);
       expect((await api.tasks.get.query({ id: late.id })).waitingReason).toMatch(new RegExp(`kept for task ${big.id}`));
+      // The same, as data: held back at the fit, short of VRAM that is kept for the big task.
+      expect((await api.tasks.get.query({ id: late.id })).scheduling).toMatchObject({
+        code: 'wait',
+        step: 'resources',
+        shortfalls: [{ resource: 'vram', gpu: 0, requested: 3000, heldBy: expect.arrayContaining([expect.objectContaining({ by: 'kept', taskId: big.id })]) }],
+      });
+      expect((await api.tasks.get.query({ id: big.id })).scheduling).toMatchObject({ code: 'wait', kept: { taskId: big.id, afterMs: 1000 } });
       const status = await cliStatus();
       expect(status.stdout).toContain(`Kept:    what finishing tasks free is kept for task ${big.id}`);
+      await api.tasks.cancel.mutate({ id: smalls[1]! });
       await until(async () => (await api.tasks.get.query({ id: late.id })).state === 'succeeded', 'all to end', 20_000);
       const [b, l] = await Promise.all([api.tasks.get.query({ id: big.id }), api.tasks.get.query({ id: late.id })]);
       expect(b.state).toBe('succeeded');

@@ -7,6 +7,7 @@ import type {
   AttemptRecord,
   NewTask,
   TaskAfterAttempt,
+  TaskEventRecord,
   TaskRecord,
 } from '../../core/model/task.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
@@ -73,6 +74,9 @@ function toAttempt(r: AttemptRow): AttemptRecord {
   };
 }
 
+/** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
+const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt`;
+
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
   private readonly insertStmt;
@@ -82,17 +86,22 @@ export class SqliteTaskStore implements TaskStore {
   constructor(private readonly conn: OpenDb) {
     const q = (sql: string) => conn.sqlite.prepare(sql);
     this.hot = {
-      getTask: q(`SELECT id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt FROM tasks WHERE id = ?`),
-      begin: q(`UPDATE tasks SET state = 'starting', attempts = ?, started_at = ?, updated_at = ?, not_before = NULL, progress = NULL, progress_message = NULL WHERE id = ? AND state = 'queued' AND attempts = ?`),
+      getTask: q(`SELECT ${TASK_COLS} FROM tasks WHERE id = ?`),
+      begin: q(`UPDATE tasks SET state = 'starting', attempts = ?, started_at = ?, updated_at = ?, not_before = NULL, progress = NULL, progress_message = NULL WHERE id = ? AND state = 'queued' AND attempts = ? RETURNING ${TASK_COLS}`),
       insertAttempt: q(`INSERT INTO attempts (task_id, number, outcome, started_at, gpus) VALUES (?, ?, 'running', ?, ?)`),
       spawnedAttempt: q(`UPDATE attempts SET pid = ?, pid_start_time = ?, pgid = ?, log_dir = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
-      spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ?`),
+      spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ? RETURNING ${TASK_COLS}`),
       endAttempt: q(`UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
       endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
         cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb),
         max_attempts = coalesce(?, max_attempts)
-        WHERE id = ? AND attempts = ? AND state IN ('starting', 'running')`),
-      progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ?`),
+        WHERE id = ? AND attempts = ? AND state IN ('starting', 'running') RETURNING ${TASK_COLS}`),
+      progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
+      cancelQueued: q(`UPDATE tasks SET state = 'cancelled', desired = 'cancel', finished_at = ?, updated_at = ?, not_before = NULL, error = 'cancelled while queued' WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
+      desired: q(`UPDATE tasks SET desired = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
+      priority: q(`UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
+      requeue: q(`UPDATE tasks SET state = 'queued', desired = 'run', max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
+        progress = NULL, progress_message = NULL, finished_at = NULL, updated_at = ? WHERE id = ? AND state = ? AND state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted') RETURNING ${TASK_COLS}`),
       event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
     };
     // The one hot path (batch submit) uses a raw prepared statement: drizzle's row-by-row insert
@@ -247,31 +256,32 @@ export class SqliteTaskStore implements TaskStore {
     return rows.map((r) => ({ task: toTask(r.tasks), attempt: toAttempt(r.attempts) }));
   }
 
-  beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): boolean {
+  beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
-      if (this.hot.begin.run(expectedAttempts + 1, startedAt, startedAt, taskId, expectedAttempts).changes !== 1) return false;
+      const row = this.hot.begin.get(expectedAttempts + 1, startedAt, startedAt, taskId, expectedAttempts) as TaskRow | undefined;
+      if (!row) return null;
       this.hot.insertAttempt.run(taskId, expectedAttempts + 1, startedAt, JSON.stringify(gpus));
-      return true;
+      return toTask(row);
     })();
   }
 
-
-  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): boolean {
+  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
-      if (this.hot.spawnedAttempt.run(proc.pid, proc.pidStartTime, proc.pgid, proc.logDir, taskId, attempt).changes !== 1) return false;
-      this.hot.spawnedTask.run(Date.now(), taskId, attempt);
-      return true;
+      if (this.hot.spawnedAttempt.run(proc.pid, proc.pidStartTime, proc.pgid, proc.logDir, taskId, attempt).changes !== 1) return null;
+      const row = this.hot.spawnedTask.get(Date.now(), taskId, attempt) as TaskRow | undefined;
+      // Already running (a re-adopted run whose identity is only now known): the row as it is.
+      return row ? toTask(row) : this.getTask(taskId);
     })();
   }
 
-
-  endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): boolean {
+  endAttempt(taskId: number, attempt: number, end: AttemptEndRecord, next: TaskAfterAttempt): TaskRecord | null {
     const round = (x: number | null | undefined) => (x == null ? null : Math.round(x));
+    if (next.state === 'starting' || next.state === 'running') throw new Error(`an ended attempt cannot leave task ${taskId} ${next.state}`);
     return this.conn.sqlite.transaction(() => {
       const a = this.hot.endAttempt.run(end.outcome, end.reason, end.exitCode, end.signal, end.endedAt, round(end.peakVramMB), round(end.peakMemoryMB), end.peakCpu ?? null, taskId, attempt);
-      if (a.changes !== 1) return false;
+      if (a.changes !== 1) return null;
       const r = next.request;
-      const t = this.hot.endTask.run(
+      const row = this.hot.endTask.get(
         next.state,
         next.notBefore,
         next.error,
@@ -285,64 +295,41 @@ export class SqliteTaskStore implements TaskStore {
         next.maxAttempts ?? null,
         taskId,
         attempt,
-      );
-      if (t.changes !== 1) throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
+      ) as TaskRow | undefined;
+      if (!row) throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
       this.insertEvent(taskId, attempt, 'attempt-ended', { ...end, next: next.state }, end.endedAt);
-      return true;
+      return toTask(row);
     })();
   }
 
-
-  cancelQueued(taskId: number, at: number): boolean {
-    const r = this.db
-      .update(tasks)
-      .set({ state: 'cancelled', desired: 'cancel', finishedAt: at, updatedAt: at, notBefore: null, error: 'cancelled while queued' })
-      .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued')))
-      .run();
-    return r.changes === 1;
+  cancelQueued(taskId: number, at: number): TaskRecord | null {
+    return this.row(this.hot.cancelQueued.get(at, at, taskId));
   }
 
-  setDesired(taskId: number, desired: TaskRecord['desired']): void {
-    this.db.update(tasks).set({ desired, updatedAt: Date.now() }).where(eq(tasks.id, taskId)).run();
+  setDesired(taskId: number, desired: TaskRecord['desired']): TaskRecord | null {
+    return this.row(this.hot.desired.get(desired, Date.now(), taskId));
   }
 
-  setPriority(taskId: number, priority: number): boolean {
-    const r = this.db
-      .update(tasks)
-      .set({ priority, updatedAt: Date.now() })
-      .where(and(eq(tasks.id, taskId), eq(tasks.state, 'queued')))
-      .run();
-    return r.changes === 1;
+  setPriority(taskId: number, priority: number): TaskRecord | null {
+    return this.row(this.hot.priority.get(priority, Date.now(), taskId));
   }
 
-  requeue(taskId: number, from: TaskState, at: number): boolean {
+  requeue(taskId: number, from: TaskState, at: number): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
-      const r = this.db
-        .update(tasks)
-        .set({
-          state: 'queued',
-          desired: 'run',
-          maxAttempts: sql`max(${tasks.maxAttempts}, ${tasks.attempts} + 1)`,
-          notBefore: null,
-          error: null,
-          result: null,
-          progress: null,
-          progressMessage: null,
-          finishedAt: null,
-          updatedAt: at,
-        })
-        .where(and(eq(tasks.id, taskId), eq(tasks.state, from)))
-        .run();
-      if (r.changes !== 1) return false;
+      const row = this.hot.requeue.get(at, taskId, from) as TaskRow | undefined;
+      if (!row) return null;
       this.insertEvent(taskId, null, 'retried', { from }, at);
-      return true;
+      return toTask(row);
     })();
   }
 
-  setProgress(taskId: number, progress: number, message: string | null, at: number): void {
-    this.hot.progress.run(progress, message, at, taskId);
+  setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null {
+    return this.row(this.hot.progress.get(progress, message, at, taskId));
   }
 
+  private row(r: unknown): TaskRecord | null {
+    return r ? toTask(r as TaskRow) : null;
+  }
 
   setResult(taskId: number, attempt: number, data: unknown): boolean {
     const json = JSON.stringify(data ?? null);
@@ -378,6 +365,11 @@ export class SqliteTaskStore implements TaskStore {
 
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
     this.insertEvent(taskId, attempt, type, data, at);
+  }
+
+  events(taskId: number): TaskEventRecord[] {
+    const rows = this.conn.sqlite.prepare(`SELECT attempt, at, type, data FROM task_events WHERE task_id = ? ORDER BY id`).all(taskId) as { attempt: number | null; at: number; type: string; data: string | null }[];
+    return rows.map((r) => ({ taskId, attempt: r.attempt, at: r.at, type: r.type, data: parse(r.data) }));
   }
 
   private insertEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {

@@ -1,25 +1,24 @@
+import type { ResourceView } from '../../../contracts/resources.js';
 import type { TelemetrySample } from '../../../contracts/telemetry.js';
 import type { NodeSnapshot } from '../../core/model/node.js';
-import type { Pool } from '../../core/scheduler/pool.js';
 
-/** One history point from what telemetry saw and how the scheduler splits it (ours / others / free). */
-export function toSample(node: NodeSnapshot, pool: Pool, loadPct: number | null, at: number): TelemetrySample {
+/** One history point from what telemetry saw and the ledger's account of it (ours / others / free). */
+export function toSample(node: NodeSnapshot, view: ResourceView, loadPct: number | null, at: number): TelemetrySample {
   return {
     at,
     cpuLoadPct: loadPct,
     memoryUsedMB: node.memoryTotalMB - node.memoryAvailableMB,
     memoryTotalMB: node.memoryTotalMB,
     gpus: node.gpus.map((g) => {
-      const p = pool.gpus.find((x) => x.index === g.index);
-      const ours = p?.oursMB ?? 0;
-      const foreign = p?.foreignMB ?? g.usedMB;
+      const v = view.gpus.find((x) => x.index === g.index);
       return {
         index: g.index,
         utilizationPct: g.utilizationPct,
         totalMB: g.totalMB,
-        oursMB: ours,
-        foreignMB: foreign,
-        freeMB: Math.max(0, g.totalMB - ours - foreign),
+        oursMB: v?.oursMB ?? 0,
+        foreignMB: v?.foreignMB ?? g.usedMB,
+        // The ledger's one meaning of free: after other programs, ours, what is kept, and the margin.
+        freeMB: v?.freeMB ?? Math.max(0, g.totalMB - g.usedMB),
         temperatureC: g.temperatureC,
         powerW: g.powerW,
       };

@@ -86,3 +86,12 @@ export interface TaskAfterAttempt {
   /** A new attempt limit (raised when an attempt never ran). */
   maxAttempts?: number;
 }
+
+/** One entry of a task's timeline (attempt-ended, retried, cancelled, result...). */
+export interface TaskEventRecord {
+  taskId: number;
+  attempt: number | null;
+  type: string;
+  data: unknown;
+  at: number;
+}

@@ -1,16 +1,15 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
-import type { GpuPool, Pool } from './pool.js';
-import { cores, mb, plural } from './format.js';
+import type { GpuPool, Pool } from '../ledger/pool.js';
+import type { Holding, Shortfall } from './status.js';
 
-export type FitResult = { ok: true; gpus: number[] } | { ok: false; reasons: string[] };
+export type FitResult = { ok: true; gpus: number[] } | { ok: false; shortfalls: Shortfall[] };
 
-function describeGpu(g: GpuPool, keptFor: number | null): string {
-  const parts = [`${mb(g.foreignMB)} held by other programs`];
-  if (g.foreignNames.length > 0) parts[0] += ` (${g.foreignNames.join(', ')})`;
-  if (g.oursMB > 0) parts.push(`${mb(g.oursMB)} by ${plural(g.oursTasks, 'running task')}`);
-  if (g.keptMB > 0) parts.push(`${mb(g.keptMB)} kept for task ${keptFor}`);
-  if (g.marginMB > 0) parts.push(`${mb(g.marginMB)} safety margin`);
-  return `${mb(g.freeMB)} free of ${mb(g.totalMB)}: ${parts.join(', ')}`;
+function gpuHolders(g: GpuPool, keptFor: number | null): Holding[] {
+  const held: Holding[] = [{ by: 'others', amount: g.foreignMB, top: g.foreignTop }];
+  if (g.oursMB > 0) held.push({ by: 'ours', amount: g.oursMB, tasks: g.oursTasks });
+  if (g.keptMB > 0 && keptFor !== null) held.push({ by: 'kept', amount: g.keptMB, taskId: keptFor });
+  if (g.marginMB > 0) held.push({ by: 'margin', amount: g.marginMB });
+  return held;
 }
 
 /**
@@ -24,40 +23,47 @@ function pickGpus(request: NonNullable<ResourceRequest['gpu']>, gpus: readonly G
 
 /** Checks every resource and reports every shortfall, not only the first. */
 export function fit(request: ResourceRequest, pool: Pool): FitResult {
-  const reasons: string[] = [];
+  const shortfalls: Shortfall[] = [];
+  const kept = (amount: number): Holding[] => (amount > 0 && pool.keptFor !== null ? [{ by: 'kept', amount, taskId: pool.keptFor }] : []);
   const cpuFree = pool.cpuTotal - pool.cpuHeld - pool.cpuKept;
   if (request.cpu > cpuFree + 1e-9) {
-    const kept = pool.cpuKept > 0 ? ` (${cores(pool.cpuKept)} kept for task ${pool.keptFor})` : '';
-    reasons.push(`needs ${cores(request.cpu)}, ${cores(cpuFree)} free of ${pool.cpuTotal}${kept}`);
+    shortfalls.push({ resource: 'cpu', requested: request.cpu, free: cpuFree, capacity: pool.cpuTotal, heldBy: [{ by: 'ours', amount: pool.cpuHeld, tasks: pool.running }, ...kept(pool.cpuKept)] });
   }
   if (request.memoryMB > pool.memFreeMB) {
-    reasons.push(
-      `needs ${mb(request.memoryMB)} RAM, ${mb(pool.memFreeMB)} free of ${mb(pool.memTotalMB)}` +
-        ` (${mb(pool.memForeignMB)} used by other programs, ${mb(pool.memOursMB)} held by our tasks` +
-        (pool.memKeptMB > 0 ? `, ${mb(pool.memKeptMB)} kept for task ${pool.keptFor}` : '') +
-        ')',
-    );
+    shortfalls.push({
+      resource: 'memory',
+      requested: request.memoryMB,
+      free: pool.memFreeMB,
+      capacity: pool.memTotalMB,
+      heldBy: [{ by: 'others', amount: pool.memForeignMB }, { by: 'ours', amount: pool.memOursMB, tasks: pool.running }, ...kept(pool.memKeptMB), { by: 'margin', amount: pool.memMarginMB }],
+    });
   }
   let gpus: number[] = [];
   const gpu = request.gpu;
   if (gpu) {
     if (pool.gpus.length === 0) {
-      const why = pool.gpuStatus.message ?? 'no NVIDIA GPU was found';
-      reasons.push(`needs ${plural(gpu.count, 'GPU')} with ${mb(gpu.vramMB)} VRAM, but no GPU is visible: ${why}`);
+      const note = pool.gpuStatus.message ?? 'no NVIDIA GPU was found';
+      shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: 0, heldBy: [], vramMB: gpu.vramMB, note });
     } else {
       const picked = pickGpus(gpu, pool.gpus);
       if (picked) gpus = picked;
       else if (gpu.count === 1) {
         const best = [...pool.gpus].sort((a, b) => b.freeMB - a.freeMB)[0]!;
-        reasons.push(`needs ${mb(gpu.vramMB)} VRAM on GPU ${best.index}, ${describeGpu(best, pool.keptFor)}`);
+        shortfalls.push({ resource: 'vram', gpu: best.index, requested: gpu.vramMB, free: best.freeMB, capacity: best.totalMB, heldBy: gpuHolders(best, pool.keptFor) });
       } else {
-        const enough = pool.gpus.filter((g) => g.freeMB >= gpu.vramMB).length;
-        const detail = pool.gpus.map((g) => `GPU ${g.index}: ${describeGpu(g, pool.keptFor)}`).join('; ');
-        reasons.push(`needs ${gpu.count} GPUs with ${mb(gpu.vramMB)} VRAM each, ${enough} ${enough === 1 ? 'has' : 'have'} enough free (${detail})`);
+        shortfalls.push({
+          resource: 'gpus',
+          requested: gpu.count,
+          free: pool.gpus.filter((g) => g.freeMB >= gpu.vramMB).length,
+          capacity: pool.gpus.length,
+          heldBy: [],
+          vramMB: gpu.vramMB,
+          perGpu: pool.gpus.map((g) => ({ gpu: g.index, free: g.freeMB, capacity: g.totalMB, heldBy: gpuHolders(g, pool.keptFor) })),
+        });
       }
     }
   }
-  return reasons.length === 0 ? { ok: true, gpus } : { ok: false, reasons };
+  return shortfalls.length === 0 ? { ok: true, gpus } : { ok: false, shortfalls };
 }
 
 export interface Capacity {
@@ -70,23 +76,29 @@ export interface Capacity {
 }
 
 /**
- * Whether the request could ever fit this machine, even idle. Returns what makes it impossible, or
- * null. A machine with no visible GPU is not a reason: the GPU may appear (driver reload, telemetry
- * restart), so such tasks wait instead.
+ * Whether the request could ever fit this machine, even idle. Returns what makes it impossible
+ * (`free` is the most there could ever be free), or null. A machine with no visible GPU is not a
+ * reason: the GPU may appear (driver reload, telemetry restart), so such tasks wait instead.
  */
-export function neverFits(request: ResourceRequest, cap: Capacity): string | null {
-  if (request.cpu > cap.cpuCores) return `needs ${cores(request.cpu)} but this machine has ${cap.cpuCores}`;
+export function neverFits(request: ResourceRequest, cap: Capacity): Shortfall | null {
+  if (request.cpu > cap.cpuCores) return { resource: 'cpu', requested: request.cpu, free: cap.cpuCores, capacity: cap.cpuCores, heldBy: [] };
   const mem = cap.memoryTotalMB - cap.memoryMarginMB;
   if (request.memoryMB > mem) {
-    return `needs ${mb(request.memoryMB)} RAM but this machine has ${mb(cap.memoryTotalMB)} (${mb(mem)} usable after the ${mb(cap.memoryMarginMB)} margin)`;
+    return { resource: 'memory', requested: request.memoryMB, free: mem, capacity: cap.memoryTotalMB, heldBy: [{ by: 'margin', amount: cap.memoryMarginMB }] };
   }
   const gpu = request.gpu;
   if (gpu && cap.gpuTotalsMB.length > 0) {
-    if (gpu.count > cap.gpuTotalsMB.length) return `needs ${plural(gpu.count, 'GPU')} but this machine has ${cap.gpuTotalsMB.length}`;
+    if (gpu.count > cap.gpuTotalsMB.length) return { resource: 'gpus', requested: gpu.count, free: cap.gpuTotalsMB.length, capacity: cap.gpuTotalsMB.length, heldBy: [] };
     const usable = cap.gpuTotalsMB.map((t) => t - cap.vramMarginMB).sort((a, b) => b - a);
-    const nth = usable[gpu.count - 1]!;
-    if (gpu.vramMB > nth) {
-      return `needs ${mb(gpu.vramMB)} VRAM${gpu.count > 1 ? ' on each GPU' : ''} but the largest GPU has ${mb(Math.max(...cap.gpuTotalsMB))} (${mb(usable[0]!)} usable after the ${mb(cap.vramMarginMB)} safety margin)`;
+    if (gpu.vramMB > usable[gpu.count - 1]!) {
+      return {
+        resource: 'vram',
+        requested: gpu.vramMB,
+        count: gpu.count,
+        free: usable[0]!,
+        capacity: Math.max(...cap.gpuTotalsMB),
+        heldBy: [{ by: 'margin', amount: cap.vramMarginMB }],
+      };
     }
   }
   return null;

@@ -1,5 +1,5 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
-import type { GpuPool, Pool } from './pool.js';
+import { applyKept, type GpuPool, type KeptResources, type Pool } from '../ledger/pool.js';
 
 /**
  * Backfill lets a small task start ahead of a big one that does not fit. Under a steady stream
@@ -13,22 +13,18 @@ import type { GpuPool, Pool } from './pool.js';
  * that it would not fit even with none of ours running (a game using the GPU), keeping VRAM for
  * it would idle the machine for nothing, and backfill goes on.
  */
-export function keepFor(taskId: number, request: ResourceRequest, pool: Pool): boolean {
-  if (!fitsWithoutOurs(request, pool)) return false;
+export function keepFor(taskId: number, request: ResourceRequest, pool: Pool): KeptResources | null {
+  if (!fitsWithoutOurs(request, pool)) return null;
   const gpus = request.gpu ? keptGpus(request.gpu, pool.gpus) : [];
-  if (request.gpu && !gpus) return false;
-  const cpu = Math.min(Math.max(0, pool.cpuTotal - pool.cpuHeld), request.cpu);
-  pool.cpuKept += cpu;
-  const mem = Math.min(Math.max(0, pool.memFreeMB), request.memoryMB);
-  pool.memKeptMB += mem;
-  pool.memFreeMB -= mem;
-  for (const g of gpus ?? []) {
-    const kept = Math.min(Math.max(0, g.freeMB), request.gpu!.vramMB);
-    g.keptMB += kept;
-    g.freeMB -= kept;
-  }
-  pool.keptFor = taskId;
-  return true;
+  if (request.gpu && !gpus) return null;
+  const kept: KeptResources = {
+    taskId,
+    cpu: request.cpu,
+    memoryMB: request.memoryMB,
+    gpus: (gpus ?? []).map((g) => ({ index: g.index, mb: request.gpu!.vramMB })),
+  };
+  applyKept(pool, kept);
+  return kept;
 }
 
 /** The pool as it would be without what is kept: what the task it is kept for sees as free. */

@@ -37,4 +37,3 @@ export const STATE_LABEL: Record<string, string> = {
   interrupted: 'Interrupted',
 };
 
-export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);

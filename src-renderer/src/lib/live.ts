@@ -1,18 +1,18 @@
 import type { QueryClient } from '@tanstack/react-query';
 import type { TaskView } from '../../../contracts/task.js';
 import type { Api } from '../api.js';
-import { TERMINAL } from './format.js';
 
 type Page = { items: TaskView[]; total: number; offset: number };
 
 /**
  * One subscription to task changes for the whole UI. A changed task is patched into every cached
  * page and detail at once (a change is on screen within a frame); list membership and counts are
- * refetched shortly after, a few times a second at most.
+ * refetched shortly after, a few times a second at most. Ends come as their own event
+ * (`tasks.ended`): `onEnd` runs once per end, with what the list showed before.
  */
 export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView, before: TaskView | undefined) => void): () => void {
   let refetch: ReturnType<typeof setTimeout> | null = null;
-  const known = new Map<number, string>();
+  const shown = new Map<number, TaskView>();
   const scheduleRefetch = () => {
     if (refetch) return;
     refetch = setTimeout(() => {
@@ -34,18 +34,24 @@ export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView,
         return { ...page, items };
       });
       qc.setQueryData(['task', t.id], (old: (TaskView & Record<string, unknown>) | undefined) => (old ? { ...old, ...t } : old));
-      const prevState = known.get(t.id) ?? before?.state;
-      known.set(t.id, t.state);
-      if (prevState !== t.state) {
+      if (before) shown.set(t.id, before);
+      // A task the lists do not show yet, or one that moved on: membership and counts change.
+      if (!before || before.state !== t.state) {
         scheduleRefetch();
         void qc.invalidateQueries({ queryKey: ['task', t.id] });
-        if (TERMINAL.has(t.state) && prevState !== undefined && !TERMINAL.has(prevState)) onEnd(t, before);
       }
+    },
+  });
+  const ended = api.tasks.ended.subscribe(undefined, {
+    onData: (t) => {
+      onEnd(t, shown.get(t.id));
+      shown.delete(t.id);
     },
   });
   const q = api.queue.changes.subscribe(undefined, { onData: () => void qc.invalidateQueries({ queryKey: ['status'] }) });
   return () => {
     sub.unsubscribe();
+    ended.unsubscribe();
     q.unsubscribe();
     if (refetch) clearTimeout(refetch);
   };

@@ -2,7 +2,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { authHeaders, inElectron, readable, type Api } from '../api.js';
 import { Progress, StateBadge } from '../components/Progress.js';
-import { bytes, mb, resources, TERMINAL } from '../lib/format.js';
+import { bytes, mb, resources } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { useToast } from '../lib/toasts.js';
 
@@ -16,7 +16,7 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
     queryKey: ['task', id],
     queryFn: () => api.tasks.get.query({ id }),
     // While it runs, the measured peak moves: look again now and then (state changes come live).
-    refetchInterval: (query) => (query.state.data && !TERMINAL.has(query.state.data.state) ? 2000 : false),
+    refetchInterval: (query) => (query.state.data?.actions.cancel ? 2000 : false),
   });
   const [log, setLog] = useState('');
   const [follow, setFollow] = useState(true);
@@ -86,8 +86,7 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
   if (q.isError) return <p role="alert">{readable(q.error)}</p>;
   if (!q.data) return <p aria-busy="true">Loading task {id}…</p>;
   const t = q.data;
-  const last = t.attemptList.at(-1);
-  const peak = t.livePeak ?? (last ? { cpu: last.peakCpu, memoryMB: last.peakMemoryMB, vramMB: last.peakVramMB } : null);
+  const peak = t.peak;
   return (
     <section className="detail" aria-label={`Task ${t.id}`}>
       <nav className="crumbs">
@@ -100,12 +99,12 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
         </h2>
         <StateBadge state={t.state} />
         <div className="actions">
-          {!TERMINAL.has(t.state) && (
+          {t.actions.cancel && (
             <button className="danger" onClick={() => void act('cancel')}>
               Cancel
             </button>
           )}
-          {TERMINAL.has(t.state) && <button onClick={() => void act('retry')}>Retry</button>}
+          {t.actions.retry && <button onClick={() => void act('retry')}>Retry</button>}
         </div>
       </header>
       <div className="detail-progress">

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_STATES, TERMINAL_STATES, type TaskState } from '../../../contracts/task.js';
 import { classifyRun, type RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
-import { canTransition, isActive, isTerminal, TRANSITIONS } from '../../../src-main/core/lifecycle/states.js';
+import { isActive, isTerminal } from '../../../src-main/core/lifecycle/states.js';
+import { canTransition, TRANSITIONS } from '../../../src-main/core/lifecycle/transitions.js';
 
 describe('transition table', () => {
   const allowed: [TaskState, TaskState][] = [

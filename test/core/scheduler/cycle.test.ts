@@ -3,7 +3,9 @@ import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
 import { backoffMs } from '../../../src-main/core/scheduler/backoff.js';
 import { explain, runCycle, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
+import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
 import { neverFits } from '../../../src-main/core/scheduler/fit.js';
+import { neverAt } from '../../../src-main/core/scheduler/status.js';
 import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
 import { resolveRequest } from '../../../src-main/core/scheduler/request.js';
 import { node, rtx4060 } from '../../helpers/fakes.js';
@@ -34,7 +36,7 @@ function cycle(over: Input) {
     ...rest,
     queue,
   });
-  return { ...r, why: (id: number) => explain(r, candidates.find((c) => c.id === id)!, NOW) };
+  return { ...r, keptFor: r.kept?.taskId ?? null, why: (id: number) => describeStatus(explain(r, candidates.find((c) => c.id === id)!, NOW)) };
 }
 
 interface Case {
@@ -338,7 +340,8 @@ describe('neverFits', () => {
     ['no GPU seen: wait, do not refuse', gpu(9000), { ...cap, gpuTotalsMB: [] }, null],
   ];
   it.each(cases)('%s', (_n, req, c, expected) => {
-    const r = neverFits(req, c);
+    const shortfall = neverFits(req, c);
+    const r = shortfall ? describeStatus(neverAt('resources', [shortfall])) : null;
     if (expected === null) expect(r).toBeNull();
     else expect(r).toMatch(expected);
   });

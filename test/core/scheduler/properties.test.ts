@@ -4,6 +4,7 @@ import { TERMINAL_STATES } from '../../../contracts/task.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
 import { explain, runCycle } from '../../../src-main/core/scheduler/cycle.js';
+import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
 import { QueueIndex } from '../../../src-main/core/scheduler/queue.js';
 import type { LaunchSpec, RunHandle, RunListener } from '../../../src-main/core/ports.js';
 import { agent, FakeRunner, node, rtx4060 } from '../../helpers/fakes.js';
@@ -62,7 +63,7 @@ describe('properties', () => {
         assertNotOversubscribed(n, [], placed, vramMargin, memMargin);
         // Every task either starts or can say why it waits.
         const started = new Set(r.starts.map((x) => x.taskId));
-        for (const c of candidates) if (!started.has(c.id)) expect(explain(r, c, 0)).toEqual(expect.any(String));
+        for (const c of candidates) if (!started.has(c.id)) expect(describeStatus(explain(r, c, 0))).toEqual(expect.any(String));
       }),
       { numRuns: 400 },
     );
@@ -163,7 +164,9 @@ describe('properties', () => {
             const attempts = h.store.attempts(t.id);
             expect(attempts.map((a) => a.number)).toEqual(attempts.map((_, i) => i + 1));
             expect(attempts.every((a) => a.outcome !== 'running' && a.endedAt !== null)).toBe(true);
-            const ends = h.db.sqlite.prepare("SELECT attempt, count(*) AS n FROM task_events WHERE task_id = ? AND type = 'attempt-ended' GROUP BY attempt").all(t.id) as { attempt: number; n: number }[];
+            const counts = new Map<number | null, number>();
+            for (const e of h.store.events(t.id)) if (e.type === 'attempt-ended') counts.set(e.attempt, (counts.get(e.attempt) ?? 0) + 1);
+            const ends = [...counts].map(([attempt, n]) => ({ attempt, n }));
             expect(ends.every((e) => e.n === 1)).toBe(true);
             expect(ends.length).toBe(attempts.length);
           }

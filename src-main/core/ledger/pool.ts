@@ -1,4 +1,4 @@
-import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { Holder, ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 
 export interface PoolConfig {
@@ -21,8 +21,8 @@ export interface GpuPool {
   keptMB: number;
   marginMB: number;
   freeMB: number;
-  /** Top foreign processes by name, for explanations. */
-  foreignNames: string[];
+  /** The largest foreign processes, largest first (at most three), for explanations. */
+  foreignTop: Holder[];
 }
 
 /**
@@ -51,6 +51,18 @@ export interface Pool {
   keptFor: number | null;
 }
 
+/** What a cycle kept for the task that waited too long (see reservation.ts). */
+export interface KeptResources {
+  taskId: number;
+  cpu: number;
+  memoryMB: number;
+  gpus: { index: number; mb: number }[];
+}
+
+/**
+ * The pool for this moment: only the ledger (for the view it publishes) and the scheduling cycle
+ * build one; everything outside core reads the ResourceView instead (the lint enforces it).
+ */
 export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig): Pool {
   const perAgent = new Map<string, number>();
   let cpuHeld = 0;
@@ -69,7 +81,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
 
   const gpus = node.gpus.map((g): GpuPool => {
     const byGroup = new Map<number, number>();
-    const foreignProcs: { name: string; mb: number }[] = [];
+    const foreignProcs: Holder[] = [];
     const ourGroups = new Set(running.map((t) => t.pgid).filter((p): p is number => p !== null));
     for (const p of g.processes ?? []) {
       const mb = p.usedMB ?? 0;
@@ -104,7 +116,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       keptMB: 0,
       marginMB: cfg.vramMarginMB,
       freeMB: g.totalMB - foreign - held - cfg.vramMarginMB,
-      foreignNames: foreignProcs.slice(0, 3).map((p) => `${p.name} ${Math.round(p.mb)} MB`),
+      foreignTop: foreignProcs.slice(0, 3),
     };
   });
 
@@ -141,4 +153,24 @@ export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpu
     g.oursTasks += 1;
     g.freeMB -= request.gpu.vramMB;
   }
+}
+
+/**
+ * Applies what an earlier cycle kept, capped at what is free now: the view between cycles shows
+ * the same reservation the scheduler honours.
+ */
+export function applyKept(pool: Pool, kept: KeptResources): void {
+  const cpu = Math.min(Math.max(0, pool.cpuTotal - pool.cpuHeld), kept.cpu);
+  pool.cpuKept += cpu;
+  const mem = Math.min(Math.max(0, pool.memFreeMB), kept.memoryMB);
+  pool.memKeptMB += mem;
+  pool.memFreeMB -= mem;
+  for (const k of kept.gpus) {
+    const g = pool.gpus.find((x) => x.index === k.index);
+    if (!g) continue;
+    const mb = Math.min(Math.max(0, g.freeMB), k.mb);
+    g.keptMB += mb;
+    g.freeMB -= mb;
+  }
+  pool.keptFor = kept.taskId;
 }

@@ -1,0 +1,85 @@
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { TaskState } from '../../../contracts/task.js';
+import { PROFILE, type PeakSample } from '../model/profile.js';
+import type { AttemptEndRecord, TaskAfterAttempt, TaskRecord } from '../model/task.js';
+import type { Capacity } from '../scheduler/fit.js';
+import { backoffMs } from '../scheduler/backoff.js';
+import { classifyRun, type RunOutcome } from './attempt-end.js';
+import { isTerminal } from './states.js';
+
+export interface NextStepInput {
+  task: Pick<TaskRecord, 'attempts' | 'maxAttempts' | 'backoffSec' | 'desired' | 'request'>;
+  attempt: number;
+  outcome: RunOutcome;
+  /** The most the attempt was seen to use. */
+  peak: PeakSample;
+  /** What the machine could ever give (caps a raised request). */
+  capacity: Capacity;
+  now: number;
+  /** Uniform in [0, 1): the backoff's jitter. */
+  random: number;
+}
+
+export interface NextStep {
+  end: AttemptEndRecord;
+  next: TaskAfterAttempt;
+}
+
+/**
+ * What happens once an attempt has ended: how the attempt is recorded, and where the task goes.
+ * Pure. A retryable end with attempts left is queued again after a backoff; after an
+ * out-of-memory the next attempt asks for what this one reached (with headroom). An attempt that
+ * provably never ran does not count against the task's attempts.
+ */
+export function nextStep({ task, attempt, outcome, peak, capacity, now, random }: NextStepInput): NextStep {
+  const cancelled = outcome.cancelled || task.desired === 'cancel';
+  const end = classifyRun({ ...outcome, cancelled });
+  let state: TaskState = end.outcome;
+  let notBefore: number | null = null;
+  let request: ResourceRequest | undefined;
+  const maxAttempts = outcome.notStarted ? task.maxAttempts + 1 : task.maxAttempts;
+  if (end.retryable && task.attempts < maxAttempts) {
+    state = 'queued';
+    notBefore = now + backoffMs(task.backoffSec, attempt, random);
+    if (outcome.oom) request = raisedAfterOom(task.request, peak, outcome.oom, capacity);
+  }
+  return {
+    end: {
+      outcome: end.outcome,
+      reason: end.reason,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      endedAt: now,
+      peakVramMB: peak.vramMB,
+      peakMemoryMB: peak.memoryMB,
+      peakCpu: peak.cpu,
+    },
+    next: {
+      state,
+      notBefore,
+      error: state === 'succeeded' || state === 'queued' ? null : `attempt ${attempt}: ${end.reason}`,
+      finishedAt: isTerminal(state) ? now : null,
+      ...(state === 'succeeded' ? { progress: 1 } : {}),
+      ...(request ? { request } : {}),
+      ...(maxAttempts !== task.maxAttempts ? { maxAttempts } : {}),
+    },
+  };
+}
+
+/**
+ * After an out-of-memory, the next attempt asks for what this one was seen to reach, with
+ * headroom, so it waits until that much is really free. Capped at what the machine can give.
+ */
+export function raisedAfterOom(request: ResourceRequest, peak: PeakSample, kind: 'gpu' | 'host', cap: Capacity): ResourceRequest | undefined {
+  if (kind === 'gpu' && request.gpu && peak.vramMB !== null) {
+    const usable = Math.max(0, ...cap.gpuTotalsMB) - cap.vramMarginMB;
+    const want = Math.min(usable, Math.ceil(Math.max(request.gpu.vramMB, peak.vramMB * PROFILE.vram.factor + PROFILE.vram.plusMB)));
+    return want > request.gpu.vramMB ? { ...request, gpu: { ...request.gpu, vramMB: want } } : undefined;
+  }
+  if (kind === 'host' && peak.memoryMB !== null) {
+    const usable = cap.memoryTotalMB - cap.memoryMarginMB;
+    const want = Math.min(usable, Math.ceil(Math.max(request.memoryMB, peak.memoryMB * PROFILE.memory.factor + PROFILE.memory.plusMB)));
+    return want > request.memoryMB ? { ...request, memoryMB: want } : undefined;
+  }
+  return undefined;
+}

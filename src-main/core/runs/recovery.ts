@@ -1,0 +1,64 @@
+import type { Ledger } from '../ledger/ledger.js';
+import type { AgentCatalog, AgentRunner, Logger, TaskStore } from '../ports.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface RecoveryDeps {
+  store: TaskStore;
+  runner: AgentRunner;
+  agents: AgentCatalog;
+  ledger: Ledger;
+  supervisor: Supervisor;
+  logger: Logger;
+}
+
+/**
+ * What an earlier Manager left running: each active attempt is re-adopted when its process is
+ * still ours and alive, else finished with how it ended (from what it left, or unknown).
+ * Call it after the queue is loaded: runs found ended here may be queued again, once.
+ */
+export function recover({ store, runner, agents, ledger, supervisor, logger }: RecoveryDeps): void {
+  for (const { task, attempt } of store.active()) {
+    const agent = agents.get(task.agent);
+    ledger.add({
+      taskId: task.id,
+      agent: task.agent,
+      request: task.request,
+      gpus: attempt.gpus,
+      pgid: attempt.pgid,
+      attempt: attempt.number,
+      handle: null,
+      startedAt: attempt.startedAt,
+      peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
+    });
+    if (!agent) {
+      // Its agent is gone: its fate cannot be known.
+      supervisor.finish(task.id, attempt.number, { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null });
+      continue;
+    }
+    // Where the pid was never recorded (the Manager stopped between spawning and recording),
+    // the runner finds the run by the marker it left, or proves it never started.
+    const adopted = runner.adopt(
+      {
+        taskId: task.id,
+        attempt: attempt.number,
+        agent,
+        input: task.input,
+        gpus: attempt.gpus,
+        deadline: task.timeoutSec !== null ? attempt.startedAt + task.timeoutSec * 1000 : null,
+        pid: attempt.pid,
+        pidStartTime: attempt.pidStartTime,
+        pgid: attempt.pgid,
+        logDir: attempt.logDir,
+      },
+      supervisor.listener(task.id, attempt.number),
+    );
+    if (adopted.alive) {
+      ledger.get(task.id)!.handle = adopted.handle;
+      logger.info('re-adopted a running agent', { task: task.id, attempt: attempt.number, pid: attempt.pgid ?? attempt.pid });
+      if (task.desired === 'cancel') adopted.handle.cancel();
+    } else {
+      const outcome = task.desired === 'cancel' ? { ...adopted.outcome, cancelled: true } : adopted.outcome;
+      supervisor.finish(task.id, attempt.number, outcome);
+    }
+  }
+}

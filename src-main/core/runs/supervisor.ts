@@ -1,0 +1,223 @@
+import type { AgentEvent } from '../../../contracts/agent-output.js';
+import type { Health } from '../health.js';
+import type { RunOutcome } from '../lifecycle/attempt-end.js';
+import { nextStep } from '../lifecycle/next-step.js';
+import { checkTransition } from '../lifecycle/transitions.js';
+import { noPeak, type ActiveRun, type Ledger } from '../ledger/ledger.js';
+import type { TaskRecord } from '../model/task.js';
+import type { AgentCatalog, AgentRunner, AgentSpec, Clock, EventSink, Logger, RunnerEvent, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
+import type { Publisher } from '../publisher.js';
+import type { Capacity } from '../scheduler/fit.js';
+
+/** What the scheduling loop hands the supervisor, so it can say when a slot frees up. */
+export interface Slots {
+  /** A run ended (or never began): resources may be free for the next task. */
+  freed(): void;
+  /** A task went back to the queue (a retry after its backoff). */
+  requeued(task: TaskRecord): void;
+  /** A task that was about to start cannot: take it out of the queue. */
+  dropped(task: TaskRecord): void;
+}
+
+export interface SupervisorDeps {
+  store: TaskStore;
+  runner: AgentRunner;
+  agents: AgentCatalog;
+  telemetry: TelemetrySource;
+  clock: Clock;
+  events: EventSink;
+  logger: Logger;
+  ledger: Ledger;
+  publisher: Publisher;
+  health: Health;
+  capacity: () => Capacity;
+  /** Progress updates are written at most this often per task. */
+  progressFlushMs: () => number;
+  /** An attempt of this agent succeeded: what was learned about it is out of date. */
+  succeeded: (agent: string) => void;
+}
+
+/**
+ * Starts runs, listens to them, and ends each attempt exactly once. Runner reports are folded
+ * into the store (progress throttled), the ledger and the subscribers; an end goes through
+ * lifecycle/next-step.ts, and a freed slot is reported to the loop.
+ */
+export class Supervisor {
+  private readonly pendingProgress = new Map<number, { progress: number; message: string | null }>();
+  private progressTimer: TimerHandle | null = null;
+  private readonly idleWaiters = new Set<() => void>();
+  private slots: Slots = { freed: () => {}, requeued: () => {}, dropped: () => {} };
+  /** Set by stop(): runner reports that come later are left for the next Manager. */
+  private stopped = false;
+
+  constructor(private readonly deps: SupervisorDeps) {}
+
+  connect(slots: Slots): void {
+    this.slots = slots;
+  }
+
+  /** The runner's listener for one attempt: stale and late reports are dropped. */
+  listener(taskId: number, attempt: number): (e: RunnerEvent) => void {
+    return (e) => this.deps.health.guarded('runner event', () => this.onRunnerEvent(taskId, attempt, e));
+  }
+
+  /** Starts a queued task on the given GPUs (the loop's bind). */
+  launch(taskId: number, gpus: number[]): void {
+    const { store, clock, runner, agents, ledger, publisher } = this.deps;
+    const task = store.getTask(taskId);
+    if (!task || task.state !== 'queued') return;
+    const agent = agents.get(task.agent);
+    if (!agent) {
+      this.failWithoutAttempt(task, `agent "${task.agent}" is no longer installed`);
+      return;
+    }
+    const now = clock.now();
+    checkTransition(taskId, task.state, 'starting');
+    const begun = store.beginAttempt(taskId, task.attempts, now, gpus);
+    if (!begun) return;
+    const attempt = begun.attempts;
+    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
+    ledger.add(run);
+    publisher.task(begun);
+    const deadline = task.timeoutSec !== null ? now + task.timeoutSec * 1000 : null;
+    run.handle = runner.start({ taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, deadline }, this.listener(taskId, attempt));
+    publisher.resources();
+  }
+
+  /** A task whose agent vanished between submit and start: it cannot run, and says why. */
+  private failWithoutAttempt(task: TaskRecord, reason: string): void {
+    const { store, clock, publisher } = this.deps;
+    const now = clock.now();
+    if (!store.beginAttempt(task.id, task.attempts, now, [])) return;
+    this.slots.dropped(task);
+    const t = store.endAttempt(
+      task.id,
+      task.attempts + 1,
+      { outcome: 'failed', reason, exitCode: null, signal: null, endedAt: now },
+      { state: 'failed', notBefore: null, error: reason, finishedAt: now },
+    );
+    if (t) publisher.moved(t);
+  }
+
+  private onRunnerEvent(taskId: number, attempt: number, e: RunnerEvent): void {
+    const { store, clock, events, publisher, ledger, telemetry } = this.deps;
+    const run = ledger.get(taskId);
+    if (!run || run.attempt !== attempt) return; // a stale report from an attempt that has ended
+    // After stop() the store may be closed: the next Manager finishes this attempt on adoption.
+    if (this.stopped) return;
+    switch (e.type) {
+      case 'spawned': {
+        run.pgid = e.pgid;
+        const t = store.markSpawned(taskId, attempt, e);
+        telemetry.watch(ledger.watchList());
+        if (t) publisher.task(t);
+        return;
+      }
+      case 'progress':
+        this.bufferProgress(taskId, e);
+        return;
+      case 'result':
+        // A result read again after a crash (the end of an attempt replayed) is not recorded twice.
+        if (store.setResult(taskId, attempt, e.data)) {
+          store.addEvent(taskId, attempt, 'result', null, clock.now());
+          this.republish(taskId);
+        }
+        return;
+      case 'artifact':
+        store.addArtifact({ taskId, attempt, name: e.name, path: e.path, sizeBytes: e.sizeBytes, createdAt: clock.now() });
+        this.republish(taskId);
+        return;
+      case 'log':
+        events.emit({ type: 'log', taskId, attempt, text: e.text });
+        return;
+      case 'exit':
+        // Kept first: if the store refuses the write, the end is recorded once it can be.
+        run.pendingEnd = e.outcome;
+        this.finish(taskId, attempt, e.outcome);
+        return;
+    }
+  }
+
+  private republish(taskId: number): void {
+    const t = this.deps.store.getTask(taskId);
+    if (t) this.deps.publisher.task(t);
+  }
+
+  private bufferProgress(taskId: number, e: Extract<AgentEvent, { type: 'progress' }>): void {
+    this.pendingProgress.set(taskId, { progress: e.progress, message: e.message ?? null });
+    if (this.progressTimer) return;
+    this.progressTimer = this.deps.clock.setTimeout(() => {
+      this.progressTimer = null;
+      this.deps.health.guarded('progress', () => this.flushProgress());
+    }, this.deps.progressFlushMs());
+  }
+
+  /** Writes buffered progress (of one task, or all: then each change is published). */
+  flushProgress(only?: number): void {
+    const { store, clock, publisher } = this.deps;
+    for (const [id, p] of this.pendingProgress) {
+      if (only !== undefined && id !== only) continue;
+      const t = store.setProgress(id, p.progress, p.message, clock.now());
+      this.pendingProgress.delete(id);
+      if (only === undefined && t) publisher.task(t);
+    }
+  }
+
+  /** Ends an attempt exactly once and moves the task on: retry after a backoff, or its end. */
+  finish(taskId: number, attempt: number, outcome: RunOutcome): void {
+    const { store, clock, ledger, publisher, telemetry, logger } = this.deps;
+    this.flushProgress(taskId);
+    const task = store.getTask(taskId);
+    const run = ledger.get(taskId);
+    if (!task || !run || run.attempt !== attempt) return;
+    const { end, next } = nextStep({ task, attempt, outcome, peak: run.peak, capacity: this.deps.capacity(), now: clock.now(), random: clock.random() });
+    checkTransition(taskId, task.state, next.state);
+    const ended = store.endAttempt(taskId, attempt, end, next);
+    ledger.delete(taskId);
+    if (ledger.size === 0) {
+      for (const w of this.idleWaiters) w();
+      this.idleWaiters.clear();
+    }
+    telemetry.watch(ledger.watchList());
+    if (end.outcome === 'succeeded') this.deps.succeeded(task.agent);
+    publisher.resources();
+    if (!ended) {
+      logger.warn('attempt had already ended', { task: taskId, attempt });
+      return;
+    }
+    publisher.moved(ended);
+    if (ended.state === 'queued') this.slots.requeued(ended);
+    this.slots.freed();
+  }
+
+  /** Ends that could not be recorded (the store refused) are recorded now. */
+  recordPending(): void {
+    for (const run of this.deps.ledger.all()) {
+      if (run.pendingEnd) this.deps.health.guarded('recording a pending end', () => this.finish(run.taskId, run.attempt, run.pendingEnd!));
+    }
+    if (this.pendingProgress.size > 0) this.deps.health.guarded('progress', () => this.flushProgress());
+  }
+
+  /** Resolves once no run is active. */
+  whenIdle(): { promise: Promise<void>; cancel: () => void } {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    if (this.deps.ledger.size === 0) done();
+    else this.idleWaiters.add(done);
+    return { promise, cancel: () => this.idleWaiters.delete(done) };
+  }
+
+  /** Stops listening. Runs are left running (re-adopted later) unless `stopAgents`. */
+  stop(stopAgents: boolean): void {
+    this.stopped = true;
+    if (this.progressTimer) this.deps.clock.clearTimeout(this.progressTimer);
+    this.progressTimer = null;
+    this.flushProgress();
+    for (const run of this.deps.ledger.all()) {
+      if (stopAgents) run.handle?.cancel();
+      else run.handle?.detach();
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import type { Holding, Shortfall, Status } from './status.js';
+import { cores, mb, plural, seconds } from './format.js';
+
+/**
+ * The one formatter: a scheduling status in the words the UI, the CLI and the API's
+ * `waitingReason` show. Null when nothing holds the task back.
+ */
+export function describeStatus(status: Status | null): string | null {
+  if (!status || status.code === 'ok') return null;
+  if (status.step === 'paused') return 'the queue is paused';
+  if (status.step === 'backoff') return `waiting to retry: next attempt not before ${new Date(status.until ?? 0).toISOString()}`;
+  const parts = status.shortfalls.map(status.code === 'never' ? never : wait);
+  if (status.kept) parts.push(`task ${status.kept.taskId} has waited longer than ${seconds(status.kept.afterMs)}, so what our tasks free is kept for it until it fits`);
+  return parts.length > 0 ? parts.join('; ') : 'waiting for the next scheduling cycle';
+}
+
+const amount = (held: readonly Holding[], by: Holding['by']): Holding | undefined => held.find((h) => h.by === by);
+const of = (held: readonly Holding[], by: Holding['by']): number => amount(held, by)?.amount ?? 0;
+
+function keptText(held: readonly Holding[], unit: (n: number) => string): string | null {
+  const k = amount(held, 'kept');
+  return k && k.amount > 0 ? `${unit(k.amount)} kept for task ${k.taskId}` : null;
+}
+
+/** "2000 MB free of 8188 MB: 3000 MB held by other programs (game.exe 3000 MB), ..." */
+function gpuText(free: number, total: number, held: readonly Holding[]): string {
+  const others = amount(held, 'others');
+  let first = `${mb(others?.amount ?? 0)} held by other programs`;
+  if (others?.top?.length) first += ` (${others.top.map((p) => `${p.name} ${Math.round(p.mb)} MB`).join(', ')})`;
+  const parts = [first];
+  const ours = amount(held, 'ours');
+  if (ours && ours.amount > 0) parts.push(`${mb(ours.amount)} by ${plural(ours.tasks ?? 0, 'running task')}`);
+  const kept = keptText(held, mb);
+  if (kept) parts.push(kept);
+  if (of(held, 'margin') > 0) parts.push(`${mb(of(held, 'margin'))} safety margin`);
+  return `${mb(free)} free of ${mb(total)}: ${parts.join(', ')}`;
+}
+
+function wait(s: Shortfall): string {
+  switch (s.resource) {
+    case 'tasks':
+      return `the maximum of ${plural(s.capacity, 'task')} at once is reached`;
+    case 'agent-tasks':
+      return `agent ${s.agent} runs at most ${s.capacity} at once (${amount(s.heldBy, 'ours')?.tasks ?? 0} running)`;
+    case 'cpu': {
+      const kept = keptText(s.heldBy, cores);
+      return `needs ${cores(s.requested)}, ${cores(s.free)} free of ${s.capacity}${kept ? ` (${kept})` : ''}`;
+    }
+    case 'memory': {
+      const kept = keptText(s.heldBy, mb);
+      return (
+        `needs ${mb(s.requested)} RAM, ${mb(s.free)} free of ${mb(s.capacity)}` +
+        ` (${mb(of(s.heldBy, 'others'))} used by other programs, ${mb(of(s.heldBy, 'ours'))} held by our tasks${kept ? `, ${kept}` : ''})`
+      );
+    }
+    case 'vram':
+      return `needs ${mb(s.requested)} VRAM on GPU ${s.gpu}, ${gpuText(s.free, s.capacity, s.heldBy)}`;
+    case 'gpus':
+      if (s.note !== undefined) return `needs ${plural(s.requested, 'GPU')} with ${mb(s.vramMB ?? 0)} VRAM, but no GPU is visible: ${s.note}`;
+      return (
+        `needs ${s.requested} GPUs with ${mb(s.vramMB ?? 0)} VRAM each, ${s.free} ${s.free === 1 ? 'has' : 'have'} enough free` +
+        ` (${(s.perGpu ?? []).map((g) => `GPU ${g.gpu}: ${gpuText(g.free, g.capacity, g.heldBy)}`).join('; ')})`
+      );
+  }
+}
+
+function never(s: Shortfall): string {
+  switch (s.resource) {
+    case 'cpu':
+      return `needs ${cores(s.requested)} but this machine has ${s.capacity}`;
+    case 'memory':
+      return `needs ${mb(s.requested)} RAM but this machine has ${mb(s.capacity)} (${mb(s.free)} usable after the ${mb(of(s.heldBy, 'margin'))} margin)`;
+    case 'gpus':
+      return `needs ${plural(s.requested, 'GPU')} but this machine has ${s.capacity}`;
+    case 'vram':
+      return `needs ${mb(s.requested)} VRAM${(s.count ?? 1) > 1 ? ' on each GPU' : ''} but the largest GPU has ${mb(s.capacity)} (${mb(s.free)} usable after the ${mb(of(s.heldBy, 'margin'))} safety margin)`;
+    default:
+      return wait(s);
+  }
+}

@@ -1,0 +1,181 @@
+import type { Health } from '../health.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { TaskRecord } from '../model/task.js';
+import type { AgentCatalog, Clock, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
+import type { Publisher } from '../publisher.js';
+import type { Slots } from '../runs/supervisor.js';
+import { explain, runCycle, type CycleResult } from './cycle.js';
+import { describeStatus } from './describe.js';
+import { QueueIndex, type QueueEntry } from './queue.js';
+import type { Status } from './status.js';
+
+export interface LoopConfig {
+  maxConcurrency: number;
+  vramMarginMB: number;
+  memoryMarginMB: number;
+  reserveAfterMs: number | null;
+}
+
+export interface LoopDeps {
+  store: TaskStore;
+  telemetry: TelemetrySource;
+  agents: AgentCatalog;
+  clock: Clock;
+  ledger: Ledger;
+  publisher: Publisher;
+  health: Health;
+  config: Readonly<LoopConfig>;
+  /** Binds a placement: starts the task on those GPUs (the supervisor's launch). */
+  bind: (taskId: number, gpus: number[]) => void;
+  /** Whether the queue is paused (read at each cycle). */
+  paused: () => boolean;
+}
+
+/** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
+const MAX_REASON_EVENTS = 200;
+
+/** `since`: when it began waiting to start (it only matters while it is queued). */
+export function toEntry(t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority'>, since: number): QueueEntry {
+  return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since };
+}
+
+/**
+ * The scheduling loop: the queue index, cycles coalesced onto one turn of the clock (a burst of
+ * submissions or exits costs one cycle), the wake timer for backoffs and reservations, and bind.
+ */
+export class SchedulerLoop {
+  private readonly queue = new QueueIndex();
+  private lastCycle: CycleResult | null = null;
+  private cycleTimer: TimerHandle | null = null;
+  private wakeTimer: { at: number; handle: TimerHandle } | null = null;
+  private started = false;
+
+  constructor(private readonly deps: LoopDeps) {}
+
+  /** What the supervisor reports freed slots and requeued tasks through. */
+  readonly slots: Slots = {
+    freed: () => this.requestCycle(),
+    requeued: (t) => {
+      const now = this.deps.clock.now();
+      // A retry waits from when its backoff ends.
+      this.queue.add(toEntry(t, t.notBefore ?? now), now);
+    },
+    dropped: (t) => {
+      this.queue.remove(toEntry(t, 0));
+    },
+  };
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  addAll(entries: readonly QueueEntry[]): void {
+    this.queue.addAll(entries, this.deps.clock.now());
+  }
+
+  add(t: TaskRecord, since = this.deps.clock.now()): void {
+    this.queue.add(toEntry(t, since), this.deps.clock.now());
+  }
+
+  /** Takes a task out of the queue; returns its entry (with `since`) if it was there. */
+  remove(t: TaskRecord): QueueEntry | null {
+    return this.queue.remove(toEntry(t, 0));
+  }
+
+  start(): void {
+    this.started = true;
+    this.requestCycle();
+  }
+
+  stop(): void {
+    this.started = false;
+    const { clock } = this.deps;
+    if (this.cycleTimer) clock.clearTimeout(this.cycleTimer);
+    if (this.wakeTimer) clock.clearTimeout(this.wakeTimer.handle);
+    this.cycleTimer = null;
+    this.wakeTimer = null;
+  }
+
+  /** Where a queued task stands, as of the last cycle; null when it is not queued or nothing holds it back. */
+  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore'>): Status | null {
+    if (task.state !== 'queued') return null;
+    return explain(this.lastCycle, task, this.deps.clock.now());
+  }
+
+  /** Coalesces cycle requests onto one turn of the clock. */
+  requestCycle(): void {
+    if (!this.started || this.cycleTimer) return;
+    this.cycleTimer = this.deps.clock.setTimeout(() => {
+      this.cycleTimer = null;
+      this.deps.health.guarded('scheduling', () => this.cycle());
+    }, 0);
+  }
+
+  private cycle(): void {
+    const { clock, config, telemetry, agents, ledger, health } = this.deps;
+    if (!this.started || health.degraded()) return;
+    const now = clock.now();
+    const result = runCycle({
+      now,
+      paused: this.deps.paused(),
+      maxConcurrency: config.maxConcurrency,
+      reserveAfterMs: config.reserveAfterMs,
+      vramMarginMB: config.vramMarginMB,
+      memoryMarginMB: config.memoryMarginMB,
+      agentLimit: (name) => agents.get(name)?.concurrency ?? null,
+      queue: this.queue,
+      node: telemetry.current(),
+      running: ledger.running(now),
+    });
+    const before = this.lastCycle;
+    this.lastCycle = result;
+    ledger.setKept(result.kept);
+    this.announceReasons(before, result);
+    for (const p of result.starts) {
+      this.queue.remove(p.entry);
+      try {
+        this.deps.bind(p.taskId, p.gpus);
+      } catch (e) {
+        // Not started (the store refused the write): it stays queued, in the store and here.
+        this.queue.add(p.entry, now);
+        throw e;
+      }
+    }
+    this.armWake(result.wakeAt);
+  }
+
+  /**
+   * Tells subscribers about tasks whose waiting reason changed, so a waiting task's view is live.
+   * Past a bound the views are not sent one by one (a client pages the queue instead).
+   */
+  private announceReasons(before: CycleResult | null, after: CycleResult): void {
+    if (before && (before.held === null) !== (after.held === null)) return; // a pause is announced as a queue event
+    const changed: number[] = [];
+    for (const [key, status] of after.reasons) {
+      const was = before?.reasons.get(key);
+      if (was && describeStatus(was) === describeStatus(status)) continue;
+      for (const e of this.queue.bucket(key)?.entries ?? []) {
+        changed.push(e.id);
+        if (changed.length > MAX_REASON_EVENTS) return;
+      }
+    }
+    for (const id of changed) {
+      const t = this.deps.store.getTask(id);
+      if (t) this.deps.publisher.task(t);
+    }
+  }
+
+  private armWake(at: number | null): void {
+    const { clock } = this.deps;
+    if (this.wakeTimer && (at === null || this.wakeTimer.at !== at)) {
+      clock.clearTimeout(this.wakeTimer.handle);
+      this.wakeTimer = null;
+    }
+    if (at === null || this.wakeTimer) return;
+    const handle = clock.setTimeout(() => {
+      this.wakeTimer = null;
+      this.requestCycle();
+    }, Math.max(0, at - clock.now()));
+    this.wakeTimer = { at, handle };
+  }
+}

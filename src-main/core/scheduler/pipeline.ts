@@ -1,0 +1,37 @@
+import { before } from './queue.js';
+import { bindInPool } from './steps/bind.js';
+import { agentConcurrency, globalConcurrency } from './steps/concurrency.js';
+import { keepForLongWaiter } from './steps/keep.js';
+import { paused } from './steps/paused.js';
+import { resources } from './steps/resources.js';
+import type { Pipeline } from './steps/types.js';
+
+export type { Pipeline };
+
+/**
+ * The scheduling pipeline, in the order a cycle runs it (read it as Nomad's stack.go):
+ *
+ * 1. prefilters, once per cycle: a paused queue starts nothing. (Retry backoffs come before
+ *    even that: a task waiting one out is not in a bucket; the cycle promotes the due ones.)
+ * 2. filters, per bucket of interchangeable tasks, cheapest first: the global limit, then the
+ *    agent's. All are checked, so a task held back by a limit also says what else it lacks.
+ * 3. the fit, last and dearest: CPU, RAM and VRAM against what is free now, picking GPUs.
+ * 4. score: the order tasks are considered in across buckets (priority, then FIFO); a task that
+ *    does not fit does not block those behind it (backfill).
+ * 5. reserve: the first task held back by resources alone for too long has what is free kept for
+ *    it, so a stream of small tasks cannot starve it.
+ * 6. bind: each placement is recorded in the pool as it is made.
+ *
+ * A new filter (dependencies, quotas, GPU limits, game mode) is one file in steps/ and one line
+ * here.
+ */
+export function schedulingPipeline(): Pipeline {
+  return {
+    prefilters: [paused],
+    filters: [globalConcurrency, agentConcurrency],
+    fit: resources,
+    score: before,
+    reserve: keepForLongWaiter,
+    bind: bindInPool,
+  };
+}

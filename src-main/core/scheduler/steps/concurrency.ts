@@ -1,0 +1,22 @@
+import { OK, waitAt } from '../status.js';
+import type { Filter } from './types.js';
+
+/** At most `maxConcurrency` of our tasks at once. */
+export const globalConcurrency: Filter = {
+  name: 'concurrency',
+  check: (_b, { input, pool }) =>
+    pool.running >= input.maxConcurrency
+      ? waitAt('concurrency', [{ resource: 'tasks', requested: 1, free: 0, capacity: input.maxConcurrency, heldBy: [{ by: 'ours', amount: pool.running, tasks: pool.running }] }])
+      : OK,
+};
+
+/** At most the agent's own `concurrency` of its tasks at once. */
+export const agentConcurrency: Filter = {
+  name: 'agent-concurrency',
+  check: (b, { input, pool }) => {
+    const limit = input.agentLimit(b.agent);
+    const n = pool.perAgent.get(b.agent) ?? 0;
+    if (limit === null || n < limit) return OK;
+    return waitAt('agent-concurrency', [{ resource: 'agent-tasks', agent: b.agent, requested: 1, free: 0, capacity: limit, heldBy: [{ by: 'ours', amount: n, tasks: n }] }]);
+  },
+};

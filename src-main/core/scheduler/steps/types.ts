@@ -1,0 +1,71 @@
+import type { NodeSnapshot, RunningUsage } from '../../model/node.js';
+import type { KeptResources, Pool, PoolConfig } from '../../ledger/pool.js';
+import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
+import type { StepName, Status } from '../status.js';
+
+export interface CycleInput extends PoolConfig {
+  now: number;
+  paused: boolean;
+  maxConcurrency: number;
+  /**
+   * After waiting this long, the first task held back by resources gets what is free kept for it
+   * (see reservation.ts); null never keeps anything (pure backfill).
+   */
+  reserveAfterMs: number | null;
+  /** Per-agent concurrency limit, null for none. */
+  agentLimit: (agent: string) => number | null;
+  /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
+  queue: QueueIndex;
+  node: NodeSnapshot;
+  running: readonly RunningUsage[];
+}
+
+/** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */
+export interface StepContext {
+  input: CycleInput;
+  pool: Pool;
+}
+
+/** Runs once per cycle, before any task is looked at; a verdict other than ok starts nothing. */
+export interface Prefilter {
+  name: StepName;
+  check(ctx: StepContext): Status;
+}
+
+/**
+ * Can the tasks of this bucket (one agent and one request: interchangeable) start now? A filter
+ * only looks; it never changes the pool.
+ */
+export interface Filter {
+  name: StepName;
+  check(bucket: Bucket, ctx: StepContext): Status;
+}
+
+/** The last filter: where the task fits, and on which GPUs; or every shortfall. */
+export interface Fitter {
+  name: StepName;
+  place(bucket: Bucket, ctx: StepContext): { status: Status; gpus: number[] };
+}
+
+/** The order tasks are considered in, across every bucket: true when a goes before b. */
+export type Score = (a: QueueEntry, b: QueueEntry) => boolean;
+
+/** Keeps resources for a task held back too long; returns what was kept, or null. */
+export interface Reserver {
+  name: string;
+  /** When `entry` becomes due for keeping (epoch ms), or null for never. */
+  dueAt(entry: QueueEntry, ctx: StepContext): number | null;
+  keep(entry: QueueEntry, ctx: StepContext): KeptResources | null;
+}
+
+/** Records a placement in the pool, so later tasks in the cycle see it. */
+export type Bind = (entry: QueueEntry, gpus: number[], ctx: StepContext) => void;
+
+export interface Pipeline {
+  prefilters: readonly Prefilter[];
+  filters: readonly Filter[];
+  fit: Fitter;
+  score: Score;
+  reserve: Reserver;
+  bind: Bind;
+}

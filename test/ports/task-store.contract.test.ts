@@ -1,0 +1,216 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TASK_STATES, TERMINAL_STATES, type TaskState } from '../../contracts/task.js';
+import { MemoryTaskStore } from '../../src-main/adapters/memory/memory-task-store.js';
+import { openDb, type OpenDb } from '../../src-main/adapters/sqlite/db.js';
+import { SqliteTaskStore } from '../../src-main/adapters/sqlite/task-store.js';
+import { TRANSITIONS } from '../../src-main/core/lifecycle/transitions.js';
+import type { NewTask, TaskRecord } from '../../src-main/core/model/task.js';
+import type { TaskStore } from '../../src-main/core/ports.js';
+import { tempDir } from '../helpers/fakes.js';
+
+/**
+ * The TaskStore contract (ports.ts), run against every implementation: SQLite (what the app
+ * uses) and the in-memory store (what the Manager's unit and property tests use). What only
+ * SQLite has (WAL, migrations, checkpoints) is tested in test/adapters/sqlite/.
+ */
+const T0 = 1_700_000_000_000;
+const newTask = (over: Partial<NewTask> = {}): NewTask => ({
+  agent: 'a',
+  name: null,
+  priority: 0,
+  input: { k: 'v' },
+  request: { cpu: 1, memoryMB: 10 },
+  requestPinned: false,
+  maxAttempts: 2,
+  backoffSec: 1,
+  timeoutSec: null,
+  createdAt: T0,
+  ...over,
+});
+
+interface Impl {
+  name: string;
+  open(): TaskStore;
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+const IMPLEMENTATIONS: Impl[] = [
+  {
+    name: 'SqliteTaskStore',
+    open() {
+      const tmp = tempDir();
+      const conn: OpenDb = openDb(join(tmp.dir, 'x.sqlite'));
+      cleanups.push(() => {
+        conn.close();
+        tmp.cleanup();
+      });
+      return new SqliteTaskStore(conn);
+    },
+  },
+  { name: 'MemoryTaskStore', open: () => new MemoryTaskStore() },
+];
+
+const proc = { pid: 1, pidStartTime: '5', pgid: 1, logDir: '/x' };
+const end = { outcome: 'failed' as const, reason: 'exit code 1', exitCode: 1, signal: null, endedAt: T0 + 5 };
+
+/** A task brought to `state` through the port alone. */
+function taskIn(store: TaskStore, state: TaskState): TaskRecord {
+  const [t] = store.insertTasks([newTask()]);
+  if (state === 'queued') return t!;
+  store.beginAttempt(t!.id, 0, T0, []);
+  if (state === 'starting') return store.getTask(t!.id)!;
+  if (state === 'running') return store.markSpawned(t!.id, 1, proc)!;
+  return store.endAttempt(t!.id, 1, { ...end, outcome: state === 'queued' ? 'failed' : (state as typeof end.outcome) }, { state, notBefore: null, error: null, finishedAt: T0 })!;
+}
+
+describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
+  it('round-trips a task, with GPU request and JSON input', () => {
+    const store = impl.open();
+    const [t] = store.insertTasks([newTask({ request: { cpu: 0.5, memoryMB: 100, gpu: { count: 1, vramMB: 3000 } }, name: 'n', timeoutSec: 9 })]);
+    expect(store.getTask(t!.id)).toEqual(t);
+    expect(store.getTask(t!.id + 1000)).toBeNull();
+  });
+
+  it('a batch is one transaction: a failure stores none', () => {
+    const store = impl.open();
+    expect(() => store.insertTasks([newTask(), newTask({ agent: null as unknown as string })])).toThrow();
+    expect(store.listTasks({ limit: 5 })).toEqual([]);
+  });
+
+  it('guards every transition by state and attempt, and returns the task as written', () => {
+    const store = impl.open();
+    const [t] = store.insertTasks([newTask()]);
+    const id = t!.id;
+    expect(store.beginAttempt(id, 1, T0, [])).toBeNull(); // wrong attempt count
+    expect(store.beginAttempt(id, 0, T0, [0])).toMatchObject({ id, state: 'starting', attempts: 1, startedAt: T0 });
+    expect(store.beginAttempt(id, 0, T0, [0])).toBeNull(); // not queued any more
+    expect(store.markSpawned(id, 2, proc)).toBeNull();
+    expect(store.markSpawned(id, 1, proc)).toMatchObject({ id, state: 'running' });
+    expect(store.endAttempt(id, 1, end, { state: 'queued', notBefore: T0 + 1000, error: null, finishedAt: null })).toMatchObject({ state: 'queued', notBefore: T0 + 1000 });
+    expect(store.endAttempt(id, 1, end, { state: 'failed', notBefore: null, error: 'x', finishedAt: T0 })).toBeNull(); // ends once
+    expect(store.getTask(id)).toMatchObject({ state: 'queued', attempts: 1, notBefore: T0 + 1000 });
+    expect(store.attempts(id)).toMatchObject([{ number: 1, outcome: 'failed', exitCode: 1, pid: 1, pidStartTime: '5', gpus: [0], logDir: '/x' }]);
+    expect(store.cancelQueued(id, T0)).toMatchObject({ state: 'cancelled', desired: 'cancel', finishedAt: T0 });
+    expect(store.cancelQueued(id, T0)).toBeNull();
+    expect(store.setPriority(id, 4)).toBeNull();
+    expect(store.requeue(id, 'failed', T0)).toBeNull();
+    expect(store.requeue(id, 'cancelled', T0)).toMatchObject({ state: 'queued', desired: 'run', maxAttempts: 2, error: null });
+    expect(store.getTask(id)).toMatchObject({ state: 'queued', desired: 'run', maxAttempts: 2, error: null });
+    expect(store.setPriority(id, 4)).toMatchObject({ priority: 4 });
+    expect(store.events(id).map((e) => e.type)).toEqual(['attempt-ended', 'retried']);
+  });
+
+  it('an end carries the next request, limit and progress; an end to an active state is refused', () => {
+    const store = impl.open();
+    const t = taskIn(store, 'running');
+    expect(() => store.endAttempt(t.id, 1, end, { state: 'running', notBefore: null, error: null, finishedAt: null })).toThrow(/cannot leave/);
+    expect(store.getTask(t.id)!.state).toBe('running');
+    const next = store.endAttempt(t.id, 1, { ...end, peakVramMB: 1234.6, peakMemoryMB: 99.4, peakCpu: 0.5 }, { state: 'queued', notBefore: T0 + 9, error: null, finishedAt: null, request: { cpu: 2, memoryMB: 50, gpu: { count: 1, vramMB: 4000 } }, maxAttempts: 5 });
+    expect(next).toMatchObject({ state: 'queued', request: { cpu: 2, memoryMB: 50, gpu: { count: 1, vramMB: 4000 } }, maxAttempts: 5 });
+    expect(store.attempts(t.id)[0]).toMatchObject({ peakVramMB: 1235, peakMemoryMB: 99, peakCpu: 0.5 });
+    expect(store.events(t.id)).toMatchObject([{ attempt: 1, type: 'attempt-ended', data: { outcome: 'failed', next: 'queued' } }]);
+  });
+
+  it('the SQL guards allow exactly the edges of lifecycle/transitions.ts', () => {
+    const store = impl.open();
+    const seen = new Set<string>();
+    const tryEach: ((t: TaskRecord) => TaskRecord | null)[] = [
+      (t) => store.beginAttempt(t.id, t.attempts, T0, []),
+      (t) => store.markSpawned(t.id, t.attempts, proc),
+      (t) => store.cancelQueued(t.id, T0),
+      (t) => store.requeue(t.id, t.state, T0),
+      ...TASK_STATES.map((to) => (t: TaskRecord) => store.endAttempt(t.id, t.attempts, { ...end, outcome: TERMINAL_STATES.includes(to) ? (to as typeof end.outcome) : 'failed' }, { state: to, notBefore: null, error: null, finishedAt: null })),
+    ];
+    for (const from of TASK_STATES) {
+      for (const attempt of tryEach) {
+        const t = taskIn(store, from);
+        let after: TaskRecord | null = null;
+        try {
+          after = attempt(t);
+        } catch {
+          // refused outright: no edge
+        }
+        if (after && after.state !== from) seen.add(`${from}->${after.state}`);
+        if (!after) expect(store.getTask(t.id)!.state).toBe(from); // a refusal changes nothing
+      }
+    }
+    const table = new Set(Object.entries(TRANSITIONS).flatMap(([from, tos]) => tos.map((to) => `${from}->${to}`)));
+    expect([...seen].sort()).toEqual([...table].sort());
+  });
+
+  it('lists newest first with filters and cursor; pages any window; loads the queue light', () => {
+    const store = impl.open();
+    const ts = store.insertTasks([newTask(), newTask({ agent: 'b', priority: 5, name: 'Render frames' }), newTask(), newTask({ priority: 5 })]);
+    const ids = ts.map((t) => t.id);
+    expect(store.listTasks({ limit: 2 }).map((t) => t.id)).toEqual([ids[3], ids[2]]);
+    expect(store.listTasks({ limit: 10, beforeId: ids[2] }).map((t) => t.id)).toEqual([ids[1], ids[0]]);
+    expect(store.listTasks({ limit: 10, agent: 'b' }).map((t) => t.id)).toEqual([ids[1]]);
+    const entries = store.queuedEntries();
+    expect(entries.map((e) => e.id).sort()).toEqual([...ids].sort());
+    expect(entries.find((e) => e.id === ids[1])).toMatchObject({ agent: 'b', priority: 5, notBefore: null, request: { cpu: 1, memoryMB: 10 }, since: T0 });
+    expect(entries[0]!.request).toBe(entries[1]!.request); // one shape, one shared request object
+    expect(store.countByState()).toMatchObject({ queued: 4, running: 0 });
+    expect(store.pageTasks({}, 'priority', 0, 2)).toEqual({ items: [ts[1], ts[3]], total: 4 });
+    expect(store.pageTasks({}, 'oldest', 1, 2).items.map((t) => t.id)).toEqual([ids[1], ids[2]]);
+    expect(store.pageTasks({ search: 'render' }, 'newest', 0, 10).items.map((t) => t.id)).toEqual([ids[1]]);
+    expect(store.pageTasks({ search: `#${ids[2]}` }, 'newest', 0, 10).items.map((t) => t.id)).toEqual([ids[2]]);
+    expect(store.pageTasks({ states: ['running'] }, 'newest', 0, 10)).toEqual({ items: [], total: 0 });
+  });
+
+  it('active lists starting and running tasks with their current attempt', () => {
+    const store = impl.open();
+    const s = taskIn(store, 'starting');
+    const r = taskIn(store, 'running');
+    taskIn(store, 'failed');
+    const active = store.active();
+    expect(active.map((a) => [a.task.id, a.task.state, a.attempt.number]).sort()).toEqual([
+      [s.id, 'starting', 1],
+      [r.id, 'running', 1],
+    ]);
+    expect(active.find((a) => a.task.id === r.id)!.attempt).toMatchObject({ pid: 1, pgid: 1, logDir: '/x' });
+  });
+
+  it('a result is stored once per value; artifacts are kept per path; peaks of successes, newest first', () => {
+    const store = impl.open();
+    const t = taskIn(store, 'running');
+    expect(store.setResult(t.id, 1, { a: 1 })).toBe(true);
+    expect(store.setResult(t.id, 1, { a: 1 })).toBe(false);
+    expect(store.setResult(t.id, 2, { a: 2 })).toBe(false); // not its attempt
+    expect(store.getTask(t.id)!.result).toEqual({ a: 1 });
+    store.addArtifact({ taskId: t.id, attempt: 1, name: 'a.png', path: '/o/a.png', sizeBytes: 1, createdAt: T0 });
+    store.addArtifact({ taskId: t.id, attempt: 1, name: 'a2.png', path: '/o/a.png', sizeBytes: 2, createdAt: T0 });
+    expect(store.artifacts(t.id)).toEqual([{ taskId: t.id, attempt: 1, name: 'a2.png', path: '/o/a.png', sizeBytes: 2, createdAt: T0 }]);
+    for (const [i, mem] of [100, 300, 200].entries()) {
+      const x = taskIn(store, 'running');
+      store.endAttempt(x.id, 1, { ...end, outcome: 'succeeded', endedAt: T0 + i, peakMemoryMB: mem, peakVramMB: null, peakCpu: 1 }, { state: 'succeeded', notBefore: null, error: null, finishedAt: T0 });
+    }
+    expect(store.recentPeaks('a', 2)).toEqual([
+      { vramMB: null, memoryMB: 200, cpu: 1 },
+      { vramMB: null, memoryMB: 300, cpu: 1 },
+    ]);
+    expect(store.recentPeaks('other', 5)).toEqual([]);
+  });
+
+  it('progress and desired state are written and returned; unknown tasks give null', () => {
+    const store = impl.open();
+    const t = taskIn(store, 'running');
+    expect(store.setProgress(t.id, 0.5, 'half', T0 + 1)).toMatchObject({ progress: 0.5, progressMessage: 'half', updatedAt: T0 + 1 });
+    expect(store.setDesired(t.id, 'cancel')).toMatchObject({ desired: 'cancel', state: 'running' });
+    expect(store.setProgress(99_999, 1, null, T0)).toBeNull();
+    expect(store.setDesired(99_999, 'cancel')).toBeNull();
+  });
+
+  it('settings persist as JSON', () => {
+    const store = impl.open();
+    expect(store.getSetting('x')).toBeUndefined();
+    store.setSetting('x', { a: [1] });
+    expect(store.getSetting('x')).toEqual({ a: [1] });
+    store.setSetting('x', true);
+    expect(store.getSetting('x')).toBe(true);
+  });
+});
