@@ -61,7 +61,10 @@ export async function dispatchBench({ tasks }) {
       name: `dispatch throughput, ${tasks.toLocaleString('en')} no-op tasks at concurrency 8`,
       unit: 'tasks/s',
       value: rate(manager),
-      baseline: { name: `plain Node loop spawning /bin/true${parallel ? `; GNU parallel -j8: ${rate(parallel)} tasks/s` : ' (GNU parallel not installed)'}`, value: rate(loop) },
+      baseline: {
+        name: `plain Node loop spawning /bin/true${parallel ? `; GNU parallel -j8: ${rate(parallel)} tasks/s` : ' (GNU parallel not installed)'}`,
+        value: rate(loop),
+      },
       ratio: Math.round((loop / manager) * 100) / 100,
       target: '≥ 0.8 of the plain loop',
       met: loop / manager >= 0.8,

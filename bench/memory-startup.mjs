@@ -10,7 +10,10 @@ import { BIN, rssMB, serve, sleep, tempDir } from './lib.mjs';
 
 async function healthyAfterLaunch(dataDir, env, args = []) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--quiet', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--quiet', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   while (!/listening on (http:\/\/\S+)/.test(out)) {
@@ -25,12 +28,26 @@ async function healthyAfterLaunch(dataDir, env, args = []) {
     await sleep(2);
   }
   const ms = performance.now() - t0;
-  return { ms, child, url, token, stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGINT'); }) };
+  return {
+    ms,
+    child,
+    url,
+    token,
+    stop: () =>
+      new Promise((res) => {
+        child.once('exit', res);
+        child.kill('SIGINT');
+      }),
+  };
 }
 
 async function bareServerStart() {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['-e', "require('http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    ['-e', "require('http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const port = await new Promise((r) => child.stdout.once('data', (d) => r(String(d).trim())));
   await (await fetch(`http://127.0.0.1:${port}/`)).text();
   const ms = performance.now() - t0;
@@ -55,7 +72,8 @@ export async function memoryStartupBench({ tasks, flow }) {
     const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
     let { api, close } = createClient({ url: filler.url, token });
     await api.queue.pause.mutate();
-    for (let done = 0; done < tasks; done += 10_000) await api.tasks.submitBatch.mutate(Array.from({ length: Math.min(10_000, tasks - done) }, () => ({ agent: 'noop' })));
+    for (let done = 0; done < tasks; done += 10_000)
+      await api.tasks.submitBatch.mutate(Array.from({ length: Math.min(10_000, tasks - done) }, () => ({ agent: 'noop' })));
     close();
     await filler.stop();
 

@@ -16,26 +16,34 @@ const quick = process.argv.includes('--quick');
 const reportOnly = process.argv.includes('--report');
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, ramMB: Math.round(totalmem() / 1048576), node: process.version };
 const results = reportOnly ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')).results : [];
-const benches = reportOnly ? [] : [
-  ['dispatch', () => dispatchBench({ tasks: quick ? 300 : 2000 })],
-  ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
-  ['scheduling', () => schedulingBench({ quick })],
-  ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
-  ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
-  ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
-];
+const benches = reportOnly
+  ? []
+  : [
+      ['dispatch', () => dispatchBench({ tasks: quick ? 300 : 2000 })],
+      ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
+      ['scheduling', () => schedulingBench({ quick })],
+      ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
+      ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
+      ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
+    ];
 for (const [name, fn] of benches) {
   process.stderr.write(`bench: ${name}…\n`);
   for (const r of [await fn()].flat()) {
     results.push(r);
-    process.stderr.write(`  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`);
+    process.stderr.write(
+      `  ${r.name}: ${r.value} ${r.unit} (baseline ${r.baseline.name}: ${r.baseline.value}; target ${r.target}: ${r.met ? 'met' : 'MISSED'})\n`,
+    );
   }
 }
-const report = reportOnly ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) : { at: new Date().toISOString(), quick, machine, results };
+const report = reportOnly
+  ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8'))
+  : { at: new Date().toISOString(), quick, machine, results };
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 if (!reportOnly) writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 if (!report.quick) {
-  const rows = results.map((r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} | ${r.ratio ?? '-'} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`);
+  const rows = results.map(
+    (r) => `| ${r.name} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} | ${r.ratio ?? '-'} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`,
+  );
   const md = [
     '# Benchmarks',
     '',

@@ -17,7 +17,21 @@ const node = {
   cpuCores: 16,
   memoryTotalMB: 64_000,
   memoryAvailableMB: 60_000,
-  gpus: [{ index: 0, uuid: 'GPU-0', name: 'RTX 4060', totalMB: 8188, usedMB: 1200, freeMB: 6988, utilizationPct: 5, temperatureC: 45, powerW: 20, powerLimitW: 115, processes: [] }],
+  gpus: [
+    {
+      index: 0,
+      uuid: 'GPU-0',
+      name: 'RTX 4060',
+      totalMB: 8188,
+      usedMB: 1200,
+      freeMB: 6988,
+      utilizationPct: 5,
+      temperatureC: 45,
+      powerW: 20,
+      powerLimitW: 115,
+      processes: [],
+    },
+  ],
   gpuStatus: { state: 'ok', message: null },
 };
 
@@ -25,7 +39,14 @@ function makeQueue(n, rnd) {
   const q = new QueueIndex();
   const entries = [];
   for (let i = 1; i <= n; i++) {
-    entries.push({ id: i, agent: AGENTS[Math.floor(rnd() * AGENTS.length)], request: SHAPES[Math.floor(rnd() * SHAPES.length)], notBefore: null, priority: Math.floor(rnd() * 11) - 5, since: 0 });
+    entries.push({
+      id: i,
+      agent: AGENTS[Math.floor(rnd() * AGENTS.length)],
+      request: SHAPES[Math.floor(rnd() * SHAPES.length)],
+      notBefore: null,
+      priority: Math.floor(rnd() * 11) - 5,
+      since: 0,
+    });
   }
   q.addAll(entries);
   return { q, entries };
@@ -33,7 +54,7 @@ function makeQueue(n, rnd) {
 
 function rng(seed) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Mean time per dispatch (ms) over cycles that each start what fits, queue length kept at n. */
@@ -43,7 +64,18 @@ function measure(n, cycles) {
   let ms = 0;
   for (let c = 0; c < cycles; c++) {
     const t0 = performance.now();
-    const r = runCycle({ now: 120_000, paused: false, maxConcurrency: 64, reserveAfterMs: 60_000, agentLimit: () => null, queue: q, node, running: [], vramMarginMB: 256, memoryMarginMB: 512 });
+    const r = runCycle({
+      now: 120_000,
+      paused: false,
+      maxConcurrency: 64,
+      reserveAfterMs: 60_000,
+      agentLimit: () => null,
+      queue: q,
+      node,
+      running: [],
+      vramMarginMB: 256,
+      memoryMarginMB: 512,
+    });
     for (const p of r.starts) q.remove(p.entry);
     ms += performance.now() - t0;
     starts += r.starts.length;

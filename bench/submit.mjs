@@ -12,12 +12,14 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 
 /** The floor of the machine: a bare Node HTTP server answering the same requests, same client. */
 async function bareRoundTrips(n) {
-  const code = "require('http').createServer((q, s) => { let b = ''; q.on('data', (d) => (b += d)); q.on('end', () => s.end(JSON.stringify({ ok: b.length }))); }).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port); });";
+  const code =
+    "require('http').createServer((q, s) => { let b = ''; q.on('data', (d) => (b += d)); q.on('end', () => s.end(JSON.stringify({ ok: b.length }))); }).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port); });";
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise((resolve) => child.stdout.on('data', (d) => resolve(/port (\d+)/.exec(String(d))?.[1])));
     const body = JSON.stringify({ json: { agent: 'demo', input: { seconds: 1 } } });
-    const once = async () => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })).arrayBuffer();
+    const once = async () =>
+      (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })).arrayBuffer();
     for (let i = 0; i < 20; i++) await once();
     const lat = [];
     for (let i = 0; i < n; i++) {
@@ -36,13 +38,17 @@ export async function submitBench({ tasks, singles }) {
   try {
     // Baseline: raw inserts of the same rows, one transaction.
     const raw = openDb(join(t.dir, 'raw.sqlite'));
-    const stmt = raw.sqlite.prepare(`INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb, request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at) VALUES ('demo', NULL, 'queued', 'run', 0, '{"seconds":1}', 0.1, 64, 0, 0, 0, 0, 1, 2, 86400, ?, ?)`);
+    const stmt = raw.sqlite.prepare(
+      `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb, request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at) VALUES ('demo', NULL, 'queued', 'run', 0, '{"seconds":1}', 0.1, 64, 0, 0, 0, 0, 1, 2, 86400, ?, ?)`,
+    );
     const r0 = performance.now();
     raw.sqlite.transaction(() => {
       for (let i = 0; i < tasks; i++) stmt.run(Date.now(), Date.now());
     })();
     const rawMs = performance.now() - r0;
-    const one = raw.sqlite.prepare(`INSERT INTO tasks (agent, state, input, cpu, memory_mb, max_attempts, backoff_sec, created_at, updated_at) VALUES ('demo', 'queued', '{}', 1, 64, 1, 2, 0, 0)`);
+    const one = raw.sqlite.prepare(
+      `INSERT INTO tasks (agent, state, input, cpu, memory_mb, max_attempts, backoff_sec, created_at, updated_at) VALUES ('demo', 'queued', '{}', 1, 64, 1, 2, 0, 0)`,
+    );
     const rawSingle = [];
     for (let i = 0; i < singles; i++) {
       const a = performance.now();
@@ -68,15 +74,27 @@ export async function submitBench({ tasks, singles }) {
       const s2 = await serve(join(t2.dir, 'data'), { AGENTMGR_NVIDIA_SMI: '/nonexistent' });
       const tok2 = readFileSync(join(t2.dir, 'data', 'api-token'), 'utf8').trim();
       // Paused, so what is measured is submitting, not agents starting on the same two cores.
-      await fetch(`${s2.url}/trpc/queue.pause`, { method: 'POST', headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' }, body: '{}' });
+      await fetch(`${s2.url}/trpc/queue.pause`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       for (let i = 0; i < 20; i++) {
-        const r = await fetch(`${s2.url}/trpc/tasks.submit`, { method: 'POST', headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ json: { agent: 'demo' } }) });
+        const r = await fetch(`${s2.url}/trpc/tasks.submit`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ json: { agent: 'demo' } }),
+        });
         await r.arrayBuffer(); // warm-up, not measured
       }
       const lat = [];
       for (let i = 0; i < singles; i++) {
         const a = performance.now();
-        const r = await fetch(`${s2.url}/trpc/tasks.submit`, { method: 'POST', headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ json: { agent: 'demo', input: { seconds: 1 } } }) });
+        const r = await fetch(`${s2.url}/trpc/tasks.submit`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${tok2}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ json: { agent: 'demo', input: { seconds: 1 } } }),
+        });
         await r.arrayBuffer();
         lat.push(performance.now() - a);
       }
@@ -95,7 +113,7 @@ export async function submitBench({ tasks, singles }) {
           ratio: r2(rate / rawRate),
           target: '≥ 50,000 tasks/s',
           met: rate >= 50_000,
-          how: 'tasks.submitBatch over HTTP (superjson), each batch validated (zod + the agent\'s JSON Schema), sized, checked against the machine, committed in one transaction, and queued; queue paused',
+          how: "tasks.submitBatch over HTTP (superjson), each batch validated (zod + the agent's JSON Schema), sized, checked against the machine, committed in one transaction, and queued; queue paused",
         },
         {
           name: `single submit latency over HTTP, p50 / p99 of ${singles.toLocaleString('en')}`,

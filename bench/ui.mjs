@@ -5,7 +5,16 @@ import { chromium } from '@playwright/test';
 import { createClient } from '../dist/src-main/cli/client.js';
 import { serve, tempDir } from './lib.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function uiBench({ tasks, runs }) {
@@ -44,23 +53,30 @@ export async function uiBench({ tasks, runs }) {
     const delays = [];
     const trips = [];
     for (const id of ids) {
-      const r = await page.evaluate(async ({ id, token }) => {
-        const row = document.querySelector(`[data-task-id="${id}"]`);
-        const seen = new Promise((resolve) => {
-          const mo = new MutationObserver(() => {
-            if (row.getAttribute('data-state') === 'cancelled') {
-              mo.disconnect();
-              resolve(performance.now());
-            }
+      const r = await page.evaluate(
+        async ({ id, token }) => {
+          const row = document.querySelector(`[data-task-id="${id}"]`);
+          const seen = new Promise((resolve) => {
+            const mo = new MutationObserver(() => {
+              if (row.getAttribute('data-state') === 'cancelled') {
+                mo.disconnect();
+                resolve(performance.now());
+              }
+            });
+            mo.observe(row, { attributes: true, attributeFilter: ['data-state'] });
           });
-          mo.observe(row, { attributes: true, attributeFilter: ['data-state'] });
-        });
-        const t0 = performance.now();
-        const res = await fetch('/trpc/tasks.cancel', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ json: { id } }) });
-        const t1 = performance.now();
-        if (!res.ok) throw new Error(await res.text());
-        return { shown: (await seen) - t0, trip: t1 - t0 };
-      }, { id, token });
+          const t0 = performance.now();
+          const res = await fetch('/trpc/tasks.cancel', {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ json: { id } }),
+          });
+          const t1 = performance.now();
+          if (!res.ok) throw new Error(await res.text());
+          return { shown: (await seen) - t0, trip: t1 - t0 };
+        },
+        { id, token },
+      );
       delays.push(r.shown);
       trips.push(r.trip);
     }

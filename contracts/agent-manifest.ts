@@ -31,11 +31,21 @@ export const AgentManifestSchema = z
     accepts: z.array(ExtensionSchema).max(100).default([]),
     inputSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
     resources: ResourceRequestSchema.default({ cpu: 1, memoryMB: 256 }),
-    timeoutSec: z.number().int().min(1).max(30 * 24 * 3600).nullable().default(null),
+    timeoutSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .nullable()
+      .default(null),
     retry: z
       .object({
         maxAttempts: z.number().int().min(1).max(100).default(1),
-        backoffSec: z.number().min(0).max(24 * 3600).default(5),
+        backoffSec: z
+          .number()
+          .min(0)
+          .max(24 * 3600)
+          .default(5),
       })
       .strict()
       .default({ maxAttempts: 1, backoffSec: 5 }),

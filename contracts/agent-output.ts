@@ -12,18 +12,9 @@ export const ProgressEventSchema = z
   })
   .strict();
 export const ResultEventSchema = z.object({ type: z.literal('result'), data: z.unknown() }).strict();
-export const ArtifactEventSchema = z
-  .object({ type: z.literal('artifact'), path: z.string().min(1).max(4096), name: z.string().max(255).optional() })
-  .strict();
-export const LogEventSchema = z
-  .object({ type: z.literal('log'), message: z.string(), level: z.enum(['debug', 'info', 'warn', 'error']).optional() })
-  .strict();
+export const ArtifactEventSchema = z.object({ type: z.literal('artifact'), path: z.string().min(1).max(4096), name: z.string().max(255).optional() }).strict();
+export const LogEventSchema = z.object({ type: z.literal('log'), message: z.string(), level: z.enum(['debug', 'info', 'warn', 'error']).optional() }).strict();
 
-export const AgentEventSchema = z.discriminatedUnion('type', [
-  ProgressEventSchema,
-  ResultEventSchema,
-  ArtifactEventSchema,
-  LogEventSchema,
-]);
+export const AgentEventSchema = z.discriminatedUnion('type', [ProgressEventSchema, ResultEventSchema, ArtifactEventSchema, LogEventSchema]);
 export type AgentEvent = z.infer<typeof AgentEventSchema>;
 export const AGENT_EVENT_TYPES = ['progress', 'result', 'artifact', 'log'] as const;

@@ -67,7 +67,14 @@ const amounts = {
 export const ResourceViewSchema = z.object({
   /** Epoch ms of the telemetry it was made from. */
   at: z.number(),
-  cpu: z.object({ totalCores: z.number(), foreignCores: z.number(), oursCores: z.number(), keptCores: z.number(), marginCores: z.number(), freeCores: z.number() }),
+  cpu: z.object({
+    totalCores: z.number(),
+    foreignCores: z.number(),
+    oursCores: z.number(),
+    keptCores: z.number(),
+    marginCores: z.number(),
+    freeCores: z.number(),
+  }),
   memory: z.object(amounts),
   gpus: z.array(
     z.object({

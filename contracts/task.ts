@@ -5,26 +5,11 @@ import { HolderSchema, ResourceOverrideSchema, ResourceRequestSchema } from './r
  * Observed task states. `queued` covers waiting for resources and waiting out a retry backoff
  * (`notBefore`); the terminal ones are listed in TERMINAL_STATES.
  */
-export const TASK_STATES = [
-  'queued',
-  'starting',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'interrupted',
-] as const;
+export const TASK_STATES = ['queued', 'starting', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
 export const TaskStateSchema = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof TaskStateSchema>;
 
-export const TERMINAL_STATES: readonly TaskState[] = [
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'interrupted',
-];
+export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'];
 
 /** What the user asked for, kept apart from what was observed. */
 export const DesiredStateSchema = z.enum(['run', 'cancel']);
@@ -44,7 +29,12 @@ export const TaskSubmissionSchema = z
     resources: ResourceOverrideSchema.optional(),
     /** Total attempts allowed, the first one included. Defaults to the agent's retry policy. */
     maxAttempts: z.number().int().min(1).max(100).optional(),
-    timeoutSec: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+    timeoutSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
   })
   .strict();
 export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;
@@ -52,14 +42,7 @@ export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;
 export const MAX_BATCH = 100_000;
 export const TaskBatchSchema = z.array(TaskSubmissionSchema).min(1).max(MAX_BATCH);
 
-export const AttemptOutcomeSchema = z.enum([
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'interrupted',
-]);
+export const AttemptOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
 export const AttemptViewSchema = z.object({

@@ -80,16 +80,34 @@ try {
   report.parsed = { gpu, apps };
 
   check('--query-gpu exits 0', report.raw.gpu.code === 0, report.raw.gpu.stderr);
-  const lines = report.raw.gpu.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-  check('every --query-gpu line parses as a GPU', gpu.rows.length === lines.length && gpu.problems.length === 0 && lines.length > 0, JSON.stringify(gpu.problems));
+  const lines = report.raw.gpu.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  check(
+    'every --query-gpu line parses as a GPU',
+    gpu.rows.length === lines.length && gpu.problems.length === 0 && lines.length > 0,
+    JSON.stringify(gpu.problems),
+  );
   lines.forEach((line, i) => {
     const f = line.split(', ');
     const r = gpu.rows[i];
     if (!r) return;
     // The name is the only field that may hold ", ": count the numbers from the end.
     const tail = f.slice(-7);
-    const want = { index: num(f[0]), uuid: f[1], totalMB: num(tail[0]), usedMB: num(tail[1]), freeMB: num(tail[2]), utilizationPct: num(tail[3]), temperatureC: num(tail[4]), powerW: num(tail[5]), powerLimitW: num(tail[6]) };
-    for (const [k, v] of Object.entries(want)) check(`GPU ${i} ${k}`, v === null ? r[k] === null || k === 'freeMB' : r[k] === v, `raw ${JSON.stringify(v)}, parsed ${JSON.stringify(r[k])}`);
+    const want = {
+      index: num(f[0]),
+      uuid: f[1],
+      totalMB: num(tail[0]),
+      usedMB: num(tail[1]),
+      freeMB: num(tail[2]),
+      utilizationPct: num(tail[3]),
+      temperatureC: num(tail[4]),
+      powerW: num(tail[5]),
+      powerLimitW: num(tail[6]),
+    };
+    for (const [k, v] of Object.entries(want))
+      check(`GPU ${i} ${k}`, v === null ? r[k] === null || k === 'freeMB' : r[k] === v, `raw ${JSON.stringify(v)}, parsed ${JSON.stringify(r[k])}`);
     check(`GPU ${i} name`, r.name === f.slice(2, f.length - 7).join(', '), r.name);
     check(`GPU ${i} used + free <= total`, r.usedMB + r.freeMB <= r.totalMB, `${r.usedMB} + ${r.freeMB} vs ${r.totalMB}`);
   });

@@ -10,15 +10,22 @@ import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
-import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../contracts/settings.js';
+import { SettingsPatchSchema, type Settings } from '../contracts/settings.js';
 import type { LiveSetting, ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
 import { acquireLock, ensureDataDir, type DataDirLayout } from './data-dir.js';
 import { bundledAgentsDir } from './paths.js';
+import type { ApiServices } from './api/services.js';
+import { inspectPath } from './adapters/files/inspect.js';
+import { readAttemptLog } from './adapters/process/attempt-log.js';
+import { attemptDir } from './adapters/process/runner.js';
 
-/** Everything the API needs, shared by the headless and the Electron composition roots. */
-export interface AppServices {
+/**
+ * The composition root's services: what the API needs (ApiServices), and what the HTTP server,
+ * the CLI's serve and the desktop shell use besides. Shared by the headless and the Electron roots.
+ */
+export interface AppServices extends ApiServices {
   dirs: DataDirLayout;
   options: ServeOptions;
   manager: Manager;
@@ -28,9 +35,6 @@ export interface AppServices {
   history: TelemetryHistory;
   bus: EventBus;
   logger: Logger;
-  startedAt: number;
-  /** The live knobs: read, and change (applied at once, kept across restarts). */
-  settings: { get(): Settings; update(patch: SettingsPatch): Promise<Settings> };
   /** Stops scheduling and closes the store; running agents keep running unless asked. */
   close(opts?: { stopAgents?: boolean }): void;
 }
@@ -100,8 +104,12 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       telemetry,
       history,
       bus,
+      events: bus,
       logger,
       startedAt: Date.now(),
+      dataDir: dirs.root,
+      readLog: (taskId, attempt) => readAttemptLog(attemptDir(dirs.runs, taskId, attempt)),
+      inspectPath,
       settings: {
         get: () => ({
           maxConcurrency: manager.config.maxConcurrency,

@@ -27,7 +27,8 @@ export async function startHeadless(options: ServeOptions, logLevel: LogLevel = 
   } catch (e) {
     services.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new Error(`port ${options.port} on 127.0.0.1 is in use (another Manager?); choose another with --port or AGENTMGR_PORT`);
+    if (err.code === 'EADDRINUSE')
+      throw new Error(`port ${options.port} on 127.0.0.1 is in use (another Manager?); choose another with --port or AGENTMGR_PORT`);
     throw e;
   }
   writeServerFile(services.dirs, server);

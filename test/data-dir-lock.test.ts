@@ -27,7 +27,16 @@ function contender(dir: string, go: string): { child: ChildProcess; said: () => 
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, said: () => out.trim().split('\n').filter((l) => l !== 'ready').join('\n'), ready: () => out.startsWith('ready') };
+  return {
+    child,
+    said: () =>
+      out
+        .trim()
+        .split('\n')
+        .filter((l) => l !== 'ready')
+        .join('\n'),
+    ready: () => out.startsWith('ready'),
+  };
 }
 
 describe('the data dir lock', () => {

@@ -7,7 +7,12 @@ const RANK: Record<string, number> = { info: 0, warn: 1, error: 2, silent: 3 };
 export function consoleLogger(level: LogLevel = 'info'): Logger {
   const line = (lvl: string, message: string, fields?: Record<string, unknown>): void => {
     if (RANK[lvl]! < RANK[level]!) return;
-    const f = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+    const f = fields
+      ? ' ' +
+        Object.entries(fields)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ')
+      : '';
     process.stderr.write(`${new Date().toISOString()} ${lvl} ${message}${f}\n`);
   };
   return {

@@ -12,11 +12,8 @@ import {
 } from '../../contracts/task.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
-import { inspectPath } from '../adapters/files/inspect.js';
-import { readAttemptLog } from '../adapters/process/attempt-log.js';
-import { attemptDir } from '../adapters/process/runner.js';
 import { isTerminal } from '../core/lifecycle/states.js';
-import type { AppServices } from '../app.js';
+import type { ApiServices } from './services.js';
 import { agentView, taskDetail, taskView } from './views.js';
 import { procedure, router } from './trpc.js';
 
@@ -38,14 +35,14 @@ function each(ids: readonly number[], act: (id: number) => unknown): { done: num
 }
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
 
-function getTask(s: AppServices, id: number) {
-  const t = s.store.getTask(id);
+function getTask(s: ApiServices, id: number) {
+  const t = s.manager.queries.get(id);
   if (!t) throw new TRPCError({ code: 'NOT_FOUND', message: `no task with id ${id}; \`agentmgr list\` shows the tasks there are` });
   return t;
 }
 
-function readLog(s: AppServices, id: number, attempt: number, tailBytes: number): { text: string; truncated: boolean } {
-  const full = readAttemptLog(attemptDir(s.dirs.runs, id, attempt));
+function readLog(s: ApiServices, id: number, attempt: number, tailBytes: number): { text: string; truncated: boolean } {
+  const full = s.readLog(id, attempt);
   const buf = Buffer.from(full);
   if (buf.length <= tailBytes) return { text: full, truncated: false };
   return { text: buf.subarray(buf.length - tailBytes).toString('utf8'), truncated: true };
@@ -63,8 +60,8 @@ const tasks = router({
   }),
   /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */
   page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
-    const { store, manager } = ctx.services;
-    const { items, total } = store.pageTasks({ states: input.state, agent: input.agent, search: input.search }, input.sort, input.offset, input.limit);
+    const { manager } = ctx.services;
+    const { items, total } = manager.queries.page({ states: input.state, agent: input.agent, search: input.search }, input.sort, input.offset, input.limit);
     return { items: items.map((t) => taskView(t, manager)), total, offset: input.offset };
   }),
   cancelMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
@@ -73,16 +70,16 @@ const tasks = router({
     .input(TaskIdsSchema.extend({ priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.setPriority(id, input.priority))),
   list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
-    const { store, manager } = ctx.services;
-    const rows = store.listTasks({ states: input.state, agent: input.agent, beforeId: input.cursor, limit: input.limit + 1 });
+    const { manager } = ctx.services;
+    const rows = manager.queries.list({ states: input.state, agent: input.agent, beforeId: input.cursor, limit: input.limit + 1 });
     const more = rows.length > input.limit;
     const items = rows.slice(0, input.limit).map((t) => taskView(t, manager));
     return { items, nextCursor: more ? items[items.length - 1]!.id : null };
   }),
   get: procedure.input(IdInput).query(({ ctx, input }) => {
-    const { store, manager } = ctx.services;
+    const { manager } = ctx.services;
     const t = getTask(ctx.services, input.id);
-    return taskDetail(t, store.attempts(t.id), store.artifacts(t.id), manager);
+    return taskDetail(t, manager.queries.attempts(t.id), manager.queries.artifacts(t.id), manager);
   }),
   cancel: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.cancel(input.id), ctx.services.manager)),
   retry: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.retry(input.id), ctx.services.manager)),
@@ -90,7 +87,11 @@ const tasks = router({
     .input(z.object({ id: TaskIdSchema, priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => taskView(ctx.services.manager.setPriority(input.id, input.priority), ctx.services.manager)),
   logs: procedure
-    .input(z.object({ id: TaskIdSchema, attempt: z.number().int().positive().optional(), tailBytes: z.number().int().min(1).max(MAX_LOG_BYTES).optional() }).strict())
+    .input(
+      z
+        .object({ id: TaskIdSchema, attempt: z.number().int().positive().optional(), tailBytes: z.number().int().min(1).max(MAX_LOG_BYTES).optional() })
+        .strict(),
+    )
     .query(({ ctx, input }) => {
       const t = getTask(ctx.services, input.id);
       const attempt = input.attempt ?? t.attempts;
@@ -111,7 +112,7 @@ const tasks = router({
       const onAbort = () => ctrl.abort();
       signal?.addEventListener('abort', onAbort);
       // Subscribe before reading the file; both happen in this turn, so nothing falls between.
-      const live = s.bus.stream<Chunk>((e) => {
+      const live = s.events.stream<Chunk>((e) => {
         if (e.type === 'log' && e.taskId === input.id) return { attempt: e.attempt, text: e.text, done: false };
         if (e.type === 'task-ended' && e.task.id === input.id) return { attempt: e.task.attempts, text: '', done: true, state: e.task.state };
         return undefined;
@@ -134,16 +135,21 @@ const tasks = router({
     }),
   /** Every change to a task (or to the given ones), as it happens. */
   changes: procedure
-    .input(z.object({ ids: z.array(TaskIdSchema).max(10_000).optional() }).strict().optional())
+    .input(
+      z
+        .object({ ids: z.array(TaskIdSchema).max(10_000).optional() })
+        .strict()
+        .optional(),
+    )
     .subscription(async function* ({ ctx, input, signal }) {
       const ids = input?.ids ? new Set(input.ids) : null;
       const { manager } = ctx.services;
-      yield* ctx.services.bus.stream((e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) ? taskView(e.task, manager) : undefined), signal);
+      yield* ctx.services.events.stream((e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) ? taskView(e.task, manager) : undefined), signal);
     }),
   /** Each task that reaches a terminal state, once, as it happens. */
   ended: procedure.subscription(async function* ({ ctx, signal }) {
     const { manager } = ctx.services;
-    yield* ctx.services.bus.stream((e) => (e.type === 'task-ended' ? taskView(e.task, manager) : undefined), signal);
+    yield* ctx.services.events.stream((e) => (e.type === 'task-ended' ? taskView(e.task, manager) : undefined), signal);
   }),
 });
 
@@ -160,7 +166,7 @@ const telemetry = router({
   history: procedure.input(z.object({ range: HistoryRangeSchema }).strict()).query(({ ctx, input }) => ctx.services.history.get(input.range)),
   /** Every new sample, about once a second. */
   live: procedure.subscription(async function* ({ ctx, signal }) {
-    yield* ctx.services.bus.stream((e) => (e.type === 'telemetry' ? e.sample : undefined), signal);
+    yield* ctx.services.events.stream((e) => (e.type === 'telemetry' ? e.sample : undefined), signal);
   }),
 });
 
@@ -175,13 +181,13 @@ const queue = router({
   }),
   /** The queue's pause state, whenever it changes (from any client). */
   changes: procedure.subscription(async function* ({ ctx, signal }) {
-    yield* ctx.services.bus.stream((e) => (e.type === 'queue' ? { paused: e.paused } : undefined), signal);
+    yield* ctx.services.events.stream((e) => (e.type === 'queue' ? { paused: e.paused } : undefined), signal);
   }),
   status: procedure.query(({ ctx }) => {
-    const { manager, store } = ctx.services;
+    const { manager } = ctx.services;
     return {
       paused: manager.isPaused(),
-      counts: store.countByState(),
+      counts: manager.queries.counts(),
       running: manager.running().length,
       queued: manager.queueLength(),
       maxConcurrency: manager.config.maxConcurrency,
@@ -203,9 +209,9 @@ export const appRouter = router({
       degraded,
       pid: process.pid,
       uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
-      dataDir: s.dirs.root,
-      gpu: s.telemetry.current().gpuStatus,
-      gpuCollectorRestarts: s.telemetry.gpu.restarts,
+      dataDir: s.dataDir,
+      gpu: s.telemetry.snapshot().gpuStatus,
+      gpuCollectorRestarts: s.telemetry.collectorRestarts(),
       agents: s.agents.list().length,
       agentProblems: s.agents.problems().length,
     };
@@ -224,7 +230,15 @@ export const appRouter = router({
       memoryMarginMB: manager.config.memoryMarginMB,
       cpu: { cores: view.cpu.totalCores, held: view.cpu.oursCores },
       memory: { totalMB: view.memory.totalMB, foreignMB: view.memory.foreignMB, oursMB: view.memory.oursMB, freeMB: view.memory.freeMB },
-      gpus: view.gpus.map((g) => ({ index: g.index, name: g.name, totalMB: g.totalMB, foreignMB: g.foreignMB, oursMB: g.oursMB, freeMB: g.freeMB, foreignTop: g.foreignTop.map((p) => `${p.name} ${Math.round(p.mb)} MB`) })),
+      gpus: view.gpus.map((g) => ({
+        index: g.index,
+        name: g.name,
+        totalMB: g.totalMB,
+        foreignMB: g.foreignMB,
+        oursMB: g.oursMB,
+        freeMB: g.freeMB,
+        foreignTop: g.foreignTop.map((p) => `${p.name} ${Math.round(p.mb)} MB`),
+      })),
     };
   }),
   tasks,
@@ -236,7 +250,7 @@ export const appRouter = router({
     open: procedure
       .input(z.object({ id: TaskIdSchema, index: z.number().int().min(0), reveal: z.boolean().optional() }).strict())
       .mutation(async ({ ctx, input }) => {
-        const a = ctx.services.store.artifacts(input.id)[input.index];
+        const a = ctx.services.manager.queries.artifacts(input.id)[input.index];
         if (!a) throw new TRPCError({ code: 'NOT_FOUND', message: `task ${input.id} has no artifact number ${input.index}` });
         if (!ctx.desktop) throw new TRPCError({ code: 'BAD_REQUEST', message: 'opening a file is for the desktop app; in a browser, download it' });
         if (input.reveal) ctx.desktop.showInFolder(a.path);
@@ -249,13 +263,15 @@ export const appRouter = router({
   }),
   /** Dropped files, checked where they are (the desktop app passes paths, not contents). */
   files: router({
-    inspect: procedure
-      .input(z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) }).strict())
-      .query(({ ctx, input }) => {
-        // For the desktop app's drops only: over HTTP it would tell any token holder about any path.
-        if (!ctx.desktop) throw new TRPCError({ code: 'FORBIDDEN', message: 'files.inspect is for files dropped on the desktop app; over HTTP, send a file with POST /upload?name=FILE' });
-        return input.paths.map(inspectPath);
-      }),
+    inspect: procedure.input(z.object({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) }).strict()).query(({ ctx, input }) => {
+      // For the desktop app's drops only: over HTTP it would tell any token holder about any path.
+      if (!ctx.desktop)
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: 'files.inspect is for files dropped on the desktop app; over HTTP, send a file with POST /upload?name=FILE',
+        });
+      return input.paths.map((p) => ctx.services.inspectPath(p));
+    }),
   }),
   settings: router({
     get: procedure.query(({ ctx }) => ctx.services.settings.get()),

@@ -2,12 +2,12 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError } from 'zod';
 import type { ApiErrorCode } from '../../contracts/errors.js';
-import type { AppServices } from '../app.js';
+import type { ApiServices } from './services.js';
 import { ManagerError } from '../core/errors.js';
 import { MAX_INPUT_DEPTH, plainJsonProblem } from './plain-json.js';
 
 export interface ApiContext {
-  services: AppServices;
+  services: ApiServices;
   /** Set by the transport once it has checked the token (HTTP/WS) or the sender (IPC). */
   authorized: boolean;
   /** What only the desktop app can do (over IPC); absent over HTTP. */

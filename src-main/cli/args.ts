@@ -16,7 +16,8 @@ export function parse(command: string, argv: string[], options: Options) {
   } catch (e) {
     const msg = (e as Error).message;
     const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(msg);
-    if (ambiguous) throw new CliError(`${ambiguous[1]} needs a value; for a value that starts with "-", write ${ambiguous[1]}=VALUE\nsee \`agentmgr help ${command}\``, 2);
+    if (ambiguous)
+      throw new CliError(`${ambiguous[1]} needs a value; for a value that starts with "-", write ${ambiguous[1]}=VALUE\nsee \`agentmgr help ${command}\``, 2);
     throw new CliError(`${msg.split('\n')[0]!.replace(/\. To specify.*$/, '')}\nsee \`agentmgr help ${command}\``, 2);
   }
 }

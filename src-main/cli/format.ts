@@ -20,7 +20,11 @@ export function bar(p: number | null, width = 20): string {
 /** A fixed-width table; the last column is not padded. */
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
 
@@ -36,7 +40,20 @@ export function listRow(t: TaskView): string[] {
   return [String(t.id), t.state, t.agent, String(t.priority), pct(t.progress), `${t.attempts}/${t.maxAttempts}`, age(t.createdAt), note(t)];
 }
 
-export function showTask(t: TaskView & { attemptList?: { number: number; outcome: string; exitCode: number | null; signal: string | null; reason: string | null; startedAt: Date; endedAt: Date | null }[]; artifacts?: { name: string; path: string; sizeBytes: number }[] }): string {
+export function showTask(
+  t: TaskView & {
+    attemptList?: {
+      number: number;
+      outcome: string;
+      exitCode: number | null;
+      signal: string | null;
+      reason: string | null;
+      startedAt: Date;
+      endedAt: Date | null;
+    }[];
+    artifacts?: { name: string; path: string; sizeBytes: number }[];
+  },
+): string {
   const r = t.resources;
   const lines = [
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
@@ -55,7 +72,9 @@ export function showTask(t: TaskView & { attemptList?: { number: number; outcome
   lines.push(`  input:      ${JSON.stringify(t.input)}`);
   if (t.result !== null) lines.push(`  result:     ${JSON.stringify(t.result)}`);
   for (const a of t.attemptList ?? []) {
-    lines.push(`  attempt ${a.number}: ${a.outcome}${a.reason ? ` (${a.reason})` : ''}, started ${a.startedAt.toISOString()}${a.endedAt ? `, ended ${a.endedAt.toISOString()}` : ''}`);
+    lines.push(
+      `  attempt ${a.number}: ${a.outcome}${a.reason ? ` (${a.reason})` : ''}, started ${a.startedAt.toISOString()}${a.endedAt ? `, ended ${a.endedAt.toISOString()}` : ''}`,
+    );
   }
   for (const a of t.artifacts ?? []) lines.push(`  artifact:   ${a.name}  ${a.path}  (${a.sizeBytes} bytes)`);
   return lines.join('\n');

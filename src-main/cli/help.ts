@@ -69,5 +69,5 @@ Without arguments, shows the live settings. With KEY=VALUE, changes them at once
 restarts), e.g. \`agentmgr settings maxConcurrency=4 reserveAfterSec=120\`.
 
 ${SETTING_LINES}`,
-  ui: 'agentmgr ui [--no-open] [--json]\n\nPrints the UI\'s URL, with the API token in it, and opens it in the default browser.',
+  ui: "agentmgr ui [--no-open] [--json]\n\nPrints the UI's URL, with the API token in it, and opens it in the default browser.",
 };

@@ -44,10 +44,19 @@ async function serve(argv: string[]): Promise<number> {
     print(`Agent Manager is listening on ${m.server.url} (127.0.0.1 only)`);
     print(`  data dir:  ${options.dataDir}`);
     print(`  UI:        ${m.uiUrl}`);
-    print(`  agents:    ${m.services.agents.list().map((a) => a.name).join(', ') || 'none'}`);
+    print(
+      `  agents:    ${
+        m.services.agents
+          .list()
+          .map((a) => a.name)
+          .join(', ') || 'none'
+      }`,
+    );
     for (const p of m.services.agents.problems()) print(`  not loaded: ${p.path}: ${p.message}`);
     const gpu = m.services.telemetry.current();
-    print(`  machine:   ${gpu.cpuCores} cores, ${gpu.memoryTotalMB} MB RAM, ${gpu.gpus.length ? gpu.gpus.map((g) => `GPU ${g.index} ${g.name} ${g.totalMB} MB`).join(', ') : `no GPU (${gpu.gpuStatus.message})`}`);
+    print(
+      `  machine:   ${gpu.cpuCores} cores, ${gpu.memoryTotalMB} MB RAM, ${gpu.gpus.length ? gpu.gpus.map((g) => `GPU ${g.index} ${g.name} ${g.totalMB} MB`).join(', ') : `no GPU (${gpu.gpuStatus.message})`}`,
+    );
     print('Press Ctrl-C to stop; running agents keep running and are re-adopted on the next start.');
   }
   await new Promise<void>((resolve) => {
@@ -109,7 +118,8 @@ const COMMANDS: Record<string, Command> = {
           ids = (await api.tasks.submitBatch.mutate(items)).ids;
         } catch (e) {
           const index = (e as { data?: { index?: number } }).data?.index;
-          if (index !== undefined && lines[index] !== undefined) throw new CliError(`batch line ${lines[index]}: ${(e as Error).message}; nothing was submitted`, 1);
+          if (index !== undefined && lines[index] !== undefined)
+            throw new CliError(`batch line ${lines[index]}: ${(e as Error).message}; nothing was submitted`, 1);
           throw e;
         }
         if (!v.wait) {
@@ -142,7 +152,12 @@ const COMMANDS: Record<string, Command> = {
       const items: TaskView[] = [];
       let cursor: number | undefined;
       do {
-        const page = await api.tasks.list.query({ state: states, agent: v.agent as string | undefined, cursor, limit: Math.min(1000, limit !== undefined ? limit - items.length : 1000) });
+        const page = await api.tasks.list.query({
+          state: states,
+          agent: v.agent as string | undefined,
+          cursor,
+          limit: Math.min(1000, limit !== undefined ? limit - items.length : 1000),
+        });
         items.push(...page.items);
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined && (limit === undefined || items.length < limit));
@@ -263,15 +278,23 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     async run(api, _pos, v) {
       const [q, res, health] = await Promise.all([api.queue.status.query(), api.resources.query(), api.health.query()]);
-      if (v.json) return printJson({ queue: q, resources: res, health }), 0;
+      if (v.json) return (printJson({ queue: q, resources: res, health }), 0);
       const c = q.counts;
-      print(`Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`);
+      print(
+        `Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`,
+      );
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);
-      print(`CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`);
-      print(`RAM:     ${res.memory.oursMB} MB ours, ${res.memory.foreignMB} MB other programs, ${Math.max(0, res.memory.freeMB)} MB free of ${res.memory.totalMB} MB`);
+      print(
+        `CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`,
+      );
+      print(
+        `RAM:     ${res.memory.oursMB} MB ours, ${res.memory.foreignMB} MB other programs, ${Math.max(0, res.memory.freeMB)} MB free of ${res.memory.totalMB} MB`,
+      );
       if (res.gpus.length === 0) print(`GPU:     none visible (${health.gpu.message ?? 'no NVIDIA GPU'})`);
       for (const g of res.gpus) {
-        print(`GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join(', ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`);
+        print(
+          `GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join(', ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`,
+        );
       }
       return 0;
     },
@@ -290,7 +313,7 @@ const COMMANDS: Record<string, Command> = {
     async run(api, pos, v) {
       const patch = settingsPatch(pos);
       const now = Object.keys(patch).length > 0 ? await api.settings.update.mutate(patch) : await api.settings.get.query();
-      if (v.json) return printJson(now), 0;
+      if (v.json) return (printJson(now), 0);
       const width = Math.max(...Object.keys(now).map((k) => k.length));
       for (const [k, value] of Object.entries(now)) {
         const info = SETTINGS_INFO[k as keyof Settings];
@@ -337,7 +360,7 @@ function ui(argv: string[]): number {
   if (values.help) return help('ui');
   const ep = findEndpoint(values['data-dir'] as string | undefined);
   const url = `${ep.url}/#token=${ep.token}`;
-  if (values.json) return printJson({ url }), 0;
+  if (values.json) return (printJson({ url }), 0);
   print(url);
   if (!values['no-open']) {
     const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
@@ -352,7 +375,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'ui') return ui(rest);
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') return help(rest[0]);
-  if (cmd === '--version' || cmd === 'version') return print('agentmgr 0.1.0'), 0;
+  if (cmd === '--version' || cmd === 'version') return (print('agentmgr 0.1.0'), 0);
   if (cmd === 'serve') return serve(rest);
   const command = COMMANDS[cmd];
   if (!command) throw new CliError(`unknown command "${cmd}"; run \`agentmgr help\` for the list`, 2);

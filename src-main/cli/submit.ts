@@ -70,7 +70,8 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
     if (cpu !== undefined) base.resources.cpu = cpu;
     if (memory !== undefined) base.resources.memoryMB = memory;
     if (gpus === 0 || (vram === 0 && gpus === undefined)) base.resources.gpu = null;
-    else if (vram !== undefined || gpus !== undefined) base.resources.gpu = { ...(vram !== undefined ? { vramMB: vram } : {}), ...(gpus !== undefined ? { count: gpus } : {}) };
+    else if (vram !== undefined || gpus !== undefined)
+      base.resources.gpu = { ...(vram !== undefined ? { vramMB: vram } : {}), ...(gpus !== undefined ? { count: gpus } : {}) };
   }
   const files = (v.file as string[] | undefined) ?? [];
   if (files.length === 0) return [base];

@@ -14,7 +14,11 @@ const terminal = (t: TaskView): boolean => TERMINAL_STATES.includes(t.state);
  * Follows tasks until each has ended (or the timeout). On a terminal, a live progress bar per
  * task; otherwise one plain line per change of state.
  */
-export async function waitFor(api: ApiClient, ids: number[], opts: { timeoutSec?: number; tty: boolean; quiet: boolean; out: NodeJS.WritableStream }): Promise<WaitResult> {
+export async function waitFor(
+  api: ApiClient,
+  ids: number[],
+  opts: { timeoutSec?: number; tty: boolean; quiet: boolean; out: NodeJS.WritableStream },
+): Promise<WaitResult> {
   const latest = new Map<number, TaskView>();
   let drawn = 0;
   const draw = (): void => {

@@ -11,6 +11,7 @@ import { learnProfile, PROFILE, type LearnedProfile, type PeakSample } from './m
 import type { TaskRecord } from './model/task.js';
 import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, TaskStore, TelemetrySource } from './ports.js';
 import { Publisher } from './publisher.js';
+import { TaskQueries } from './queries.js';
 import { recover } from './runs/recovery.js';
 import { Supervisor } from './runs/supervisor.js';
 import { describeStatus } from './scheduler/describe.js';
@@ -62,10 +63,13 @@ export class Manager {
   private readonly loop: SchedulerLoop;
   private readonly profiles = new Map<string, LearnedProfile | null>();
   private paused = false;
+  /** The store, read-only: what the API reads tasks through. */
+  readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: ManagerDeps) {
     const { config } = deps;
+    this.queries = new TaskQueries(deps.store);
     this.ledger = new Ledger(config);
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);
@@ -78,7 +82,14 @@ export class Manager {
       progressFlushMs: () => config.progressFlushMs,
       succeeded: (agent) => this.profiles.delete(agent),
     });
-    this.loop = new SchedulerLoop({ ...deps, ledger: this.ledger, publisher: this.publisher, health: this.health, bind: (id, gpus) => this.supervisor.launch(id, gpus), paused: () => this.paused });
+    this.loop = new SchedulerLoop({
+      ...deps,
+      ledger: this.ledger,
+      publisher: this.publisher,
+      health: this.health,
+      bind: (id, gpus) => this.supervisor.launch(id, gpus),
+      paused: () => this.paused,
+    });
     this.supervisor.connect(this.loop.slots);
     this.health.onRecovered = () => {
       this.supervisor.recordPending();

@@ -7,20 +7,13 @@
 import type { AgentManifest, AgentProblem } from '../../contracts/agent-manifest.js';
 import type { AgentEvent } from '../../contracts/agent-output.js';
 import type { ResourceView } from '../../contracts/resources.js';
+import type { TelemetrySample } from '../../contracts/telemetry.js';
 import type { TaskSort, TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
 import type { PeakSample } from './model/profile.js';
 import type { QueueEntry } from './scheduler/queue.js';
-import type {
-  ArtifactRecord,
-  AttemptEndRecord,
-  AttemptRecord,
-  NewTask,
-  TaskAfterAttempt,
-  TaskEventRecord,
-  TaskRecord,
-} from './model/task.js';
+import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from './model/task.js';
 
 export interface TimerHandle {
   readonly id: unknown;
@@ -210,3 +203,6 @@ export type ManagerEvent =
 export interface EventSink {
   emit(event: ManagerEvent): void;
 }
+
+/** Everything live subscribers get: the Manager's events, and telemetry samples for the charts. */
+export type AppEvent = ManagerEvent | { type: 'telemetry'; sample: TelemetrySample };

@@ -8,7 +8,11 @@ import { quickViewPosition, trayMenu, trayState, trayTooltip, type TrayInput } f
 
 /* The parts of Electron the desktop shell uses, so tests can hand in a fake module. */
 export interface WindowLike {
-  webContents: WebContentsLike & { id: number; send?(channel: string, ...args: unknown[]): void; on(event: string, listener: (...args: unknown[]) => void): unknown };
+  webContents: WebContentsLike & {
+    id: number;
+    send?(channel: string, ...args: unknown[]): void;
+    on(event: string, listener: (...args: unknown[]) => void): unknown;
+  };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   show(): void;
@@ -93,7 +97,10 @@ export class Desktop {
       this.unseenFailures = 0;
       this.refreshTray();
     });
-    this.quick = this.window({ ...QUICK_SIZE, frame: false, resizable: false, skipTaskbar: true, alwaysOnTop: true, title: 'Agent Manager quick view' }, '/quick');
+    this.quick = this.window(
+      { ...QUICK_SIZE, frame: false, resizable: false, skipTaskbar: true, alwaysOnTop: true, title: 'Agent Manager quick view' },
+      '/quick',
+    );
     this.quick.on('blur', () => this.quick?.hide());
     this.tray = new this.e.Tray(this.icon('idle'));
     this.tray.on('click', () => this.toggleQuick());
@@ -162,7 +169,9 @@ export class Desktop {
 
   openTask(id: number): void {
     if (!this.main) return;
-    void (this.opts.devUrl ? this.main.loadURL(`${this.opts.devUrl}#/task/${id}`) : this.main.loadFile(join(this.opts.rendererDir, 'index.html'), { hash: `/task/${id}` }));
+    void (this.opts.devUrl
+      ? this.main.loadURL(`${this.opts.devUrl}#/task/${id}`)
+      : this.main.loadFile(join(this.opts.rendererDir, 'index.html'), { hash: `/task/${id}` }));
     this.main.show();
     this.main.focus();
   }
@@ -214,7 +223,9 @@ export class Desktop {
       quit: () => void this.quit(),
     };
     this.tray.setContextMenu(
-      this.e.Menu.buildFromTemplate(trayMenu(input).map((m) => (m.id === 'separator' ? { type: 'separator' } : { label: m.label, click: () => actions[m.id]?.() }))),
+      this.e.Menu.buildFromTemplate(
+        trayMenu(input).map((m) => (m.id === 'separator' ? { type: 'separator' } : { label: m.label, click: () => actions[m.id]?.() })),
+      ),
     );
   }
 }

@@ -29,7 +29,10 @@ export function externalAllowed(url: string): boolean {
 export interface WebContentsLike {
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }): void;
   on(event: 'will-navigate' | 'will-attach-webview', listener: (event: { preventDefault(): void }, ...args: unknown[]) => void): unknown;
-  session: { setPermissionRequestHandler(handler: (wc: unknown, permission: string, callback: (granted: boolean) => void) => void): void; setPermissionCheckHandler(handler: () => boolean): void };
+  session: {
+    setPermissionRequestHandler(handler: (wc: unknown, permission: string, callback: (granted: boolean) => void) => void): void;
+    setPermissionCheckHandler(handler: () => boolean): void;
+  };
 }
 
 /** No navigation, no new windows (allowed links go to the system browser), no permissions. */

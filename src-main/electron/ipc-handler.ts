@@ -51,7 +51,14 @@ export function createIpcHandler<TRouter extends AnyTRPCRouter>(opts: IpcHandler
     event.reply(IPC_CHANNEL, transformTRPCResponse(config, response));
   };
 
-  const sendError = (event: IpcEventLike, id: string | number | null, error: TRPCError, type: 'query' | 'mutation' | 'subscription' | 'unknown', path: string | undefined, ctx: unknown): void => {
+  const sendError = (
+    event: IpcEventLike,
+    id: string | number | null,
+    error: TRPCError,
+    type: 'query' | 'mutation' | 'subscription' | 'unknown',
+    path: string | undefined,
+    ctx: unknown,
+  ): void => {
     send(event, { id, error: getErrorShape({ config, error, type, path, input: undefined, ctx }) } as TRPCResponseMessage);
   };
 
@@ -107,7 +114,10 @@ export function createIpcHandler<TRouter extends AnyTRPCRouter>(opts: IpcHandler
             const next = await Promise.race([it.next(), stopped]);
             if (next === 'stop' || next.done) break;
             const value = next.value;
-            send(event, { id, result: isTrackedEnvelope(value) ? { type: 'data', id: value[0], data: { id: value[0], data: value[1] } } : { type: 'data', data: value } } as TRPCResponseMessage);
+            send(event, {
+              id,
+              result: isTrackedEnvelope(value) ? { type: 'data', id: value[0], data: { id: value[0], data: value[1] } } : { type: 'data', data: value },
+            } as TRPCResponseMessage);
           }
           await it.return?.();
           send(event, { id, result: { type: 'stopped' } });

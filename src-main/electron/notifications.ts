@@ -17,7 +17,10 @@ const WORTH_A_NOTICE: Partial<Record<TaskState, string>> = {
  * The desktop notification for a task that just ended, or null: none when they are turned off,
  * none for a cancel (the person did that), none for a state that is not an end.
  */
-export function noticeFor(t: { id: number; agent: string; name: string | null; state: TaskState; error: string | null }, enabled: boolean): DesktopNotice | null {
+export function noticeFor(
+  t: { id: number; agent: string; name: string | null; state: TaskState; error: string | null },
+  enabled: boolean,
+): DesktopNotice | null {
   const verb = WORTH_A_NOTICE[t.state];
   if (!enabled || !verb) return null;
   return {

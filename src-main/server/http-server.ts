@@ -55,7 +55,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const guard = (req: IncomingMessage): { status: number; code: string; message: string } | null => {
     if (hostHeaderCount(req) > 1) return { status: 400, code: 'INVALID_INPUT', message: 'the request has more than one Host header; send exactly one' };
-    if (!hostAllowed(req.headers.host, port)) return { status: 403, code: 'FORBIDDEN', message: `Host "${req.headers.host ?? ''}" is not allowed; use http://127.0.0.1:${port}` };
+    if (!hostAllowed(req.headers.host, port))
+      return { status: 403, code: 'FORBIDDEN', message: `Host "${req.headers.host ?? ''}" is not allowed; use http://127.0.0.1:${port}` };
     if (!originAllowed(req.headers.origin, port)) return { status: 403, code: 'FORBIDDEN', message: `requests from ${req.headers.origin} are not allowed` };
     return null;
   };
@@ -77,15 +78,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (url.pathname === '/trpc' || url.pathname.startsWith('/trpc/')) {
       if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
       const length = Number(req.headers['content-length'] ?? 0);
-      if (length > maxBody) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
+      if (length > maxBody)
+        return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
       const calls = batchSize(url);
-      if (calls > MAX_BATCH_CALLS) return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `a batch of ${calls} calls is over the limit of ${MAX_BATCH_CALLS} calls per request; split it (httpBatchLink's maxItems), or submit many tasks in one tasks.submitBatch call`);
+      if (calls > MAX_BATCH_CALLS)
+        return refuse(
+          res,
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `a batch of ${calls} calls is over the limit of ${MAX_BATCH_CALLS} calls per request; split it (httpBatchLink's maxItems), or submit many tasks in one tasks.submitBatch call`,
+        );
       return void trpc(req, res);
     }
     const artifact = /^\/artifacts\/(\d+)\/(\d+)$/.exec(url.pathname);
     if (artifact) {
       if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
-      const list = services.store.artifacts(Number(artifact[1]));
+      const list = services.manager.queries.artifacts(Number(artifact[1]));
       const a = list[Number(artifact[2])];
       if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
       return serveFile(a.path, a.name, res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
@@ -106,9 +114,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
   });
   server.on('upgrade', (req, socket, head) => {
-    const bad = guard(req) ?? (tokenValid(tokenFrom(req, true), token) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
+    const bad =
+      guard(req) ??
+      (tokenValid(tokenFrom(req, true), token) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
     if (bad) {
-      socket.end(`HTTP/1.1 ${bad.status} ${bad.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: bad })}`);
+      socket.end(
+        `HTTP/1.1 ${bad.status} ${bad.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: bad })}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

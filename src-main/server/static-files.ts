@@ -23,7 +23,8 @@ export function serveStatic(root: string, pathname: string, res: ServerResponse)
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
     'X-Frame-Options': 'DENY',
-    'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws://127.0.0.1:* ws://localhost:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    'Content-Security-Policy':
+      "default-src 'self'; connect-src 'self' ws://127.0.0.1:* ws://localhost:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
   };
   let decoded: string;
   try {
@@ -74,12 +75,12 @@ export function openArtifact(path: string, artifactsRoot: string): { fd: number;
   try {
     real = readlinkSync(`/proc/self/fd/${fd}`);
     // The artifacts folder itself may have been swapped for a link: resolve only its parent.
-    if (!lstatSync(artifactsRoot).isDirectory()) return fail('the artifact is no longer inside its attempt\'s artifacts folder (the folder was replaced)');
+    if (!lstatSync(artifactsRoot).isDirectory()) return fail("the artifact is no longer inside its attempt's artifacts folder (the folder was replaced)");
     root = join(realpathSync(dirname(artifactsRoot)), basename(artifactsRoot));
   } catch {
     return fail('the artifact could not be checked');
   }
-  if (!real.startsWith(root + sep)) return fail('the artifact is no longer inside its attempt\'s artifacts folder');
+  if (!real.startsWith(root + sep)) return fail("the artifact is no longer inside its attempt's artifacts folder");
   return { fd, size: st.size };
 }
 

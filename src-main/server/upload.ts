@@ -31,7 +31,9 @@ export function handleUpload(req: IncomingMessage, res: ServerResponse, uploadsD
   if (!raw) return reply(res, 400, { error: { code: 'INVALID_INPUT', message: 'give the file name as ?name=' } });
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    return reply(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `${raw} is ${declared} bytes; the upload limit is ${maxBytes} bytes (AGENTMGR_UPLOAD_MAX_MB)` } });
+    return reply(res, 413, {
+      error: { code: 'PAYLOAD_TOO_LARGE', message: `${raw} is ${declared} bytes; the upload limit is ${maxBytes} bytes (AGENTMGR_UPLOAD_MAX_MB)` },
+    });
   }
   const name = safeFileName(raw);
   const dir = join(uploadsDir, randomBytes(8).toString('hex'));

@@ -32,7 +32,8 @@ export function App({ api, token }: { api: Api; token: string | null }) {
       startLiveUpdates(api, qc, (t) => {
         const name = `#${t.id} ${t.agent}`;
         if (t.state === 'succeeded') toast({ kind: 'success', text: `${name} succeeded`, href: href({ view: 'task', id: t.id }) });
-        else if (t.state !== 'cancelled') toast({ kind: 'error', text: `${name} ${t.state.replace('_', ' ')}${t.error ? `: ${t.error}` : ''}`, href: href({ view: 'task', id: t.id }) });
+        else if (t.state !== 'cancelled')
+          toast({ kind: 'error', text: `${name} ${t.state.replace('_', ' ')}${t.error ? `: ${t.error}` : ''}`, href: href({ view: 'task', id: t.id }) });
       }),
     [api, qc, toast],
   );
@@ -93,7 +94,12 @@ export function App({ api, token }: { api: Api; token: string | null }) {
                 {status.data.running} running · {status.data.queued} queued
               </span>
             )}
-            <button className={`pause ${status.data?.paused ? 'paused' : ''}`} onClick={() => void togglePause()} aria-pressed={Boolean(status.data?.paused)} disabled={!status.data}>
+            <button
+              className={`pause ${status.data?.paused ? 'paused' : ''}`}
+              onClick={() => void togglePause()}
+              aria-pressed={Boolean(status.data?.paused)}
+              disabled={!status.data}
+            >
               {status.data?.paused ? 'Resume queue' : 'Pause queue'}
             </button>
             <span className={`conn ${connection}`} role="status" aria-live="polite" title="Connection to the Manager">

@@ -30,7 +30,8 @@ describe('inspectPath (dropped files, checked in the main process)', () => {
     writeFileSync(locked, 'x');
     chmodSync(locked, 0o000);
     const r = inspectPath(locked);
-    if (process.getuid?.() === 0) expect(r.ok).toBe(true); // root reads anything
+    if (process.getuid?.() === 0)
+      expect(r.ok).toBe(true); // root reads anything
     else expect(r).toMatchObject({ ok: false, error: 'locked cannot be read (permissions)' });
   });
 });

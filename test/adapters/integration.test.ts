@@ -23,7 +23,7 @@ describe('Manager with a real SQLite file and real subprocesses', () => {
     { dir: bundledAgentsDir(), source: 'bundled' },
     { dir: FIXTURE_AGENTS, source: 'extra' },
   ]);
-  const telemetry = new FakeTelemetry(node({ cpuCores: 2, gpus: [] , gpuStatus: { state: 'absent', message: 'no GPU here' } }));
+  const telemetry = new FakeTelemetry(node({ cpuCores: 2, gpus: [], gpuStatus: { state: 'absent', message: 'no GPU here' } }));
   const bus = new EventBus();
   const manager = new Manager({
     store,

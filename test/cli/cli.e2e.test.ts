@@ -10,7 +10,14 @@ import { waitFor } from '../helpers/wait.js';
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'agentmgr.js');
 const t = tempDir();
-const env = { ...process.env, AGENTMGR_DATA_DIR: t.dir, AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', AGENTMGR_URL: '', AGENTMGR_TOKEN: '' };
+const env = {
+  ...process.env,
+  AGENTMGR_DATA_DIR: t.dir,
+  AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi',
+  AGENTMGR_KILL_GRACE_MS: '300',
+  AGENTMGR_URL: '',
+  AGENTMGR_TOKEN: '',
+};
 delete (env as Record<string, string | undefined>).AGENTMGR_URL;
 delete (env as Record<string, string | undefined>).AGENTMGR_TOKEN;
 
@@ -36,7 +43,10 @@ let serverOut = '';
 
 async function serve(): Promise<void> {
   serverOut = '';
-  server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--agents-dir', FIXTURE_AGENTS, '--max-concurrency', '4'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--agents-dir', FIXTURE_AGENTS, '--max-concurrency', '4'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   server.stdout!.on('data', (d) => (serverOut += d));
   server.stderr!.on('data', (d) => (serverOut += d));
   const end = Date.now() + 20_000;
@@ -82,7 +92,9 @@ describe('agentmgr CLI against agentmgr serve', () => {
     const waited = cli(['wait', String(task.id)]);
     expect(waited.code).toBe(0);
     expect(waited.stdout).toContain(`${task.id} succeeded`);
-    const list = json<{ id: number; agent: string; state: string; priority: number; progress: number; attempts: number; waitingReason: string | null }[]>(cli(['list', '--json']));
+    const list = json<{ id: number; agent: string; state: string; priority: number; progress: number; attempts: number; waitingReason: string | null }[]>(
+      cli(['list', '--json']),
+    );
     expect(list.find((x) => x.id === task.id)).toMatchObject({ agent: 'demo', state: 'succeeded', priority: 4, progress: 1, attempts: 1, waitingReason: null });
     const plain = cli(['list', '--agent', 'demo']);
     expect(plain.stdout.split('\n')[0]).toMatch(new RegExp(`^${task.id}\\tsucceeded\\tdemo\\t4\\t100%`));
@@ -106,7 +118,13 @@ describe('agentmgr CLI against agentmgr serve', () => {
   });
 
   it('submit --batch from stdin: one request, one transaction', () => {
-    const lines = ['{"agent": "ok"}', '# a comment', '', '{"agent": "demo", "input": {"seconds": 0.1}, "priority": 2}', '{"agent": "ok", "name": "third"}'].join('\n');
+    const lines = [
+      '{"agent": "ok"}',
+      '# a comment',
+      '',
+      '{"agent": "demo", "input": {"seconds": 0.1}, "priority": 2}',
+      '{"agent": "ok", "name": "third"}',
+    ].join('\n');
     const r = json<{ ids: number[]; count: number }>(cli(['submit', '--batch', '-', '--json'], lines));
     expect(r.count).toBe(3);
     expect(cli(['wait', ...r.ids.map(String)]).code).toBe(0);
@@ -174,7 +192,9 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^maxConcurrency\s+4\s+How many tasks may run at the same time/m);
     expect(shown.stdout).toMatch(/^reserveAfterSec\s+60\s/m);
-    const changed = json<{ maxConcurrency: number; reserveAfterSec: number; desktopNotifications: boolean }>(cli(['settings', 'maxConcurrency=3', 'reserveAfterSec=0', 'desktopNotifications=false', '--json']));
+    const changed = json<{ maxConcurrency: number; reserveAfterSec: number; desktopNotifications: boolean }>(
+      cli(['settings', 'maxConcurrency=3', 'reserveAfterSec=0', 'desktopNotifications=false', '--json']),
+    );
     expect(changed).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 0, desktopNotifications: false });
     expect(json<{ queue: { maxConcurrency: number } }>(cli(['status', '--json'])).queue.maxConcurrency).toBe(3);
     const unknown = cli(['settings', 'maxConcurency=3']);
@@ -190,7 +210,11 @@ describe('agentmgr CLI against agentmgr serve', () => {
   it('on a terminal: list prints a table, wait draws progress bars', () => {
     // `script` gives the CLI a pseudo-terminal, as a person's shell would.
     const tty = (args: string[]) =>
-      spawnSync('script', ['-qfec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { ...env, COLUMNS: '120' }, encoding: 'utf8', timeout: 30_000 });
+      spawnSync('script', ['-qfec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        env: { ...env, COLUMNS: '120' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
     const task = json<{ id: number }>(cli(['submit', 'demo', '--input', '{"seconds":0.5,"steps":5}', '--json']));
     const w = tty(['wait', String(task.id)]);
     expect(w.status).toBe(0);

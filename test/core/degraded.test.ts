@@ -11,7 +11,21 @@ import { VirtualClock } from '../helpers/virtual-clock.js';
  * Issue 10, defect 6: a full disk. Faithful to better-sqlite3: every write throws an Error whose
  * code is SQLITE_FULL, reads go on working, and nothing is half-written.
  */
-const WRITES = new Set(['insertTasks', 'beginAttempt', 'markSpawned', 'endAttempt', 'cancelQueued', 'setDesired', 'setPriority', 'requeue', 'setProgress', 'setResult', 'addArtifact', 'addEvent', 'setSetting']);
+const WRITES = new Set([
+  'insertTasks',
+  'beginAttempt',
+  'markSpawned',
+  'endAttempt',
+  'cancelQueued',
+  'setDesired',
+  'setPriority',
+  'requeue',
+  'setProgress',
+  'setResult',
+  'addArtifact',
+  'addEvent',
+  'setSetting',
+]);
 
 function fillable(store: SqliteTaskStore): { store: TaskStore; full: { on: boolean; bug?: boolean } } {
   const full: { on: boolean; bug?: boolean } = { on: false };

@@ -360,7 +360,7 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     );
   }
 
-  it('records each attempt\'s peaks, and sizes later tasks from the 95th percentile of them', () => {
+  it("records each attempt's peaks, and sizes later tasks from the 95th percentile of them", () => {
     h = harness([learner]);
     for (const peak of [1000, 1200, 1100]) {
       h.manager.submit([{ agent: 'learner' }]);
@@ -406,7 +406,10 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
 
   it('a settling task counts its reservation and its measured use against others', () => {
     h = harness([learner], { settleMs: 30_000 });
-    h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 3000 } } }, { agent: 'learner', resources: { gpu: { vramMB: 3000 } } }]);
+    h.manager.submit([
+      { agent: 'learner', resources: { gpu: { vramMB: 3000 } } },
+      { agent: 'learner', resources: { gpu: { vramMB: 3000 } } },
+    ]);
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2);
     const [a] = h.runner.live();

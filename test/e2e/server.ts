@@ -37,7 +37,21 @@ export async function startServer(): Promise<E2EServer> {
   };
   let child: ChildProcess;
   const launch = async (port: string): Promise<string> => {
-    child = spawn(process.execPath, [join(ROOT, 'bin', 'agentmgr.js'), 'serve', '--port', port, '--quiet', '--max-concurrency', '4', '--agents-dir', join(ROOT, 'test', 'fixtures', 'agents')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'agentmgr.js'),
+        'serve',
+        '--port',
+        port,
+        '--quiet',
+        '--max-concurrency',
+        '4',
+        '--agents-dir',
+        join(ROOT, 'test', 'fixtures', 'agents'),
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

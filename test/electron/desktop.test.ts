@@ -10,7 +10,13 @@ import { startTestServer } from '../helpers/server.js';
 /** A fake of the parts of Electron the desktop shell uses, recording what it is asked to do. */
 function fakeElectron(answer = 0) {
   let nextId = 1;
-  const windows: (WindowLike & { options: Record<string, unknown>; loaded: string[]; handlers: Record<string, (...a: unknown[]) => void>; wc: Record<string, unknown>; visible: boolean })[] = [];
+  const windows: (WindowLike & {
+    options: Record<string, unknown>;
+    loaded: string[];
+    handlers: Record<string, (...a: unknown[]) => void>;
+    wc: Record<string, unknown>;
+    visible: boolean;
+  })[] = [];
   const notices: { title: string; body: string; click?: () => void }[] = [];
   const opened: string[] = [];
   const shown: string[] = [];
@@ -144,7 +150,16 @@ describe('the desktop shell (with a fake electron module)', () => {
     new Desktop(f.e, m.services, opts).start();
     expect(f.windows).toHaveLength(2);
     for (const w of f.windows) {
-      expect(w.options.webPreferences).toMatchObject({ preload: opts.preload, contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInSubFrames: false, nodeIntegrationInWorker: false, webSecurity: true, webviewTag: false });
+      expect(w.options.webPreferences).toMatchObject({
+        preload: opts.preload,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInSubFrames: false,
+        nodeIntegrationInWorker: false,
+        webSecurity: true,
+        webviewTag: false,
+      });
       expect(w.options.show).toBe(false);
       expect(w.wc.open).toBeTypeOf('function');
       expect(w.wc['will-navigate']).toBeTypeOf('function');
@@ -159,7 +174,11 @@ describe('the desktop shell (with a fake electron module)', () => {
     const f = fakeElectron();
     new Desktop(f.e, m.services, opts).start();
     const replies: unknown[] = [];
-    const ev = (id: number): IpcEventLike => ({ sender: { id, isDestroyed: () => false }, senderFrame: { routingId: 1, url: 'file:///' }, reply: (ch, msg) => (expect(ch).toBe(IPC_CHANNEL), replies.push(msg)) });
+    const ev = (id: number): IpcEventLike => ({
+      sender: { id, isDestroyed: () => false },
+      senderFrame: { routingId: 1, url: 'file:///' },
+      reply: (ch, msg) => (expect(ch).toBe(IPC_CHANNEL), replies.push(msg)),
+    });
     f.ipc()(ev(f.windows[0]!.webContents.id), { method: 'request', operation: { id: 1, type: 'query', path: 'health' } });
     f.ipc()(ev(999), { method: 'request', operation: { id: 2, type: 'query', path: 'health' } });
     await waitFor(() => replies.length === 2);
@@ -173,9 +192,16 @@ describe('the desktop shell (with a fake electron module)', () => {
     const task = m.services.manager.submit([{ agent: 'ok' }])[0]!;
     await waitFor(() => m.services.store.getTask(task.id)!.state === 'succeeded');
     const replies: unknown[] = [];
-    const ev: IpcEventLike = { sender: { id: f.windows[0]!.webContents.id, isDestroyed: () => false }, senderFrame: { routingId: 1, url: 'file:///' }, reply: (_c, msg) => replies.push(msg) };
+    const ev: IpcEventLike = {
+      sender: { id: f.windows[0]!.webContents.id, isDestroyed: () => false },
+      senderFrame: { routingId: 1, url: 'file:///' },
+      reply: (_c, msg) => replies.push(msg),
+    };
     f.ipc()(ev, { method: 'request', operation: { id: 1, type: 'mutation', path: 'artifacts.open', input: { json: { id: task.id, index: 0 } } } });
-    f.ipc()(ev, { method: 'request', operation: { id: 2, type: 'mutation', path: 'artifacts.open', input: { json: { id: task.id, index: 0, reveal: true } } } });
+    f.ipc()(ev, {
+      method: 'request',
+      operation: { id: 2, type: 'mutation', path: 'artifacts.open', input: { json: { id: task.id, index: 0, reveal: true } } },
+    });
     await waitFor(() => replies.length === 2);
     expect(f.opened).toEqual([expect.stringMatching(/artifacts\/out\.txt$/)]);
     expect(f.shown).toEqual([expect.stringMatching(/artifacts\/out\.txt$/)]);
@@ -211,7 +237,9 @@ describe('the desktop shell (with a fake electron module)', () => {
     expect(tray.tooltip).toMatch(/1 running/);
     const failing = m.services.manager.submit([{ agent: 'fail', maxAttempts: 1 }])[0]!;
     await waitFor(() => tray.image === '/app/resources/tray/attention.png');
-    expect(f.notices).toContainEqual(expect.objectContaining({ title: 'fail failed', body: expect.stringMatching(new RegExp(`Task #${failing.id} \\(fail\\): attempt 1: exit code 3`)) }));
+    expect(f.notices).toContainEqual(
+      expect.objectContaining({ title: 'fail failed', body: expect.stringMatching(new RegExp(`Task #${failing.id} \\(fail\\): attempt 1: exit code 3`)) }),
+    );
     f.notices.find((n) => n.title === 'fail failed')!.click!();
     expect(f.windows[0]!.loaded.at(-1)).toBe(`/app/out/renderer/index.html#/task/${failing.id}`);
     f.windows[0]!.handlers.focus!(); // seen
@@ -289,7 +317,9 @@ describe('tray and notification decisions', () => {
   ] as const)('%j is %s', (i, s) => expect(trayState(i)).toBe(s));
 
   it('tooltip', () => {
-    expect(trayTooltip({ ...base, running: 2, queued: 5, paused: true, vram: { usedMB: 3277, totalMB: 8188 } })).toBe('Agent Manager: 2 running, 5 queued, paused · VRAM 3.2 of 8.0 GB in use');
+    expect(trayTooltip({ ...base, running: 2, queued: 5, paused: true, vram: { usedMB: 3277, totalMB: 8188 } })).toBe(
+      'Agent Manager: 2 running, 5 queued, paused · VRAM 3.2 of 8.0 GB in use',
+    );
   });
 
   it('the quick view opens next to the tray, inside the screen', () => {

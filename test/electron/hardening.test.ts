@@ -52,18 +52,24 @@ describe('window hardening', () => {
 describe('the headless entry never imports electron', () => {
   it('agentmgr runs with any import of electron made to fail', () => {
     const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-    const hook = 'data:text/javascript,' + encodeURIComponent(
-      'import { register } from "node:module";' +
-        'register("data:text/javascript," + encodeURIComponent(' +
-        JSON.stringify('export async function resolve(s, c, next) { if (s === "electron" || s.startsWith("trpc-electron")) throw new Error("electron was imported by " + c.parentURL); return next(s, c); }') +
-        '));',
-    );
+    const hook =
+      'data:text/javascript,' +
+      encodeURIComponent(
+        'import { register } from "node:module";' +
+          'register("data:text/javascript," + encodeURIComponent(' +
+          JSON.stringify(
+            'export async function resolve(s, c, next) { if (s === "electron" || s.startsWith("trpc-electron")) throw new Error("electron was imported by " + c.parentURL); return next(s, c); }',
+          ) +
+          '));',
+      );
     const r = spawnSync(process.execPath, ['--import', hook, join(root, 'bin', 'agentmgr.js'), 'help', 'serve'], { encoding: 'utf8' });
     expect(r.stderr).not.toMatch(/electron was imported/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/agentmgr serve/);
     // And the hook does catch an import of electron:
-    const bad = spawnSync(process.execPath, ['--import', hook, '-e', 'import("electron").catch(e => { console.error(e.message); process.exit(5) })'], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, ['--import', hook, '-e', 'import("electron").catch(e => { console.error(e.message); process.exit(5) })'], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(5);
     expect(bad.stderr).toMatch(/electron was imported/);
   });

@@ -22,7 +22,7 @@ describe('packaging configuration', () => {
     expect(pkg.build.asarUnpack).toEqual(expect.arrayContaining(['node_modules/better-sqlite3/**']));
   });
 
-  it('rebuilds better-sqlite3 for Electron\'s ABI as part of packaging', () => {
+  it("rebuilds better-sqlite3 for Electron's ABI as part of packaging", () => {
     for (const s of ['package', 'package:linux', 'package:win']) expect(pkg.scripts[s]).toMatch(/electron-builder install-app-deps && electron-builder/);
   });
 

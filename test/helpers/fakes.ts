@@ -159,8 +159,10 @@ export class FakeRunner implements AgentRunner {
 
   adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
     // Never recorded as spawned: as the real runner finds when the attempt folder has no run id.
-    if (spec.pid === null || spec.pgid === null) return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: null, notStarted: true } };
-    if (!this.alive.has(spec.pid)) return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
+    if (spec.pid === null || spec.pgid === null)
+      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: null, notStarted: true } };
+    if (!this.alive.has(spec.pid))
+      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
     const { run, handle } = makeRun(spec, listener, spec.pgid);
     this.runs.push(run);
     return { alive: true, handle };

@@ -8,7 +8,10 @@ export const FAKE_NVIDIA_SMI = join(fileURLToPath(new URL('.', import.meta.url))
 
 /** A real headless Manager on a free loopback port, with its own data dir and the fixture agents. */
 export function startTestServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<HeadlessManager> {
-  const options = resolveServeOptions({ 'data-dir': dataDir, port: '0', 'agents-dir': [FIXTURE_AGENTS] }, { AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', ...env });
+  const options = resolveServeOptions(
+    { 'data-dir': dataDir, port: '0', 'agents-dir': [FIXTURE_AGENTS] },
+    { AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', ...env },
+  );
   return startHeadless(options, process.env.AGENTMGR_TEST_LOG ? 'info' : 'silent');
 }
 

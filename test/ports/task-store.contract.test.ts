@@ -65,7 +65,12 @@ function taskIn(store: TaskStore, state: TaskState): TaskRecord {
   store.beginAttempt(t!.id, 0, T0, []);
   if (state === 'starting') return store.getTask(t!.id)!;
   if (state === 'running') return store.markSpawned(t!.id, 1, proc)!;
-  return store.endAttempt(t!.id, 1, { ...end, outcome: state === 'queued' ? 'failed' : (state as typeof end.outcome) }, { state, notBefore: null, error: null, finishedAt: T0 })!;
+  return store.endAttempt(
+    t!.id,
+    1,
+    { ...end, outcome: state === 'queued' ? 'failed' : (state as typeof end.outcome) },
+    { state, notBefore: null, error: null, finishedAt: T0 },
+  )!;
 }
 
 describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
@@ -91,7 +96,10 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.beginAttempt(id, 0, T0, [0])).toBeNull(); // not queued any more
     expect(store.markSpawned(id, 2, proc)).toBeNull();
     expect(store.markSpawned(id, 1, proc)).toMatchObject({ id, state: 'running' });
-    expect(store.endAttempt(id, 1, end, { state: 'queued', notBefore: T0 + 1000, error: null, finishedAt: null })).toMatchObject({ state: 'queued', notBefore: T0 + 1000 });
+    expect(store.endAttempt(id, 1, end, { state: 'queued', notBefore: T0 + 1000, error: null, finishedAt: null })).toMatchObject({
+      state: 'queued',
+      notBefore: T0 + 1000,
+    });
     expect(store.endAttempt(id, 1, end, { state: 'failed', notBefore: null, error: 'x', finishedAt: T0 })).toBeNull(); // ends once
     expect(store.getTask(id)).toMatchObject({ state: 'queued', attempts: 1, notBefore: T0 + 1000 });
     expect(store.attempts(id)).toMatchObject([{ number: 1, outcome: 'failed', exitCode: 1, pid: 1, pidStartTime: '5', gpus: [0], logDir: '/x' }]);
@@ -110,7 +118,12 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     const t = taskIn(store, 'running');
     expect(() => store.endAttempt(t.id, 1, end, { state: 'running', notBefore: null, error: null, finishedAt: null })).toThrow(/cannot leave/);
     expect(store.getTask(t.id)!.state).toBe('running');
-    const next = store.endAttempt(t.id, 1, { ...end, peakVramMB: 1234.6, peakMemoryMB: 99.4, peakCpu: 0.5 }, { state: 'queued', notBefore: T0 + 9, error: null, finishedAt: null, request: { cpu: 2, memoryMB: 50, gpu: { count: 1, vramMB: 4000 } }, maxAttempts: 5 });
+    const next = store.endAttempt(
+      t.id,
+      1,
+      { ...end, peakVramMB: 1234.6, peakMemoryMB: 99.4, peakCpu: 0.5 },
+      { state: 'queued', notBefore: T0 + 9, error: null, finishedAt: null, request: { cpu: 2, memoryMB: 50, gpu: { count: 1, vramMB: 4000 } }, maxAttempts: 5 },
+    );
     expect(next).toMatchObject({ state: 'queued', request: { cpu: 2, memoryMB: 50, gpu: { count: 1, vramMB: 4000 } }, maxAttempts: 5 });
     expect(store.attempts(t.id)[0]).toMatchObject({ peakVramMB: 1235, peakMemoryMB: 99, peakCpu: 0.5 });
     expect(store.events(t.id)).toMatchObject([{ attempt: 1, type: 'attempt-ended', data: { outcome: 'failed', next: 'queued' } }]);
@@ -124,7 +137,15 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
       (t) => store.markSpawned(t.id, t.attempts, proc),
       (t) => store.cancelQueued(t.id, T0),
       (t) => store.requeue(t.id, t.state, T0),
-      ...TASK_STATES.map((to) => (t: TaskRecord) => store.endAttempt(t.id, t.attempts, { ...end, outcome: TERMINAL_STATES.includes(to) ? (to as typeof end.outcome) : 'failed' }, { state: to, notBefore: null, error: null, finishedAt: null })),
+      ...TASK_STATES.map(
+        (to) => (t: TaskRecord) =>
+          store.endAttempt(
+            t.id,
+            t.attempts,
+            { ...end, outcome: TERMINAL_STATES.includes(to) ? (to as typeof end.outcome) : 'failed' },
+            { state: to, notBefore: null, error: null, finishedAt: null },
+          ),
+      ),
     ];
     for (const from of TASK_STATES) {
       for (const attempt of tryEach) {
@@ -187,7 +208,12 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.artifacts(t.id)).toEqual([{ taskId: t.id, attempt: 1, name: 'a2.png', path: '/o/a.png', sizeBytes: 2, createdAt: T0 }]);
     for (const [i, mem] of [100, 300, 200].entries()) {
       const x = taskIn(store, 'running');
-      store.endAttempt(x.id, 1, { ...end, outcome: 'succeeded', endedAt: T0 + i, peakMemoryMB: mem, peakVramMB: null, peakCpu: 1 }, { state: 'succeeded', notBefore: null, error: null, finishedAt: T0 });
+      store.endAttempt(
+        x.id,
+        1,
+        { ...end, outcome: 'succeeded', endedAt: T0 + i, peakMemoryMB: mem, peakVramMB: null, peakCpu: 1 },
+        { state: 'succeeded', notBefore: null, error: null, finishedAt: T0 },
+      );
     }
     expect(store.recentPeaks('a', 2)).toEqual([
       { vramMB: null, memoryMB: 200, cpu: 1 },

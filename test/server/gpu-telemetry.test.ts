@@ -39,7 +39,13 @@ beforeAll(async () => {
   mkdirSync(smi, { recursive: true });
   writeSmi(smi, 'gpus.csv', gpu(300));
   process.env.FAKE_NVIDIA_SMI_DIR = smi;
-  m = await startTestServer(join(t.dir, 'data'), { AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI, AGENTMGR_TELEMETRY_MS: '200', AGENTMGR_VRAM_MARGIN_MB: '256', AGENTMGR_SETTLE_MS: '0', AGENTMGR_MAX_CONCURRENCY: '8' });
+  m = await startTestServer(join(t.dir, 'data'), {
+    AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI,
+    AGENTMGR_TELEMETRY_MS: '200',
+    AGENTMGR_VRAM_MARGIN_MB: '256',
+    AGENTMGR_SETTLE_MS: '0',
+    AGENTMGR_MAX_CONCURRENCY: '8',
+  });
   ({ api, close } = createClient({ url: m.server.url, token: m.token }));
 });
 afterAll(async () => {
@@ -64,7 +70,9 @@ describe('GPU telemetry in the Manager', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await api.queue.status.query()).running).toBe(1); // 8188 - 3300 - 256 = 4632: one 2500 MB task
     const waiting = (await api.tasks.list.query({ state: ['queued'] })).items[0]!;
-    expect(waiting.waitingReason).toMatch(/needs 2500 MB VRAM on GPU 0, 2132 MB free of 8188 MB: 3300 MB held by other programs \(game.exe 3000 MB\), 2500 MB by 1 running task, 256 MB safety margin/);
+    expect(waiting.waitingReason).toMatch(
+      /needs 2500 MB VRAM on GPU 0, 2132 MB free of 8188 MB: 3300 MB held by other programs \(game.exe 3000 MB\), 2500 MB by 1 running task, 256 MB safety margin/,
+    );
     const res = await api.resources.query();
     expect(res.gpus[0]).toMatchObject({ totalMB: 8188, foreignMB: 3300, oursMB: 2500, foreignTop: ['game.exe 3000 MB'] });
 
@@ -174,7 +182,7 @@ describe('GPU telemetry in the Manager', () => {
     expect((await api.health.query()).gpuCollectorRestarts).toBeGreaterThan(0);
   });
 
-  it('a model server that an agent started in a session of its own (setsid) is the agent\'s: its VRAM counts as ours, and it stops with the task', async () => {
+  it("a model server that an agent started in a session of its own (setsid) is the agent's: its VRAM counts as ours, and it stops with the task", async () => {
     writeSmi(smi, 'apps.csv', '');
     writeSmi(smi, 'gpus.csv', gpu(300));
     const task = await api.tasks.submit.mutate({ agent: 'escaper' });
@@ -190,7 +198,7 @@ describe('GPU telemetry in the Manager', () => {
     await until(async () => {
       const g = (await api.resources.query()).gpus[0];
       return g?.oursMB === 2000 && g.foreignMB === 300;
-    }, 'its 2000 MB counted as ours, the desktop\'s 300 MB as other programs\'');
+    }, "its 2000 MB counted as ours, the desktop's 300 MB as other programs'");
     const res = await api.resources.query();
     expect(res.gpus[0]).toMatchObject({ foreignMB: 300, oursMB: 2000, foreignTop: [] });
     expect((await api.tasks.logs.query({ id: task.id })).text).toContain(`process ${daemon} left the agent's process group`);

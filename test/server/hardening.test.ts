@@ -101,7 +101,10 @@ describe('HTTP batching is capped', () => {
 describe('smaller holes', () => {
   it('two Host headers get a 400', async () => {
     const port = m.server.port;
-    const out = await raw(port, `GET /trpc/queue.status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: evil.example\r\nAuthorization: Bearer ${m.token}\r\nConnection: close\r\n\r\n`);
+    const out = await raw(
+      port,
+      `GET /trpc/queue.status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: evil.example\r\nAuthorization: Bearer ${m.token}\r\nConnection: close\r\n\r\n`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 400/);
     expect(out).toMatch(/more than one Host header/);
   });

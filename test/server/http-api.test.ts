@@ -12,7 +12,6 @@ import { tempDir } from '../helpers/fakes.js';
 import { http } from '../helpers/http.js';
 import { startTestServer } from '../helpers/server.js';
 
-
 const t = tempDir();
 let m: HeadlessManager;
 let api: ApiClient;
@@ -59,7 +58,10 @@ describe('HTTP guards', () => {
   });
 
   it('refuses an oversized body before reading it', async () => {
-    const r = await http(m.server.port, '/trpc/tasks.submitBatch', { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json', 'Content-Length': String(65 * 1024 * 1024) } });
+    const r = await http(m.server.port, '/trpc/tasks.submitBatch', {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json', 'Content-Length': String(65 * 1024 * 1024) },
+    });
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body).error.code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -104,12 +106,30 @@ describe('API over HTTP and WebSocket', () => {
   });
 
   it('errors carry a stable code and a message that says what to fix', async () => {
-    expect(await appError(api.tasks.submit.mutate({ agent: 'nope' }))).toMatchObject({ code: 'UNKNOWN_AGENT', message: expect.stringMatching(/unknown agent "nope"; known agents: .*demo/) });
-    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 'x' } }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/seconds must be number/) });
-    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', priority: 5000 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/invalid request: priority: Too big/) });
-    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { cpu: -2 } }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/resources.cpu/) });
-    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { memoryMB: 16_000_000 } }))).toMatchObject({ code: 'UNSATISFIABLE', message: expect.stringMatching(/can never run on this machine: it needs 16000000 MB RAM/) });
-    expect(await appError(api.tasks.submitBatch.mutate([{ agent: 'ok' }, { agent: 'ok' }, { agent: 'zzz' }]))).toMatchObject({ code: 'UNKNOWN_AGENT', index: 2 });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'nope' }))).toMatchObject({
+      code: 'UNKNOWN_AGENT',
+      message: expect.stringMatching(/unknown agent "nope"; known agents: .*demo/),
+    });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 'x' } }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/seconds must be number/),
+    });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', priority: 5000 }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/invalid request: priority: Too big/),
+    });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { cpu: -2 } }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/resources.cpu/),
+    });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', resources: { memoryMB: 16_000_000 } }))).toMatchObject({
+      code: 'UNSATISFIABLE',
+      message: expect.stringMatching(/can never run on this machine: it needs 16000000 MB RAM/),
+    });
+    expect(await appError(api.tasks.submitBatch.mutate([{ agent: 'ok' }, { agent: 'ok' }, { agent: 'zzz' }]))).toMatchObject({
+      code: 'UNKNOWN_AGENT',
+      index: 2,
+    });
     expect(await appError(api.tasks.get.query({ id: 999_999 }))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -195,8 +215,14 @@ describe('API over HTTP and WebSocket', () => {
   });
 
   it('settings are validated, applied at once and kept', async () => {
-    expect(await appError(api.settings.update.mutate({ maxConcurrency: 0 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/maxConcurrency: Too small/) });
-    expect(await appError(api.settings.update.mutate({ reserveAfterSec: -1 }))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/reserveAfterSec/) });
+    expect(await appError(api.settings.update.mutate({ maxConcurrency: 0 }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/maxConcurrency: Too small/),
+    });
+    expect(await appError(api.settings.update.mutate({ reserveAfterSec: -1 }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/reserveAfterSec/),
+    });
     expect((await api.settings.get.query()).reserveAfterSec).toBe(60);
     const s = await api.settings.update.mutate({ maxConcurrency: 7, vramMarginMB: 300, reserveAfterSec: 0 });
     expect(s).toMatchObject({ maxConcurrency: 7, vramMarginMB: 300, reserveAfterSec: 0 });

@@ -102,7 +102,10 @@ export class FileAgentCatalog implements AgentCatalog {
     if (!v || v(input)) return null;
     return (v.errors ?? [])
       .slice(0, 5)
-      .map((e) => `${e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'input'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`)
+      .map(
+        (e) =>
+          `${e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'input'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`,
+      )
       .join('; ');
   }
 }

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { TelemetrySample } from '../../../contracts/telemetry.js';
-import type { EventSink, ManagerEvent } from '../../core/ports.js';
+import type { AppEvent, EventSink } from '../../core/ports.js';
 
 /** What flows to subscribers: the Manager's events, and live telemetry samples. */
-export type BusEvent = ManagerEvent | { type: 'telemetry'; sample: TelemetrySample };
+export type BusEvent = AppEvent;
 
 /** In-process pub/sub of Manager events and telemetry, feeding every live subscription. */
 export class EventBus implements EventSink {

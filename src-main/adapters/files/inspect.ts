@@ -2,8 +2,7 @@ import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:f
 import { basename, isAbsolute } from 'node:path';
 
 export type Inspected =
-  | { path: string; ok: true; realPath: string; name: string; sizeBytes: number; viaSymlink: boolean }
-  | { path: string; ok: false; error: string };
+  { path: string; ok: true; realPath: string; name: string; sizeBytes: number; viaSymlink: boolean } | { path: string; ok: false; error: string };
 
 /**
  * What a dropped path really is, checked in the main process (the renderer only passes strings):

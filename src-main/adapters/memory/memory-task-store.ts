@@ -91,7 +91,8 @@ export class MemoryTaskStore implements TaskStore {
       const byName = t.name !== null && t.name.toLowerCase().includes(q.toLowerCase());
       return byName || (Number.isInteger(id) && id > 0 && t.id === id);
     };
-    const order = (a: TaskRecord, b: TaskRecord): number => (sort === 'oldest' ? a.id - b.id : sort === 'priority' ? b.priority - a.priority || a.id - b.id : b.id - a.id);
+    const order = (a: TaskRecord, b: TaskRecord): number =>
+      sort === 'oldest' ? a.id - b.id : sort === 'priority' ? b.priority - a.priority || a.id - b.id : b.id - a.id;
     const all = [...this.tasks.values()].filter(matches).sort(order);
     return { items: all.slice(offset, offset + limit).map(copy), total: all.length };
   }
@@ -124,7 +125,15 @@ export class MemoryTaskStore implements TaskStore {
   beginAttempt(taskId: number, expectedAttempts: number, startedAt: number, gpus: readonly number[]): TaskRecord | null {
     const t = this.tasks.get(taskId);
     if (!t || t.state !== 'queued' || t.attempts !== expectedAttempts) return null;
-    Object.assign(t, { state: 'starting', attempts: expectedAttempts + 1, startedAt, updatedAt: startedAt, notBefore: null, progress: null, progressMessage: null });
+    Object.assign(t, {
+      state: 'starting',
+      attempts: expectedAttempts + 1,
+      startedAt,
+      updatedAt: startedAt,
+      notBefore: null,
+      progress: null,
+      progressMessage: null,
+    });
     const list = this.attemptsOf.get(taskId) ?? [];
     list.push({
       taskId,
@@ -162,8 +171,18 @@ export class MemoryTaskStore implements TaskStore {
     const a = this.attempt(taskId, attempt);
     if (!a || a.outcome !== 'running') return null;
     const t = this.tasks.get(taskId);
-    if (!t || t.attempts !== attempt || (t.state !== 'starting' && t.state !== 'running')) throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
-    Object.assign(a, { outcome: end.outcome, reason: end.reason, exitCode: end.exitCode, signal: end.signal, endedAt: end.endedAt, peakVramMB: round(end.peakVramMB), peakMemoryMB: round(end.peakMemoryMB), peakCpu: end.peakCpu ?? null });
+    if (!t || t.attempts !== attempt || (t.state !== 'starting' && t.state !== 'running'))
+      throw new Error(`task ${taskId} attempt ${attempt} ended but the task was not active`);
+    Object.assign(a, {
+      outcome: end.outcome,
+      reason: end.reason,
+      exitCode: end.exitCode,
+      signal: end.signal,
+      endedAt: end.endedAt,
+      peakVramMB: round(end.peakVramMB),
+      peakMemoryMB: round(end.peakMemoryMB),
+      peakCpu: end.peakCpu ?? null,
+    });
     Object.assign(t, { state: next.state, notBefore: next.notBefore, error: next.error, finishedAt: next.finishedAt, updatedAt: end.endedAt });
     if (next.progress !== undefined) t.progress = next.progress;
     if (next.request) t.request = copy(next.request);
@@ -196,7 +215,18 @@ export class MemoryTaskStore implements TaskStore {
   requeue(taskId: number, from: TaskState, at: number): TaskRecord | null {
     const t = this.tasks.get(taskId);
     if (!t || t.state !== from || !TERMINAL_STATES.includes(from)) return null;
-    Object.assign(t, { state: 'queued', desired: 'run', maxAttempts: Math.max(t.maxAttempts, t.attempts + 1), notBefore: null, error: null, result: null, progress: null, progressMessage: null, finishedAt: null, updatedAt: at });
+    Object.assign(t, {
+      state: 'queued',
+      desired: 'run',
+      maxAttempts: Math.max(t.maxAttempts, t.attempts + 1),
+      notBefore: null,
+      error: null,
+      result: null,
+      progress: null,
+      progressMessage: null,
+      finishedAt: null,
+      updatedAt: at,
+    });
     this.addEvent(taskId, null, 'retried', { from }, at);
     return copy(t);
   }
@@ -247,7 +277,8 @@ export class MemoryTaskStore implements TaskStore {
     for (const t of this.tasks.values()) {
       if (t.agent !== agent) continue;
       for (const a of this.attemptsOf.get(t.id) ?? []) {
-        if (a.outcome === 'succeeded' && a.peakMemoryMB !== null) out.push({ endedAt: a.endedAt ?? 0, peak: { vramMB: a.peakVramMB, memoryMB: a.peakMemoryMB, cpu: a.peakCpu } });
+        if (a.outcome === 'succeeded' && a.peakMemoryMB !== null)
+          out.push({ endedAt: a.endedAt ?? 0, peak: { vramMB: a.peakVramMB, memoryMB: a.peakMemoryMB, cpu: a.peakCpu } });
       }
     }
     return out

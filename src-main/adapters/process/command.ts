@@ -11,7 +11,10 @@ export function resolveCommand(command: readonly string[], agentDir: string, pat
   if (!program) return { error: 'the agent has an empty command' };
   const candidates = program.includes('/')
     ? [isAbsolute(program) ? program : resolve(agentDir, program)]
-    : pathEnv.split(delimiter).filter(Boolean).map((d) => join(d, program));
+    : pathEnv
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, program));
   for (const c of candidates) {
     try {
       if (!statSync(c).isFile()) continue;

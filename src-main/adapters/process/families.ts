@@ -93,7 +93,7 @@ export class Families {
       }
     }
     // Follow parent links until nothing more joins (a chain of forks takes one pass per level).
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const p of byPid.values()) {
         if (familyOf.has(p.pid)) continue;

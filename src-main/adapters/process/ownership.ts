@@ -33,7 +33,9 @@ export function carriesMarker(pid: number, marker: Marker): boolean {
   }
   // The last entry may lack its terminating NUL.
   const last = Buffer.from(marker);
-  return env.length >= last.length && env.subarray(env.length - last.length).equals(last) && (env.length === last.length || env[env.length - last.length - 1] === 0);
+  return (
+    env.length >= last.length && env.subarray(env.length - last.length).equals(last) && (env.length === last.length || env[env.length - last.length - 1] === 0)
+  );
 }
 
 /**
@@ -51,7 +53,13 @@ export function markedProcesses(marker: Marker, procs: readonly ProcStat[] = lis
  * live member of it carries the marker), and every marked process wherever it went. Returns how
  * many were signalled (groups count once).
  */
-export function signalOurs(opts: { pgid: number | null; leader: { pid: number; startTime: string } | null; marker: Marker | null; bornSince?: string | null; signal: NodeJS.Signals }): number {
+export function signalOurs(opts: {
+  pgid: number | null;
+  leader: { pid: number; startTime: string } | null;
+  marker: Marker | null;
+  bornSince?: string | null;
+  signal: NodeJS.Signals;
+}): number {
   const { pgid, leader, marker, signal } = opts;
   const marked = marker ? markedProcesses(marker, listProcs(), opts.bornSince ?? null) : [];
   let sent = 0;

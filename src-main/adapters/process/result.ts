@@ -15,7 +15,16 @@ export function decodeStatus(status: number): { exitCode: number | null; signal:
   return { exitCode: status, signal: null };
 }
 
-const base: RunOutcome = { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: null, forcefullyTerminated: false, durationMs: 0 };
+const base: RunOutcome = {
+  exitCode: null,
+  signal: null,
+  timedOut: false,
+  cancelled: false,
+  unknown: false,
+  startError: null,
+  forcefullyTerminated: false,
+  durationMs: 0,
+};
 
 /** A run whose fate cannot be known (its files are gone, or it left no exit status). */
 export const unknownOutcome = (durationMs = 0): RunOutcome => ({ ...base, unknown: true, durationMs });

@@ -183,7 +183,9 @@ class Run implements RunHandle {
     this.log = new AttemptLog(this.dir, this.cfg.caps);
     this.openStreams(this.log.offsets);
     if (unrecorded) this.listener({ type: 'spawned', pid: leader.pid, pidStartTime: leader.startTime, pgid, logDir: this.dir });
-    this.note(unrecorded ? 're-adopted by a restarted Manager (found by its run id: the Manager had stopped before recording it)' : 're-adopted by a restarted Manager');
+    this.note(
+      unrecorded ? 're-adopted by a restarted Manager (found by its run id: the Manager had stopped before recording it)' : 're-adopted by a restarted Manager',
+    );
     this.follow(readEscapedFile(this.dir));
     this.arm();
   }
@@ -301,7 +303,8 @@ class Run implements RunHandle {
       this.ioError = null;
     } catch (e) {
       const message = (e as Error).message;
-      if (this.ioError !== message) this.listener({ type: 'log', text: `[agentmgr] could not read or write the attempt's files (${message}); still watching the agent\n` });
+      if (this.ioError !== message)
+        this.listener({ type: 'log', text: `[agentmgr] could not read or write the attempt's files (${message}); still watching the agent\n` });
       this.ioError = message;
       // The end must still be reported, with what is known.
       if (this.done && !this.reported) this.report(this.fallbackOutcome());
@@ -360,7 +363,14 @@ class Run implements RunHandle {
   private fallbackOutcome(): RunOutcome {
     const status = this.leaderStatus;
     if (!status) return unknownOutcome(Date.now() - this.startedAt);
-    return { ...unknownOutcome(Date.now() - this.startedAt), unknown: false, exitCode: status.code, signal: status.signal, cancelled: this.termination === 'cancelled', timedOut: this.termination === 'timedOut' };
+    return {
+      ...unknownOutcome(Date.now() - this.startedAt),
+      unknown: false,
+      exitCode: status.code,
+      signal: status.signal,
+      cancelled: this.termination === 'cancelled',
+      timedOut: this.termination === 'timedOut',
+    };
   }
 
   /**
@@ -399,7 +409,10 @@ class Run implements RunHandle {
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
       // Not saved on its own: finalize writes it into the log at once.
-      this.note(`attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`, false);
+      this.note(
+        `attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`,
+        false,
+      );
       this.log.finalize();
     } else {
       this.log.close();
@@ -448,13 +461,20 @@ class Run implements RunHandle {
   /** Reads what the agent wrote since the last look, within bounds (see RawStream). */
   private pumpAll(final: boolean): void {
     for (const s of this.streams) {
-      s.pump(final, {
-        lines: (lines) => this.lines(s.name, lines),
-        dropped: (bytes) => {
-          this.log.dropped(bytes);
-          this.listener({ type: 'log', text: `[agentmgr] ${bytes} bytes of ${s.name} dropped unread: the agent writes faster than its output can be read\n` });
+      s.pump(
+        final,
+        {
+          lines: (lines) => this.lines(s.name, lines),
+          dropped: (bytes) => {
+            this.log.dropped(bytes);
+            this.listener({
+              type: 'log',
+              text: `[agentmgr] ${bytes} bytes of ${s.name} dropped unread: the agent writes faster than its output can be read\n`,
+            });
+          },
         },
-      }, () => !this.leaderGone && this.leader !== null && isSameProcessAlive(this.leader.pid, this.leader.startTime));
+        () => !this.leaderGone && this.leader !== null && isSameProcessAlive(this.leader.pid, this.leader.startTime),
+      );
       this.log.setOffset(s.name, s.resumeOffset);
     }
   }
@@ -470,7 +490,11 @@ class Run implements RunHandle {
       }
     };
     for (const { text: line, cutBytes, interrupted } of lines) {
-      const cutNote = interrupted ? ' [agentmgr: the rest of this line was cut with output dropped unread]' : cutBytes > 0 ? ` [agentmgr: ${cutBytes} more bytes of this line cut]` : '';
+      const cutNote = interrupted
+        ? ' [agentmgr: the rest of this line was cut with output dropped unread]'
+        : cutBytes > 0
+          ? ` [agentmgr: ${cutBytes} more bytes of this line cut]`
+          : '';
       if (stream === 'stderr' || cutNote) {
         add(line + cutNote + '\n');
         continue;

@@ -50,11 +50,18 @@ function writeSidecar(file: string, id: number): void {
  */
 function checkAtStart(sqlite: Database.Database, file: string): { maxId: number; known: number | null } {
   const check = sqlite.pragma('quick_check', { simple: true }) as string;
-  if (check !== 'ok') throw new DatabaseProblem(`the task database ${file} is damaged (${check}); restore it (and ${file}-wal, if there is one) from a backup, or move them away to start with an empty one`);
+  if (check !== 'ok')
+    throw new DatabaseProblem(
+      `the task database ${file} is damaged (${check}); restore it (and ${file}-wal, if there is one) from a backup, or move them away to start with an empty one`,
+    );
   try {
-    sqlite.prepare(`INSERT INTO settings (key, value) VALUES ('health.opened', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(Date.now()));
+    sqlite
+      .prepare(`INSERT INTO settings (key, value) VALUES ('health.opened', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+      .run(JSON.stringify(Date.now()));
   } catch (e) {
-    throw new DatabaseProblem(`the task database ${file} cannot be written (${(e as Error).message}); check the file's permissions and attributes (chattr -i), and the free space`);
+    throw new DatabaseProblem(
+      `the task database ${file} cannot be written (${(e as Error).message}); check the file's permissions and attributes (chattr -i), and the free space`,
+    );
   }
   const maxId = (sqlite.prepare('SELECT coalesce(max(id), 0) AS n FROM tasks').get() as { n: number }).n;
   const known = readSidecar(file);
@@ -91,7 +98,9 @@ export function openDb(file: string): OpenDb {
     migrate(db, { migrationsFolder: migrationsDir() });
   } catch (e) {
     sqlite.close();
-    throw new DatabaseProblem(`the task database ${file} could not be prepared (${(e as Error).message}); restore it from a backup, or move it away to start with an empty one`);
+    throw new DatabaseProblem(
+      `the task database ${file} could not be prepared (${(e as Error).message}); restore it from a backup, or move it away to start with an empty one`,
+    );
   }
   let recorded: number;
   try {

@@ -30,17 +30,15 @@ export const tasks = sqliteTable(
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
   },
-  (t) => [
-    index('tasks_queue').on(t.state, t.priority, t.id),
-    index('tasks_agent').on(t.agent, t.id),
-    index('tasks_priority').on(t.priority, t.id),
-  ],
+  (t) => [index('tasks_queue').on(t.state, t.priority, t.id), index('tasks_agent').on(t.agent, t.id), index('tasks_priority').on(t.priority, t.id)],
 );
 
 export const attempts = sqliteTable(
   'attempts',
   {
-    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
     number: integer('number').notNull(),
     outcome: text('outcome').notNull(),
     startedAt: integer('started_at').notNull(),
@@ -64,7 +62,9 @@ export const taskEvents = sqliteTable(
   'task_events',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
     attempt: integer('attempt'),
     at: integer('at').notNull(),
     type: text('type').notNull(),
@@ -77,7 +77,9 @@ export const artifacts = sqliteTable(
   'artifacts',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    taskId: integer('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
     attempt: integer('attempt').notNull(),
     name: text('name').notNull(),
     path: text('path').notNull(),

@@ -1,15 +1,7 @@
 import { and, desc, eq, inArray, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { TaskSort, TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
-import type {
-  ArtifactRecord,
-  AttemptEndRecord,
-  AttemptRecord,
-  NewTask,
-  TaskAfterAttempt,
-  TaskEventRecord,
-  TaskRecord,
-} from '../../core/model/task.js';
+import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from '../../core/model/task.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
@@ -87,20 +79,27 @@ export class SqliteTaskStore implements TaskStore {
     const q = (sql: string) => conn.sqlite.prepare(sql);
     this.hot = {
       getTask: q(`SELECT ${TASK_COLS} FROM tasks WHERE id = ?`),
-      begin: q(`UPDATE tasks SET state = 'starting', attempts = ?, started_at = ?, updated_at = ?, not_before = NULL, progress = NULL, progress_message = NULL WHERE id = ? AND state = 'queued' AND attempts = ? RETURNING ${TASK_COLS}`),
+      begin: q(
+        `UPDATE tasks SET state = 'starting', attempts = ?, started_at = ?, updated_at = ?, not_before = NULL, progress = NULL, progress_message = NULL WHERE id = ? AND state = 'queued' AND attempts = ? RETURNING ${TASK_COLS}`,
+      ),
       insertAttempt: q(`INSERT INTO attempts (task_id, number, outcome, started_at, gpus) VALUES (?, ?, 'running', ?, ?)`),
       spawnedAttempt: q(`UPDATE attempts SET pid = ?, pid_start_time = ?, pgid = ?, log_dir = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
       spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ? RETURNING ${TASK_COLS}`),
-      endAttempt: q(`UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
+      endAttempt: q(
+        `UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`,
+      ),
       endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
         cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb),
         max_attempts = coalesce(?, max_attempts)
         WHERE id = ? AND attempts = ? AND state IN ('starting', 'running') RETURNING ${TASK_COLS}`),
       progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
-      cancelQueued: q(`UPDATE tasks SET state = 'cancelled', desired = 'cancel', finished_at = ?, updated_at = ?, not_before = NULL, error = 'cancelled while queued' WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
+      cancelQueued: q(
+        `UPDATE tasks SET state = 'cancelled', desired = 'cancel', finished_at = ?, updated_at = ?, not_before = NULL, error = 'cancelled while queued' WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`,
+      ),
       desired: q(`UPDATE tasks SET desired = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
       priority: q(`UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
-      requeue: q(`UPDATE tasks SET state = 'queued', desired = 'run', max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
+      requeue:
+        q(`UPDATE tasks SET state = 'queued', desired = 'run', max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
         progress = NULL, progress_message = NULL, finished_at = NULL, updated_at = ? WHERE id = ? AND state = ? AND state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted') RETURNING ${TASK_COLS}`),
       event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
     };
@@ -177,7 +176,6 @@ export class SqliteTaskStore implements TaskStore {
     return r ? toTask(r) : null;
   }
 
-
   listTasks(f: TaskFilter): TaskRecord[] {
     const where: SQL[] = [];
     if (f.states && f.states.length > 0) where.push(inArray(tasks.state, [...f.states]));
@@ -195,7 +193,11 @@ export class SqliteTaskStore implements TaskStore {
 
   countByState(): Record<TaskState, number> {
     const out = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    const rows = this.db.select({ state: tasks.state, n: sql<number>`count(*)` }).from(tasks).groupBy(tasks.state).all();
+    const rows = this.db
+      .select({ state: tasks.state, n: sql<number>`count(*)` })
+      .from(tasks)
+      .groupBy(tasks.state)
+      .all();
     for (const r of rows) out[r.state as TaskState] = r.n;
     return out;
   }
@@ -213,8 +215,20 @@ export class SqliteTaskStore implements TaskStore {
     }
     const cond = where.length ? and(...where) : undefined;
     const order = sort === 'oldest' ? [tasks.id] : sort === 'priority' ? [desc(tasks.priority), tasks.id] : [desc(tasks.id)];
-    const items = this.db.select().from(tasks).where(cond).orderBy(...order).limit(limit).offset(offset).all().map(toTask);
-    const total = this.db.select({ n: sql<number>`count(*)` }).from(tasks).where(cond).get()!.n;
+    const items = this.db
+      .select()
+      .from(tasks)
+      .where(cond)
+      .orderBy(...order)
+      .limit(limit)
+      .offset(offset)
+      .all()
+      .map(toTask);
+    const total = this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(tasks)
+      .where(cond)
+      .get()!.n;
     return { items, total };
   }
 
@@ -278,7 +292,18 @@ export class SqliteTaskStore implements TaskStore {
     const round = (x: number | null | undefined) => (x == null ? null : Math.round(x));
     if (next.state === 'starting' || next.state === 'running') throw new Error(`an ended attempt cannot leave task ${taskId} ${next.state}`);
     return this.conn.sqlite.transaction(() => {
-      const a = this.hot.endAttempt.run(end.outcome, end.reason, end.exitCode, end.signal, end.endedAt, round(end.peakVramMB), round(end.peakMemoryMB), end.peakCpu ?? null, taskId, attempt);
+      const a = this.hot.endAttempt.run(
+        end.outcome,
+        end.reason,
+        end.exitCode,
+        end.signal,
+        end.endedAt,
+        round(end.peakVramMB),
+        round(end.peakMemoryMB),
+        end.peakCpu ?? null,
+        taskId,
+        attempt,
+      );
       if (a.changes !== 1) return null;
       const r = next.request;
       const row = this.hot.endTask.get(
@@ -368,14 +393,18 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   events(taskId: number): TaskEventRecord[] {
-    const rows = this.conn.sqlite.prepare(`SELECT attempt, at, type, data FROM task_events WHERE task_id = ? ORDER BY id`).all(taskId) as { attempt: number | null; at: number; type: string; data: string | null }[];
+    const rows = this.conn.sqlite.prepare(`SELECT attempt, at, type, data FROM task_events WHERE task_id = ? ORDER BY id`).all(taskId) as {
+      attempt: number | null;
+      at: number;
+      type: string;
+      data: string | null;
+    }[];
     return rows.map((r) => ({ taskId, attempt: r.attempt, at: r.at, type: r.type, data: parse(r.data) }));
   }
 
   private insertEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void {
     this.hot.event.run(taskId, attempt, at, type, data === null ? null : JSON.stringify(data));
   }
-
 
   recentPeaks(agent: string, limit: number): PeakSample[] {
     return this.db

@@ -43,7 +43,12 @@ class SampledLoop<Row> {
     private readonly onFailure: (exit: LoopExit, willRetryInMs: number) => void,
   ) {
     this.backoff = cfg.backoffMs;
-    this.proc = new LoopProcess(binary, args, (l) => this.line(l), (e) => this.exited(e));
+    this.proc = new LoopProcess(
+      binary,
+      args,
+      (l) => this.line(l),
+      (e) => this.exited(e),
+    );
   }
 
   get running(): boolean {

@@ -57,7 +57,10 @@ export interface ParseResult<T> {
 export function parseGpuCsv(text: string): ParseResult<GpuRow> {
   const rows: GpuRow[] = [];
   const problems: string[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const f = split(line, GPU_FIELDS.length, 2);
     const index = f ? num(f[0]) : null;
     const total = f ? num(f[3]) : null;
@@ -85,7 +88,10 @@ export function parseGpuCsv(text: string): ParseResult<GpuRow> {
 export function parseAppsCsv(text: string): ParseResult<AppRow> {
   const rows: AppRow[] = [];
   const problems: string[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     if (/^no running (compute )?processes found$/i.test(line)) continue;
     const f = split(line, APP_FIELDS.length, 3);
     const pid = f ? num(f[2]) : null;

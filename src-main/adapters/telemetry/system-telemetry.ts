@@ -88,6 +88,11 @@ export class SystemTelemetry implements TelemetrySource {
     this.watched = new Set(pgids);
   }
 
+  /** How often the nvidia-smi loop had to be restarted. */
+  collectorRestarts(): number {
+    return this.gpu.restarts;
+  }
+
   snapshot(): TelemetrySnapshot {
     const n = this.node;
     return {
@@ -112,9 +117,10 @@ export class SystemTelemetry implements TelemetrySource {
     const { gpus, status } = this.gpu.current();
     const families = this.cfg.families;
     // A process that left an agent's group is the agent's: its VRAM is attributed to that group.
-    const owned = families && families.size > 0
-      ? gpus.map((g) => ({ ...g, processes: g.processes?.map((p) => ({ ...p, pgid: families.ownerOf(p.pid) ?? p.pgid })) ?? null }))
-      : gpus;
+    const owned =
+      families && families.size > 0
+        ? gpus.map((g) => ({ ...g, processes: g.processes?.map((p) => ({ ...p, pgid: families.ownerOf(p.pid) ?? p.pgid })) ?? null }))
+        : gpus;
     this.node = { ...this.node, gpus: owned, gpuStatus: status };
   }
 

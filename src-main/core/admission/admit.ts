@@ -26,7 +26,11 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     const where = submissions.length > 1 ? ` (task ${index + 1} of ${submissions.length})` : '';
     const agent = ctx.agents.get(s.agent);
     if (!agent) {
-      const known = ctx.agents.list().map((a) => a.name).join(', ') || 'none';
+      const known =
+        ctx.agents
+          .list()
+          .map((a) => a.name)
+          .join(', ') || 'none';
       throw new ManagerError('UNKNOWN_AGENT', `unknown agent "${s.agent}"${where}; known agents: ${known}`, index);
     }
     const input = s.input ?? {};
@@ -36,7 +40,8 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     const learned = resolved.pinned ? null : ctx.profile(agent.name);
     const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
     const impossible = neverFits(request, ctx.capacity);
-    if (impossible) throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
+    if (impossible)
+      throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
     return {
       agent: agent.name,
       name: s.name ?? null,

@@ -117,8 +117,22 @@ const atLeast0 = (n: number): number => Math.max(0, n);
 function toView(p: Pool, at: number): ResourceView {
   return {
     at,
-    cpu: { totalCores: p.cpuTotal, foreignCores: 0, oursCores: p.cpuHeld, keptCores: p.cpuKept, marginCores: 0, freeCores: atLeast0(p.cpuTotal - p.cpuHeld - p.cpuKept) },
-    memory: { totalMB: p.memTotalMB, foreignMB: p.memForeignMB, oursMB: p.memOursMB, keptMB: p.memKeptMB, marginMB: p.memMarginMB, freeMB: atLeast0(p.memFreeMB) },
+    cpu: {
+      totalCores: p.cpuTotal,
+      foreignCores: 0,
+      oursCores: p.cpuHeld,
+      keptCores: p.cpuKept,
+      marginCores: 0,
+      freeCores: atLeast0(p.cpuTotal - p.cpuHeld - p.cpuKept),
+    },
+    memory: {
+      totalMB: p.memTotalMB,
+      foreignMB: p.memForeignMB,
+      oursMB: p.memOursMB,
+      keptMB: p.memKeptMB,
+      marginMB: p.memMarginMB,
+      freeMB: atLeast0(p.memFreeMB),
+    },
     gpus: p.gpus.map((g) => ({
       index: g.index,
       name: g.name,

@@ -10,7 +10,8 @@ export function describeStatus(status: Status | null): string | null {
   if (status.step === 'paused') return 'the queue is paused';
   if (status.step === 'backoff') return `waiting to retry: next attempt not before ${new Date(status.until ?? 0).toISOString()}`;
   const parts = status.shortfalls.map(status.code === 'never' ? never : wait);
-  if (status.kept) parts.push(`task ${status.kept.taskId} has waited longer than ${seconds(status.kept.afterMs)}, so what our tasks free is kept for it until it fits`);
+  if (status.kept)
+    parts.push(`task ${status.kept.taskId} has waited longer than ${seconds(status.kept.afterMs)}, so what our tasks free is kept for it until it fits`);
   return parts.length > 0 ? parts.join('; ') : 'waiting for the next scheduling cycle';
 }
 

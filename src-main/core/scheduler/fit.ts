@@ -27,7 +27,13 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
   const kept = (amount: number): Holding[] => (amount > 0 && pool.keptFor !== null ? [{ by: 'kept', amount, taskId: pool.keptFor }] : []);
   const cpuFree = pool.cpuTotal - pool.cpuHeld - pool.cpuKept;
   if (request.cpu > cpuFree + 1e-9) {
-    shortfalls.push({ resource: 'cpu', requested: request.cpu, free: cpuFree, capacity: pool.cpuTotal, heldBy: [{ by: 'ours', amount: pool.cpuHeld, tasks: pool.running }, ...kept(pool.cpuKept)] });
+    shortfalls.push({
+      resource: 'cpu',
+      requested: request.cpu,
+      free: cpuFree,
+      capacity: pool.cpuTotal,
+      heldBy: [{ by: 'ours', amount: pool.cpuHeld, tasks: pool.running }, ...kept(pool.cpuKept)],
+    });
   }
   if (request.memoryMB > pool.memFreeMB) {
     shortfalls.push({
@@ -35,7 +41,12 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
       requested: request.memoryMB,
       free: pool.memFreeMB,
       capacity: pool.memTotalMB,
-      heldBy: [{ by: 'others', amount: pool.memForeignMB }, { by: 'ours', amount: pool.memOursMB, tasks: pool.running }, ...kept(pool.memKeptMB), { by: 'margin', amount: pool.memMarginMB }],
+      heldBy: [
+        { by: 'others', amount: pool.memForeignMB },
+        { by: 'ours', amount: pool.memOursMB, tasks: pool.running },
+        ...kept(pool.memKeptMB),
+        { by: 'margin', amount: pool.memMarginMB },
+      ],
     });
   }
   let gpus: number[] = [];
@@ -49,7 +60,14 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
       if (picked) gpus = picked;
       else if (gpu.count === 1) {
         const best = [...pool.gpus].sort((a, b) => b.freeMB - a.freeMB)[0]!;
-        shortfalls.push({ resource: 'vram', gpu: best.index, requested: gpu.vramMB, free: best.freeMB, capacity: best.totalMB, heldBy: gpuHolders(best, pool.keptFor) });
+        shortfalls.push({
+          resource: 'vram',
+          gpu: best.index,
+          requested: gpu.vramMB,
+          free: best.freeMB,
+          capacity: best.totalMB,
+          heldBy: gpuHolders(best, pool.keptFor),
+        });
       } else {
         shortfalls.push({
           resource: 'gpus',
@@ -88,7 +106,8 @@ export function neverFits(request: ResourceRequest, cap: Capacity): Shortfall | 
   }
   const gpu = request.gpu;
   if (gpu && cap.gpuTotalsMB.length > 0) {
-    if (gpu.count > cap.gpuTotalsMB.length) return { resource: 'gpus', requested: gpu.count, free: cap.gpuTotalsMB.length, capacity: cap.gpuTotalsMB.length, heldBy: [] };
+    if (gpu.count > cap.gpuTotalsMB.length)
+      return { resource: 'gpus', requested: gpu.count, free: cap.gpuTotalsMB.length, capacity: cap.gpuTotalsMB.length, heldBy: [] };
     const usable = cap.gpuTotalsMB.map((t) => t - cap.vramMarginMB).sort((a, b) => b - a);
     if (gpu.vramMB > usable[gpu.count - 1]!) {
       return {

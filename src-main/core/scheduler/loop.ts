@@ -172,10 +172,13 @@ export class SchedulerLoop {
       this.wakeTimer = null;
     }
     if (at === null || this.wakeTimer) return;
-    const handle = clock.setTimeout(() => {
-      this.wakeTimer = null;
-      this.requestCycle();
-    }, Math.max(0, at - clock.now()));
+    const handle = clock.setTimeout(
+      () => {
+        this.wakeTimer = null;
+        this.requestCycle();
+      },
+      Math.max(0, at - clock.now()),
+    );
     this.wakeTimer = { at, handle };
   }
 }

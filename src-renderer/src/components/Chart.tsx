@@ -26,8 +26,20 @@ export function Chart({ title, series, data, yLabel, max }: { title: string; ser
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: max !== undefined ? { range: [0, max] } : { auto: true } },
-      axes: [{ stroke: 'currentColor', grid: { stroke: '#8882' } }, { stroke: 'currentColor', grid: { stroke: '#8882' }, label: yLabel, size: 60 }],
-      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: s.color, width: 1.5, fill: s.fill === 'zero' || (s.fill === 'band' && i === 0) ? `${s.color}55` : undefined, points: { show: false } }))],
+      axes: [
+        { stroke: 'currentColor', grid: { stroke: '#8882' } },
+        { stroke: 'currentColor', grid: { stroke: '#8882' }, label: yLabel, size: 60 },
+      ],
+      series: [
+        {},
+        ...series.map((s, i) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 1.5,
+          fill: s.fill === 'zero' || (s.fill === 'band' && i === 0) ? `${s.color}55` : undefined,
+          points: { show: false },
+        })),
+      ],
       bands,
     };
     plot.current = new uPlot(opts, data as uPlot.AlignedData, el);

@@ -19,7 +19,11 @@ function electronPath(file: File): string {
 }
 
 async function upload(file: File, token: string | null): Promise<string> {
-  const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', headers: { ...authHeaders(token), 'Content-Type': 'application/octet-stream' }, body: file });
+  const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, {
+    method: 'POST',
+    headers: { ...authHeaders(token), 'Content-Type': 'application/octet-stream' },
+    body: file,
+  });
   const body = (await r.json()) as { path?: string; error?: { message: string } };
   if (!r.ok || !body.path) throw new Error(body.error?.message ?? `upload failed (HTTP ${r.status})`);
   return body.path;
@@ -30,7 +34,19 @@ async function upload(file: File, token: string | null): Promise<string> {
  * confirms (and can set the priority), and one task is created per file. In a browser the files
  * are uploaded to the Manager first.
  */
-export function DropZone({ api, agents, loaded, token, children }: { api: Api; agents: AgentView[]; loaded: boolean; token: string | null; children: ReactNode }) {
+export function DropZone({
+  api,
+  agents,
+  loaded,
+  token,
+  children,
+}: {
+  api: Api;
+  agents: AgentView[];
+  loaded: boolean;
+  token: string | null;
+  children: ReactNode;
+}) {
   const toast = useToast();
   const [over, setOver] = useState(false);
   const [pending, setPending] = useState<Pending | null>(null);
@@ -143,7 +159,11 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
       }
       setBusy('Submitting…');
       const r = await api.tasks.submitBatch.mutate(subs);
-      toast({ kind: 'success', text: `Submitted ${r.count} task${r.count === 1 ? '' : 's'}`, href: r.count === 1 ? href({ view: 'task', id: r.ids[0]! }) : href({ view: 'queue' }) });
+      toast({
+        kind: 'success',
+        text: `Submitted ${r.count} task${r.count === 1 ? '' : 's'}`,
+        href: r.count === 1 ? href({ view: 'task', id: r.ids[0]! }) : href({ view: 'queue' }),
+      });
       setPending(null);
     } catch (e) {
       toast({ kind: 'error', text: readable(e) });
@@ -185,7 +205,11 @@ export function DropZone({ api, agents, loaded, token, children }: { api: Api; a
                     <td>{f.name}</td>
                     <td>{bytes(f.size)}</td>
                     <td>
-                      <select aria-label={`Agent for ${f.name}`} value={choice[f.name]} onChange={(e) => setChoice((c) => ({ ...c, [f.name]: e.target.value }))}>
+                      <select
+                        aria-label={`Agent for ${f.name}`}
+                        value={choice[f.name]}
+                        onChange={(e) => setChoice((c) => ({ ...c, [f.name]: e.target.value }))}
+                      >
                         {f.agents.map((a) => (
                           <option key={a}>{a}</option>
                         ))}

@@ -17,7 +17,15 @@ type Schema = { properties?: Record<string, Prop>; required?: string[] };
  * A form generated from an agent's input JSON Schema: strings, numbers, integers, booleans and
  * enums, with defaults, required fields and bounds. The Manager validates again on submit.
  */
-export function SchemaForm({ schema, onSubmit, busy }: { schema: Record<string, unknown>; onSubmit: (input: Record<string, unknown>, priority: number) => void; busy: boolean }) {
+export function SchemaForm({
+  schema,
+  onSubmit,
+  busy,
+}: {
+  schema: Record<string, unknown>;
+  onSubmit: (input: Record<string, unknown>, priority: number) => void;
+  busy: boolean;
+}) {
   const s = schema as Schema;
   const props = Object.entries(s.properties ?? {});
   const required = new Set(s.required ?? []);

@@ -36,4 +36,3 @@ export const STATE_LABEL: Record<string, string> = {
   timed_out: 'Timed out',
   interrupted: 'Interrupted',
 };
-

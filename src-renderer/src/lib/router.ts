@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 
 /** Views are addressed by the hash: #/queue, #/task/12, #/resources, #/agents, #/settings. */
-export type Route = { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' } | { view: 'quick' };
+export type Route =
+  { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' } | { view: 'quick' };
 
 export function parseRoute(hash: string): Route {
   // "&token=…" and other parameters after the route are not part of it.

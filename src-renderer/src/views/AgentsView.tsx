@@ -7,7 +7,17 @@ import { href } from '../lib/router.js';
 import { useToast } from '../lib/toasts.js';
 
 /** Each agent: what it does, what files it takes, declared vs learned resources, a submit form. */
-export function AgentsView({ api, agents, problems, selected }: { api: Api; agents: AgentView[]; problems: { path: string; message: string }[]; selected?: string }) {
+export function AgentsView({
+  api,
+  agents,
+  problems,
+  selected,
+}: {
+  api: Api;
+  agents: AgentView[];
+  problems: { path: string; message: string }[];
+  selected?: string;
+}) {
   const toast = useToast();
   const [busy, setBusy] = useState(false);
   const current = agents.find((a) => a.name === selected) ?? agents[0];
@@ -51,7 +61,13 @@ export function AgentsView({ api, agents, problems, selected }: { api: Api; agen
             <dt>Declared</dt>
             <dd>{resources(current.resources)}</dd>
             <dt>Learned</dt>
-            <dd>{current.learned ? `${resources(current.learned.request)} (from ${current.learned.samples} runs)` : <span className="muted">not yet: learned after 3 measured runs</span>}</dd>
+            <dd>
+              {current.learned ? (
+                `${resources(current.learned.request)} (from ${current.learned.samples} runs)`
+              ) : (
+                <span className="muted">not yet: learned after 3 measured runs</span>
+              )}
+            </dd>
             <dt>Retries</dt>
             <dd>
               {current.retry.maxAttempts} attempt{current.retry.maxAttempts === 1 ? '' : 's'}, backoff {current.retry.backoffSec} s

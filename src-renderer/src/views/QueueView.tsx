@@ -43,7 +43,10 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
   const [sort, setSort] = useState<Sort>('newest');
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [priority, setPriority] = useState('0');
-  const filter = useMemo(() => ({ state: states.length ? states : undefined, agent: agent || undefined, search: search || undefined, sort }), [states, agent, search, sort]);
+  const filter = useMemo(
+    () => ({ state: states.length ? states : undefined, agent: agent || undefined, search: search || undefined, sort }),
+    [states, agent, search, sort],
+  );
 
   const first = useQuery({
     queryKey: ['tasks', filter, 0],
@@ -118,7 +121,13 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
   return (
     <section className="queue" aria-label="Queue">
       <div className="toolbar">
-        <input type="search" placeholder="Search by id or name" aria-label="Search tasks by id or name" value={searchText} onChange={(e) => setSearchText(e.target.value)} />
+        <input
+          type="search"
+          placeholder="Search by id or name"
+          aria-label="Search tasks by id or name"
+          value={searchText}
+          onChange={(e) => setSearchText(e.target.value)}
+        />
         <select aria-label="Filter by agent" value={agent} onChange={(e) => setAgent(e.target.value)}>
           <option value="">All agents</option>
           {agents.map((a) => (
@@ -134,7 +143,12 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
         </select>
         <div className="chips" role="group" aria-label="Filter by state">
           {TASK_STATES.map((s) => (
-            <button key={s} className={`chip ${states.includes(s) ? 'on' : ''}`} aria-pressed={states.includes(s)} onClick={() => setStates((l) => (l.includes(s) ? l.filter((x) => x !== s) : [...l, s]))}>
+            <button
+              key={s}
+              className={`chip ${states.includes(s) ? 'on' : ''}`}
+              aria-pressed={states.includes(s)}
+              onClick={() => setStates((l) => (l.includes(s) ? l.filter((x) => x !== s) : [...l, s]))}
+            >
               {STATE_LABEL[s]}
             </button>
           ))}
@@ -166,14 +180,30 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
               onChange={(e) => setSelected(e.target.checked ? new Set(first.data?.items.map((t) => t.id)) : new Set())}
             />
           </span>
-          <span role="columnheader" className="c-id">ID</span>
-          <span role="columnheader" className="c-agent">Agent</span>
-          <span role="columnheader" className="c-state">State</span>
-          <span role="columnheader" className="c-pri">Priority</span>
-          <span role="columnheader" className="c-prog">Progress</span>
-          <span role="columnheader" className="c-age">Age</span>
-          <span role="columnheader" className="c-att">Attempts</span>
-          <span role="columnheader" className="c-note">Note</span>
+          <span role="columnheader" className="c-id">
+            ID
+          </span>
+          <span role="columnheader" className="c-agent">
+            Agent
+          </span>
+          <span role="columnheader" className="c-state">
+            State
+          </span>
+          <span role="columnheader" className="c-pri">
+            Priority
+          </span>
+          <span role="columnheader" className="c-prog">
+            Progress
+          </span>
+          <span role="columnheader" className="c-age">
+            Age
+          </span>
+          <span role="columnheader" className="c-att">
+            Attempts
+          </span>
+          <span role="columnheader" className="c-note">
+            Note
+          </span>
         </div>
         {first.isError ? (
           <p className="empty" role="alert">
@@ -226,11 +256,15 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
                         <span role="cell" className="c-state">
                           <StateBadge state={t.state} />
                         </span>
-                        <span role="cell" className="c-pri">{t.priority}</span>
+                        <span role="cell" className="c-pri">
+                          {t.priority}
+                        </span>
                         <span role="cell" className="c-prog">
                           <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
                         </span>
-                        <span role="cell" className="c-age">{age(t.createdAt)}</span>
+                        <span role="cell" className="c-age">
+                          {age(t.createdAt)}
+                        </span>
                         <span role="cell" className="c-att">
                           {t.attempts}/{t.maxAttempts}
                         </span>

@@ -10,7 +10,10 @@ export function QuickView({ api }: { api: Api }) {
   const toast = useToast();
   const res = useQuery({ queryKey: ['resources'], queryFn: () => api.resources.query(), refetchInterval: 2000 });
   const status = useQuery({ queryKey: ['status'], queryFn: () => api.queue.status.query() });
-  const running = useQuery({ queryKey: ['tasks', { state: ['starting', 'running'] }, 'quick'], queryFn: () => api.tasks.page.query({ state: ['starting', 'running'], limit: 20 }) });
+  const running = useQuery({
+    queryKey: ['tasks', { state: ['starting', 'running'] }, 'quick'],
+    queryFn: () => api.tasks.page.query({ state: ['starting', 'running'], limit: 20 }),
+  });
   const act = async (fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -23,17 +26,23 @@ export function QuickView({ api }: { api: Api }) {
   return (
     <section className="quick" aria-label="Quick view">
       <div className="gauges">
-        {r && (
-          <Gauge label="CPU" value={(r.snapshot.cpu.loadPct ?? 0) / 100} text={`${r.snapshot.cpu.loadPct ?? 0}%`} />
-        )}
+        {r && <Gauge label="CPU" value={(r.snapshot.cpu.loadPct ?? 0) / 100} text={`${r.snapshot.cpu.loadPct ?? 0}%`} />}
         {r?.gpus.map((g) => (
-          <Gauge key={g.index} label={`GPU ${g.index} VRAM`} value={(g.oursMB + g.foreignMB) / g.totalMB} text={`${mb(g.oursMB + g.foreignMB)} of ${mb(g.totalMB)} (ours ${mb(g.oursMB)})`} />
+          <Gauge
+            key={g.index}
+            label={`GPU ${g.index} VRAM`}
+            value={(g.oursMB + g.foreignMB) / g.totalMB}
+            text={`${mb(g.oursMB + g.foreignMB)} of ${mb(g.totalMB)} (ours ${mb(g.oursMB)})`}
+          />
         ))}
         {r && r.gpus.length === 0 && <p className="muted">No GPU visible: {r.snapshot.gpuStatus.message}</p>}
       </div>
       <div className="quick-head">
         <strong>{status.data?.running ?? 0} running</strong> · {status.data?.queued ?? 0} queued
-        <button onClick={() => void act(() => (status.data?.paused ? api.queue.resume.mutate() : api.queue.pause.mutate()))} aria-pressed={Boolean(status.data?.paused)}>
+        <button
+          onClick={() => void act(() => (status.data?.paused ? api.queue.resume.mutate() : api.queue.pause.mutate()))}
+          aria-pressed={Boolean(status.data?.paused)}
+        >
           {status.data?.paused ? 'Resume' : 'Pause'}
         </button>
       </div>

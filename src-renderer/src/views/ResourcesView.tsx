@@ -51,7 +51,13 @@ export function ResourcesView({ api }: { api: Api }) {
       {history.isError && <p role="alert">{readable(history.error)}</p>}
       {samples.length === 0 && history.isSuccess && <p className="empty">Collecting the first samples…</p>}
       <div className="charts">
-        <Chart title="CPU load" yLabel="%" max={100} series={[{ label: 'CPU %', color: '#3b82f6', fill: 'zero' }]} data={[t, samples.map((s) => s.cpuLoadPct ?? 0)]} />
+        <Chart
+          title="CPU load"
+          yLabel="%"
+          max={100}
+          series={[{ label: 'CPU %', color: '#3b82f6', fill: 'zero' }]}
+          data={[t, samples.map((s) => s.cpuLoadPct ?? 0)]}
+        />
         <Chart
           title="Memory"
           yLabel="MB"
@@ -80,7 +86,13 @@ export function ResourcesView({ api }: { api: Api }) {
                 ]}
                 data={[t, ours, others, total]}
               />
-              <Chart title={`GPU ${gi} utilisation`} yLabel="%" max={100} series={[{ label: 'util %', color: '#ef4444', fill: 'zero' }]} data={[t, g.map((x) => x?.utilizationPct ?? 0)]} />
+              <Chart
+                title={`GPU ${gi} utilisation`}
+                yLabel="%"
+                max={100}
+                series={[{ label: 'util %', color: '#ef4444', fill: 'zero' }]}
+                data={[t, g.map((x) => x?.utilizationPct ?? 0)]}
+              />
               <Chart
                 title={`GPU ${gi} temperature and power`}
                 yLabel="°C / W"

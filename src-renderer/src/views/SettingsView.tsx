@@ -44,7 +44,14 @@ export function SettingsView({ api }: { api: Api }) {
         {FIELDS.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={`s-${f.key}`}>{f.label}</label>
-            <input id={`s-${f.key}`} inputMode="numeric" value={form[f.key] ?? ''} aria-invalid={Boolean(errors[f.key])} aria-describedby={`s-${f.key}-help`} onChange={(e) => setForm((v) => ({ ...v, [f.key]: e.target.value }))} />
+            <input
+              id={`s-${f.key}`}
+              inputMode="numeric"
+              value={form[f.key] ?? ''}
+              aria-invalid={Boolean(errors[f.key])}
+              aria-describedby={`s-${f.key}-help`}
+              onChange={(e) => setForm((v) => ({ ...v, [f.key]: e.target.value }))}
+            />
             <small id={`s-${f.key}-help`} className={errors[f.key] ? 'error-text' : 'muted'}>
               {errors[f.key] ?? f.help}
             </small>

@@ -25,14 +25,25 @@ describe('FileAgentCatalog', () => {
     mkdirSync(join(t.dir, 'mini'));
     writeFileSync(join(t.dir, 'mini', 'agent.json'), JSON.stringify({ name: 'mini', command: ['./x'], accepts: ['PNG', '.Jpg', '*'] }));
     const a = new FileAgentCatalog([{ dir: t.dir, source: 'extra' }]).get('mini')!;
-    expect(a).toMatchObject({ title: 'mini', accepts: ['.png', '.jpg', '*'], resources: { cpu: 1, memoryMB: 256 }, retry: { maxAttempts: 1, backoffSec: 5 }, concurrency: null, timeoutSec: null, dir: join(t.dir, 'mini') });
+    expect(a).toMatchObject({
+      title: 'mini',
+      accepts: ['.png', '.jpg', '*'],
+      resources: { cpu: 1, memoryMB: 256 },
+      retry: { maxAttempts: 1, backoffSec: 5 },
+      concurrency: null,
+      timeoutSec: null,
+      dir: join(t.dir, 'mini'),
+    });
   });
 
   it('a later folder overrides an agent of the same name', () => {
     const other = join(t.dir, 'override');
     mkdirSync(join(other, 'demo'), { recursive: true });
     writeFileSync(join(other, 'demo', 'agent.json'), JSON.stringify({ name: 'demo', title: 'Mine', command: ['./x'] }));
-    const c = new FileAgentCatalog([{ dir: bundledAgentsDir(), source: 'bundled' }, { dir: other, source: 'data-dir' }]);
+    const c = new FileAgentCatalog([
+      { dir: bundledAgentsDir(), source: 'bundled' },
+      { dir: other, source: 'data-dir' },
+    ]);
     expect(c.get('demo')).toMatchObject({ title: 'Mine', source: 'data-dir' });
     expect(c.get('sha256')?.source).toBe('bundled');
   });

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { Families, type Member } from '../../../src-main/adapters/process/families.js';
 import type { ProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 
-const proc = (pid: number, ppid: number, pgrp: number, startTime = String(pid * 10), state = 'S'): ProcStat => ({ pid, ppid, pgrp, startTime, state, cpuTicks: 0, rssPages: 0 });
+const proc = (pid: number, ppid: number, pgrp: number, startTime = String(pid * 10), state = 'S'): ProcStat => ({
+  pid,
+  ppid,
+  pgrp,
+  startTime,
+  state,
+  cpuTicks: 0,
+  rssPages: 0,
+});
 const pids = (m: Map<number, ProcStat[]>, pgid: number) => (m.get(pgid) ?? []).map((p) => p.pid).sort((a, b) => a - b);
 
 describe('Families', () => {

@@ -9,7 +9,11 @@ import { tempDir } from '../../helpers/fakes.js';
 describe('parseOutputLine', () => {
   it.each([
     ['progress', '{"type":"progress","progress":0.5}', { kind: 'event', event: { type: 'progress', progress: 0.5 } }],
-    ['progress with message, padded', '  {"type":"progress","progress":1,"message":"done"}  ', { kind: 'event', event: { type: 'progress', progress: 1, message: 'done' } }],
+    [
+      'progress with message, padded',
+      '  {"type":"progress","progress":1,"message":"done"}  ',
+      { kind: 'event', event: { type: 'progress', progress: 1, message: 'done' } },
+    ],
     ['result of any JSON', '{"type":"result","data":[1,{"a":null}]}', { kind: 'event', event: { type: 'result', data: [1, { a: null }] } }],
     ['artifact', '{"type":"artifact","path":"a.png","name":"A"}', { kind: 'event', event: { type: 'artifact', path: 'a.png', name: 'A' } }],
     ['log event', '{"type":"log","message":"hi","level":"warn"}', { kind: 'event', event: { type: 'log', message: 'hi', level: 'warn' } }],
@@ -81,7 +85,9 @@ describe('AttemptLog', () => {
       const again = new AttemptLog(t.dir, caps);
       again.append('line-10\n');
       again.finalize();
-      expect(readFileSync(`${t.dir}/output.log`, 'utf8')).toBe('line-01\nline-02\n\n[agentmgr: 48 bytes (6 lines) cut from the middle of this log]\n\nline-09\nline-10\n');
+      expect(readFileSync(`${t.dir}/output.log`, 'utf8')).toBe(
+        'line-01\nline-02\n\n[agentmgr: 48 bytes (6 lines) cut from the middle of this log]\n\nline-09\nline-10\n',
+      );
     } finally {
       t.cleanup();
     }

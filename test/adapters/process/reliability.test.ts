@@ -36,7 +36,15 @@ const small = {
 };
 const runner = new ProcessAgentRunner(small);
 
-const spec = (agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec => ({ taskId: 10_000 + nextTask++, attempt: 1, agent, input: {}, gpus: [], deadline: null, ...over });
+const spec = (agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec => ({
+  taskId: 10_000 + nextTask++,
+  attempt: 1,
+  agent,
+  input: {},
+  gpus: [],
+  deadline: null,
+  ...over,
+});
 const alive = (pid: number): boolean => {
   const st = readProcStat(pid);
   return st !== null && st.state !== 'Z';

@@ -14,7 +14,13 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 let nextTask = 1;
 
-const runner = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, caps: { headBytes: 64 * 1024, tailBytes: 16 * 1024 }, rawTruncateBytes: 256 * 1024 });
+const runner = new ProcessAgentRunner({
+  runsDir: tmp.dir,
+  graceMs: 300,
+  pollMs: 20,
+  caps: { headBytes: 64 * 1024, tailBytes: 16 * 1024 },
+  rawTruncateBytes: 256 * 1024,
+});
 
 interface Done {
   events: RunnerEvent[];
@@ -28,7 +34,11 @@ function spec(agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec {
   return { taskId: nextTask++, attempt: 1, agent, input: { hello: 'world' }, gpus: [], deadline: null, ...over };
 }
 
-function run(agent: AgentSpec, over: Partial<LaunchSpec> = {}, during?: (h: ReturnType<ProcessAgentRunner['start']>, events: RunnerEvent[]) => void): Promise<Done> {
+function run(
+  agent: AgentSpec,
+  over: Partial<LaunchSpec> = {},
+  during?: (h: ReturnType<ProcessAgentRunner['start']>, events: RunnerEvent[]) => void,
+): Promise<Done> {
   const s = spec(agent, over);
   const events: RunnerEvent[] = [];
   return new Promise((resolve) => {
@@ -123,7 +133,10 @@ describe('ProcessAgentRunner', () => {
         }, 10);
       }
     });
-    const pids = readFileSync(join(r.dir, 'artifacts', 'pids'), 'utf8').trim().split('\n').map(Number);
+    const pids = readFileSync(join(r.dir, 'artifacts', 'pids'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number);
     expect(pids).toHaveLength(2);
     await waitUntil(() => pids.every((p) => !alive(p)), 3000);
     if (mode === 'exit') expect(r.outcome.exitCode).toBe(0);
@@ -170,7 +183,9 @@ describe('ProcessAgentRunner', () => {
     h.detach();
     const second = new ProcessAgentRunner({ runsDir: tmp.dir, pollMs: 20 });
     const events: RunnerEvent[] = [];
-    const adopted = second.adopt({ ...first, pid: spawned!.pid, pidStartTime: spawned!.pidStartTime, pgid: spawned!.pgid, logDir: spawned!.logDir }, (e) => events.push(e));
+    const adopted = second.adopt({ ...first, pid: spawned!.pid, pidStartTime: spawned!.pidStartTime, pgid: spawned!.pgid, logDir: spawned!.logDir }, (e) =>
+      events.push(e),
+    );
     expect(adopted.alive).toBe(true);
     await waitUntil(() => events.some((e) => e.type === 'exit'));
     const exit = events.find((e) => e.type === 'exit') as Extract<RunnerEvent, { type: 'exit' }>;
@@ -196,11 +211,14 @@ describe('ProcessAgentRunner', () => {
     expect(res).toMatchObject({ alive: false, outcome: { exitCode: 3, unknown: false } });
     // Same pid, other start time: never adopted.
     const me = readProcStat(process.pid)!;
-    const other = second.adopt({ ...s, taskId: 999, pid: process.pid, pidStartTime: String(Number(me.startTime) + 1), pgid: 999999, logDir: join(tmp.dir, 'nothing') }, () => {});
+    const other = second.adopt(
+      { ...s, taskId: 999, pid: process.pid, pidStartTime: String(Number(me.startTime) + 1), pgid: 999999, logDir: join(tmp.dir, 'nothing') },
+      () => {},
+    );
     expect(other).toMatchObject({ alive: false, outcome: { unknown: true } });
   });
 
-  describe('processes that leave the agent\'s group (setsid)', () => {
+  describe("processes that leave the agent's group (setsid)", () => {
     const escaper = (mode: 'wait' | 'exit', exitAfter = '0.5') => fixtureAgent('escaper', { env: { MODE: mode, EXIT_AFTER: exitAfter } });
     const daemonOf = (dir: string): number => Number(readFileSync(join(dir, 'artifacts', 'daemon'), 'utf8').trim());
     const seen = (events: RunnerEvent[], text: string) => events.some((e) => e.type === 'log' && e.text.includes(text));
@@ -258,7 +276,10 @@ describe('ProcessAgentRunner', () => {
       const b = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families: new Families() });
       const sp = live.spawned();
       const events: RunnerEvent[] = [];
-      const adopted = b.adopt({ ...spec(escaper('wait')), taskId: Number(sp.logDir.split('/').at(-2)), pid: sp.pid, pidStartTime: sp.pidStartTime, pgid: sp.pgid, logDir: sp.logDir }, (e) => events.push(e));
+      const adopted = b.adopt(
+        { ...spec(escaper('wait')), taskId: Number(sp.logDir.split('/').at(-2)), pid: sp.pid, pidStartTime: sp.pidStartTime, pgid: sp.pgid, logDir: sp.logDir },
+        (e) => events.push(e),
+      );
       expect(adopted.alive).toBe(true);
       expect(b.config.families.ownerOf(daemonOf(live.dir))).toBe(sp.pgid);
       if (adopted.alive) adopted.handle.cancel();

@@ -11,9 +11,25 @@ describe('SqliteTaskStore', () => {
     let conn = openDb(join(tmp.dir, 'x.sqlite'));
     try {
       expect(conn.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
-      const tables = conn.sqlite.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all().map((r) => (r as { name: string }).name);
+      const tables = conn.sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        .all()
+        .map((r) => (r as { name: string }).name);
       expect(tables).toEqual(expect.arrayContaining(['tasks', 'attempts', 'task_events', 'artifacts', 'settings']));
-      new SqliteTaskStore(conn).insertTasks([{ agent: 'a', name: null, priority: 0, input: {}, request: { cpu: 1, memoryMB: 1 }, requestPinned: false, maxAttempts: 1, backoffSec: 1, timeoutSec: null, createdAt: 1 }]);
+      new SqliteTaskStore(conn).insertTasks([
+        {
+          agent: 'a',
+          name: null,
+          priority: 0,
+          input: {},
+          request: { cpu: 1, memoryMB: 1 },
+          requestPinned: false,
+          maxAttempts: 1,
+          backoffSec: 1,
+          timeoutSec: null,
+          createdAt: 1,
+        },
+      ]);
       conn.close();
       conn = openDb(join(tmp.dir, 'x.sqlite'));
       expect(new SqliteTaskStore(conn).listTasks({ limit: 5 })).toHaveLength(1);

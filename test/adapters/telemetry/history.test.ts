@@ -86,7 +86,10 @@ describe('TelemetryHistory kept in SQLite', () => {
     expect(points[0]!.gpus[0]!.oursMB).toBe(6000); // the spike from before the restart
     expect(points[0]!.cpuLoadPct).toBe(20); // the two halves of the minute averaged
     expect(count('m')).toBe(1);
-    expect(JSON.parse((conn.sqlite.prepare(`SELECT sample FROM telemetry_history WHERE tier = 'm'`).get() as { sample: string }).sample)).toMatchObject({ at: T0, gpus: [{ oursMB: 6000 }] });
+    expect(JSON.parse((conn.sqlite.prepare(`SELECT sample FROM telemetry_history WHERE tier = 'm'`).get() as { sample: string }).sample)).toMatchObject({
+      at: T0,
+      gpus: [{ oursMB: 6000 }],
+    });
   });
 
   it('only what is still inside each window comes back, and older rows are deleted', () => {

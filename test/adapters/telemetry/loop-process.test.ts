@@ -14,7 +14,12 @@ import { waitFor } from '../../helpers/wait.js';
  */
 const t = tempDir();
 afterAll(() => t.cleanup());
-const QUERY = ['--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu,power.draw,power.limit', '--format=csv,noheader,nounits', '-lms', '50'];
+const QUERY = [
+  '--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu,power.draw,power.limit',
+  '--format=csv,noheader,nounits',
+  '-lms',
+  '50',
+];
 const alive = (pid: number): boolean => {
   const st = readProcStat(pid);
   return st !== null && isLive(st);
@@ -29,13 +34,22 @@ describe('LoopProcess', () => {
     process.env.FAKE_NVIDIA_SMI_DIR = dir;
     const exits: LoopExit[] = [];
     let lines = 0;
-    const loop = new LoopProcess(FAKE_NVIDIA_SMI, QUERY, () => lines++, (e) => exits.push(e));
+    const loop = new LoopProcess(
+      FAKE_NVIDIA_SMI,
+      QUERY,
+      () => lines++,
+      (e) => exits.push(e),
+    );
     try {
       loop.start();
       await waitFor(() => lines > 0, 'the first sample');
       loop.stop();
       loop.start(); // the old child's exit arrives after this
-      const starts = () => readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[0]));
+      const starts = () =>
+        readFileSync(join(dir, 'starts'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => Number(l.split(' ')[0]));
       await waitFor(() => starts().length === 2 && !alive(starts()[0]!), 'the old child to exit');
       // Its pipe closes when its last sleep ends: by the new child's fifth sample, long after.
       const seen = lines;

@@ -14,7 +14,20 @@ const rtx4060 = (used: number, index = 0, uuid = UUID) => `${index}, ${uuid}, NV
 describe('nvidia-smi parsers', () => {
   it('parses an RTX 4060', () => {
     expect(parseGpuCsv(rtx4060(1403))).toEqual({
-      rows: [{ index: 0, uuid: UUID, name: 'NVIDIA GeForce RTX 4060', totalMB: 8188, usedMB: 1403, freeMB: 6785, utilizationPct: 7, temperatureC: 46, powerW: 18.63, powerLimitW: 115 }],
+      rows: [
+        {
+          index: 0,
+          uuid: UUID,
+          name: 'NVIDIA GeForce RTX 4060',
+          totalMB: 8188,
+          usedMB: 1403,
+          freeMB: 6785,
+          utilizationPct: 7,
+          temperatureC: 46,
+          powerW: 18.63,
+          powerLimitW: 115,
+        },
+      ],
       problems: [],
     });
   });
@@ -28,7 +41,9 @@ describe('nvidia-smi parsers', () => {
     expect(r.problems[0]).toMatch(/couldn't communicate/);
   });
   it('parses compute apps with their sample timestamp, [N/A] memory as null', () => {
-    expect(parseAppsCsv(`2026/11/29 10:00:00.123, ${UUID}, 2211, /usr/lib/firefox/firefox, 412\n2026/11/29 10:00:00.123, ${UUID}, 3120, python3, [N/A]\n`).rows).toEqual([
+    expect(
+      parseAppsCsv(`2026/11/29 10:00:00.123, ${UUID}, 2211, /usr/lib/firefox/firefox, 412\n2026/11/29 10:00:00.123, ${UUID}, 3120, python3, [N/A]\n`).rows,
+    ).toEqual([
       { timestamp: '2026/11/29 10:00:00.123', gpuUuid: UUID, pid: 2211, name: '/usr/lib/firefox/firefox', usedMB: 412 },
       { timestamp: '2026/11/29 10:00:00.123', gpuUuid: UUID, pid: 3120, name: 'python3', usedMB: null },
     ]);

@@ -27,7 +27,7 @@ describe('ProcessGroupSampler', () => {
     }
   });
 
-  it('with Families, a process that left the group (setsid) still counts as the agent\'s', async () => {
+  it("with Families, a process that left the group (setsid) still counts as the agent's", async () => {
     // A group leader that starts a 40 MB daemon in a session of its own.
     const daemon = `const b = Buffer.alloc(40e6, 1); setTimeout(() => b.length, 5000);`;
     const script = `require('child_process').spawn('setsid', [process.execPath, '-e', ${JSON.stringify(daemon)}], { stdio: 'ignore' }); setTimeout(() => {}, 5000);`;

@@ -28,12 +28,19 @@ describe('the real-GPU check script', () => {
   it('records the raw output, checks every field it parsed and passes on well-formed output', () => {
     const smi = join(t.dir, 'ok');
     mkdirSync(smi);
-    writeSmi(smi, 'gpus.csv', `0, ${UUID}, NVIDIA GeForce RTX 4060, 8188, 300, 7888, 12, 51, 35.10, 115.00\n1, GPU-2, NVIDIA RTX A2000, Laptop, 4096, 0, 4096, [N/A], 40, [N/A], [N/A]\n`);
+    writeSmi(
+      smi,
+      'gpus.csv',
+      `0, ${UUID}, NVIDIA GeForce RTX 4060, 8188, 300, 7888, 12, 51, 35.10, 115.00\n1, GPU-2, NVIDIA RTX A2000, Laptop, 4096, 0, 4096, [N/A], 40, [N/A], [N/A]\n`,
+    );
     const out = join(t.dir, 'out-ok');
     const r = check(smi, out);
     expect(r.stdout).toMatch(/all \d+ checks passed/);
     expect(r.status).toBe(0);
-    const report = JSON.parse(readFileSync(join(out, 'real-gpu.json'), 'utf8')) as { checks: { name: string; ok: boolean }[]; collector: { current: { gpus: { name: string; powerW: number | null }[] } } };
+    const report = JSON.parse(readFileSync(join(out, 'real-gpu.json'), 'utf8')) as {
+      checks: { name: string; ok: boolean }[];
+      collector: { current: { gpus: { name: string; powerW: number | null }[] } };
+    };
     expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['GPU 0 totalMB', 'GPU 1 name', 'collector status ok']));
     expect(report.collector.current.gpus.map((g) => [g.name, g.powerW])).toEqual([
       ['NVIDIA GeForce RTX 4060', 35.1],
@@ -45,7 +52,7 @@ describe('the real-GPU check script', () => {
   it('fails, naming what, when nvidia-smi prints errors', () => {
     const smi = join(t.dir, 'bad');
     mkdirSync(smi);
-    writeSmi(smi, 'fail', 'NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.\n');
+    writeSmi(smi, 'fail', "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n");
     const r = check(smi, join(t.dir, 'out-bad'));
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/FAIL --query-gpu exits 0/);

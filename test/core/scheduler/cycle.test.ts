@@ -14,15 +14,30 @@ const NOW = Date.UTC(2026, 0, 1);
 const small: ResourceRequest = { cpu: 1, memoryMB: 100 };
 const gpu = (vramMB: number, count = 1): ResourceRequest => ({ cpu: 1, memoryMB: 100, gpu: { count, vramMB } });
 type Candidate = Omit<QueueEntry, 'priority'> & { priority?: number };
-const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null, since = NOW): Candidate => ({ id, agent, request, notBefore, since });
-const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({ taskId, agent, request, gpus, pgid });
+const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefore: number | null = null, since = NOW): Candidate => ({
+  id,
+  agent,
+  request,
+  notBefore,
+  since,
+});
+const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({
+  taskId,
+  agent,
+  request,
+  gpus,
+  pgid,
+});
 
 type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
 
 function cycle(over: Input) {
   const { candidates, ...rest } = over;
   const queue = new QueueIndex();
-  queue.addAll(candidates.map((c) => ({ priority: 0, ...c })), NOW);
+  queue.addAll(
+    candidates.map((c) => ({ priority: 0, ...c })),
+    NOW,
+  );
   const r = runCycle({
     now: NOW,
     paused: false,
@@ -36,7 +51,18 @@ function cycle(over: Input) {
     ...rest,
     queue,
   });
-  return { ...r, keptFor: r.kept?.taskId ?? null, why: (id: number) => describeStatus(explain(r, candidates.find((c) => c.id === id)!, NOW)) };
+  return {
+    ...r,
+    keptFor: r.kept?.taskId ?? null,
+    why: (id: number) =>
+      describeStatus(
+        explain(
+          r,
+          candidates.find((c) => c.id === id)!,
+          NOW,
+        ),
+      ),
+  };
 }
 
 interface Case {
@@ -63,7 +89,10 @@ const cases: Case[] = [
   },
   {
     name: 'RAM: what other programs use counts',
-    input: { node: node({ memoryTotalMB: 16_000, memoryAvailableMB: 3_000 }), candidates: [cand(1, { cpu: 1, memoryMB: 4000 }), cand(2, { cpu: 1, memoryMB: 2000 })] },
+    input: {
+      node: node({ memoryTotalMB: 16_000, memoryAvailableMB: 3_000 }),
+      candidates: [cand(1, { cpu: 1, memoryMB: 4000 }), cand(2, { cpu: 1, memoryMB: 2000 })],
+    },
     starts: [2],
     waits: { 1: /needs 4000 MB RAM, 1000 MB free of 16000 MB \(13000 MB used by other programs, 2000 MB held by our tasks\)/ },
   },
@@ -100,7 +129,11 @@ const cases: Case[] = [
   },
   {
     name: 'VRAM: without per-process readings our use counts twice (never in our favour)',
-    input: { node: node({ gpus: [rtx4060({ usedMB: 3000, processes: null })] }), running: [running(9, gpu(3000), [0], 500)], candidates: [cand(1, gpu(2500)), cand(2, gpu(2000))] },
+    input: {
+      node: node({ gpus: [rtx4060({ usedMB: 3000, processes: null })] }),
+      running: [running(9, gpu(3000), [0], 500)],
+      candidates: [cand(1, gpu(2500)), cand(2, gpu(2000))],
+    },
     starts: [2],
     waits: { 1: /188 MB free of 8188 MB: 3000 MB held by other programs, 5000 MB by 2 running tasks/ },
   },
@@ -120,7 +153,17 @@ const cases: Case[] = [
   {
     name: 'VRAM: a program listed as using memory is foreign even when the GPU-wide reading lags',
     input: {
-      node: node({ gpus: [rtx4060({ usedMB: 1000, processes: [{ pid: 500, name: 'python', usedMB: 3000, pgid: 500 }, { pid: 7, name: 'blender', usedMB: 1500, pgid: 7 }] })] }),
+      node: node({
+        gpus: [
+          rtx4060({
+            usedMB: 1000,
+            processes: [
+              { pid: 500, name: 'python', usedMB: 3000, pgid: 500 },
+              { pid: 7, name: 'blender', usedMB: 1500, pgid: 7 },
+            ],
+          }),
+        ],
+      }),
       running: [running(9, gpu(3000), [0], 500)],
       candidates: [cand(1, gpu(4000))],
     },
@@ -156,7 +199,10 @@ const cases: Case[] = [
   },
   {
     name: 'every shortfall is reported',
-    input: { node: node({ cpuCores: 1, memoryTotalMB: 1000, memoryAvailableMB: 500, gpus: [] }), candidates: [cand(1, { cpu: 2, memoryMB: 800, gpu: { count: 1, vramMB: 10 } })] },
+    input: {
+      node: node({ cpuCores: 1, memoryTotalMB: 1000, memoryAvailableMB: 500, gpus: [] }),
+      candidates: [cand(1, { cpu: 2, memoryMB: 800, gpu: { count: 1, vramMB: 10 } })],
+    },
     starts: [],
     waits: { 1: /needs 2 cores.*; needs 800 MB RAM.*; needs 1 GPU/ },
   },
@@ -222,7 +268,9 @@ const cases: Case[] = [
       candidates: [cand(1, { cpu: 2, memoryMB: 6000 }), cand(2, { cpu: 1, memoryMB: 1000 })],
     },
     starts: [],
-    waits: { 2: /needs 1 core, 0 cores free of 4 \(1 core kept for task 1\); needs 1000 MB RAM, 0 MB free of 16000 MB \(0 MB used by other programs, 12000 MB held by our tasks, 4000 MB kept for task 1\)/ },
+    waits: {
+      2: /needs 1 core, 0 cores free of 4 \(1 core kept for task 1\); needs 1000 MB RAM, 0 MB free of 16000 MB \(0 MB used by other programs, 12000 MB held by our tasks, 4000 MB kept for task 1\)/,
+    },
   },
   {
     name: 'reservation: tasks ahead of it in queue order are not held back',
@@ -249,7 +297,11 @@ const cases: Case[] = [
   },
   {
     name: 'a task held by a limit also says what else it needs',
-    input: { maxConcurrency: 1, node: node({ gpus: [] , gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }), candidates: [cand(1), cand(2, gpu(2000))] },
+    input: {
+      maxConcurrency: 1,
+      node: node({ gpus: [], gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }),
+      candidates: [cand(1), cand(2, gpu(2000))],
+    },
     starts: [1],
     waits: { 2: /^the maximum of 1 task at once is reached; needs 1 GPU with 2000 MB VRAM, but no GPU is visible/ },
   },

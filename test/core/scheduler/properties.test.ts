@@ -21,7 +21,13 @@ const requestArb: fc.Arbitrary<ResourceRequest> = fc.record(
 
 const gpuArb = (index: number) =>
   fc.record({ used: fc.integer({ min: 0, max: 8188 }), perProcess: fc.boolean() }).map(({ used, perProcess }) =>
-    rtx4060({ index, uuid: `GPU-${index}`, usedMB: used, freeMB: 8188 - used, processes: perProcess ? [{ pid: 1, name: 'other', usedMB: used, pgid: 1 }] : null }),
+    rtx4060({
+      index,
+      uuid: `GPU-${index}`,
+      usedMB: used,
+      freeMB: 8188 - used,
+      processes: perProcess ? [{ pid: 1, name: 'other', usedMB: used, pgid: 1 }] : null,
+    }),
   );
 
 const nodeArb: fc.Arbitrary<NodeSnapshot> = fc
@@ -51,20 +57,38 @@ function assertNotOversubscribed(n: NodeSnapshot, running: RunningUsage[], place
 describe('properties', () => {
   it('one cycle never oversubscribes CPU, RAM or any GPU', () => {
     fc.assert(
-      fc.property(nodeArb, fc.array(requestArb, { maxLength: 30 }), fc.integer({ min: 0, max: 1024 }), fc.integer({ min: 0, max: 2048 }), fc.constantFrom(null, 0, 10), (n, reqs, vramMargin, memMargin, reserveAfterMs) => {
-        // With reserveAfterMs 0 the first task held back by resources has what is free kept for
-        // it; with 10 only those that have waited (even ids) can.
-        const candidates = reqs.map((request, i) => ({ id: i + 1, agent: 'a', request, notBefore: null, priority: i % 3, since: i % 2 === 0 ? 0 : -10 }));
-        const queue = new QueueIndex();
-        queue.addAll(candidates);
-        const r = runCycle({ now: 0, paused: false, maxConcurrency: 1000, reserveAfterMs, agentLimit: () => null, queue, node: n, running: [], vramMarginMB: vramMargin, memoryMarginMB: memMargin });
-        const placed = r.starts.map((s) => ({ taskId: s.taskId, agent: 'a', request: reqs[s.taskId - 1]!, gpus: s.gpus, pgid: null }));
-        for (const p of placed) if (p.request.gpu) expect(p.gpus).toHaveLength(p.request.gpu.count);
-        assertNotOversubscribed(n, [], placed, vramMargin, memMargin);
-        // Every task either starts or can say why it waits.
-        const started = new Set(r.starts.map((x) => x.taskId));
-        for (const c of candidates) if (!started.has(c.id)) expect(describeStatus(explain(r, c, 0))).toEqual(expect.any(String));
-      }),
+      fc.property(
+        nodeArb,
+        fc.array(requestArb, { maxLength: 30 }),
+        fc.integer({ min: 0, max: 1024 }),
+        fc.integer({ min: 0, max: 2048 }),
+        fc.constantFrom(null, 0, 10),
+        (n, reqs, vramMargin, memMargin, reserveAfterMs) => {
+          // With reserveAfterMs 0 the first task held back by resources has what is free kept for
+          // it; with 10 only those that have waited (even ids) can.
+          const candidates = reqs.map((request, i) => ({ id: i + 1, agent: 'a', request, notBefore: null, priority: i % 3, since: i % 2 === 0 ? 0 : -10 }));
+          const queue = new QueueIndex();
+          queue.addAll(candidates);
+          const r = runCycle({
+            now: 0,
+            paused: false,
+            maxConcurrency: 1000,
+            reserveAfterMs,
+            agentLimit: () => null,
+            queue,
+            node: n,
+            running: [],
+            vramMarginMB: vramMargin,
+            memoryMarginMB: memMargin,
+          });
+          const placed = r.starts.map((s) => ({ taskId: s.taskId, agent: 'a', request: reqs[s.taskId - 1]!, gpus: s.gpus, pgid: null }));
+          for (const p of placed) if (p.request.gpu) expect(p.gpus).toHaveLength(p.request.gpu.count);
+          assertNotOversubscribed(n, [], placed, vramMargin, memMargin);
+          // Every task either starts or can say why it waits.
+          const started = new Set(r.starts.map((x) => x.taskId));
+          for (const c of candidates) if (!started.has(c.id)) expect(describeStatus(explain(r, c, 0))).toEqual(expect.any(String));
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -78,7 +102,14 @@ describe('properties', () => {
     | { kind: 'tick'; ms: number };
 
   const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('submit' as const), request: requestArb.map((r) => (r.gpu ? { ...r, gpu: { count: 1, vramMB: r.gpu.vramMB } } : r)), flaky: fc.boolean() }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('submit' as const),
+        request: requestArb.map((r) => (r.gpu ? { ...r, gpu: { count: 1, vramMB: r.gpu.vramMB } } : r)),
+        flaky: fc.boolean(),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('exit' as const), pick: fc.nat(), code: fc.constantFrom(0, 0, 1) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('foreign' as const), usedMB: fc.integer({ min: 0, max: 4000 }) }) },
@@ -88,92 +119,105 @@ describe('properties', () => {
 
   it('interleaved submits, exits, cancels and telemetry (foreign growth, our own use above or below what we reserved, settling): admission never oversubscribes, and every task ends exactly once', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(0, 5000), fc.constantFrom(null, 0, 10_000), (ops, settleMs, reserveAfterMs) => {
-        const runner = new FakeRunner();
-        const agents = [agent({ name: 'a' }), agent({ name: 'flaky', retry: { maxAttempts: 3, backoffSec: 1 } })];
-        const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0, settleMs, reserveAfterMs }, { runner });
-        const host = { cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 };
-        let foreignMB = 0;
-        const ourUse = new Map<number, number>(); // pgid -> MB on GPU 0
-        const publish = () => {
-          for (const pgid of ourUse.keys()) if (!runner.live().some((r) => r.pgid === pgid)) ourUse.delete(pgid);
-          const ours = [...ourUse.values()].reduce((a, b) => a + b, 0);
-          const procs = [{ pid: 3, name: 'game', usedMB: foreignMB, pgid: 3 }, ...[...ourUse].map(([pgid, mb]) => ({ pid: pgid, name: 'agent', usedMB: mb, pgid }))];
-          h.telemetry.set(node({ ...host, gpus: [rtx4060({ usedMB: Math.min(8188, foreignMB + ours), processes: procs })] }));
-        };
-        publish();
-        const startedAt = new Map<number, number>();
-        // Check every admission against the machine as it is at that moment, independently:
-        // foreign = used - what is measured as ours (except while settling) and never less than
-        // the programs listed; each of ours holds max(reservation, measured).
-        const start = runner.start.bind(runner);
-        runner.start = (spec: LaunchSpec, listener: RunListener): RunHandle => {
-          const n = h.telemetry.current();
-          const g = n.gpus[0]!;
-          const live = runner.live();
-          const now = h.clock.now();
-          const measured = (pgid: number) => ourUse.get(pgid) ?? 0;
-          const settled = live.filter((r) => now - (startedAt.get(r.pgid) ?? 0) >= settleMs);
-          const foreign = Math.max(0, g.usedMB - settled.reduce((a, r) => a + measured(r.pgid), 0), foreignMB);
-          const held = live.reduce((a, r) => a + Math.max(r.spec.gpus.includes(0) ? h.store.getTask(r.spec.taskId)!.request.gpu!.vramMB : 0, measured(r.pgid)), 0);
-          const me = h.store.getTask(spec.taskId)!.request;
-          if (me.gpu) expect(foreign + held + me.gpu.vramMB + 256).toBeLessThanOrEqual(g.totalMB);
-          const cpu = live.reduce((a, r) => a + h.store.getTask(r.spec.taskId)!.request.cpu, 0);
-          expect(cpu + me.cpu).toBeLessThanOrEqual(host.cpuCores + 1e-9);
-          const handle = start(spec, listener);
-          startedAt.set(runner.runs.at(-1)!.pgid, now);
-          return handle;
-        };
-        try {
-          for (const op of ops) {
-            if (op.kind === 'submit') {
-              try {
-                h.manager.submit([{ agent: op.flaky ? 'flaky' : 'a', resources: { cpu: op.request.cpu, memoryMB: op.request.memoryMB, gpu: op.request.gpu ?? null } }]);
-              } catch {
-                // refused as never fitting: fine
-              }
-            } else if (op.kind === 'exit') {
-              const live = runner.live();
-              if (live.length) live[op.pick % live.length]!.exit({ exitCode: op.code });
-            } else if (op.kind === 'cancel') {
-              const all = h.store.listTasks({ limit: 1000 }).filter((t) => !TERMINAL_STATES.includes(t.state));
-              if (all.length) h.manager.cancel(all[op.pick % all.length]!.id);
-            } else if (op.kind === 'foreign') {
-              foreignMB = op.usedMB;
-              publish();
-            } else if (op.kind === 'use') {
-              const live = runner.live();
-              if (live.length) {
-                ourUse.set(live[op.pick % live.length]!.pgid, op.mb);
-                publish();
-              }
-            } else h.clock.advance(op.ms);
-            h.clock.flush();
-          }
-          // Drain: clear every use, let everything run and finish.
-          foreignMB = 0;
-          ourUse.clear();
+      fc.property(
+        fc.array(opArb, { minLength: 1, maxLength: 60 }),
+        fc.constantFrom(0, 5000),
+        fc.constantFrom(null, 0, 10_000),
+        (ops, settleMs, reserveAfterMs) => {
+          const runner = new FakeRunner();
+          const agents = [agent({ name: 'a' }), agent({ name: 'flaky', retry: { maxAttempts: 3, backoffSec: 1 } })];
+          const h = harness(agents, { maxConcurrency: 6, vramMarginMB: 256, memoryMarginMB: 0, settleMs, reserveAfterMs }, { runner });
+          const host = { cpuCores: 4, memoryTotalMB: 16_000, memoryAvailableMB: 16_000 };
+          let foreignMB = 0;
+          const ourUse = new Map<number, number>(); // pgid -> MB on GPU 0
+          const publish = () => {
+            for (const pgid of ourUse.keys()) if (!runner.live().some((r) => r.pgid === pgid)) ourUse.delete(pgid);
+            const ours = [...ourUse.values()].reduce((a, b) => a + b, 0);
+            const procs = [
+              { pid: 3, name: 'game', usedMB: foreignMB, pgid: 3 },
+              ...[...ourUse].map(([pgid, mb]) => ({ pid: pgid, name: 'agent', usedMB: mb, pgid })),
+            ];
+            h.telemetry.set(node({ ...host, gpus: [rtx4060({ usedMB: Math.min(8188, foreignMB + ours), processes: procs })] }));
+          };
           publish();
-          for (let i = 0; i < 500 && h.store.listTasks({ limit: 1000 }).some((t) => !TERMINAL_STATES.includes(t.state)); i++) {
-            for (const r of runner.live()) r.exit({ exitCode: 0 });
-            h.clock.advance(60_000);
+          const startedAt = new Map<number, number>();
+          // Check every admission against the machine as it is at that moment, independently:
+          // foreign = used - what is measured as ours (except while settling) and never less than
+          // the programs listed; each of ours holds max(reservation, measured).
+          const start = runner.start.bind(runner);
+          runner.start = (spec: LaunchSpec, listener: RunListener): RunHandle => {
+            const n = h.telemetry.current();
+            const g = n.gpus[0]!;
+            const live = runner.live();
+            const now = h.clock.now();
+            const measured = (pgid: number) => ourUse.get(pgid) ?? 0;
+            const settled = live.filter((r) => now - (startedAt.get(r.pgid) ?? 0) >= settleMs);
+            const foreign = Math.max(0, g.usedMB - settled.reduce((a, r) => a + measured(r.pgid), 0), foreignMB);
+            const held = live.reduce(
+              (a, r) => a + Math.max(r.spec.gpus.includes(0) ? h.store.getTask(r.spec.taskId)!.request.gpu!.vramMB : 0, measured(r.pgid)),
+              0,
+            );
+            const me = h.store.getTask(spec.taskId)!.request;
+            if (me.gpu) expect(foreign + held + me.gpu.vramMB + 256).toBeLessThanOrEqual(g.totalMB);
+            const cpu = live.reduce((a, r) => a + h.store.getTask(r.spec.taskId)!.request.cpu, 0);
+            expect(cpu + me.cpu).toBeLessThanOrEqual(host.cpuCores + 1e-9);
+            const handle = start(spec, listener);
+            startedAt.set(runner.runs.at(-1)!.pgid, now);
+            return handle;
+          };
+          try {
+            for (const op of ops) {
+              if (op.kind === 'submit') {
+                try {
+                  h.manager.submit([
+                    { agent: op.flaky ? 'flaky' : 'a', resources: { cpu: op.request.cpu, memoryMB: op.request.memoryMB, gpu: op.request.gpu ?? null } },
+                  ]);
+                } catch {
+                  // refused as never fitting: fine
+                }
+              } else if (op.kind === 'exit') {
+                const live = runner.live();
+                if (live.length) live[op.pick % live.length]!.exit({ exitCode: op.code });
+              } else if (op.kind === 'cancel') {
+                const all = h.store.listTasks({ limit: 1000 }).filter((t) => !TERMINAL_STATES.includes(t.state));
+                if (all.length) h.manager.cancel(all[op.pick % all.length]!.id);
+              } else if (op.kind === 'foreign') {
+                foreignMB = op.usedMB;
+                publish();
+              } else if (op.kind === 'use') {
+                const live = runner.live();
+                if (live.length) {
+                  ourUse.set(live[op.pick % live.length]!.pgid, op.mb);
+                  publish();
+                }
+              } else h.clock.advance(op.ms);
+              h.clock.flush();
+            }
+            // Drain: clear every use, let everything run and finish.
+            foreignMB = 0;
+            ourUse.clear();
+            publish();
+            for (let i = 0; i < 500 && h.store.listTasks({ limit: 1000 }).some((t) => !TERMINAL_STATES.includes(t.state)); i++) {
+              for (const r of runner.live()) r.exit({ exitCode: 0 });
+              h.clock.advance(60_000);
+            }
+            const tasks = h.store.listTasks({ limit: 1000 });
+            for (const t of tasks) {
+              expect(TERMINAL_STATES).toContain(t.state);
+              const attempts = h.store.attempts(t.id);
+              expect(attempts.map((a) => a.number)).toEqual(attempts.map((_, i) => i + 1));
+              expect(attempts.every((a) => a.outcome !== 'running' && a.endedAt !== null)).toBe(true);
+              const counts = new Map<number | null, number>();
+              for (const e of h.store.events(t.id)) if (e.type === 'attempt-ended') counts.set(e.attempt, (counts.get(e.attempt) ?? 0) + 1);
+              const ends = [...counts].map(([attempt, n]) => ({ attempt, n }));
+              expect(ends.every((e) => e.n === 1)).toBe(true);
+              expect(ends.length).toBe(attempts.length);
+            }
+          } finally {
+            h.close();
           }
-          const tasks = h.store.listTasks({ limit: 1000 });
-          for (const t of tasks) {
-            expect(TERMINAL_STATES).toContain(t.state);
-            const attempts = h.store.attempts(t.id);
-            expect(attempts.map((a) => a.number)).toEqual(attempts.map((_, i) => i + 1));
-            expect(attempts.every((a) => a.outcome !== 'running' && a.endedAt !== null)).toBe(true);
-            const counts = new Map<number | null, number>();
-            for (const e of h.store.events(t.id)) if (e.type === 'attempt-ended') counts.set(e.attempt, (counts.get(e.attempt) ?? 0) + 1);
-            const ends = [...counts].map(([attempt, n]) => ({ attempt, n }));
-            expect(ends.every((e) => e.n === 1)).toBe(true);
-            expect(ends.length).toBe(attempts.length);
-          }
-        } finally {
-          h.close();
-        }
-      }),
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -6,7 +6,9 @@ export const globalConcurrency: Filter = {
   name: 'concurrency',
   check: (_b, { input, pool }) =>
     pool.running >= input.maxConcurrency
-      ? waitAt('concurrency', [{ resource: 'tasks', requested: 1, free: 0, capacity: input.maxConcurrency, heldBy: [{ by: 'ours', amount: pool.running, tasks: pool.running }] }])
+      ? waitAt('concurrency', [
+          { resource: 'tasks', requested: 1, free: 0, capacity: input.maxConcurrency, heldBy: [{ by: 'ours', amount: pool.running, tasks: pool.running }] },
+        ])
       : OK,
 };
 
@@ -17,6 +19,8 @@ export const agentConcurrency: Filter = {
     const limit = input.agentLimit(b.agent);
     const n = pool.perAgent.get(b.agent) ?? 0;
     if (limit === null || n < limit) return OK;
-    return waitAt('agent-concurrency', [{ resource: 'agent-tasks', agent: b.agent, requested: 1, free: 0, capacity: limit, heldBy: [{ by: 'ours', amount: n, tasks: n }] }]);
+    return waitAt('agent-concurrency', [
+      { resource: 'agent-tasks', agent: b.agent, requested: 1, free: 0, capacity: limit, heldBy: [{ by: 'ours', amount: n, tasks: n }] },
+    ]);
   },
 };

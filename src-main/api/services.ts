@@ -1,0 +1,34 @@
+import type { Settings, SettingsPatch } from '../../contracts/settings.js';
+import type { HistoryRange, TelemetrySample, TelemetrySnapshot } from '../../contracts/telemetry.js';
+import type { Manager } from '../core/manager.js';
+import type { AgentCatalog, AppEvent } from '../core/ports.js';
+
+/** A dropped path, as checked where it is (see adapters/files/inspect.ts). */
+export type InspectedPath =
+  { path: string; ok: true; realPath: string; name: string; sizeBytes: number; viaSymlink: boolean } | { path: string; ok: false; error: string };
+
+/**
+ * What the API needs, and nothing more: the Manager (its commands and its queries; the store is
+ * read only through `manager.queries`), the agent catalog, live events, and a few read-outs. The
+ * composition roots (app.ts) build it from the adapters; the API never imports an adapter (the
+ * lint enforces it).
+ */
+export interface ApiServices {
+  manager: Manager;
+  agents: Pick<AgentCatalog, 'list' | 'problems'>;
+  /** Live events as an async iterable of what `pick` maps them to, until `signal` aborts. */
+  events: { stream<T>(pick: (e: AppEvent) => T | undefined, signal: AbortSignal | undefined): AsyncGenerator<T> };
+  telemetry: {
+    snapshot(): TelemetrySnapshot;
+    /** How often the nvidia-smi loop had to be restarted. */
+    collectorRestarts(): number;
+  };
+  history: { get(range: HistoryRange): TelemetrySample[] };
+  /** The whole log of one attempt ('' when there is none). */
+  readLog(taskId: number, attempt: number): string;
+  /** Dropped files, checked where they are. */
+  inspectPath(path: string): InspectedPath;
+  settings: { get(): Settings; update(patch: SettingsPatch): Promise<Settings> };
+  dataDir: string;
+  startedAt: number;
+}

@@ -1,0 +1,35 @@
+import type { TaskSort, TaskState } from '../../contracts/task.js';
+import type { ArtifactRecord, AttemptRecord, TaskRecord } from './model/task.js';
+import type { PageFilter, TaskFilter, TaskStore } from './ports.js';
+
+/**
+ * What the API may read of the store: the Manager's queries. Read-only, so nothing outside core
+ * can change a task except through the Manager's commands.
+ */
+export class TaskQueries {
+  constructor(private readonly store: TaskStore) {}
+
+  get(id: number): TaskRecord | null {
+    return this.store.getTask(id);
+  }
+
+  list(filter: TaskFilter): TaskRecord[] {
+    return this.store.listTasks(filter);
+  }
+
+  page(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number } {
+    return this.store.pageTasks(filter, sort, offset, limit);
+  }
+
+  counts(): Record<TaskState, number> {
+    return this.store.countByState();
+  }
+
+  attempts(id: number): AttemptRecord[] {
+    return this.store.attempts(id);
+  }
+
+  artifacts(id: number): ArtifactRecord[] {
+    return this.store.artifacts(id);
+  }
+}
