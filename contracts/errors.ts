@@ -1,17 +1,15 @@
 import { z } from 'zod';
 
-/** Stable error codes every client can branch on; the message says what to fix. */
+/** Stable error codes every client can branch on; the message says what to fix. README's API section lists each with its HTTP status (a test keeps the two in step). */
 export const API_ERROR_CODES = [
   'UNKNOWN_AGENT',
   'INVALID_INPUT',
-  'INVALID_RESOURCES',
   'UNSATISFIABLE',
   'NOT_FOUND',
   'INVALID_STATE',
   'UNAUTHORIZED',
   'FORBIDDEN',
   'PAYLOAD_TOO_LARGE',
-  'DATA_DIR_LOCKED',
   'INTERNAL',
 ] as const;
 export const ApiErrorCodeSchema = z.enum(API_ERROR_CODES);

@@ -251,6 +251,8 @@ describe('the desktop shell (with a fake electron module)', () => {
     expect(m.services.manager.isPaused()).toBe(false);
     await waitFor(() => m.services.store.getTask(task.id)!.state === 'succeeded');
     await waitFor(() => f.notices.some((n) => n.title === 'slow finished'));
+    // One notice per end (task-ended), however many task events an end brings.
+    expect(f.notices.filter((n) => n.title === 'fail failed')).toHaveLength(1);
   });
 
   it('notifications can be turned off', async () => {
@@ -314,11 +316,16 @@ describe('tray and notification decisions', () => {
     [{ ...base }, 'idle'],
     [{ ...base, running: 2 }, 'running'],
     [{ ...base, running: 2, unseenFailures: 1 }, 'attention'],
+    [{ ...base, running: 1, degraded: 'the disk is full' }, 'attention'],
   ] as const)('%j is %s', (i, s) => expect(trayState(i)).toBe(s));
 
   it('tooltip', () => {
     expect(trayTooltip({ ...base, running: 2, queued: 5, paused: true, vram: { usedMB: 3277, totalMB: 8188 } })).toBe(
       'Agent Manager: 2 running, 5 queued, paused · VRAM 3.2 of 8.0 GB in use',
+    );
+    // Degraded: said first, since it is why nothing new starts.
+    expect(trayTooltip({ ...base, running: 1, degraded: 'the disk is full: free some space' })).toBe(
+      'Agent Manager: NOT STARTING TASKS: the disk is full: free some space · 1 running, 0 queued',
     );
   });
 

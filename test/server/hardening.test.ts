@@ -188,3 +188,38 @@ describe('artifact downloads never follow links', () => {
     expect(r.body).toMatch(why);
   });
 });
+
+describe('the error codes the API documents', () => {
+  /** The code and HTTP status of a refusal, whether tRPC's envelope or the server's own. */
+  const codeOf = (r: { status: number; body: string }): [string, number] => {
+    const b = JSON.parse(r.body) as { error?: { code?: string; json?: { data?: { appCode?: string } } } };
+    return [b.error?.json?.data?.appCode ?? b.error?.code ?? '?', r.status];
+  };
+  const query = (path: string, input: unknown, headers = auth) =>
+    http(m.server.port, `/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers });
+  const mutate = (path: string, input: unknown) =>
+    http(m.server.port, `/trpc/${path}`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ json: input }) });
+
+  it('each comes with its HTTP status, as the README lists them, and the README lists every one', async () => {
+    const ended = await api.tasks.submit.mutate({ agent: 'ok' });
+    await waitFor(async () => (await api.tasks.get.query({ id: ended.id })).state === 'succeeded', 'a task to end');
+    const seen: Record<string, [string, number]> = {
+      UNKNOWN_AGENT: codeOf(await mutate('tasks.submit', { agent: 'nope' })),
+      INVALID_INPUT: codeOf(await mutate('tasks.submit', { agent: 'ok', priority: 1e6 })),
+      UNSATISFIABLE: codeOf(await mutate('tasks.submit', { agent: 'ok', resources: { memoryMB: 16 * 1024 * 1024 } })),
+      NOT_FOUND: codeOf(await query('tasks.get', { id: 999_999 })),
+      INVALID_STATE: codeOf(await mutate('tasks.cancel', { id: ended.id })),
+      UNAUTHORIZED: codeOf(await query('health', null, {})),
+      FORBIDDEN: codeOf(await query('health', null, { ...auth, Host: 'evil.example:80' })),
+      PAYLOAD_TOO_LARGE: codeOf(await http(m.server.port, `/trpc/${Array.from({ length: 51 }, () => 'health').join(',')}?batch=1`, { headers: auth })),
+    };
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const documented = [...readme.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((x) => [x[1]!, Number(x[2])] as const);
+    const { API_ERROR_CODES } = await import('../../contracts/errors.js');
+    expect(documented.map(([c]) => c).sort()).toEqual([...API_ERROR_CODES].sort());
+    for (const [code, status] of documented) {
+      if (code === 'INTERNAL') continue; // a bug, or a full disk: not something a request can ask for
+      expect(seen[code], code).toEqual([code, status]);
+    }
+  });
+});
