@@ -21,4 +21,14 @@ export const ApiErrorSchema = z.object({
   /** For batch submissions: which item (0-based) was refused. */
   index: z.number().int().optional(),
 });
-export type ApiError = z.infer<typeof ApiErrorSchema>;
+
+/**
+ * The one formatter of schema problems: "priority: too big (at most 1000); name: ...". The first
+ * `max` issues, each with the path it is at. For the API, the CLI, manifests and agent output.
+ */
+export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], max = 5): string {
+  return issues
+    .slice(0, max)
+    .map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}

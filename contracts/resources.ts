@@ -40,7 +40,6 @@ export const ResourceOverrideSchema = z
   })
   .strict();
 
-export type GpuRequest = z.infer<typeof GpuRequestSchema>;
 export type ResourceRequest = z.infer<typeof ResourceRequestSchema>;
 export type ResourceOverride = z.infer<typeof ResourceOverrideSchema>;
 

@@ -182,13 +182,6 @@ export const TaskListQuerySchema = z
     limit: z.number().int().min(1).max(1000).default(100),
   })
   .strict();
-export type TaskListQuery = z.input<typeof TaskListQuerySchema>;
-
-export const TaskPageSchema = z.object({
-  items: z.array(TaskViewSchema),
-  nextCursor: z.number().int().nullable(),
-});
-export type TaskPage = z.infer<typeof TaskPageSchema>;
 
 export const TaskIdSchema = z.number().int().positive();
 
@@ -207,6 +200,5 @@ export const TaskPageQuerySchema = z
     limit: z.number().int().min(1).max(1000).default(100),
   })
   .strict();
-export type TaskPageQuery = z.input<typeof TaskPageQuerySchema>;
 
 export const TaskIdsSchema = z.object({ ids: z.array(TaskIdSchema).min(1).max(10_000) }).strict();

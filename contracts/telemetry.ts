@@ -6,7 +6,6 @@ export const GpuProcessSchema = z.object({
   /** null where the driver reports no per-process figure ("[N/A]"). */
   usedMB: z.number().nullable(),
 });
-export type GpuProcess = z.infer<typeof GpuProcessSchema>;
 
 export const GpuSnapshotSchema = z.object({
   index: z.number().int(),

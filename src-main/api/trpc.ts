@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError } from 'zod';
-import type { ApiErrorCode } from '../../contracts/errors.js';
+import { describeIssues, type ApiErrorCode } from '../../contracts/errors.js';
 import type { ApiServices } from './services.js';
 import { ManagerError } from '../core/errors.js';
 import { MAX_INPUT_DEPTH, plainJsonProblem } from './plain-json.js';
@@ -28,14 +28,6 @@ const TRPC_CODE: Record<ApiErrorCode, TrpcCode> = {
   INTERNAL: 'INTERNAL_SERVER_ERROR',
 };
 
-/** Zod issues as one sentence a person can act on: "priority: too big (at most 1000)". */
-export function describeZodError(e: ZodError): string {
-  return e.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.map(String).join('.') + ': ' : ''}${i.message}`)
-    .join('; ');
-}
-
 const t = initTRPC.context<ApiContext>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
@@ -48,7 +40,7 @@ const t = initTRPC.context<ApiContext>().create({
       index = cause.index;
     } else if (cause instanceof ZodError) {
       appCode = 'INVALID_INPUT';
-      message = `invalid request: ${describeZodError(cause)}`;
+      message = `invalid request: ${describeIssues(cause.issues)}`;
     } else if ((cause as { code?: unknown } | undefined)?.code === 'SQLITE_FULL') {
       message = 'the disk is full: the task database cannot be written, and nothing was changed; free some space and try again';
     } else if (cause instanceof RangeError && /call stack/i.test(cause.message)) {

@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
-import { describeZodError } from '../api/trpc.js';
+import { describeIssues } from '../../contracts/errors.js';
 import { intArg, numArg } from './args.js';
 import { CliError } from './client.js';
 
@@ -95,7 +95,7 @@ export function submissionsFromBatch(text: string): { items: TaskSubmission[]; l
       throw new CliError(`batch line ${i + 1}: not valid JSON (${(e as Error).message})`, 2);
     }
     const parsed = TaskSubmissionSchema.safeParse(value);
-    if (!parsed.success) throw new CliError(`batch line ${i + 1}: ${describeZodError(parsed.error)}`, 2);
+    if (!parsed.success) throw new CliError(`batch line ${i + 1}: ${describeIssues(parsed.error.issues)}`, 2);
     items.push(parsed.data);
     lines.push(i + 1);
   });

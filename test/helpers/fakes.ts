@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentManifest } from '../../contracts/agent-manifest.js';
 import { AgentManifestSchema } from '../../contracts/agent-manifest.js';
-import type { RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
+import { notStarted, outcome, unknownOutcome, type RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
 import type { GpuView, NodeSnapshot } from '../../src-main/core/model/node.js';
 import type {
   AdoptSpec,
@@ -124,7 +124,7 @@ function makeRun(spec: LaunchSpec, listener: RunListener, pgid: number): { run: 
     exit: (o = {}) => {
       if (run.ended || run.detached) return;
       run.ended = true;
-      listener({ type: 'exit', outcome: { exitCode: 0, signal: null, timedOut: false, cancelled: run.cancelled, unknown: false, startError: null, ...o } });
+      listener({ type: 'exit', outcome: outcome({ exitCode: 0, cancelled: run.cancelled, ...o }) });
     },
   };
   const handle: RunHandle = {
@@ -159,10 +159,8 @@ export class FakeRunner implements AgentRunner {
 
   adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
     // Never recorded as spawned: as the real runner finds when the attempt folder has no run id.
-    if (spec.pid === null || spec.pgid === null)
-      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: false, startError: null, notStarted: true } };
-    if (!this.alive.has(spec.pid))
-      return { alive: false, outcome: { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null } };
+    if (spec.pid === null || spec.pgid === null) return { alive: false, outcome: notStarted() };
+    if (!this.alive.has(spec.pid)) return { alive: false, outcome: unknownOutcome() };
     const { run, handle } = makeRun(spec, listener, spec.pgid);
     this.runs.push(run);
     return { alive: true, handle };

@@ -2,18 +2,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { AgentManifestSchema, type AgentProblem } from '../../../contracts/agent-manifest.js';
+import { describeIssues } from '../../../contracts/errors.js';
 import type { AgentCatalog, AgentSpec } from '../../core/ports.js';
 
 export interface AgentSource {
   dir: string;
   source: AgentSpec['source'];
-}
-
-function describeZod(issues: readonly { path: PropertyKey[]; message: string }[]): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
-    .join('; ');
 }
 
 /**
@@ -74,7 +68,7 @@ export class FileAgentCatalog implements AgentCatalog {
       return { problem: `not valid JSON: ${(e as Error).message}` };
     }
     const parsed = AgentManifestSchema.safeParse(raw);
-    if (!parsed.success) return { problem: describeZod(parsed.error.issues) };
+    if (!parsed.success) return { problem: describeIssues(parsed.error.issues) };
     let validate: ValidateFunction;
     try {
       validate = this.ajv.compile(parsed.data.inputSchema);

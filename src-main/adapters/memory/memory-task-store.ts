@@ -4,6 +4,7 @@ import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfte
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
 import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
+import { isActive } from '../../core/lifecycle/states.js';
 
 const copy = <T>(x: T): T => structuredClone(x);
 const round = (x: number | null | undefined): number | null => (x == null ? null : Math.round(x));
@@ -115,7 +116,7 @@ export class MemoryTaskStore implements TaskStore {
   active(): { task: TaskRecord; attempt: AttemptRecord }[] {
     const out: { task: TaskRecord; attempt: AttemptRecord }[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state !== 'starting' && t.state !== 'running') continue;
+      if (!isActive(t.state)) continue;
       const a = this.attemptsOf.get(t.id)?.find((x) => x.number === t.attempts);
       if (a) out.push({ task: copy(t), attempt: copy(a) });
     }

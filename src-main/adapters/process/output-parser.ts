@@ -1,4 +1,5 @@
 import { AGENT_EVENT_TYPES, AgentEventSchema, type AgentEvent } from '../../../contracts/agent-output.js';
+import { describeIssues } from '../../../contracts/errors.js';
 
 export type ParsedLine = { kind: 'event'; event: AgentEvent } | { kind: 'log'; text: string; problem?: string };
 
@@ -23,7 +24,5 @@ export function parseOutputLine(line: string): ParsedLine {
   if (typeof type !== 'string' || !(AGENT_EVENT_TYPES as readonly string[]).includes(type)) return { kind: 'log', text: line };
   const parsed = AgentEventSchema.safeParse(value);
   if (parsed.success) return { kind: 'event', event: parsed.data };
-  const issue = parsed.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { kind: 'log', text: line, problem: `malformed "${type}" event (${where}${issue?.message ?? 'invalid'})` };
+  return { kind: 'log', text: line, problem: `malformed "${type}" event (${describeIssues(parsed.error.issues, 1) || 'invalid'})` };
 }

@@ -15,25 +15,7 @@ export function decodeStatus(status: number): { exitCode: number | null; signal:
   return { exitCode: status, signal: null };
 }
 
-const base: RunOutcome = {
-  exitCode: null,
-  signal: null,
-  timedOut: false,
-  cancelled: false,
-  unknown: false,
-  startError: null,
-  forcefullyTerminated: false,
-  durationMs: 0,
-};
-
-/** A run whose fate cannot be known (its files are gone, or it left no exit status). */
-export const unknownOutcome = (durationMs = 0): RunOutcome => ({ ...base, unknown: true, durationMs });
-
-/** A run that could not be started (missing executable, spawn error). */
-export const startFailed = (message: string): RunOutcome => ({ ...base, startError: message });
-
-/** An attempt whose agent was provably never spawned (the Manager stopped first). */
-export const notStarted = (): RunOutcome => ({ ...base, notStarted: true });
+export { notStarted, startFailed, unknownOutcome } from '../../core/lifecycle/attempt-end.js';
 
 /** How the run ended, in a few words for its log. */
 export function describeEnd(o: RunOutcome): string {

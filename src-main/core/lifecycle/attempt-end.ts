@@ -24,6 +24,29 @@ export interface RunOutcome {
   durationMs?: number;
 }
 
+const BASE: RunOutcome = {
+  exitCode: null,
+  signal: null,
+  timedOut: false,
+  cancelled: false,
+  unknown: false,
+  startError: null,
+  forcefullyTerminated: false,
+  durationMs: 0,
+};
+
+/** The one way to build a RunOutcome: what is not said did not happen. */
+export const outcome = (o: Partial<RunOutcome> = {}): RunOutcome => ({ ...BASE, ...o });
+
+/** A run whose fate cannot be known (its files are gone, or it left no exit status). */
+export const unknownOutcome = (durationMs = 0): RunOutcome => outcome({ unknown: true, durationMs });
+
+/** A run that could not be started (missing executable, spawn error). */
+export const startFailed = (message: string): RunOutcome => outcome({ startError: message });
+
+/** An attempt whose agent was provably never spawned (the Manager stopped first). */
+export const notStarted = (): RunOutcome => outcome({ notStarted: true });
+
 export interface AttemptEnd {
   outcome: Exclude<AttemptOutcome, 'running'>;
   reason: string;

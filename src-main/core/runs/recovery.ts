@@ -1,4 +1,5 @@
 import type { Ledger } from '../ledger/ledger.js';
+import { unknownOutcome } from '../lifecycle/attempt-end.js';
 import type { AgentCatalog, AgentRunner, Logger, TaskStore } from '../ports.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -32,7 +33,7 @@ export function recover({ store, runner, agents, ledger, supervisor, logger }: R
     });
     if (!agent) {
       // Its agent is gone: its fate cannot be known.
-      supervisor.finish(task.id, attempt.number, { exitCode: null, signal: null, timedOut: false, cancelled: false, unknown: true, startError: null });
+      supervisor.finish(task.id, attempt.number, unknownOutcome());
       continue;
     }
     // Where the pid was never recorded (the Manager stopped between spawning and recording),
