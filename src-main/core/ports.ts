@@ -141,8 +141,11 @@ export interface LaunchSpec {
   agent: AgentSpec;
   input: Record<string, unknown>;
   gpus: readonly number[];
-  /** Epoch ms after which the run is stopped as timed out; null for none. */
-  deadline: number | null;
+  /**
+   * How long from now it may run before it is stopped as timed out; null for none. A duration,
+   * not a moment: the executor never compares against the Manager's clock.
+   */
+  timeoutMs: number | null;
 }
 
 /**

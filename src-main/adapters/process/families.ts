@@ -1,3 +1,4 @@
+import type { FamilyLookup, FamilyTracker } from './family-port.js';
 import { isLive, isSameProcessAlive, listProcs, readProcStat, type ProcStat } from './proc-stat.js';
 
 /** One process for good: a pid alone may be reused. */
@@ -26,7 +27,7 @@ interface Family {
  * What this cannot see: a process that leaves the group and loses its parent between two readings
  * (a double fork within about a second). Only a cgroup would catch that (ADR 5).
  */
-export class Families {
+export class Families implements FamilyTracker, FamilyLookup {
   private readonly families = new Map<number, Family>();
   /** Escaped pid -> the group leader of its family. */
   private readonly owners = new Map<number, number>();

@@ -1,17 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { realpathSync, rmSync, statSync } from 'node:fs';
-import type { RunOutcome } from '../../core/lifecycle/attempt-end.js';
-import type { AdoptResult, AdoptSpec, AgentRunner, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { outcome as resultOutcome, type RunOutcome } from '../../core/lifecycle/attempt-end.js';
+import type { AdoptResult, AdoptSpec, AgentRunner, Clock, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
+import { systemClock } from '../system-clock.js';
 import { AttemptLog, DEFAULT_LOG_CAPS, type LogCaps } from './attempt-log.js';
 import { appendEscaped, EXIT_FILE, readEscapedFile, readExitFile, readPidFile, readRunId, RUN_ID_FILE, writtenAt } from './attempt-files.js';
+import type { FamilyTracker } from './family-port.js';
 import { Families, type Member } from './families.js';
 import { detectOom } from './oom.js';
 import { DEFAULT_PUMP_LIMITS, RawStream, type PumpLimits } from './output/pump.js';
 import type { SplitLine } from './output/lines.js';
 import { parseOutputLine } from './output-parser.js';
+import { checkArtifact } from './output/artifact.js';
 import { markedProcesses, markerFor, signalOurs, type Marker } from './ownership.js';
-import { isSameProcessAlive, listProcs, readProcStat, type ProcStat } from './proc-stat.js';
+import { isSameProcessAlive, listProcs, readProcStat } from './proc-stat.js';
+import { requestCancel } from './terminate/cancel.js';
+import { Escalation } from './terminate/escalate.js';
+import { RunFamily } from './terminate/family.js';
+import { armTimeout } from './terminate/timeout.js';
 import { decodeStatus, describeEnd, notStarted, startFailed, unknownOutcome } from './result.js';
 import { spawnAgent } from './spawn.js';
 
@@ -31,10 +38,12 @@ export interface RunnerConfig {
    * Follows processes that leave an agent's group, so they are stopped with it (shared with the
    * telemetry, which reads /proc on every tick and so finds them); a runner of its own by default.
    */
-  families: Families;
+  families: FamilyTracker;
+  /** The runner's clock: every time it reads (start, stop, durations). Time limits come as durations. */
+  clock: Pick<Clock, 'now'>;
 }
 
-export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families'> = {
+export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families' | 'clock'> = {
   graceMs: 5000,
   pollMs: 100,
   caps: DEFAULT_LOG_CAPS,
@@ -55,7 +64,7 @@ export class ProcessAgentRunner implements AgentRunner {
   readonly config: RunnerConfig;
 
   constructor(config: Partial<RunnerConfig> & { runsDir: string }) {
-    this.config = { ...DEFAULT_RUNNER_CONFIG, families: config.families ?? new Families(), ...config };
+    this.config = { ...DEFAULT_RUNNER_CONFIG, families: config.families ?? new Families(), clock: config.clock ?? systemClock, ...config };
   }
 
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
@@ -109,29 +118,35 @@ function findLeader(dir: string, marker: Marker): Member | null {
   return leader ? { pid: leader.pid, startTime: leader.startTime } : null;
 }
 
-type Termination = 'cancelled' | 'timedOut' | 'leftovers';
+/**
+ * Everything that changes while one run is watched, in one record. `phase` is where it is;
+ * the stop (its reason set once, and when SIGTERM and SIGKILL went) is the Escalation's.
+ */
+interface RunState {
+  /** watching: the process is followed; ended: its end is worked out (reported, or about to be); detached: let go. */
+  phase: 'watching' | 'ended' | 'detached';
+  /** The leader's exit as the OS reported it (our own child only); null while it lives, or for an adopted run. */
+  leaderStatus: { code: number | null; signal: string | null } | null;
+  /** Whether the exit event went to the listener (it goes exactly once). */
+  reported: boolean;
+  /** The last failure to read or write the attempt's files, said once in the live log. */
+  ioError: string | null;
+  /** Re-attached to (or collected from) an earlier Manager's run. */
+  adopted: boolean;
+  /** On the runner's clock: when it started (an adopted one: when its run id was written). */
+  startedAt: number;
+}
 
 /** One attempt's process, watched until it ends. */
 class Run implements RunHandle {
   private log!: AttemptLog;
   private streams: RawStream[] = [];
   private child: ChildProcess | null = null;
-  private leader: Member | null = null;
-  private pgid = 0;
-  private marker: Marker | null = null;
-  private startedAt = Date.now();
+  private readonly family: RunFamily;
+  private readonly escalation: Escalation;
+  private readonly state: RunState;
   private poll: NodeJS.Timeout | null = null;
-  private deadlineTimer: NodeJS.Timeout | null = null;
-  /** Why we stopped it: set once, by the first of cancel, timeout, or leftovers after its exit. */
-  private termination: Termination | null = null;
-  private termAt: number | null = null;
-  private killAt: number | null = null;
-  private leaderGone = false;
-  private leaderStatus: { code: number | null; signal: string | null } | null = null;
-  private done = false;
-  private reported = false;
-  private ioError: string | null = null;
-  private adopted = false;
+  private clearTimeoutTimer: () => void = () => {};
   /** The end of the log, to look for out-of-memory messages when the run fails. */
   private recent = '';
   private readonly artifactsDir: string;
@@ -143,10 +158,21 @@ class Run implements RunHandle {
     private readonly dir: string,
   ) {
     this.artifactsDir = join(dir, 'artifacts');
+    this.family = new RunFamily(cfg.families);
+    this.escalation = new Escalation(this.family, cfg.graceMs, (m) => this.note(m));
+    this.state = { phase: 'watching', leaderStatus: null, reported: false, ioError: null, adopted: false, startedAt: cfg.clock.now() };
   }
 
   private get limits(): PumpLimits {
     return { ...this.cfg.pump, rotateBytes: this.cfg.rawTruncateBytes };
+  }
+
+  private get done(): boolean {
+    return this.state.phase !== 'watching';
+  }
+
+  private now(): number {
+    return this.cfg.clock.now();
   }
 
   spawn(): void {
@@ -159,28 +185,25 @@ class Run implements RunHandle {
     }
     const { child, pid, runId } = started;
     this.child = child;
-    this.pgid = pid; // detached: the child leads a new session and process group
-    this.marker = markerFor(runId);
-    this.leader = { pid, startTime: readProcStat(pid)?.startTime ?? 'unknown' };
+    const f = this.family;
+    f.pgid = pid; // detached: the child leads a new session and process group
+    f.marker = markerFor(runId);
+    f.leader = { pid, startTime: readProcStat(pid)?.startTime ?? 'unknown' };
     child.once('exit', (code, signal) => {
-      this.leaderStatus = { code, signal };
+      this.state.leaderStatus = { code, signal };
       this.safely(() => this.onLeaderGone());
     });
     this.openStreams({ stdout: 0, stderr: 0 });
     this.follow([]);
-    this.listener({ type: 'spawned', pid, pidStartTime: this.leader.startTime, pgid: this.pgid, logDir: this.dir });
+    this.listener({ type: 'spawned', pid, pidStartTime: f.leader.startTime, pgid: f.pgid, logDir: this.dir });
     this.note(`attempt ${this.spec.attempt} started: pid ${pid}${this.spec.gpus.length ? `, GPU ${this.spec.gpus.join(',')}` : ''}`);
     this.arm();
   }
 
   /** Re-attaches to a live run of an earlier Manager; `unrecorded` when its pid never reached the store. */
   attach(leader: Member, pgid: number, marker: Marker, unrecorded: boolean): void {
-    this.adopted = true;
-    this.leader = leader;
-    this.pgid = pgid;
-    this.marker = marker;
-    this.startedAt = writtenAt(this.dir, RUN_ID_FILE) ?? Date.now();
-    this.log = new AttemptLog(this.dir, this.cfg.caps);
+    this.adoptFrom(pgid, marker);
+    this.family.leader = leader;
     this.openStreams(this.log.offsets);
     if (unrecorded) this.listener({ type: 'spawned', pid: leader.pid, pidStartTime: leader.startTime, pgid, logDir: this.dir });
     this.note(
@@ -192,11 +215,7 @@ class Run implements RunHandle {
 
   /** For a run that ended while no Manager watched it: drain its output and read its status. */
   collectEnded(pgid: number | null, marker: Marker): RunOutcome {
-    this.adopted = true;
-    this.pgid = pgid ?? 0;
-    this.marker = marker;
-    this.startedAt = writtenAt(this.dir, RUN_ID_FILE) ?? Date.now();
-    this.log = new AttemptLog(this.dir, this.cfg.caps);
+    this.adoptFrom(pgid ?? 0, marker);
     if (!this.log.finalized) this.openStreams(this.log.offsets);
     // Stray descendants of a run that is over, proven ours by their marker (never a bare group id:
     // the group may be gone, and its number taken by another program), and those that left it.
@@ -209,87 +228,50 @@ class Run implements RunHandle {
     return this.finish(true);
   }
 
+  private adoptFrom(pgid: number, marker: Marker): void {
+    this.state.adopted = true;
+    this.family.pgid = pgid;
+    this.family.marker = marker;
+    // The wall clock of when its run id was written, on the runner's clock: the same clock.
+    this.state.startedAt = writtenAt(this.dir, RUN_ID_FILE) ?? this.now();
+    this.log = new AttemptLog(this.dir, this.cfg.caps);
+  }
+
   cancel(): void {
-    if (this.done || this.termination === 'cancelled') return;
-    this.stop('cancelled', 'cancel requested: SIGTERM to the process group');
+    if (this.done) return;
+    requestCancel(this.escalation, this.now());
   }
 
   detach(): void {
     if (this.done) return;
-    this.done = true;
+    this.state.phase = 'detached';
     this.stopTimers();
     this.pumpAll(false);
     this.log.close();
     this.closeStreams();
     this.child?.removeAllListeners('exit');
     this.child?.unref();
-    this.cfg.families.untrack(this.pgid);
+    this.cfg.families.untrack(this.family.pgid);
   }
 
-  // ---- stopping -------------------------------------------------------------------------------
-
-  /** Starts stopping it, once: the first reason wins (a cancel after a timeout stays a timeout). */
-  private stop(why: Termination, message: string): void {
-    if (this.termAt !== null) {
-      // Already being stopped: a cancel still counts as the user's wish if nothing else was the reason.
-      if (why === 'cancelled' && this.termination === 'leftovers') this.termination = 'cancelled';
-      return;
-    }
-    this.termination = why;
-    this.termAt = Date.now();
-    this.note(message);
-    // One more look first: what left the group since the last telemetry tick is found while its
-    // parent still links it to the agent.
-    this.cfg.families.scan();
-    this.signalFamily('SIGTERM');
-  }
+  // ---- watching -------------------------------------------------------------------------------
 
   private arm(): void {
     this.poll = setInterval(() => this.safely(() => this.tick()), this.cfg.pollMs);
-    const { deadline } = this.spec;
-    if (deadline !== null) {
-      const onTimeout = (): void => {
-        if (this.done || this.termAt !== null) return;
-        this.stop('timedOut', "timed out (the task's time limit is reached): SIGTERM to the process group");
-      };
-      const ms = deadline - Date.now();
-      if (ms <= 0) onTimeout();
-      else this.deadlineTimer = setTimeout(onTimeout, ms);
-    }
+    this.clearTimeoutTimer = armTimeout(
+      this.spec.timeoutMs,
+      this.escalation,
+      () => this.now(),
+      () => this.done,
+    );
   }
 
   /** Follows the processes that leave the agent's group, noting each in the log and in a file. */
   private follow(known: Member[]): void {
-    this.cfg.families.track(this.pgid, known, (m) => {
+    this.cfg.families.track(this.family.pgid, known, (m) => {
       appendEscaped(this.dir, m);
       this.note(`process ${m.pid} left the agent's process group; it is still counted as the agent's and stopped with it`);
     });
-  }
-
-  /**
-   * Whether any process provably ours is left: the leader, a member that left the group, or one
-   * carrying the marker. `procs` is a reading of /proc the caller has already made.
-   */
-  private familyAlive(procs?: readonly ProcStat[]): boolean {
-    if (this.leader && isSameProcessAlive(this.leader.pid, this.leader.startTime)) return true;
-    if (this.cfg.families.escapedAlive(this.pgid)) return true;
-    if (!this.marker) return false;
-    return markedProcesses(this.marker, procs ?? listProcs(), this.bornSince()).length > 0;
-  }
-
-  /** Descendants start after the leader; null when its start time is not known (scan them all). */
-  private bornSince(): string | null {
-    return this.leader && /^\d+$/.test(this.leader.startTime) ? this.leader.startTime : null;
-  }
-
-  private signalFamily(signal: NodeJS.Signals): void {
-    signalOurs({ pgid: this.pgid, leader: this.leaderAliveForSignals(), marker: this.marker, bornSince: this.bornSince(), signal });
-    this.cfg.families.signalEscaped(this.pgid, signal);
-  }
-
-  /** The leader, while it is our unreaped child or proven alive: its group may be signalled whole. */
-  private leaderAliveForSignals(): Member | null {
-    return this.leaderGone ? null : this.leader;
   }
 
   /**
@@ -300,14 +282,14 @@ class Run implements RunHandle {
   private safely(work: () => void): void {
     try {
       work();
-      this.ioError = null;
+      this.state.ioError = null;
     } catch (e) {
       const message = (e as Error).message;
-      if (this.ioError !== message)
+      if (this.state.ioError !== message)
         this.listener({ type: 'log', text: `[agentmgr] could not read or write the attempt's files (${message}); still watching the agent\n` });
-      this.ioError = message;
+      this.state.ioError = message;
       // The end must still be reported, with what is known.
-      if (this.done && !this.reported) this.report(this.fallbackOutcome());
+      if (this.state.phase === 'ended' && !this.state.reported) this.report(this.fallbackOutcome());
     }
   }
 
@@ -315,34 +297,29 @@ class Run implements RunHandle {
     if (this.done) return;
     this.pumpAll(false);
     this.log.flush();
-    if (this.adopted && !this.leaderGone && this.leader && !isSameProcessAlive(this.leader.pid, this.leader.startTime)) this.onLeaderGone();
-    const now = Date.now();
-    if (this.termAt !== null && this.killAt === null && now - this.termAt >= this.cfg.graceMs) {
-      if (this.familyAlive()) {
-        this.note(`still running ${this.cfg.graceMs} ms after SIGTERM: SIGKILL to the process group`);
-        this.cfg.families.scan();
-        this.signalFamily('SIGKILL');
-      }
-      this.killAt = now;
-    }
-    if (this.leaderGone) {
+    const f = this.family;
+    if (this.state.adopted && !f.leaderGone && f.leader && !isSameProcessAlive(f.leader.pid, f.leader.startTime)) this.onLeaderGone();
+    const now = this.now();
+    this.escalation.tick(now);
+    if (f.leaderGone) {
       // A group that cannot be emptied (zombies nobody reaps) must not keep the attempt open.
-      if (!this.familyAlive() || (this.killAt !== null && now - this.killAt >= 1000)) this.complete();
+      const killAt = this.escalation.state?.killAt ?? null;
+      if (!f.alive() || (killAt !== null && now - killAt >= 1000)) this.complete();
     }
   }
 
   private onLeaderGone(): void {
     if (this.done) return;
-    this.leaderGone = true;
+    this.family.leaderGone = true;
     // One reading of /proc serves both: following parent links out of the group, and the marker.
     const procs = listProcs();
     this.cfg.families.update(procs);
-    if (!this.familyAlive(procs)) {
+    if (!this.family.alive(procs)) {
       this.complete();
       return;
     }
     // The agent left processes behind (in its group, outside it, or by a double fork): stop them too.
-    if (this.termAt === null) this.stop('leftovers', 'the agent exited but left processes behind: SIGTERM to them');
+    this.escalation.begin('leftovers', 'the agent exited but left processes behind: SIGTERM to them', this.now());
   }
 
   // ---- the end --------------------------------------------------------------------------------
@@ -354,23 +331,18 @@ class Run implements RunHandle {
   }
 
   private report(outcome: RunOutcome): void {
-    if (this.reported) return;
-    this.reported = true;
+    if (this.state.reported) return;
+    this.state.reported = true;
     this.listener({ type: 'exit', outcome });
   }
 
   /** How it ended when the attempt's files could not be finished: from the exit the OS reported. */
   private fallbackOutcome(): RunOutcome {
-    const status = this.leaderStatus;
-    if (!status) return unknownOutcome(Date.now() - this.startedAt);
-    return {
-      ...unknownOutcome(Date.now() - this.startedAt),
-      unknown: false,
-      exitCode: status.code,
-      signal: status.signal,
-      cancelled: this.termination === 'cancelled',
-      timedOut: this.termination === 'timedOut',
-    };
+    const status = this.state.leaderStatus;
+    const base = unknownOutcome(this.now() - this.state.startedAt);
+    if (!status) return base;
+    const reason = this.escalation.reason;
+    return { ...base, unknown: false, exitCode: status.code, signal: status.signal, cancelled: reason === 'cancelled', timedOut: reason === 'timedOut' };
   }
 
   /**
@@ -378,34 +350,33 @@ class Run implements RunHandle {
    * crash: a log finalized by an earlier try is not written again (see AttemptLog).
    */
   private finish(collected: boolean): RunOutcome {
-    this.done = true;
+    this.state.phase = 'ended';
     this.stopTimers();
-    this.cfg.families.untrack(this.pgid);
+    this.cfg.families.untrack(this.family.pgid);
     const status = readExitFile(this.dir);
     let exitCode: number | null = null;
     let signal: string | null = null;
     let unknown = false;
     if (status !== null) ({ exitCode, signal } = decodeStatus(status));
-    else if (this.leaderStatus) {
-      exitCode = this.leaderStatus.code;
-      signal = this.leaderStatus.signal;
+    else if (this.state.leaderStatus) {
+      exitCode = this.state.leaderStatus.code;
+      signal = this.state.leaderStatus.signal;
     } else unknown = true;
     // An unwatched end happened when the wrapper wrote the status.
-    const endedAt = collected ? (writtenAt(this.dir, EXIT_FILE) ?? Date.now()) : Date.now();
-    const durationMs = Math.max(0, Math.round(endedAt - this.startedAt));
-    const outcome: RunOutcome = {
+    const endedAt = collected ? (writtenAt(this.dir, EXIT_FILE) ?? this.now()) : this.now();
+    const reason = this.escalation.reason;
+    const outcome = resultOutcome({
       exitCode,
       signal,
-      timedOut: this.termination === 'timedOut',
-      cancelled: this.termination === 'cancelled',
+      timedOut: reason === 'timedOut',
+      cancelled: reason === 'cancelled',
       unknown,
-      startError: null,
-      forcefullyTerminated: this.killAt !== null && this.termAt !== null,
-      durationMs,
-    };
+      forcefullyTerminated: this.escalation.forced,
+      durationMs: Math.max(0, Math.round(endedAt - this.state.startedAt)),
+    });
     if (!this.log.finalized) {
       this.pumpAll(true);
-      const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: this.termAt !== null });
+      const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: reason !== null });
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
       // Not saved on its own: finalize writes it into the log at once.
@@ -426,7 +397,7 @@ class Run implements RunHandle {
   }
 
   private endSoon(outcome: RunOutcome): void {
-    this.done = true;
+    this.state.phase = 'ended';
     setImmediate(() => {
       try {
         this.log.finalize();
@@ -439,9 +410,8 @@ class Run implements RunHandle {
 
   private stopTimers(): void {
     if (this.poll) clearInterval(this.poll);
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.poll = null;
-    this.deadlineTimer = null;
+    this.clearTimeoutTimer();
   }
 
   // ---- output ---------------------------------------------------------------------------------
@@ -473,7 +443,7 @@ class Run implements RunHandle {
             });
           },
         },
-        () => !this.leaderGone && this.leader !== null && isSameProcessAlive(this.leader.pid, this.leader.startTime),
+        () => this.family.leaderAlive(),
       );
       this.log.setOffset(s.name, s.resumeOffset);
     }
@@ -508,7 +478,7 @@ class Run implements RunHandle {
       const ev = parsed.event;
       if (ev.type === 'log') add(ev.message + '\n');
       else if (ev.type === 'artifact') {
-        const a = this.checkArtifact(ev.path, ev.name);
+        const a = checkArtifact(this.artifactsDir, ev.path, ev.name);
         if (typeof a === 'string') add(`[agentmgr] ignored artifact: ${a}\n`);
         else {
           if (log) this.emitLog(log);
@@ -523,22 +493,6 @@ class Run implements RunHandle {
       }
     }
     if (log) this.emitLog(log);
-  }
-
-  private checkArtifact(path: string, name: string | undefined): { path: string; name: string; sizeBytes: number } | string {
-    const full = isAbsolute(path) ? path : resolve(this.artifactsDir, path);
-    let real: string;
-    try {
-      real = realpathSync(full);
-    } catch {
-      return `${path} does not exist`;
-    }
-    const root = realpathSync(this.artifactsDir);
-    const rel = relative(root, real);
-    if (rel.startsWith('..') || isAbsolute(rel)) return `${path} is outside AGENT_ARTIFACTS_DIR (${root})`;
-    const st = statSync(real);
-    if (!st.isFile()) return `${path} is not a regular file`;
-    return { path: real, name: name ?? rel, sizeBytes: st.size };
   }
 
   private emitLog(text: string): void {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Families } from '../process/families.js';
+import type { FamilyLookup } from '../process/family-port.js';
 import { isLive, listProcs, type ProcStat } from '../process/proc-stat.js';
 
 export interface GroupUsage {
@@ -40,7 +40,7 @@ function pageSize(): number {
 export class ProcessGroupSampler {
   private last = new Map<number, { ticks: number; at: number }>();
 
-  constructor(private readonly families: Families | null = null) {}
+  constructor(private readonly families: FamilyLookup | null = null) {}
 
   sample(pgids: ReadonlySet<number>, now = Date.now()): Map<number, GroupUsage> {
     const out = new Map<number, GroupUsage>();

@@ -3,7 +3,7 @@ import si from 'systeminformation';
 import type { TelemetrySnapshot } from '../../../contracts/telemetry.js';
 import type { NodeSnapshot } from '../../core/model/node.js';
 import type { TelemetrySource } from '../../core/ports.js';
-import type { Families } from '../process/families.js';
+import type { FamilyLookup } from '../process/family-port.js';
 import { CpuLoad } from './cpu-load.js';
 import { NvidiaSmiCollector } from './nvidia-smi-collector.js';
 import { ProcessGroupSampler } from './process-groups.js';
@@ -13,7 +13,7 @@ export interface TelemetryConfig {
   intervalMs: number;
   nvidiaSmi: string;
   /** The runner's record of processes that left their agent's group: they count as the agent's. */
-  families?: Families;
+  families?: FamilyLookup;
 }
 
 /**

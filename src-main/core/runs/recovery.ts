@@ -1,10 +1,11 @@
 import type { Ledger } from '../ledger/ledger.js';
 import { unknownOutcome } from '../lifecycle/attempt-end.js';
-import type { AgentCatalog, AgentRunner, Logger, TaskStore } from '../ports.js';
+import type { AgentCatalog, AgentRunner, Clock, Logger, TaskStore } from '../ports.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface RecoveryDeps {
   store: TaskStore;
+  clock: Clock;
   runner: AgentRunner;
   agents: AgentCatalog;
   ledger: Ledger;
@@ -17,7 +18,7 @@ export interface RecoveryDeps {
  * still ours and alive, else finished with how it ended (from what it left, or unknown).
  * Call it after the queue is loaded: runs found ended here may be queued again, once.
  */
-export function recover({ store, runner, agents, ledger, supervisor, logger }: RecoveryDeps): void {
+export function recover({ store, clock, runner, agents, ledger, supervisor, logger }: RecoveryDeps): void {
   for (const { task, attempt } of store.active()) {
     const agent = agents.get(task.agent);
     ledger.add({
@@ -45,7 +46,8 @@ export function recover({ store, runner, agents, ledger, supervisor, logger }: R
         agent,
         input: task.input,
         gpus: attempt.gpus,
-        deadline: task.timeoutSec !== null ? attempt.startedAt + task.timeoutSec * 1000 : null,
+        // What is left of its time limit, by the Manager's clock.
+        timeoutMs: task.timeoutSec !== null ? Math.max(0, attempt.startedAt + task.timeoutSec * 1000 - clock.now()) : null,
         pid: attempt.pid,
         pidStartTime: attempt.pidStartTime,
         pgid: attempt.pgid,

@@ -79,8 +79,8 @@ export class Supervisor {
     const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
     ledger.add(run);
     publisher.task(begun);
-    const deadline = task.timeoutSec !== null ? now + task.timeoutSec * 1000 : null;
-    run.handle = runner.start({ taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, deadline }, this.listener(taskId, attempt));
+    const timeoutMs = task.timeoutSec !== null ? task.timeoutSec * 1000 : null;
+    run.handle = runner.start({ taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs }, this.listener(taskId, attempt));
     publisher.resources();
   }
 

@@ -42,7 +42,7 @@ const spec = (agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec => (
   agent,
   input: {},
   gpus: [],
-  deadline: null,
+  timeoutMs: null,
   ...over,
 });
 const alive = (pid: number): boolean => {

@@ -31,7 +31,7 @@ interface Done {
 }
 
 function spec(agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec {
-  return { taskId: nextTask++, attempt: 1, agent, input: { hello: 'world' }, gpus: [], deadline: null, ...over };
+  return { taskId: nextTask++, attempt: 1, agent, input: { hello: 'world' }, gpus: [], timeoutMs: null, ...over };
 }
 
 function run(
@@ -102,7 +102,7 @@ describe('ProcessAgentRunner', () => {
   });
 
   it('timeout: SIGTERM to the group, recorded as timed out', async () => {
-    const r = await run(fixtureAgent('hang'), { deadline: Date.now() + 300 });
+    const r = await run(fixtureAgent('hang'), { timeoutMs: 300 });
     expect(r.outcome).toMatchObject({ timedOut: true, signal: 'SIGTERM' });
     expect(r.log).toMatch(/timed out .*SIGTERM/);
   });
@@ -273,7 +273,8 @@ describe('ProcessAgentRunner', () => {
       a.config.families.scan();
       await waitUntil(() => existsSync(join(live.dir, 'escaped')));
       live.h.detach();
-      const b = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families: new Families() });
+      const bFamilies = new Families();
+      const b = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20, families: bFamilies });
       const sp = live.spawned();
       const events: RunnerEvent[] = [];
       const adopted = b.adopt(
@@ -281,7 +282,7 @@ describe('ProcessAgentRunner', () => {
         (e) => events.push(e),
       );
       expect(adopted.alive).toBe(true);
-      expect(b.config.families.ownerOf(daemonOf(live.dir))).toBe(sp.pgid);
+      expect(bFamilies.ownerOf(daemonOf(live.dir))).toBe(sp.pgid);
       if (adopted.alive) adopted.handle.cancel();
       await waitUntil(() => exitOf(events) !== undefined);
       await waitUntil(() => !alive(daemonOf(live.dir)), 3000);
