@@ -112,11 +112,20 @@ export interface TaskStore {
   setSetting(key: string, value: unknown): void;
 }
 
-/** The machine as telemetry last saw it. `subscribe` calls back after each new observation. */
+/** The machine as telemetry sees it (contract suite: test/ports/telemetry.contract.test.ts). */
 export interface TelemetrySource {
+  /**
+   * The last observation, whole: cores, RAM (0 <= available <= total), each GPU seen with its
+   * processes (null where per-process figures are missing), and the GPU status (`ok` when GPUs
+   * are listed; `absent` or `error` with a message a person can act on otherwise). Never throws.
+   */
   current(): NodeSnapshot;
+  /** Calls back after each new observation; the returned function unsubscribes. */
   subscribe(listener: () => void): () => void;
-  /** The process groups whose RAM and CPU to report in `current().groups` (our running agents). */
+  /**
+   * The process groups whose RAM and CPU to report in `current().groups` (our running agents):
+   * new ones from the next observation on, and only those (one dropped goes at once).
+   */
   watch(pgids: readonly number[]): void;
 }
 
@@ -180,8 +189,21 @@ export interface RunHandle {
   detach(): void;
 }
 
+/**
+ * The executor port: where and how an attempt runs (contract suite:
+ * test/ports/executor.contract.test.ts). The local process runner is the first implementation;
+ * a Slurm executor is the second (issue 15).
+ *
+ * It takes a LaunchSpec: the agent, its input, the GPUs it was given and how long it may run. It
+ * reports RunnerEvents to the listener, in output order: `spawned` first (the process identity,
+ * which the Manager records so a restarted Manager can re-adopt it), then progress, results,
+ * artifacts and log text, and `exit` exactly once, last, with how it ended. Nothing is reported
+ * from inside start() itself for a start that fails, and nothing at all after `exit` or after
+ * `detach()`. The handle cancels (the run then exits `cancelled`, whatever else it was doing,
+ * unless it was already being stopped for its time limit) or detaches.
+ */
 export interface AgentRunner {
-  /** Spawns the agent. Never throws: a failure to start is reported as an exit with startError. */
+  /** Starts the attempt. Never throws: a failure to start is reported as an exit with startError, and no `spawned`. */
   start(spec: LaunchSpec, listener: RunListener): RunHandle;
   /**
    * Re-attaches to a run started by an earlier Manager, matched by pid and process start time

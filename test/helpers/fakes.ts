@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentManifest } from '../../contracts/agent-manifest.js';
 import { AgentManifestSchema } from '../../contracts/agent-manifest.js';
-import { notStarted, outcome, unknownOutcome, type RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
+import { notStarted, outcome, startFailed, unknownOutcome, type RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
 import type { GpuView, NodeSnapshot } from '../../src-main/core/model/node.js';
 import type {
   AdoptSpec,
@@ -58,8 +58,11 @@ export function node(over: Partial<NodeSnapshot> = {}): NodeSnapshot {
 export class FakeTelemetry implements TelemetrySource {
   private listeners = new Set<() => void>();
   constructor(public snapshot: NodeSnapshot = node()) {}
+  /** As the real one: only the groups asked for with watch() are reported. */
   current(): NodeSnapshot {
-    return this.snapshot;
+    const groups = this.snapshot.groups;
+    if (!groups) return this.snapshot;
+    return { ...this.snapshot, groups: new Map([...groups].filter(([pgid]) => this.watched.includes(pgid))) };
   }
   set(snapshot: NodeSnapshot): void {
     this.snapshot = snapshot;
@@ -149,7 +152,16 @@ export class FakeRunner implements AgentRunner {
   /** Pids that an adopt() call finds alive. */
   alive = new Set<number>();
 
+  /** Agents whose start fails, with the error (as a missing executable does for the real runner). */
+  startErrors = new Map<string, string>();
+
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
+    const startError = this.startErrors.get(spec.agent.name);
+    if (startError !== undefined) {
+      // As the real runner: no spawn, and the end comes on a later turn, never from inside start().
+      setImmediate(() => listener({ type: 'exit', outcome: startFailed(startError) }));
+      return { cancel() {}, detach() {} };
+    }
     const pid = nextPid++;
     const { run, handle } = makeRun(spec, listener, pid);
     this.runs.push(run);
@@ -160,6 +172,7 @@ export class FakeRunner implements AgentRunner {
   adopt(spec: AdoptSpec, listener: RunListener): { alive: true; handle: RunHandle } | { alive: false; outcome: RunOutcome } {
     // Never recorded as spawned: as the real runner finds when the attempt folder has no run id.
     if (spec.pid === null || spec.pgid === null) return { alive: false, outcome: notStarted() };
+    // Alive only when the test says so: a run the Manager let go of may have ended meanwhile.
     if (!this.alive.has(spec.pid)) return { alive: false, outcome: unknownOutcome() };
     const { run, handle } = makeRun(spec, listener, spec.pgid);
     this.runs.push(run);

@@ -84,8 +84,13 @@ export class SystemTelemetry implements TelemetrySource {
     return this.node;
   }
 
+  /** New groups are measured from the next host sample on; ones no longer asked for go at once. */
   watch(pgids: readonly number[]): void {
     this.watched = new Set(pgids);
+    const groups = this.node.groups;
+    if (groups && [...groups.keys()].some((g) => !this.watched.has(g))) {
+      this.node = { ...this.node, groups: new Map([...groups].filter(([g]) => this.watched.has(g))) };
+    }
   }
 
   /** How often the nvidia-smi loop had to be restarted. */
