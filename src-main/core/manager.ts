@@ -1,15 +1,13 @@
 import type { ResourceView } from '../../contracts/resources.js';
 import type { TaskActions, TaskSubmission } from '../../contracts/task.js';
-import { admit } from './admission/admit.js';
-import { ManagerError } from './errors.js';
+import { Commands } from './commands.js';
+import type { ManagerConfig, ManagerDeps } from './manager-config.js';
 import { Health, type Degraded } from './health.js';
 import { Ledger } from './ledger/ledger.js';
 import { isTerminal } from './lifecycle/states.js';
-import { checkTransition } from './lifecycle/transitions.js';
 import type { RunningUsage } from './model/node.js';
-import { learnProfile, PROFILE, type LearnedProfile, type PeakSample } from './model/profile.js';
+import { ProfileCache, type LearnedProfile, type PeakSample } from './model/profile.js';
 import type { TaskRecord } from './model/task.js';
-import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, TaskStore, TelemetrySource } from './ports.js';
 import { Publisher } from './publisher.js';
 import { TaskQueries } from './queries.js';
 import { recover } from './runs/recovery.js';
@@ -19,34 +17,7 @@ import type { Capacity } from './scheduler/fit.js';
 import { SchedulerLoop } from './scheduler/loop.js';
 import type { Status } from './scheduler/status.js';
 
-export type { Degraded };
-
-export interface ManagerConfig {
-  maxConcurrency: number;
-  vramMarginMB: number;
-  memoryMarginMB: number;
-  /** Progress updates are written at most this often per task. */
-  progressFlushMs: number;
-  /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
-  settleMs: number;
-  /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
-  reserveAfterMs: number | null;
-  /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */
-  resourcesEveryMs?: number;
-}
-
-export interface ManagerDeps {
-  store: TaskStore;
-  telemetry: TelemetrySource;
-  runner: AgentRunner;
-  agents: AgentCatalog;
-  clock: Clock;
-  events: EventSink;
-  logger: Logger;
-  config: ManagerConfig;
-}
-
-const PAUSED_KEY = 'queue.paused';
+export type { Degraded, ManagerConfig, ManagerDeps };
 
 /**
  * The Manager: a facade over its parts. admission/ turns submissions into tasks; the loop
@@ -61,8 +32,8 @@ export class Manager {
   private readonly publisher: Publisher;
   private readonly supervisor: Supervisor;
   private readonly loop: SchedulerLoop;
-  private readonly profiles = new Map<string, LearnedProfile | null>();
-  private paused = false;
+  private readonly commands: Commands;
+  private readonly profiles: ProfileCache;
   /** The store, read-only: what the API reads tasks through. */
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
@@ -71,6 +42,7 @@ export class Manager {
     const { config } = deps;
     this.queries = new TaskQueries(deps.store);
     this.ledger = new Ledger(config);
+    this.profiles = new ProfileCache(deps.agents, deps.store);
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);
     this.supervisor = new Supervisor({
@@ -80,7 +52,7 @@ export class Manager {
       health: this.health,
       capacity: () => this.capacity(),
       progressFlushMs: () => config.progressFlushMs,
-      succeeded: (agent) => this.profiles.delete(agent),
+      succeeded: (agent) => this.profiles.forget(agent),
     });
     this.loop = new SchedulerLoop({
       ...deps,
@@ -88,9 +60,17 @@ export class Manager {
       publisher: this.publisher,
       health: this.health,
       bind: (id, gpus) => this.supervisor.launch(id, gpus),
-      paused: () => this.paused,
+      paused: () => this.commands.paused,
     });
     this.supervisor.connect(this.loop.slots);
+    this.commands = new Commands({
+      ...deps,
+      loop: this.loop,
+      ledger: this.ledger,
+      publisher: this.publisher,
+      capacity: () => this.capacity(),
+      profile: (a) => this.profile(a),
+    });
     this.health.onRecovered = () => {
       this.supervisor.recordPending();
       this.loop.requestCycle();
@@ -104,7 +84,7 @@ export class Manager {
   /** Loads the queue, re-adopts runs an earlier Manager left, and starts scheduling. */
   start(): void {
     const { store, telemetry } = this.deps;
-    this.paused = store.getSetting<boolean>(PAUSED_KEY) ?? false;
+    this.commands.load();
     // The queue first: runs found ended below may be queued again, and must be added only once.
     this.loop.addAll(store.queuedEntries());
     recover({ ...this.deps, ledger: this.ledger, supervisor: this.supervisor });
@@ -131,82 +111,30 @@ export class Manager {
 
   /** Cancels every running task; resolves once each has ended and been recorded, or after `timeoutMs`. */
   cancelAll(timeoutMs: number): Promise<void> {
-    for (const run of this.ledger.all()) {
-      this.deps.store.setDesired(run.taskId, 'cancel');
-      run.handle?.cancel();
-    }
-    const idle = this.supervisor.whenIdle();
-    return new Promise((resolve) => {
-      const timer = this.deps.clock.setTimeout(() => {
-        idle.cancel();
-        resolve();
-      }, timeoutMs);
-      void idle.promise.then(() => {
-        this.deps.clock.clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.supervisor.cancelAll(timeoutMs);
   }
 
   // ---- commands -------------------------------------------------------------------------------
 
   /** Stores every submission in one transaction, or none: the error names the first bad one. */
   submit(submissions: readonly TaskSubmission[]): TaskRecord[] {
-    const now = this.deps.clock.now();
-    const rows = admit(submissions, { agents: this.deps.agents, capacity: this.capacity(), profile: (a) => this.profile(a), now });
-    const stored = this.deps.store.insertTasks(rows);
-    this.loop.addAll(stored.map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: now })));
-    for (const t of stored) this.publisher.task(t);
-    this.loop.requestCycle();
-    return stored;
+    return this.commands.submit(submissions);
   }
 
   cancel(id: number): TaskRecord {
-    const { store, clock } = this.deps;
-    const task = this.mustGet(id);
-    if (isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} has already ended (${task.state}); nothing to cancel`);
-    if (task.state === 'queued') {
-      checkTransition(id, 'queued', 'cancelled');
-      const t = store.cancelQueued(id, clock.now());
-      if (!t) return this.cancel(id); // it moved on meanwhile: cancel it where it is now
-      this.loop.remove(task);
-      store.addEvent(id, null, 'cancelled', { while: 'queued' }, clock.now());
-      return this.publisher.moved(t);
-    }
-    const t = store.setDesired(id, 'cancel') ?? this.mustGet(id);
-    this.ledger.get(id)?.handle?.cancel();
-    return this.publisher.task(t);
+    return this.commands.cancel(id);
   }
 
   retry(id: number): TaskRecord {
-    const task = this.mustGet(id);
-    if (!isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a task that has ended can be retried`);
-    checkTransition(id, task.state, 'queued');
-    const t = this.deps.store.requeue(id, task.state, this.deps.clock.now());
-    if (!t) throw new ManagerError('INVALID_STATE', `task ${id} changed state meanwhile; try again`);
-    this.publisher.task(t);
-    this.loop.add(t);
-    this.loop.requestCycle();
-    return t;
+    return this.commands.retry(id);
   }
 
   setPriority(id: number, priority: number): TaskRecord {
-    const task = this.mustGet(id);
-    const t = this.deps.store.setPriority(id, priority);
-    if (!t) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
-    const old = this.loop.remove(task);
-    this.publisher.task(t);
-    this.loop.add(t, old?.since);
-    this.loop.requestCycle();
-    return t;
+    return this.commands.setPriority(id, priority);
   }
 
   setPaused(paused: boolean): void {
-    // Memory changes only once the write has committed: a refused write leaves both as they were.
-    this.deps.store.setSetting(PAUSED_KEY, paused);
-    this.paused = paused;
-    this.deps.events.emit({ type: 'queue', paused });
-    this.loop.requestCycle();
+    this.commands.setPaused(paused);
   }
 
   updateConfig(patch: Partial<ManagerConfig>): void {
@@ -218,7 +146,7 @@ export class Manager {
   // ---- queries --------------------------------------------------------------------------------
 
   isPaused(): boolean {
-    return this.paused;
+    return this.commands.paused;
   }
 
   /** Null while all is well; else why nothing new starts (the store cannot be written), since when. */
@@ -263,11 +191,7 @@ export class Manager {
 
   /** What the agent's recent successful attempts really used; null until enough were measured. */
   profile(agent: string): LearnedProfile | null {
-    if (!this.profiles.has(agent)) {
-      const spec = this.deps.agents.get(agent);
-      this.profiles.set(agent, spec ? learnProfile(spec.resources, this.deps.store.recentPeaks(agent, PROFILE.window)) : null);
-    }
-    return this.profiles.get(agent) ?? null;
+    return this.profiles.get(agent);
   }
 
   running(): readonly RunningUsage[] {
@@ -278,11 +202,5 @@ export class Manager {
     const node = this.deps.telemetry.current();
     const { vramMarginMB, memoryMarginMB } = this.deps.config;
     return { cpuCores: node.cpuCores, memoryTotalMB: node.memoryTotalMB, gpuTotalsMB: node.gpus.map((g) => g.totalMB), vramMarginMB, memoryMarginMB };
-  }
-
-  private mustGet(id: number): TaskRecord {
-    const t = this.deps.store.getTask(id);
-    if (!t) throw new ManagerError('NOT_FOUND', `no task with id ${id}; \`agentmgr list\` shows the tasks there are`);
-    return t;
   }
 }

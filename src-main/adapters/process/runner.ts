@@ -9,10 +9,8 @@ import { appendEscaped, EXIT_FILE, readEscapedFile, readExitFile, readPidFile, r
 import type { FamilyTracker } from './family-port.js';
 import { Families, type Member } from './families.js';
 import { detectOom } from './oom.js';
-import { DEFAULT_PUMP_LIMITS, RawStream, type PumpLimits } from './output/pump.js';
-import type { SplitLine } from './output/lines.js';
-import { parseOutputLine } from './output-parser.js';
-import { checkArtifact } from './output/artifact.js';
+import { DEFAULT_PUMP_LIMITS, type PumpLimits } from './output/pump.js';
+import { OutputReader } from './output/reader.js';
 import { markedProcesses, markerFor, signalOurs, type Marker } from './ownership.js';
 import { isSameProcessAlive, listProcs, readProcStat } from './proc-stat.js';
 import { requestCancel } from './terminate/cancel.js';
@@ -50,10 +48,6 @@ export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families' | 
   rawTruncateBytes: DEFAULT_PUMP_LIMITS.rotateBytes,
   pump: DEFAULT_PUMP_LIMITS,
 };
-
-const RECENT_LOG_CHARS = 64 * 1024;
-/** Log text handed on at once: a chunk's lines, in pieces no larger than this. */
-const LOG_PIECE_CHARS = 256 * 1024;
 
 export function attemptDir(runsDir: string, taskId: number, attempt: number): string {
   return join(runsDir, String(taskId), String(attempt));
@@ -140,15 +134,13 @@ interface RunState {
 /** One attempt's process, watched until it ends. */
 class Run implements RunHandle {
   private log!: AttemptLog;
-  private streams: RawStream[] = [];
+  private readonly output: OutputReader;
   private child: ChildProcess | null = null;
   private readonly family: RunFamily;
   private readonly escalation: Escalation;
   private readonly state: RunState;
   private poll: NodeJS.Timeout | null = null;
   private clearTimeoutTimer: () => void = () => {};
-  /** The end of the log, to look for out-of-memory messages when the run fails. */
-  private recent = '';
   private readonly artifactsDir: string;
 
   constructor(
@@ -160,11 +152,15 @@ class Run implements RunHandle {
     this.artifactsDir = join(dir, 'artifacts');
     this.family = new RunFamily(cfg.families);
     this.escalation = new Escalation(this.family, cfg.graceMs, (m) => this.note(m));
+    this.output = new OutputReader({
+      dir,
+      artifactsDir: this.artifactsDir,
+      limits: { ...cfg.pump, rotateBytes: cfg.rawTruncateBytes },
+      log: () => this.log,
+      listener,
+      leaderAlive: () => this.family.leaderAlive(),
+    });
     this.state = { phase: 'watching', leaderStatus: null, reported: false, ioError: null, adopted: false, startedAt: cfg.clock.now() };
-  }
-
-  private get limits(): PumpLimits {
-    return { ...this.cfg.pump, rotateBytes: this.cfg.rawTruncateBytes };
   }
 
   private get done(): boolean {
@@ -193,7 +189,7 @@ class Run implements RunHandle {
       this.state.leaderStatus = { code, signal };
       this.safely(() => this.onLeaderGone());
     });
-    this.openStreams({ stdout: 0, stderr: 0 });
+    this.output.open({ stdout: 0, stderr: 0 });
     this.follow([]);
     this.listener({ type: 'spawned', pid, pidStartTime: f.leader.startTime, pgid: f.pgid, logDir: this.dir });
     this.note(`attempt ${this.spec.attempt} started: pid ${pid}${this.spec.gpus.length ? `, GPU ${this.spec.gpus.join(',')}` : ''}`);
@@ -204,7 +200,7 @@ class Run implements RunHandle {
   attach(leader: Member, pgid: number, marker: Marker, unrecorded: boolean): void {
     this.adoptFrom(pgid, marker);
     this.family.leader = leader;
-    this.openStreams(this.log.offsets);
+    this.output.open(this.log.offsets);
     if (unrecorded) this.listener({ type: 'spawned', pid: leader.pid, pidStartTime: leader.startTime, pgid, logDir: this.dir });
     this.note(
       unrecorded ? 're-adopted by a restarted Manager (found by its run id: the Manager had stopped before recording it)' : 're-adopted by a restarted Manager',
@@ -216,7 +212,7 @@ class Run implements RunHandle {
   /** For a run that ended while no Manager watched it: drain its output and read its status. */
   collectEnded(pgid: number | null, marker: Marker): RunOutcome {
     this.adoptFrom(pgid ?? 0, marker);
-    if (!this.log.finalized) this.openStreams(this.log.offsets);
+    if (!this.log.finalized) this.output.open(this.log.offsets);
     // Stray descendants of a run that is over, proven ours by their marker (never a bare group id:
     // the group may be gone, and its number taken by another program), and those that left it.
     signalOurs({ pgid: null, leader: null, marker, signal: 'SIGKILL' });
@@ -246,9 +242,9 @@ class Run implements RunHandle {
     if (this.done) return;
     this.state.phase = 'detached';
     this.stopTimers();
-    this.pumpAll(false);
+    this.output.pump(false);
     this.log.close();
-    this.closeStreams();
+    this.output.close();
     this.child?.removeAllListeners('exit');
     this.child?.unref();
     this.cfg.families.untrack(this.family.pgid);
@@ -295,7 +291,7 @@ class Run implements RunHandle {
 
   private tick(): void {
     if (this.done) return;
-    this.pumpAll(false);
+    this.output.pump(false);
     this.log.flush();
     const f = this.family;
     if (this.state.adopted && !f.leaderGone && f.leader && !isSameProcessAlive(f.leader.pid, f.leader.startTime)) this.onLeaderGone();
@@ -375,8 +371,8 @@ class Run implements RunHandle {
       durationMs: Math.max(0, Math.round(endedAt - this.state.startedAt)),
     });
     if (!this.log.finalized) {
-      this.pumpAll(true);
-      const oom = unknown ? null : detectOom(this.recent, { exitCode, signal, killedByUs: reason !== null });
+      this.output.pump(true);
+      const oom = unknown ? null : detectOom(this.output.recent, { exitCode, signal, killedByUs: reason !== null });
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
       // Not saved on its own: finalize writes it into the log at once.
@@ -391,7 +387,7 @@ class Run implements RunHandle {
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
     }
-    this.closeStreams();
+    this.output.close();
     for (const f of ['stdout.raw', 'stderr.raw']) rmSync(join(this.dir, f), { force: true });
     return outcome;
   }
@@ -414,100 +410,12 @@ class Run implements RunHandle {
     this.clearTimeoutTimer();
   }
 
-  // ---- output ---------------------------------------------------------------------------------
-
-  private openStreams(offsets: { stdout: number; stderr: number }): void {
-    for (const name of ['stdout', 'stderr'] as const) {
-      const s = RawStream.open(join(this.dir, `${name}.raw`), name, offsets[name], this.limits);
-      if (s) this.streams.push(s);
-    }
-  }
-
-  private closeStreams(): void {
-    for (const s of this.streams) s.close();
-    this.streams = [];
-  }
-
-  /** Reads what the agent wrote since the last look, within bounds (see RawStream). */
-  private pumpAll(final: boolean): void {
-    for (const s of this.streams) {
-      s.pump(
-        final,
-        {
-          lines: (lines) => this.lines(s.name, lines),
-          dropped: (bytes) => {
-            this.log.dropped(bytes);
-            this.listener({
-              type: 'log',
-              text: `[agentmgr] ${bytes} bytes of ${s.name} dropped unread: the agent writes faster than its output can be read\n`,
-            });
-          },
-        },
-        () => this.family.leaderAlive(),
-      );
-      this.log.setOffset(s.name, s.resumeOffset);
-    }
-  }
-
-  /** Turns whole lines into events and log text, handing the log text on in bounded pieces. */
-  private lines(stream: 'stdout' | 'stderr', lines: readonly SplitLine[]): void {
-    let log = '';
-    const add = (text: string): void => {
-      log += text;
-      if (log.length >= LOG_PIECE_CHARS) {
-        this.emitLog(log);
-        log = '';
-      }
-    };
-    for (const { text: line, cutBytes, interrupted } of lines) {
-      const cutNote = interrupted
-        ? ' [agentmgr: the rest of this line was cut with output dropped unread]'
-        : cutBytes > 0
-          ? ` [agentmgr: ${cutBytes} more bytes of this line cut]`
-          : '';
-      if (stream === 'stderr' || cutNote) {
-        add(line + cutNote + '\n');
-        continue;
-      }
-      const parsed = parseOutputLine(line);
-      if (parsed.kind === 'log') {
-        add(line + '\n');
-        if (parsed.problem) add(`[agentmgr] ignored a ${parsed.problem}\n`);
-        continue;
-      }
-      const ev = parsed.event;
-      if (ev.type === 'log') add(ev.message + '\n');
-      else if (ev.type === 'artifact') {
-        const a = checkArtifact(this.artifactsDir, ev.path, ev.name);
-        if (typeof a === 'string') add(`[agentmgr] ignored artifact: ${a}\n`);
-        else {
-          if (log) this.emitLog(log);
-          log = '';
-          this.listener({ type: 'artifact', ...a });
-        }
-      } else {
-        // Events keep their place among the log lines.
-        if (log) this.emitLog(log);
-        log = '';
-        this.listener(ev);
-      }
-    }
-    if (log) this.emitLog(log);
-  }
-
-  private emitLog(text: string): void {
-    // Only the end is kept, and never a slice of a large string (which would keep all of it alive).
-    this.recent = (this.recent + (text.length > RECENT_LOG_CHARS ? text.slice(-RECENT_LOG_CHARS) : text)).slice(-RECENT_LOG_CHARS);
-    this.log.append(text);
-    this.listener({ type: 'log', text });
-  }
-
   /**
    * A line of the Manager's own in the attempt's log, saved at once: unlike the agent's lines, it
    * cannot be read again from the raw files after a crash.
    */
   private note(message: string, save = true): void {
-    this.emitLog(`[agentmgr] ${message}\n`);
+    this.output.emitLog(`[agentmgr] ${message}\n`);
     if (save) this.log.flush();
   }
 }

@@ -1,4 +1,5 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
+import type { AgentCatalog, TaskStore } from '../ports.js';
 
 /** What one attempt really used at its peak (null where it was not measured). */
 export interface PeakSample {
@@ -57,4 +58,29 @@ export function learnProfile(declared: ResourceRequest, samples: readonly PeakSa
     };
   }
   return { samples: samples.length, p95, request };
+}
+
+/**
+ * Each agent's learned profile, worked out once from its recent successful attempts and kept
+ * until another attempt of it succeeds.
+ */
+export class ProfileCache {
+  private readonly cache = new Map<string, LearnedProfile | null>();
+
+  constructor(
+    private readonly agents: Pick<AgentCatalog, 'get'>,
+    private readonly store: Pick<TaskStore, 'recentPeaks'>,
+  ) {}
+
+  get(agent: string): LearnedProfile | null {
+    if (!this.cache.has(agent)) {
+      const spec = this.agents.get(agent);
+      this.cache.set(agent, spec ? learnProfile(spec.resources, this.store.recentPeaks(agent, PROFILE.window)) : null);
+    }
+    return this.cache.get(agent) ?? null;
+  }
+
+  forget(agent: string): void {
+    this.cache.delete(agent);
+  }
 }

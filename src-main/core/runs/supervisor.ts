@@ -198,15 +198,29 @@ export class Supervisor {
     if (this.pendingProgress.size > 0) this.deps.health.guarded('progress', () => this.flushProgress());
   }
 
-  /** Resolves once no run is active. */
-  whenIdle(): { promise: Promise<void>; cancel: () => void } {
-    let done!: () => void;
-    const promise = new Promise<void>((resolve) => {
-      done = resolve;
+  /**
+   * Cancels every active run (desired cancel first, so each end reads as cancelled) and resolves
+   * once each has ended and been recorded, or after `timeoutMs`: what quitting with "stop them"
+   * does before the store closes.
+   */
+  cancelAll(timeoutMs: number): Promise<void> {
+    const { ledger, store, clock } = this.deps;
+    for (const run of ledger.all()) {
+      store.setDesired(run.taskId, 'cancel');
+      run.handle?.cancel();
+    }
+    return new Promise((resolve) => {
+      if (ledger.size === 0) return resolve();
+      const timer = clock.setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.add(done);
     });
-    if (this.deps.ledger.size === 0) done();
-    else this.idleWaiters.add(done);
-    return { promise, cancel: () => this.idleWaiters.delete(done) };
   }
 
   /** Stops listening. Runs are left running (re-adopted later) unless `stopAgents`. */

@@ -1,0 +1,26 @@
+import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, TaskStore, TelemetrySource } from './ports.js';
+
+export interface ManagerConfig {
+  maxConcurrency: number;
+  vramMarginMB: number;
+  memoryMarginMB: number;
+  /** Progress updates are written at most this often per task. */
+  progressFlushMs: number;
+  /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
+  settleMs: number;
+  /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
+  reserveAfterMs: number | null;
+  /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */
+  resourcesEveryMs?: number;
+}
+
+export interface ManagerDeps {
+  store: TaskStore;
+  telemetry: TelemetrySource;
+  runner: AgentRunner;
+  agents: AgentCatalog;
+  clock: Clock;
+  events: EventSink;
+  logger: Logger;
+  config: ManagerConfig;
+}
