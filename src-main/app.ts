@@ -61,7 +61,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi, families });
     let desktopNotifications = saved.success ? (saved.data.desktopNotifications ?? true) : true;
     await telemetry.start();
-    const bus = new EventBus();
+    const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
     const manager = new Manager({
       store,

@@ -21,16 +21,22 @@ export interface TimerHandle {
 
 /** Time and randomness. The core never reads the wall clock or Math.random directly. */
 export interface Clock {
+  /** Epoch ms; never goes backwards within one Manager. */
   now(): number;
+  /** Calls `fn` once, `ms` from now (0: on a later turn, never from inside this call). */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** A timer cleared before it fires never fires; clearing one that fired does nothing. */
   clearTimeout(handle: TimerHandle): void;
   /** Uniform in [0, 1): jitter. */
   random(): number;
 }
 
 export interface Logger {
+  /** What a person running the Manager may want to know; never throws. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Something went wrong and was handled (a bad manifest, a lost GPU). */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Something went wrong that should not have (a bug, a store that cannot be written). */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -135,8 +141,11 @@ export interface AgentSpec extends AgentManifest {
   source: 'bundled' | 'data-dir' | 'extra';
 }
 
+/** The installed agents (bundled, the data dir's, extra folders; a later one wins by name). */
 export interface AgentCatalog {
+  /** The agent of that name, as installed now; undefined when there is none. */
   get(name: string): AgentSpec | undefined;
+  /** Every agent that loaded, by name. */
   list(): AgentSpec[];
   /** Manifests that could not be loaded, with their path and what to fix. */
   problems(): AgentProblem[];
@@ -225,7 +234,9 @@ export type ManagerEvent =
   /** The Manager went degraded (its store cannot be written), or recovered (null). */
   | { type: 'health'; degraded: { since: number; reason: string } | null };
 
+/** Where the Manager's events go (the event bus). */
 export interface EventSink {
+  /** Delivers at once, in order; never throws back into the Manager; a slow subscriber queues. */
   emit(event: ManagerEvent): void;
 }
 

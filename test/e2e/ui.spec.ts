@@ -76,7 +76,12 @@ test('files no agent takes, folders and empty drops get a clear message', async 
 test('a waiting task says why it waits, in words', async ({ page }) => {
   writeSmi(s.smi, 'apps.csv', `${UUID}, 4321, /opt/game/game.exe, 6000\n`);
   writeSmi(s.smi, 'gpus.csv', gpuRow(6900));
-  await new Promise((r) => setTimeout(r, 800));
+  // Until the Manager has seen the game (else the task could start before it).
+  const foreignMB = async () => {
+    const r = await fetch(`${s.url}/trpc/resources`, { headers: { Authorization: `Bearer ${s.token}` } });
+    return ((await r.json()) as { result: { data: { json: { gpus: { foreignMB: number }[] } } } }).result.data.json.gpus[0]?.foreignMB;
+  };
+  await expect.poll(foreignMB, { timeout: 15_000 }).toBe(6900);
   const r = JSON.parse((await s.cli(['submit', 'demo', '--input', '{"seconds":1,"vramMB":3000}', '--json'])).stdout) as { id: number };
   await page.goto(s.uiUrl);
   const row = page.locator(`[data-task-id="${r.id}"]`);

@@ -8,6 +8,7 @@ import { appRouter } from '../../src-main/api/router.js';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import { DataDirLockedError } from '../../src-main/data-dir.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
+import { waitFor } from '../helpers/wait.js';
 import { tempDir } from '../helpers/fakes.js';
 import { http } from '../helpers/http.js';
 import { startTestServer } from '../helpers/server.js';
@@ -135,7 +136,7 @@ describe('API over HTTP and WebSocket', () => {
 
   it('a GPU task waits with a reason when no GPU is visible', async () => {
     const task = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 } });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await api.tasks.get.query({ id: task.id })).waitingReason !== null, 'a scheduling cycle to look at it');
     const got = await api.tasks.get.query({ id: task.id });
     expect(got.state).toBe('queued');
     expect(got.resources.gpu).toEqual({ count: 1, vramMB: 3000 });

@@ -8,7 +8,8 @@ export type BusEvent = AppEvent;
 export class EventBus implements EventSink {
   private readonly ee = new EventEmitter();
 
-  constructor() {
+  /** `onError`: a subscriber that throws is reported here, never back into the Manager. */
+  constructor(private readonly onError: (e: unknown) => void = (e) => console.error('event subscriber failed', e)) {
     this.ee.setMaxListeners(0);
   }
 
@@ -17,8 +18,15 @@ export class EventBus implements EventSink {
   }
 
   on(listener: (e: BusEvent) => void): () => void {
-    this.ee.on('event', listener);
-    return () => this.ee.off('event', listener);
+    const guarded = (e: BusEvent): void => {
+      try {
+        listener(e);
+      } catch (err) {
+        this.onError(err);
+      }
+    };
+    this.ee.on('event', guarded);
+    return () => this.ee.off('event', guarded);
   }
 
   /**

@@ -88,8 +88,10 @@ export class Supervisor {
   private failWithoutAttempt(task: TaskRecord, reason: string): void {
     const { store, clock, publisher } = this.deps;
     const now = clock.now();
+    checkTransition(task.id, task.state, 'starting');
     if (!store.beginAttempt(task.id, task.attempts, now, [])) return;
     this.slots.dropped(task);
+    checkTransition(task.id, 'starting', 'failed');
     const t = store.endAttempt(
       task.id,
       task.attempts + 1,
@@ -108,6 +110,8 @@ export class Supervisor {
     switch (e.type) {
       case 'spawned': {
         run.pgid = e.pgid;
+        // The guarded write only ever moves starting -> running (a running task is left as it is).
+        checkTransition(taskId, 'starting', 'running');
         const t = store.markSpawned(taskId, attempt, e);
         telemetry.watch(ledger.watchList());
         if (t) publisher.task(t);

@@ -145,6 +145,7 @@ describe('never signalling what is not ours', () => {
     writeFileSync(join(dir, 'exit-status'), '0\n');
     const res = runner.adopt({ ...s, pid: 999_999, pidStartTime: '1', pgid: foreign.pid!, logDir: dir }, () => {});
     expect(res).toMatchObject({ alive: false, outcome: { exitCode: 0 } });
+    // A negative: had it been signalled (synchronously, in adopt), it would be dying by now.
     await new Promise((r) => setTimeout(r, 100));
     expect(alive(foreign.pid!)).toBe(true);
     foreign.kill('SIGKILL');

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAttemptLog } from '../../../src-main/adapters/process/attempt-log.js';
@@ -173,13 +173,16 @@ describe('ProcessAgentRunner', () => {
   });
 
   it('adopts a run started by another runner (a restarted Manager) and sees it to its end', async () => {
-    const first = spec(fixtureAgent('slow'), { input: { seconds: 1 } });
+    // It ends when the test says so (a file appears), so a loaded machine cannot end it early.
+    const gate = join(tmp.dir, 'end-adopted');
+    const first = spec(fixtureAgent('slow'), { input: { untilFile: gate } });
     let spawned: Extract<RunnerEvent, { type: 'spawned' }> | undefined;
+    let progressed = false;
     const h = runner.start(first, (e) => {
       if (e.type === 'spawned') spawned = e;
+      if (e.type === 'progress') progressed = true;
     });
-    await waitUntil(() => spawned !== undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => spawned !== undefined && progressed, 15_000);
     h.detach();
     const second = new ProcessAgentRunner({ runsDir: tmp.dir, pollMs: 20 });
     const events: RunnerEvent[] = [];
@@ -187,13 +190,14 @@ describe('ProcessAgentRunner', () => {
       events.push(e),
     );
     expect(adopted.alive).toBe(true);
-    await waitUntil(() => events.some((e) => e.type === 'exit'));
+    writeFileSync(gate, '');
+    await waitUntil(() => events.some((e) => e.type === 'exit'), 15_000);
     const exit = events.find((e) => e.type === 'exit') as Extract<RunnerEvent, { type: 'exit' }>;
     expect(exit.outcome).toMatchObject({ exitCode: 0, unknown: false });
     expect(events.some((e) => e.type === 'result')).toBe(true);
     const log = readAttemptLog(spawned!.logDir);
     expect(log).toContain('re-adopted by a restarted Manager');
-    expect(log.match(/tick 1\b/g) ?? []).toHaveLength(0); // progress events are not log lines
+    expect(log.match(/waiting 1\b/g) ?? []).toHaveLength(0); // progress events are not log lines
     expect(log.match(/attempt 1 started/g)).toHaveLength(1);
   });
 

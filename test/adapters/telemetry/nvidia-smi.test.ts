@@ -85,8 +85,11 @@ describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
     write('apps.csv', `${UUID}, ${process.pid}, /usr/bin/node, 3000\n${UUID}, 1, game.exe, 200\n`);
     write('gpus.csv', rtx4060(3500));
     await until(() => col.current().gpus[0]!.usedMB === 3500 && col.current().gpus[0]!.processes!.length === 2, 'growth');
-    // It went on sampling without starting new processes.
-    await new Promise((r) => setTimeout(r, 300));
+    // It went on sampling (three more samples) without starting new processes.
+    let samples = 0;
+    const off = col.subscribe(() => samples++);
+    await until(() => samples >= 3, 'three more samples');
+    off();
     expect(readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n')).toHaveLength(2);
     expect(col.restarts).toBe(0);
   });

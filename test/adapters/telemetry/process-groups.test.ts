@@ -3,21 +3,33 @@ import { describe, expect, it } from 'vitest';
 import { Families } from '../../../src-main/adapters/process/families.js';
 import { readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 import { ProcessGroupSampler } from '../../../src-main/adapters/telemetry/process-groups.js';
+import { waitFor } from '../../helpers/wait.js';
 
 describe('ProcessGroupSampler', () => {
   it('measures the RAM and CPU of a whole process group, children included', async () => {
     // A group of two: a parent holding 60 MB and a child spinning a core.
-    const script = `const b = Buffer.alloc(60e6, 1); require('child_process').spawn(process.execPath, ['-e', 'const e = Date.now() + 3000; while (Date.now() < e) {}'], { stdio: 'ignore' }); setTimeout(() => b.length, 3000);`;
+    // Both run until killed below: on a loaded machine they may take a while to start.
+    const script = `const b = Buffer.alloc(60e6, 1); require('child_process').spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }); setInterval(() => b.length, 1000);`;
     const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore' });
     const pgid = child.pid!;
     try {
+      await waitFor(() => new ProcessGroupSampler().sample(new Set([pgid])).get(pgid)?.processes === 2, 'both processes to start');
       const s = new ProcessGroupSampler();
-      await new Promise((r) => setTimeout(r, 600));
       const first = s.sample(new Set([pgid])).get(pgid)!;
       expect(first.processes).toBe(2);
       expect(first.cpuCores).toBeNull(); // no earlier sample to compare with
-      await new Promise((r) => setTimeout(r, 800));
-      const second = s.sample(new Set([pgid])).get(pgid)!;
+      // Each look measures the CPU used since the one before: a third of a second apart, until the
+      // spinning child (a core's worth, less what a loaded machine takes from it) shows.
+      let second = s.sample(new Set([pgid])).get(pgid)!;
+      await waitFor(
+        () => {
+          second = s.sample(new Set([pgid])).get(pgid)!;
+          return second.rssMB >= 60 && (second.cpuCores ?? 0) > 0.5;
+        },
+        'the group to be measured whole',
+        15_000,
+        300,
+      );
       expect(second.rssMB).toBeGreaterThanOrEqual(60);
       expect(second.cpuCores).toBeGreaterThan(0.5);
       expect(s.sample(new Set()).size).toBe(0);
@@ -53,7 +65,7 @@ describe('ProcessGroupSampler', () => {
       expect(families.ownerOf(escaped!.pid)).toBe(pgid);
       // Its parent gone, it is still the agent's (remembered by pid and start time).
       process.kill(pgid, 'SIGKILL');
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(() => new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)?.processes === 1, 'the leader to be gone');
       expect(new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)!.processes).toBe(1);
       expect(families.signalEscaped(pgid, 'SIGKILL')).toBe(1);
     } finally {
