@@ -65,8 +65,11 @@ export interface TaskFilter {
 export interface TaskStore {
   /** All or nothing, in one transaction. Returns the stored tasks in the given order. */
   insertTasks(tasks: readonly NewTask[]): TaskRecord[];
+  /** The task as stored; null for no such id. */
   getTask(id: number): TaskRecord | null;
+  /** Newest first, filtered, at most `limit`. */
   listTasks(filter: TaskFilter): TaskRecord[];
+  /** How many tasks are in each state (every state present, 0 where none). */
   countByState(): Record<TaskState, number>;
   /** Any window of the filtered list in the given order, and how many match in all. */
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
@@ -106,15 +109,21 @@ export interface TaskStore {
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null;
   /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
   setResult(taskId: number, attempt: number, data: unknown): boolean;
+  /** Records an artifact; the same path again updates its name, size and attempt. */
   addArtifact(artifact: ArtifactRecord): void;
+  /** Every attempt of the task, first to last. */
   attempts(taskId: number): AttemptRecord[];
+  /** Every artifact of the task, in the order recorded. */
   artifacts(taskId: number): ArtifactRecord[];
+  /** Adds to the task's timeline. */
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void;
   /** The task's timeline, oldest first (every attempt-ended, retried and other event written). */
   events(taskId: number): TaskEventRecord[];
   /** Peaks of the agent's most recent successful attempts, newest first. */
   recentPeaks(agent: string, limit: number): PeakSample[];
+  /** A setting as stored (JSON); undefined when never set. */
   getSetting<T>(key: string): T | undefined;
+  /** Stores a setting (JSON), replacing what was there. */
   setSetting(key: string, value: unknown): void;
 }
 
