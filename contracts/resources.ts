@@ -84,6 +84,8 @@ export const ResourceViewSchema = z.object({
       oursTasks: z.number().int(),
       /** The largest other programs, largest first (at most three). */
       foreignTop: z.array(HolderSchema),
+      /** Why nothing is scheduled on it (memory not reported, lost); null when it can be used. */
+      unusable: z.string().nullable(),
     }),
   ),
   /** Why no GPU is listed, when none is. */

@@ -107,7 +107,7 @@ export const ShortfallSchema = z.object({
   vramMB: z.number().optional(),
   /** gpus: each GPU, with what it has free and who holds the rest. */
   perGpu: z.array(z.object({ gpu: z.number().int(), free: z.number(), capacity: z.number(), heldBy: z.array(HoldingSchema) })).optional(),
-  /** gpus: why no GPU is visible, when none is. */
+  /** gpus: why no GPU can take it (none visible, or none usable). */
   note: z.string().optional(),
 });
 export type Shortfall = z.infer<typeof ShortfallSchema>;

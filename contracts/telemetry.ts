@@ -20,6 +20,10 @@ export const GpuSnapshotSchema = z.object({
   powerLimitW: z.number().nullable(),
   /** null when per-process readings are missing: then nothing on this GPU is known to be ours. */
   processes: z.array(GpuProcessSchema).nullable(),
+  /** Its memory reads [N/A] (unified memory, MIG in a container): listed, but nothing is scheduled on its VRAM. */
+  memoryUnknown: z.boolean().optional(),
+  /** nvidia-smi reported it lost (it was seen before): shown full, so nothing is scheduled on it. */
+  lost: z.boolean().optional(),
 });
 export type GpuSnapshot = z.infer<typeof GpuSnapshotSchema>;
 

@@ -201,6 +201,12 @@ export class Manager {
   capacity(): Capacity {
     const node = this.deps.telemetry.current();
     const { vramMarginMB, memoryMarginMB } = this.deps.config;
-    return { cpuCores: node.cpuCores, memoryTotalMB: node.memoryTotalMB, gpuTotalsMB: node.gpus.map((g) => g.totalMB), vramMarginMB, memoryMarginMB };
+    return {
+      cpuCores: node.cpuCores,
+      memoryTotalMB: node.memoryTotalMB,
+      gpuTotalsMB: node.gpus.filter((g) => !g.memoryUnknown).map((g) => g.totalMB),
+      vramMarginMB,
+      memoryMarginMB,
+    };
   }
 }

@@ -441,3 +441,15 @@ describe('Manager: quitting with "stop them"', () => {
     expect(h.store.getTask(b!.id)!.state).toBe('cancelled'); // not retried
   });
 });
+
+describe('Manager: GPUs it cannot use', () => {
+  it('a VRAM task on a machine whose only GPU does not report its memory waits, saying why, rather than being refused', () => {
+    h = harness(agents);
+    h.telemetry.set(node({ gpus: [rtx4060({ name: 'NVIDIA GB10', memoryUnknown: true, totalMB: 0, usedMB: 0, freeMB: 0 })] }));
+    const [t] = h.manager.submit([{ agent: 'gpu' }]);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('queued');
+    expect(why(t!.id)).toMatch(/no GPU can be used: GPU 0 does not report its memory/);
+    expect(h.manager.resources().gpus[0]).toMatchObject({ unusable: 'does not report its memory ([N/A])', freeMB: 0 });
+  });
+});

@@ -124,12 +124,37 @@ class SampledLoop<Row> {
   }
 }
 
+/** What nvidia-smi said, every line of it (a multi-line error keeps all its lines). */
+const allSaid = (lines: readonly string[]): string =>
+  lines
+    .flatMap((s) => s.split('\n'))
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join('; ');
+
+const NO_GPU = /no devices were found|no supported gpus were found/i;
+
 function describeExit(binary: string, exit: LoopExit, said: string[]): GpuStatus {
   if (exit.errorCode === 'ENOENT') return { state: 'absent', message: `${basename(binary)} not found: no NVIDIA driver on this machine` };
-  const text = [...said, exit.said].map((s) => s.trim()).filter(Boolean)[0] ?? '';
-  if (/no devices were found/i.test(text)) return { state: 'absent', message: 'nvidia-smi found no NVIDIA GPU' };
+  const text = allSaid([...said, exit.said]);
+  if (NO_GPU.test(text)) return { state: 'absent', message: 'nvidia-smi found no NVIDIA GPU' };
   const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code ?? exit.errorCode ?? '?'}`;
   return { state: 'error', message: `nvidia-smi failed (${how})${text ? `: ${text}` : ''}` };
+}
+
+/** "2026/11/29 10:00:00.123" as ms (local time; only differences matter); null if unreadable. */
+function stampMs(ts: string): number | null {
+  const m = /^(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(ts.trim());
+  if (!m) return null;
+  return new Date(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +(m[7] ?? '0').padEnd(3, '0')).getTime();
+}
+
+/** Whether `next` starts a later sample than `first`: half an interval or more on (or, unreadable, different). */
+export function isLaterSample(first: string, next: string, intervalMs: number): boolean {
+  const a = stampMs(first);
+  const b = stampMs(next);
+  if (a === null || b === null) return first !== next;
+  return Math.abs(b - a) >= Math.max(50, intervalMs / 2);
 }
 
 /**
@@ -142,6 +167,8 @@ function describeExit(binary: string, exit: LoopExit, said: string[]): GpuStatus
  */
 export class NvidiaSmiCollector {
   private gpuRows: GpuRow[] = [];
+  /** Each GPU as last seen healthy, by index: one missing later is marked lost, not forgotten. */
+  private readonly known = new Map<number, GpuRow>();
   private apps: AppRow[] = [];
   private appsAt = 0;
   private appsBroken = false;
@@ -180,7 +207,9 @@ export class NvidiaSmiCollector {
       [...APP_QUERY_ARGS, ...lms],
       loopCfg,
       parseAppsCsv,
-      (row, pending) => pending[0]!.timestamp !== row.timestamp,
+      // One sample is one burst of lines (the loop's own boundary): drivers that stamp each GPU's
+      // rows a few ms apart would otherwise split it. Only a stamp half an interval on is a new one.
+      (row, pending) => isLaterSample(pending[0]!.timestamp, row.timestamp, cfg.intervalMs),
       (rows) => {
         this.apps = rows;
         this.appsAt = Date.now();
@@ -234,11 +263,12 @@ export class NvidiaSmiCollector {
     const appsFresh = Date.now() - this.appsAt <= Math.max(2.5 * this.cfg.intervalMs, 1000);
     const gpus = this.gpuRows.map((row): GpuView => ({
       ...row,
-      processes: this.appsBroken
-        ? null
-        : (appsFresh ? this.apps : [])
-            .filter((p) => p.gpuUuid === row.uuid)
-            .map((p) => ({ pid: p.pid, name: basename(p.name), usedMB: p.usedMB, pgid: readProcStat(p.pid)?.pgrp ?? null })),
+      processes:
+        this.appsBroken || row.lost
+          ? null
+          : (appsFresh ? this.apps : [])
+              .filter((p) => p.gpuUuid === row.uuid)
+              .map((p) => ({ pid: p.pid, name: basename(p.name), usedMB: p.usedMB, pgid: readProcStat(p.pid)?.pgrp ?? null })),
     }));
     return { gpus, status: this.status };
   }
@@ -248,16 +278,24 @@ export class NvidiaSmiCollector {
   }
 
   private onGpuSample(rows: GpuRow[], problems: string[]): void {
-    if (rows.length > 0 && problems.length === 0) {
-      this.gpuRows = rows;
-      this.status = { state: 'ok', message: null };
+    if (rows.length > 0) {
+      // Healthy rows are kept whatever else was said. A GPU seen before that is missing now, while
+      // nvidia-smi reports a problem ("GPU is lost", "Unable to determine the device handle"), is
+      // marked lost and shown full, so nothing is scheduled on it; the others go on.
+      const lost = problems.length === 0 ? [] : [...this.known.values()].filter((k) => !rows.some((r) => r.index === k.index));
+      for (const r of rows) this.known.set(r.index, r);
+      this.gpuRows = [...rows, ...lost.map((k): GpuRow => ({ ...k, usedMB: k.totalMB, freeMB: 0, lost: true }))].sort((a, b) => a.index - b.index);
+      const notes = rows
+        .filter((r) => r.memoryUnknown)
+        .map((r) => `GPU ${r.index} (${r.name}) does not report its memory ([N/A]): nothing is scheduled on its VRAM`);
+      if (problems.length > 0) notes.unshift(`nvidia-smi reported: ${allSaid(problems)}`);
+      this.status = { state: 'ok', message: notes.length > 0 ? notes.join('; ') : null };
     } else if (problems.length > 0) {
-      // Error text in the stream ("GPU is lost", "Unable to determine the device handle"): trust
-      // nothing from this sample.
+      // Only error text ("Failed to initialize NVML", garbage): trust nothing from this sample.
       this.lastSaid = problems;
       this.gpuRows = [];
       this.status = describeExit(this.cfg.binary, { errorCode: null, code: null, signal: null, said: '' }, problems);
-      if (this.status.state === 'error') this.status = { state: 'error', message: `nvidia-smi reported: ${problems[0]}` };
+      if (this.status.state === 'error') this.status = { state: 'error', message: `nvidia-smi reported: ${allSaid(problems)}` };
     }
     this.resolveFirst();
     this.notify();

@@ -65,8 +65,26 @@ export function parseGpuCsv(text: string): ParseResult<GpuRow> {
     const index = f ? num(f[0]) : null;
     const total = f ? num(f[3]) : null;
     const used = f ? num(f[4]) : null;
-    if (!f || index === null || total === null || used === null) {
+    if (!f || index === null || !/^GPU-|^MIG-/.test(f[1] ?? '')) {
       problems.push(line);
+      continue;
+    }
+    if (total === null || used === null) {
+      // A GPU that does not report its memory (the GB10's unified memory, MIG rows in a restricted
+      // container): listed, with its memory unknown, so nothing is scheduled on its VRAM.
+      rows.push({
+        index,
+        uuid: f[1]!,
+        name: f[2]!,
+        totalMB: 0,
+        usedMB: 0,
+        freeMB: 0,
+        utilizationPct: num(f[6]),
+        temperatureC: num(f[7]),
+        powerW: num(f[8]),
+        powerLimitW: num(f[9]),
+        memoryUnknown: true,
+      });
       continue;
     }
     rows.push({

@@ -144,6 +144,7 @@ function toView(p: Pool, at: number): ResourceView {
       marginMB: g.marginMB,
       freeMB: atLeast0(g.freeMB),
       foreignTop: g.foreignTop,
+      unusable: g.unusable,
     })),
     gpuStatus: p.gpuStatus,
     running: p.running,

@@ -23,6 +23,8 @@ export interface GpuPool {
   freeMB: number;
   /** The largest foreign processes, largest first (at most three), for explanations. */
   foreignTop: Holder[];
+  /** Its memory reads [N/A], or it is lost: nothing is scheduled on it. */
+  unusable: string | null;
 }
 
 /**
@@ -117,6 +119,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       marginMB: cfg.vramMarginMB,
       freeMB: g.totalMB - foreign - held - cfg.vramMarginMB,
       foreignTop: foreignProcs.slice(0, 3),
+      unusable: g.memoryUnknown ? 'does not report its memory ([N/A])' : g.lost ? 'is lost (nvidia-smi says so)' : null,
     };
   });
 

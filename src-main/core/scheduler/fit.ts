@@ -52,14 +52,18 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
   let gpus: number[] = [];
   const gpu = request.gpu;
   if (gpu) {
+    const usable = pool.gpus.filter((g) => g.unusable === null);
     if (pool.gpus.length === 0) {
-      const note = pool.gpuStatus.message ?? 'no NVIDIA GPU was found';
+      const note = `no GPU is visible: ${pool.gpuStatus.message ?? 'no NVIDIA GPU was found'}`;
+      shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: 0, heldBy: [], vramMB: gpu.vramMB, note });
+    } else if (usable.length === 0) {
+      const note = `no GPU can be used: ${pool.gpus.map((g) => `GPU ${g.index} ${g.unusable}`).join('; ')}`;
       shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: 0, heldBy: [], vramMB: gpu.vramMB, note });
     } else {
-      const picked = pickGpus(gpu, pool.gpus);
+      const picked = pickGpus(gpu, usable);
       if (picked) gpus = picked;
       else if (gpu.count === 1) {
-        const best = [...pool.gpus].sort((a, b) => b.freeMB - a.freeMB)[0]!;
+        const best = [...usable].sort((a, b) => b.freeMB - a.freeMB)[0]!;
         shortfalls.push({
           resource: 'vram',
           gpu: best.index,
@@ -72,11 +76,11 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
         shortfalls.push({
           resource: 'gpus',
           requested: gpu.count,
-          free: pool.gpus.filter((g) => g.freeMB >= gpu.vramMB).length,
-          capacity: pool.gpus.length,
+          free: usable.filter((g) => g.freeMB >= gpu.vramMB).length,
+          capacity: usable.length,
           heldBy: [],
           vramMB: gpu.vramMB,
-          perGpu: pool.gpus.map((g) => ({ gpu: g.index, free: g.freeMB, capacity: g.totalMB, heldBy: gpuHolders(g, pool.keptFor) })),
+          perGpu: usable.map((g) => ({ gpu: g.index, free: g.freeMB, capacity: g.totalMB, heldBy: gpuHolders(g, pool.keptFor) })),
         });
       }
     }

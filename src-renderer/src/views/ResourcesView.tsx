@@ -73,8 +73,14 @@ export function ResourcesView({ api }: { api: Api }) {
           const others = g.map((x, i) => ours[i]! + (x?.foreignMB ?? 0));
           const total = g.map((x) => x?.totalMB ?? 0);
           const name = r?.gpus.find((x) => x.index === gi)?.name ?? `GPU ${gi}`;
+          const unusable = r?.view.gpus.find((x) => x.index === gi)?.unusable;
           return (
             <div className="gpu-charts" key={gi}>
+              {unusable && (
+                <p role="status" className="gpu-unusable">
+                  GPU {gi} {unusable}: nothing is scheduled on it.
+                </p>
+              )}
               <Chart
                 title={`GPU ${gi} VRAM (${name})`}
                 yLabel="MB"

@@ -165,3 +165,98 @@ describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
     expect(col.current().gpus[0]!.processes![0]).toMatchObject({ pid: 4242, usedMB: null });
   });
 });
+
+describe('nvidia-smi as real machines print it (issue 10, 13)', () => {
+  const t = tempDir();
+  const dir = join(t.dir, 'smi');
+  let c: NvidiaSmiCollector | null = null;
+  const write = (name: string, text: string) => writeSmi(dir, name, text);
+  const until = async (cond: () => boolean, what: string, ms = 5000) => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(c?.current())}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const fresh = (gpus: string) => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    write('gpus.csv', gpus);
+    process.env.FAKE_NVIDIA_SMI_DIR = dir;
+    c = new NvidiaSmiCollector({ binary: FAKE_NVIDIA_SMI, intervalMs: 100, backoffMs: 100, maxBackoffMs: 400, staleMs: 600 });
+    return c;
+  };
+  afterEach(() => c?.stop());
+  afterAll(() => t.cleanup());
+
+  it('a GPU whose memory reads [N/A] is listed with its memory unknown, not taken for a failure', async () => {
+    const col = fresh(`0, GPU-gb10, NVIDIA GB10, [N/A], [N/A], [N/A], 3, 41, 12.00, [N/A]\n${rtx4060(300, 1, 'GPU-b')}`);
+    await col.start();
+    await until(() => col.current().gpus.length === 2, 'both GPUs');
+    const [gb10, other] = col.current().gpus;
+    expect(gb10).toMatchObject({ index: 0, name: 'NVIDIA GB10', memoryUnknown: true, totalMB: 0, usedMB: 0 });
+    expect(other).toMatchObject({ index: 1, totalMB: 8188, usedMB: 300 });
+    expect(col.current().status).toEqual({
+      state: 'ok',
+      message: expect.stringMatching(/GPU 0 \(NVIDIA GB10\) does not report its memory.*nothing is scheduled on its VRAM/),
+    });
+  });
+
+  it('one lost GPU among healthy ones is marked; the others are kept', async () => {
+    const two = rtx4060(100, 0, 'GPU-a') + rtx4060(5000, 1, 'GPU-b');
+    const col = fresh(two);
+    await col.start();
+    await until(() => col.current().gpus.length === 2, 'both GPUs');
+    write(
+      'gpus.csv',
+      `${rtx4060(200, 0, 'GPU-a')}Unable to determine the device handle for GPU 0000:02:00.0: GPU is lost.  Reboot the system to recover this GPU\n`,
+    );
+    await until(() => col.current().gpus[1]?.lost === true, 'GPU 1 to be marked lost');
+    expect(col.current().gpus[0]).toMatchObject({ index: 0, usedMB: 200 });
+    // Nothing goes on a lost GPU: it reads as full.
+    expect(col.current().gpus[1]).toMatchObject({ index: 1, lost: true, usedMB: 8188, freeMB: 0, processes: null });
+    expect(col.current().status).toEqual({ state: 'ok', message: expect.stringMatching(/GPU is lost/) });
+    write('gpus.csv', two);
+    await until(() => col.current().gpus.every((g) => !g.lost) && col.current().status.message === null, 'recovery');
+  });
+
+  it('a warning line among healthy rows keeps every GPU and says it', async () => {
+    const col = fresh(`WARNING: infoROM is corrupted at gpu 0000:01:00.0\n${rtx4060(300)}`);
+    await col.start();
+    await until(() => col.current().gpus.length === 1, 'the GPU');
+    expect(col.current().status).toEqual({ state: 'ok', message: expect.stringMatching(/infoROM is corrupted/) });
+  });
+
+  it('"No supported GPUs were found" means no GPU, like "No devices were found"', async () => {
+    const col = fresh(rtx4060(300));
+    write('fail', 'No supported GPUs were found\n');
+    await col.start();
+    expect(col.current().status).toMatchObject({ state: 'absent', message: expect.stringMatching(/found no NVIDIA GPU/) });
+  });
+
+  it('a multi-line error keeps all its lines', async () => {
+    const col = fresh(rtx4060(300));
+    write('fail', 'Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.54\n');
+    await col.start();
+    expect(col.current().status.message).toMatch(/Driver\/library version mismatch.*NVML library version: 550\.54/);
+  });
+
+  it('compute apps stamped a few ms apart per GPU are one sample: no GPU loses its processes', async () => {
+    const col = fresh(rtx4060(2000, 0, 'GPU-a') + rtx4060(3000, 1, 'GPU-b'));
+    write('apps.csv', `GPU-a, ${process.pid}, /usr/bin/python3, 1500\nGPU-b, 1, /usr/bin/ollama, 2500\n`);
+    write('stagger', '');
+    await col.start();
+    const both = () => col.current().gpus.map((g) => g.processes?.length ?? 0);
+    await until(() => both().join() === '1,1', 'both GPUs to show their process');
+    // Sample after sample, each GPU keeps its process.
+    let samples = 0;
+    let lost = 0;
+    const off = col.subscribe(() => {
+      samples++;
+      if (both().join() !== '1,1') lost++;
+    });
+    await until(() => samples >= 8, 'eight more samples');
+    off();
+    expect(lost).toBe(0);
+  });
+});

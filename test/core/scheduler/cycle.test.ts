@@ -177,6 +177,21 @@ const cases: Case[] = [
     waits: { 1: /7676 MB free of 8188 MB: 0 MB held by other programs, 512 MB safety margin/ },
   },
   {
+    name: 'a GPU whose memory reads [N/A] takes nothing, not even a 0 MB request; the reason says why',
+    input: { node: node({ gpus: [rtx4060({ memoryUnknown: true, totalMB: 0, usedMB: 0, freeMB: 0 })] }), candidates: [cand(1, gpu(0)), cand(2, gpu(100))] },
+    starts: [],
+    waits: { 2: /needs 1 GPU with 100 MB VRAM, but no GPU can be used: GPU 0 does not report its memory \(\[N\/A\]\)/ },
+  },
+  {
+    name: 'a lost GPU takes nothing; the healthy one does',
+    input: {
+      node: node({ gpus: [rtx4060({ lost: true, usedMB: 8188, freeMB: 0 }), rtx4060({ index: 1, uuid: 'GPU-1' })] }),
+      candidates: [cand(1, gpu(0)), cand(2, gpu(3000))],
+    },
+    starts: [1, 2],
+    gpus: { 1: [1], 2: [1] },
+  },
+  {
     name: 'no GPU visible: GPU tasks wait with the reason, the others run',
     input: { node: node({ gpus: [], gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }), candidates: [cand(1, gpu(3000)), cand(2)] },
     starts: [2],
