@@ -75,6 +75,11 @@ export class DataDirLockedError extends Error {
  */
 export function acquireLock(l: DataDirLayout): () => void {
   const holderFile = `${l.lock}.json`;
+  const refusal = (e: unknown): Error => {
+    const code = (e as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new DataDirLockedError(readHolder(holderFile), l.root);
+    return new Error(`cannot take the lock ${l.lock}.db: ${(e as Error).message}`);
+  };
   let db: Database.Database;
   try {
     db = new Database(`${l.lock}.db`, { timeout: 0 });
@@ -83,14 +88,23 @@ export function acquireLock(l: DataDirLayout): () => void {
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
+    // Only one process can hold the RESERVED lock: every other taker fails here at once, and lets
+    // go of the SHARED lock it took on the way. (BEGIN EXCLUSIVE, all in one step, let takers that
+    // arrive together each block the others' last step, so that at times none won.)
     db.pragma('busy_timeout = 0');
-    // The first write takes the exclusive lock; in EXCLUSIVE mode it is never given back.
-    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (' + process.pid + '); COMMIT');
+    db.exec('BEGIN IMMEDIATE');
   } catch (e) {
     db.close();
-    const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new DataDirLockedError(readHolder(holderFile), l.root);
-    throw new Error(`cannot take the lock ${l.lock}.db: ${(e as Error).message}`);
+    throw refusal(e);
+  }
+  try {
+    // The winner's first write takes the exclusive lock (in EXCLUSIVE mode it is never given
+    // back). Losers may hold a SHARED lock for an instant on their way to failing: wait them out.
+    db.pragma('busy_timeout = 5000');
+    db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (' + process.pid + '); COMMIT');
+  } catch (e) {
+    db.close();
+    throw refusal(e);
   }
   writeFileSync(holderFile, JSON.stringify({ pid: process.pid }) + '\n');
   let released = false;

@@ -180,6 +180,9 @@ class Run implements RunHandle {
       return;
     }
     const { child, pid, runId } = started;
+    // The chaos suite's hook (scripts/chaos.mjs): the Manager dies here, between the spawn and the
+    // report of it, so the spawn window is hit every time instead of by chance.
+    if (process.env.AGENTMGR_CHAOS_CRASH_AFTER_SPAWN === '1') process.kill(process.pid, 'SIGKILL');
     this.child = child;
     const f = this.family;
     f.pgid = pid; // detached: the child leads a new session and process group
