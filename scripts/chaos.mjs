@@ -451,14 +451,8 @@ async function pidReuse() {
 async function lockRace() {
   const ROUNDS = QUICK ? 5 : 30;
   const RACERS = 8;
-  const code = (dir, go) => `
-const m = await import(${JSON.stringify(join(ROOT, 'dist', 'src-main', 'data-dir.js'))});
-const { existsSync } = await import('node:fs');
-const nap = new Int32Array(new SharedArrayBuffer(4));
-console.log('ready');
-while (!existsSync(${JSON.stringify(go)})) Atomics.wait(nap, 0, 0, 1);
-try { m.acquireLock(m.layout(${JSON.stringify(dir)})); console.log('won'); setInterval(() => {}, 1000); }
-catch (e) { console.log(e instanceof m.DataDirLockedError ? 'locked' : 'error ' + e.message); }`;
+  const racer = join(ROOT, 'test', 'fixtures', 'lock-racer', 'racer.mjs');
+  const dataDirJs = join(ROOT, 'dist', 'src-main', 'data-dir.js');
   const { ensureDataDir } = await import(join(ROOT, 'dist', 'src-main', 'data-dir.js'));
   let bad = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -466,7 +460,7 @@ catch (e) { console.log(e instanceof m.DataDirLockedError ? 'locked' : 'error ' 
     ensureDataDir(dir);
     const go = join(dir, 'go');
     const kids = Array.from({ length: RACERS }, () => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', code(dir, go)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const c = spawn(process.execPath, [racer, dataDirJs, dir, go], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       c.stdout.on('data', (d) => (out += d));
       return { c, out: () => out };

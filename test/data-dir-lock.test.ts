@@ -8,6 +8,7 @@ import { waitFor } from './helpers/wait.js';
 
 /** Issue 10, defect 5: two Managers must never own one data dir, however they race. */
 const DATA_DIR_JS = resolve('dist/src-main/data-dir.js');
+const RACER = resolve('test/fixtures/lock-racer/racer.mjs');
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
@@ -15,15 +16,7 @@ afterEach(() => {
 
 /** A process that waits for the start signal, then tries to take the lock, and says how it went. */
 function contender(dir: string, go: string): { child: ChildProcess; said: () => string; ready: () => boolean } {
-  const code = `
-    const m = await import(${JSON.stringify(DATA_DIR_JS)});
-    const { existsSync } = await import('node:fs');
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    console.log('ready');
-    while (!existsSync(${JSON.stringify(go)})) Atomics.wait(nap, 0, 0, 1);
-    try { m.acquireLock(m.layout(${JSON.stringify(dir)})); console.log('won'); setInterval(() => {}, 1000); }
-    catch (e) { console.log(e instanceof m.DataDirLockedError ? 'locked' : 'error ' + e.message); }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RACER, DATA_DIR_JS, dir, go], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

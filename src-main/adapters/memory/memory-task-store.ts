@@ -1,6 +1,15 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import { TASK_STATES, TERMINAL_STATES, type TaskSort, type TaskState } from '../../../contracts/task.js';
-import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from '../../core/model/task.js';
+import {
+  newTaskRecord,
+  type ArtifactRecord,
+  type AttemptEndRecord,
+  type AttemptRecord,
+  type NewTask,
+  type TaskAfterAttempt,
+  type TaskEventRecord,
+  type TaskRecord,
+} from '../../core/model/task.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
 import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
@@ -33,30 +42,7 @@ export class MemoryTaskStore implements TaskStore {
       }
     }
     return list.map((t) => {
-      const rec: TaskRecord = {
-        id: this.nextId++,
-        agent: t.agent,
-        name: t.name,
-        priority: t.priority,
-        input: copy(t.input),
-        request: copy(t.request),
-        requestPinned: t.requestPinned,
-        maxAttempts: t.maxAttempts,
-        backoffSec: t.backoffSec,
-        timeoutSec: t.timeoutSec,
-        createdAt: t.createdAt,
-        state: 'queued',
-        desired: 'run',
-        attempts: 0,
-        progress: null,
-        progressMessage: null,
-        result: null,
-        error: null,
-        notBefore: null,
-        updatedAt: t.createdAt,
-        startedAt: null,
-        finishedAt: null,
-      };
+      const rec = newTaskRecord(this.nextId++, { ...t, input: copy(t.input), request: copy(t.request) });
       this.tasks.set(rec.id, rec);
       return copy(rec);
     });

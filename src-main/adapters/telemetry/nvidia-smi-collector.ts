@@ -170,6 +170,8 @@ export class NvidiaSmiCollector {
   /** Each GPU as last seen healthy, by index: one missing later is marked lost, not forgotten. */
   private readonly known = new Map<number, GpuRow>();
   private apps: AppRow[] = [];
+  /** Each GPU's rows of its newest sample (see foldApps). */
+  private readonly appsByGpu = new Map<string, { ts: string; rows: AppRow[] }>();
   private appsAt = 0;
   private appsBroken = false;
   private status: GpuStatus = { state: 'absent', message: 'GPU not queried yet' };
@@ -207,11 +209,12 @@ export class NvidiaSmiCollector {
       [...APP_QUERY_ARGS, ...lms],
       loopCfg,
       parseAppsCsv,
-      // One sample is one burst of lines (the loop's own boundary): drivers that stamp each GPU's
-      // rows a few ms apart would otherwise split it. Only a stamp half an interval on is a new one.
+      // One sample is one burst of lines (the loop's own boundary), not one timestamp: drivers
+      // that stamp each GPU's rows a few ms apart would split it. Only a stamp half an interval
+      // on starts a new one.
       (row, pending) => isLaterSample(pending[0]!.timestamp, row.timestamp, cfg.intervalMs),
       (rows) => {
-        this.apps = rows;
+        this.foldApps(rows);
         this.appsAt = Date.now();
         this.appsBroken = false;
       },
@@ -275,6 +278,28 @@ export class NvidiaSmiCollector {
 
   private notify(): void {
     for (const l of this.listeners) l();
+  }
+
+  /**
+   * Folds a burst of compute-app rows in, GPU by GPU. A quiet gap in the middle of one sample (a
+   * loaded machine, a slow driver) splits its burst: rows stamped within half an interval of a
+   * GPU's current ones are more of the same sample; later ones replace them. A GPU that has had
+   * no rows for a sample and a half while others did has no processes any more.
+   */
+  private foldApps(rows: AppRow[]): void {
+    const interval = this.cfg.intervalMs;
+    const byGpu = new Map<string, AppRow[]>();
+    for (const r of rows) byGpu.set(r.gpuUuid, [...(byGpu.get(r.gpuUuid) ?? []), r]);
+    for (const [uuid, list] of byGpu) {
+      const cur = this.appsByGpu.get(uuid);
+      if (cur && !isLaterSample(cur.ts, list[0]!.timestamp, interval)) cur.rows.push(...list);
+      else this.appsByGpu.set(uuid, { ts: list[0]!.timestamp, rows: list });
+    }
+    const newest = rows[0]?.timestamp;
+    if (newest !== undefined) {
+      for (const [uuid, e] of this.appsByGpu) if (!byGpu.has(uuid) && isLaterSample(e.ts, newest, interval * 3)) this.appsByGpu.delete(uuid);
+    }
+    this.apps = [...this.appsByGpu.values()].flatMap((e) => e.rows);
   }
 
   private onGpuSample(rows: GpuRow[], problems: string[]): void {

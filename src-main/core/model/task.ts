@@ -33,6 +33,37 @@ export type NewTask = Pick<
   'agent' | 'name' | 'priority' | 'input' | 'request' | 'requestPinned' | 'maxAttempts' | 'backoffSec' | 'timeoutSec' | 'createdAt'
 >;
 
+/**
+ * A task as first stored: queued, no attempt yet. Spelled out, not spread: `{...t, ...13 more}`
+ * makes V8 build a slow object, and was three quarters of a batch submit's cost.
+ */
+export function newTaskRecord(id: number, t: NewTask): TaskRecord {
+  return {
+    id,
+    agent: t.agent,
+    name: t.name,
+    priority: t.priority,
+    input: t.input,
+    request: t.request,
+    requestPinned: t.requestPinned,
+    maxAttempts: t.maxAttempts,
+    backoffSec: t.backoffSec,
+    timeoutSec: t.timeoutSec,
+    createdAt: t.createdAt,
+    state: 'queued',
+    desired: 'run',
+    attempts: 0,
+    progress: null,
+    progressMessage: null,
+    result: null,
+    error: null,
+    notBefore: null,
+    updatedAt: t.createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
 export interface AttemptRecord {
   taskId: number;
   number: number;

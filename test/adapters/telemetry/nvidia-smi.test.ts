@@ -63,10 +63,11 @@ describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const fresh = (binary = FAKE_NVIDIA_SMI) => {
+  const fresh = (binary = FAKE_NVIDIA_SMI, gpus = rtx4060(300)) => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    write('gpus.csv', rtx4060(300));
+    write('gpus.csv', gpus);
+    process.env.FAKE_NVIDIA_SMI_DIR = dir;
     c = new NvidiaSmiCollector({ binary, intervalMs: 100, backoffMs: 100, maxBackoffMs: 400, staleMs: 600 });
     return c;
   };
@@ -164,33 +165,9 @@ describe('NvidiaSmiCollector with the fake nvidia-smi in loop mode', () => {
     await until(() => (col.current().gpus[0]?.processes?.length ?? 0) === 1, 'the process');
     expect(col.current().gpus[0]!.processes![0]).toMatchObject({ pid: 4242, usedMB: null });
   });
-});
-
-describe('nvidia-smi as real machines print it (issue 10, 13)', () => {
-  const t = tempDir();
-  const dir = join(t.dir, 'smi');
-  let c: NvidiaSmiCollector | null = null;
-  const write = (name: string, text: string) => writeSmi(dir, name, text);
-  const until = async (cond: () => boolean, what: string, ms = 5000) => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(c?.current())}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const fresh = (gpus: string) => {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    write('gpus.csv', gpus);
-    process.env.FAKE_NVIDIA_SMI_DIR = dir;
-    c = new NvidiaSmiCollector({ binary: FAKE_NVIDIA_SMI, intervalMs: 100, backoffMs: 100, maxBackoffMs: 400, staleMs: 600 });
-    return c;
-  };
-  afterEach(() => c?.stop());
-  afterAll(() => t.cleanup());
-
+  // As real machines print it (issue 10, 13).
   it('a GPU whose memory reads [N/A] is listed with its memory unknown, not taken for a failure', async () => {
-    const col = fresh(`0, GPU-gb10, NVIDIA GB10, [N/A], [N/A], [N/A], 3, 41, 12.00, [N/A]\n${rtx4060(300, 1, 'GPU-b')}`);
+    const col = fresh(FAKE_NVIDIA_SMI, `0, GPU-gb10, NVIDIA GB10, [N/A], [N/A], [N/A], 3, 41, 12.00, [N/A]\n${rtx4060(300, 1, 'GPU-b')}`);
     await col.start();
     await until(() => col.current().gpus.length === 2, 'both GPUs');
     const [gb10, other] = col.current().gpus;
@@ -204,7 +181,7 @@ describe('nvidia-smi as real machines print it (issue 10, 13)', () => {
 
   it('one lost GPU among healthy ones is marked; the others are kept', async () => {
     const two = rtx4060(100, 0, 'GPU-a') + rtx4060(5000, 1, 'GPU-b');
-    const col = fresh(two);
+    const col = fresh(FAKE_NVIDIA_SMI, two);
     await col.start();
     await until(() => col.current().gpus.length === 2, 'both GPUs');
     write(
@@ -221,28 +198,28 @@ describe('nvidia-smi as real machines print it (issue 10, 13)', () => {
   });
 
   it('a warning line among healthy rows keeps every GPU and says it', async () => {
-    const col = fresh(`WARNING: infoROM is corrupted at gpu 0000:01:00.0\n${rtx4060(300)}`);
+    const col = fresh(FAKE_NVIDIA_SMI, `WARNING: infoROM is corrupted at gpu 0000:01:00.0\n${rtx4060(300)}`);
     await col.start();
     await until(() => col.current().gpus.length === 1, 'the GPU');
     expect(col.current().status).toEqual({ state: 'ok', message: expect.stringMatching(/infoROM is corrupted/) });
   });
 
   it('"No supported GPUs were found" means no GPU, like "No devices were found"', async () => {
-    const col = fresh(rtx4060(300));
+    const col = fresh(FAKE_NVIDIA_SMI, rtx4060(300));
     write('fail', 'No supported GPUs were found\n');
     await col.start();
     expect(col.current().status).toMatchObject({ state: 'absent', message: expect.stringMatching(/found no NVIDIA GPU/) });
   });
 
   it('a multi-line error keeps all its lines', async () => {
-    const col = fresh(rtx4060(300));
+    const col = fresh(FAKE_NVIDIA_SMI, rtx4060(300));
     write('fail', 'Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.54\n');
     await col.start();
     expect(col.current().status.message).toMatch(/Driver\/library version mismatch.*NVML library version: 550\.54/);
   });
 
   it('compute apps stamped a few ms apart per GPU are one sample: no GPU loses its processes', async () => {
-    const col = fresh(rtx4060(2000, 0, 'GPU-a') + rtx4060(3000, 1, 'GPU-b'));
+    const col = fresh(FAKE_NVIDIA_SMI, rtx4060(2000, 0, 'GPU-a') + rtx4060(3000, 1, 'GPU-b'));
     write('apps.csv', `GPU-a, ${process.pid}, /usr/bin/python3, 1500\nGPU-b, 1, /usr/bin/ollama, 2500\n`);
     write('stagger', '');
     await col.start();
@@ -258,5 +235,8 @@ describe('nvidia-smi as real machines print it (issue 10, 13)', () => {
     await until(() => samples >= 8, 'eight more samples');
     off();
     expect(lost).toBe(0);
+    // One GPU's process ends while the other's runs on: it drops out within a sample or two.
+    write('apps.csv', `GPU-b, 1, /usr/bin/ollama, 2500\n`);
+    await until(() => both().join() === '0,1', "GPU 0's process to be gone");
   });
 });
