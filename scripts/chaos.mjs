@@ -600,6 +600,11 @@ Targets: chaos 100% right, 0 lost, 0 run twice, 0 wrongly interrupted, never abo
 orphans, integrity ok; floods alive, capped, health under 1 s, RSS under +150 MB; PID reuse 0
 foreign processes signalled; lock race exactly one Manager; full disk alive and degraded, 0 lost;
 artifacts 0 leaks; attacks 0 accepted; fuzz 0 5xx.
+
+The raw file's figure is its peak on disk while the agent floods: a burst that ends between two
+of the reader's looks is bounded by its own size; a flood that goes on is kept to what is read
+meanwhile (the 1 GiB one); the file is removed at the end, and the log keeps its head and tail.
+PID reuse and the full disk need root; elsewhere they are skipped, saying why.
 `;
 const out = QUICK || only ? join(ROOT, 'bench', 'results', 'reliability-quick.md') : join(ROOT, 'docs', 'reliability.md');
 mkdirSync(dirname(out), { recursive: true });
