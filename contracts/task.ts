@@ -35,6 +35,11 @@ export const TaskSubmissionSchema = z
       .min(1)
       .max(30 * 24 * 3600)
       .optional(),
+    /**
+     * Not before then: epoch ms, an ISO time (local without an offset, like
+     * "2026-12-24T02:00"), or from now ("+30m", "+2h", "+1d"). At most a minute in the past.
+     */
+    begin: z.union([z.number().int().min(0), z.string().min(1).max(64)]).optional(),
   })
   .strict();
 export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;

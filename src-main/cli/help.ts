@@ -35,7 +35,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   --agents-dir DIR     another folder of agents; repeatable (AGENTMGR_AGENTS_DIR, ':'-separated)
   --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
-                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--name NAME] [--wait] [--json]
+                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--name NAME] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -45,6 +45,7 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --gpus N       number of GPUs (0: none); --vram 0 alone also means no GPU
   --retries N    retries after a failure (default: the agent's retry policy)
   --timeout S    stop the task after S seconds
+  --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
   --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin
   --wait         then wait for the tasks, with progress`,
   list: `agentmgr list [--state S] [--agent A] [--limit N] [--json]

@@ -15,6 +15,7 @@ export const SUBMIT_OPTIONS = {
   gpus: { type: 'string' },
   retries: { type: 'string' },
   timeout: { type: 'string' },
+  begin: { type: 'string' },
   name: { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
@@ -61,6 +62,8 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   const timeout = intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400);
   if (timeout !== undefined) base.timeoutSec = timeout;
   if (typeof v.name === 'string') base.name = v.name;
+  // Read by the Manager, on its clock: local time, an ISO time with an offset, or +30m, +2h.
+  if (typeof v.begin === 'string') base.begin = v.begin;
   const cpu = numArg('--cpu', v.cpu as string | undefined, 0, 1024);
   const memory = intArg('--memory', v.memory as string | undefined, 0, 16 * 1024 * 1024);
   const vram = intArg('--vram', v.vram as string | undefined, 0, 1024 * 1024);

@@ -45,7 +45,9 @@ export class Commands {
     const now = this.deps.clock.now();
     const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now });
     const stored = this.deps.store.insertTasks(rows);
-    this.deps.loop.addAll(stored.map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: now })));
+    this.deps.loop.addAll(
+      stored.map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: t.notBefore ?? now })),
+    );
     for (const t of stored) this.deps.publisher.task(t);
     this.deps.loop.requestCycle();
     return stored;

@@ -160,12 +160,12 @@ export class Manager {
   }
 
   /** Where a queued task stands with the scheduler, as data; null when nothing holds it back. */
-  schedulingStatus(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore'>): Status | null {
+  schedulingStatus(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): Status | null {
     return this.loop.statusOf(task);
   }
 
   /** The same, in words. */
-  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore'>): string | null {
+  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): string | null {
     return describeStatus(this.loop.statusOf(task));
   }
 

@@ -117,6 +117,18 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(tasks[0]!.result.sha256).toBe('5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03');
   });
 
+  it('submit --begin: the task waits until then and says so; a time in the past is refused', () => {
+    const task = json<{ id: number; state: string; notBefore: string; waitingReason: string }>(cli(['submit', 'ok', '--begin', '+2h', '--json']));
+    expect(task.state).toBe('queued');
+    const at = new Date(task.notBefore).getTime();
+    expect(Math.abs(at - (Date.now() + 2 * 3_600_000))).toBeLessThan(60_000);
+    expect(cli(['show', String(task.id)]).stdout).toContain(`waiting:    waits to start until ${new Date(at).toISOString()}`);
+    const past = cli(['submit', 'ok', '--begin', '2020-01-01T00:00']);
+    expect(past.code).not.toBe(0);
+    expect(past.stderr).toMatch(/begin 20\d\d-.* is in the past; give a later time/);
+    expect(cli(['cancel', String(task.id)]).code).toBe(0);
+  });
+
   it('submit --batch from stdin: one request, one transaction', () => {
     const lines = [
       '{"agent": "ok"}',

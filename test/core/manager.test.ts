@@ -453,3 +453,35 @@ describe('Manager: GPUs it cannot use', () => {
     expect(h.manager.resources().gpus[0]).toMatchObject({ unusable: 'does not report its memory ([N/A])', freeMB: 0 });
   });
 });
+
+describe('Manager: begin (start after)', () => {
+  it('a task given begin waits until then, saying until when, and starts then', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu', begin: '+2h' }]);
+    h.clock.flush();
+    const at = h.clock.now() + 2 * 3_600_000;
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'queued', notBefore: at });
+    expect(why(t!.id)).toBe(`waits to start until ${new Date(at).toISOString()} (it was submitted to begin then)`);
+    expect(h.manager.schedulingStatus(h.store.getTask(t!.id)!)).toMatchObject({ code: 'wait', step: 'begin', until: at });
+    h.clock.advance(2 * 3_600_000 - 1000);
+    expect(h.store.getTask(t!.id)!.state).toBe('queued');
+    h.clock.advance(1000);
+    expect(h.store.getTask(t!.id)!.state).toBe('running');
+  });
+
+  it('a bad begin is refused with what to give, naming the task of a batch, and nothing is stored', () => {
+    h = harness(agents);
+    expect(() => h.manager.submit([{ agent: 'cpu' }, { agent: 'cpu', begin: 'soon' }])).toThrow(/begin "soon" is not a time.* \(task 2 of 2\)/);
+    expect(codeOf(() => h.manager.submit([{ agent: 'cpu', begin: '2020-01-01T00:00Z' }]))).toBe('INVALID_INPUT');
+    expect(h.store.listTasks({ limit: 10 })).toEqual([]);
+  });
+
+  it('begin survives a restart', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu', begin: '+1h' }]);
+    h = h.restart();
+    expect(why(t!.id)).toMatch(/^waits to start until/);
+    h.clock.advance(3_600_000);
+    expect(h.store.getTask(t!.id)!.state).toBe('running');
+  });
+});

@@ -76,6 +76,13 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.getTask(t!.id + 1000)).toBeNull();
   });
 
+  it('a task to begin later keeps its notBefore, and waits from then', () => {
+    const store = impl.open();
+    const [t] = store.insertTasks([newTask({ notBefore: T0 + 5000 })]);
+    expect(store.getTask(t!.id)).toMatchObject({ notBefore: T0 + 5000, state: 'queued' });
+    expect(store.queuedEntries()).toMatchObject([{ id: t!.id, notBefore: T0 + 5000, since: T0 + 5000 }]);
+  });
+
   it('a batch is one transaction: a failure stores none', () => {
     const store = impl.open();
     expect(() => store.insertTasks([newTask(), newTask({ agent: null as unknown as string })])).toThrow();

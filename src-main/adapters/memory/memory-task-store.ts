@@ -93,7 +93,7 @@ export class MemoryTaskStore implements TaskStore {
       const key = `${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
       let request = shapes.get(key);
       if (!request) shapes.set(key, (request = copy(r)));
-      const since = t.attempts === 0 ? t.createdAt : Math.max(t.updatedAt, t.notBefore ?? 0);
+      const since = t.attempts === 0 ? Math.max(t.createdAt, t.notBefore ?? 0) : Math.max(t.updatedAt, t.notBefore ?? 0);
       out.push({ id: t.id, agent: t.agent, priority: t.priority, notBefore: t.notBefore, request, since });
     }
     return out;

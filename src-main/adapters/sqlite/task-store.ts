@@ -108,8 +108,8 @@ export class SqliteTaskStore implements TaskStore {
     // is ten times slower.
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
-        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at)
-       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before)
+       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -136,6 +136,7 @@ export class SqliteTaskStore implements TaskStore {
           t.timeoutSec,
           t.createdAt,
           t.createdAt,
+          t.notBefore ?? null,
         );
         out.push(newTaskRecord(Number(info.lastInsertRowid), t));
       }
@@ -230,7 +231,7 @@ export class SqliteTaskStore implements TaskStore {
       if (name === undefined) names.set(agent, (name = agent));
       // Waiting since its submit; or, once it has run, since it was queued again (a retry's backoff
       // ended, or a person retried it: the last change of a queued task that has run).
-      const since = attempts === 0 ? createdAt : Math.max(updatedAt, notBefore ?? 0);
+      const since = attempts === 0 ? Math.max(createdAt, notBefore ?? 0) : Math.max(updatedAt, notBefore ?? 0);
       out.push({ id, agent: name, priority, notBefore, request, since });
     }
     return out;

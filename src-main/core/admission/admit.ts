@@ -6,6 +6,7 @@ import type { AgentCatalog } from '../ports.js';
 import { describeStatus } from '../scheduler/describe.js';
 import { neverFits, type Capacity } from '../scheduler/fit.js';
 import { resolveRequest } from '../scheduler/request.js';
+import { parseBegin } from './begin.js';
 import { neverAt } from '../scheduler/status.js';
 
 export interface AdmissionContext {
@@ -39,6 +40,12 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
     const learned = resolved.pinned ? null : ctx.profile(agent.name);
     const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
+    let notBefore: number | null = null;
+    if (s.begin !== undefined) {
+      const b = parseBegin(s.begin, ctx.now);
+      if ('problem' in b) throw new ManagerError('INVALID_INPUT', `${b.problem}${where}`, index);
+      notBefore = b.at > ctx.now ? b.at : null;
+    }
     const impossible = neverFits(request, ctx.capacity);
     if (impossible)
       throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
@@ -53,6 +60,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
       backoffSec: agent.retry.backoffSec,
       timeoutSec: s.timeoutSec ?? agent.timeoutSec,
       createdAt: ctx.now,
+      notBefore,
     };
   });
 }

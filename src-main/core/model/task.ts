@@ -31,7 +31,10 @@ export interface TaskRecord {
 export type NewTask = Pick<
   TaskRecord,
   'agent' | 'name' | 'priority' | 'input' | 'request' | 'requestPinned' | 'maxAttempts' | 'backoffSec' | 'timeoutSec' | 'createdAt'
->;
+> & {
+  /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
+  notBefore?: number | null;
+};
 
 /**
  * A task as first stored: queued, no attempt yet. Spelled out, not spread: `{...t, ...13 more}`
@@ -57,7 +60,7 @@ export function newTaskRecord(id: number, t: NewTask): TaskRecord {
     progressMessage: null,
     result: null,
     error: null,
-    notBefore: null,
+    notBefore: t.notBefore ?? null,
     updatedAt: t.createdAt,
     startedAt: null,
     finishedAt: null,

@@ -97,7 +97,7 @@ export class SchedulerLoop {
   }
 
   /** Where a queued task stands, as of the last cycle; null when it is not queued or nothing holds it back. */
-  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore'>): Status | null {
+  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): Status | null {
     if (task.state !== 'queued') return null;
     return explain(this.lastCycle, task, this.deps.clock.now());
   }
