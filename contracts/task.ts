@@ -40,6 +40,8 @@ export const TaskSubmissionSchema = z
      * "2026-12-24T02:00"), or from now ("+30m", "+2h", "+1d"). At most a minute in the past.
      */
     begin: z.union([z.number().int().min(0), z.string().min(1).max(64)]).optional(),
+    /** Submitted held: it does not start until released. */
+    hold: z.boolean().optional(),
   })
   .strict();
 export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;
@@ -134,7 +136,7 @@ export const SchedulingStatusSchema = z.object({
 export type SchedulingStatus = z.infer<typeof SchedulingStatusSchema>;
 
 /** What can be done to the task now (the UI and the CLI offer only these). */
-export const TaskActionsSchema = z.object({ cancel: z.boolean(), retry: z.boolean(), priority: z.boolean() });
+export const TaskActionsSchema = z.object({ cancel: z.boolean(), retry: z.boolean(), priority: z.boolean(), hold: z.boolean(), release: z.boolean() });
 export type TaskActions = z.infer<typeof TaskActionsSchema>;
 
 export const PeakSchema = z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() });
@@ -146,6 +148,8 @@ export const TaskViewSchema = z.object({
   state: TaskStateSchema,
   desired: DesiredStateSchema,
   priority: z.number().int(),
+  /** Queued but held: it starts once released. */
+  held: z.boolean(),
   input: JsonObjectSchema,
   resources: ResourceRequestSchema,
   progress: z.number().nullable(),

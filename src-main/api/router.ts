@@ -65,6 +65,11 @@ const tasks = router({
     return { items: items.map((t) => taskView(t, manager)), total, offset: input.offset };
   }),
   cancelMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
+  /** Queued tasks that do not start until released. */
+  hold: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.hold(input.id), ctx.services.manager)),
+  release: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.release(input.id), ctx.services.manager)),
+  holdMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.hold(id))),
+  releaseMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.release(id))),
   retryMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.retry(id))),
   setPriorityMany: procedure
     .input(TaskIdsSchema.extend({ priority: PrioritySchema }).strict())

@@ -17,6 +17,7 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     state: t.state,
     desired: t.desired,
     priority: t.priority,
+    held: t.held,
     input: t.input,
     resources: t.request,
     progress: t.progress,

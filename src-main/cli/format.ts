@@ -37,7 +37,7 @@ export function note(t: TaskView): string {
 export const LIST_HEAD = ['ID', 'STATE', 'AGENT', 'PRI', 'PROGRESS', 'ATTEMPTS', 'AGE', 'NOTE'];
 
 export function listRow(t: TaskView): string[] {
-  return [String(t.id), t.state, t.agent, String(t.priority), pct(t.progress), `${t.attempts}/${t.maxAttempts}`, age(t.createdAt), note(t)];
+  return [String(t.id), t.held ? 'held' : t.state, t.agent, String(t.priority), pct(t.progress), `${t.attempts}/${t.maxAttempts}`, age(t.createdAt), note(t)];
 }
 
 export function showTask(
@@ -58,7 +58,7 @@ export function showTask(
   const lines = [
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
     `  agent:      ${t.agent}`,
-    `  state:      ${t.state}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
+    `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
     `  priority:   ${t.priority}`,
     `  progress:   ${pct(t.progress)}${t.progressMessage ? `  ${t.progressMessage}` : ''}`,
     `  attempts:   ${t.attempts} of ${t.maxAttempts}`,

@@ -17,6 +17,7 @@ Commands:
   show <id>              one task in detail
   logs <id> [--follow]   a task's log
   cancel <id>...         cancel tasks
+  hold <id>...           keep queued tasks from starting; release <id>... lets them go
   retry <id>...          run ended tasks again
   priority <id> <n>      change a queued task's priority
   wait <id>...           wait for tasks to end (exit 0 only if all succeeded)
@@ -35,7 +36,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   --agents-dir DIR     another folder of agents; repeatable (AGENTMGR_AGENTS_DIR, ':'-separated)
   --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
-                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--name NAME] [--wait] [--json]
+                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -45,6 +46,7 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --gpus N       number of GPUs (0: none); --vram 0 alone also means no GPU
   --retries N    retries after a failure (default: the agent's retry policy)
   --timeout S    stop the task after S seconds
+  --hold         submit held: it starts once released (agentmgr release)
   --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
   --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin
   --wait         then wait for the tasks, with progress`,
@@ -57,6 +59,8 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   show: 'agentmgr show <id> [--json]',
   logs: 'agentmgr logs <id> [--attempt N] [--follow]\n\n  --follow   keep printing new output until the task ends',
   cancel: 'agentmgr cancel <id>... [--json]',
+  hold: 'agentmgr hold <id>... [--json]   (queued tasks: they do not start until released)',
+  release: 'agentmgr release <id>... [--json]',
   retry: 'agentmgr retry <id>... [--json]',
   priority: 'agentmgr priority <id> <n> [--json]   (only while the task is queued)',
   wait: 'agentmgr wait <id>... [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',

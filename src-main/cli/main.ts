@@ -221,6 +221,26 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  hold: {
+    options: {},
+    async run(api, pos, v) {
+      const done = [];
+      for (const id of taskIds(pos, 'hold')) done.push(await api.tasks.hold.mutate({ id }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(`task ${t.id}: held (\`agentmgr release ${t.id}\` lets it start)`);
+      return 0;
+    },
+  },
+  release: {
+    options: {},
+    async run(api, pos, v) {
+      const done = [];
+      for (const id of taskIds(pos, 'release')) done.push(await api.tasks.release.mutate({ id }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(`task ${t.id}: released; it starts when its turn comes`);
+      return 0;
+    },
+  },
   retry: {
     options: {},
     async run(api, pos, v) {

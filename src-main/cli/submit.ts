@@ -16,6 +16,7 @@ export const SUBMIT_OPTIONS = {
   retries: { type: 'string' },
   timeout: { type: 'string' },
   begin: { type: 'string' },
+  hold: { type: 'boolean' },
   name: { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
@@ -64,6 +65,7 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   if (typeof v.name === 'string') base.name = v.name;
   // Read by the Manager, on its clock: local time, an ISO time with an offset, or +30m, +2h.
   if (typeof v.begin === 'string') base.begin = v.begin;
+  if (v.hold === true) base.hold = true;
   const cpu = numArg('--cpu', v.cpu as string | undefined, 0, 1024);
   const memory = intArg('--memory', v.memory as string | undefined, 0, 16 * 1024 * 1024);
   const vram = intArg('--vram', v.vram as string | undefined, 0, 1024 * 1024);

@@ -45,8 +45,11 @@ export class Commands {
     const now = this.deps.clock.now();
     const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now });
     const stored = this.deps.store.insertTasks(rows);
+    // Held ones wait outside the queue until released.
     this.deps.loop.addAll(
-      stored.map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: t.notBefore ?? now })),
+      stored
+        .filter((t) => !t.held)
+        .map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: t.notBefore ?? now })),
     );
     for (const t of stored) this.deps.publisher.task(t);
     this.deps.loop.requestCycle();
@@ -88,7 +91,33 @@ export class Commands {
     if (!t) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
     const old = this.deps.loop.remove(task);
     this.deps.publisher.task(t);
-    this.deps.loop.add(t, old?.since);
+    if (!t.held) this.deps.loop.add(t, old?.since);
+    this.deps.loop.requestCycle();
+    return t;
+  }
+
+  /** Keeps a queued task from starting until it is released. Holding a held task changes nothing. */
+  hold(id: number): TaskRecord {
+    const task = this.mustGet(id);
+    if (task.state !== 'queued') throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a queued task can be held`);
+    if (task.held) return task;
+    const t = this.deps.store.setHeld(id, true, this.deps.clock.now());
+    if (!t) return this.hold(id); // it moved on meanwhile: say where it is now
+    this.deps.loop.remove(task);
+    this.deps.store.addEvent(id, null, 'held', null, this.deps.clock.now());
+    return this.deps.publisher.task(t);
+  }
+
+  /** Lets a held task start (it waits its turn from now). */
+  release(id: number): TaskRecord {
+    const task = this.mustGet(id);
+    if (task.state !== 'queued' || !task.held)
+      throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state === 'queued' ? 'not held' : task.state}; only a held task can be released`);
+    const t = this.deps.store.setHeld(id, false, this.deps.clock.now());
+    if (!t) return this.release(id);
+    this.deps.store.addEvent(id, null, 'released', null, this.deps.clock.now());
+    this.deps.publisher.task(t);
+    this.deps.loop.add(t);
     this.deps.loop.requestCycle();
     return t;
   }

@@ -137,6 +137,14 @@ export class Manager {
     this.commands.setPaused(paused);
   }
 
+  hold(id: number): TaskRecord {
+    return this.commands.hold(id);
+  }
+
+  release(id: number): TaskRecord {
+    return this.commands.release(id);
+  }
+
   updateConfig(patch: Partial<ManagerConfig>): void {
     Object.assign(this.deps.config, patch);
     this.publisher.resources();
@@ -160,19 +168,20 @@ export class Manager {
   }
 
   /** Where a queued task stands with the scheduler, as data; null when nothing holds it back. */
-  schedulingStatus(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): Status | null {
+  schedulingStatus(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): Status | null {
     return this.loop.statusOf(task);
   }
 
   /** The same, in words. */
-  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): string | null {
+  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): string | null {
     return describeStatus(this.loop.statusOf(task));
   }
 
   /** What can be done to the task now. */
-  actions(task: Pick<TaskRecord, 'state'>): TaskActions {
+  actions(task: Pick<TaskRecord, 'state' | 'held'>): TaskActions {
     const ended = isTerminal(task.state);
-    return { cancel: !ended, retry: ended, priority: task.state === 'queued' };
+    const queued = task.state === 'queued';
+    return { cancel: !ended, retry: ended, priority: queued, hold: queued && !task.held, release: queued && task.held };
   }
 
   /** The task the last scheduling cycle kept resources for (see reservation.ts); null if none. */

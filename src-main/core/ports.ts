@@ -73,7 +73,7 @@ export interface TaskStore {
   countByState(): Record<TaskState, number>;
   /** Any window of the filtered list in the given order, and how many match in all. */
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
-  /** Every queued task, with only what the scheduler needs (cheap to load for a long queue). */
+  /** Every queued task that is not held, with only what the scheduler needs (cheap to load for a long queue). */
   queuedEntries(): QueueEntry[];
   /** Tasks in `starting` or `running`, each with its current attempt. */
   active(): { task: TaskRecord; attempt: AttemptRecord }[];
@@ -99,6 +99,8 @@ export interface TaskStore {
   setDesired(taskId: number, desired: TaskRecord['desired']): TaskRecord | null;
   /** Guarded: only while queued. */
   setPriority(taskId: number, priority: number): TaskRecord | null;
+  /** Guarded: only while queued. A held task is not in queuedEntries() until released. */
+  setHeld(taskId: number, held: boolean, at: number): TaskRecord | null;
   /**
    * Guarded `from` (a terminal state) -> queued, with room for one more attempt; clears the
    * result, error, progress and backoff, and logs a retried event. Null when `from` is not

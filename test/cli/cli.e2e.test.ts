@@ -129,6 +129,18 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['cancel', String(task.id)]).code).toBe(0);
   });
 
+  it('submit --hold, hold and release: a held task waits, saying so, and runs once released', () => {
+    const task = json<{ id: number; held: boolean }>(cli(['submit', 'ok', '--hold', '--json']));
+    expect(task.held).toBe(true);
+    expect(cli(['list']).stdout).toMatch(new RegExp(`^${task.id}\\theld\\tok\\t.*held: it starts once released`, 'm'));
+    expect(cli(['hold', String(task.id)]).stdout).toContain(`task ${task.id}: held`);
+    expect(cli(['release', String(task.id)]).stdout).toContain(`task ${task.id}: released`);
+    expect(cli(['wait', String(task.id)]).code).toBe(0);
+    const again = cli(['release', String(task.id)]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/only a held task can be released/);
+  });
+
   it('submit --batch from stdin: one request, one transaction', () => {
     const lines = [
       '{"agent": "ok"}',

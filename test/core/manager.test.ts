@@ -485,3 +485,51 @@ describe('Manager: begin (start after)', () => {
     expect(h.store.getTask(t!.id)!.state).toBe('running');
   });
 });
+
+describe('Manager: hold and release', () => {
+  it('a held task does not start and says why; released, it starts; both are events of its timeline', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu' }]);
+    h.manager.setPaused(true);
+    h.clock.flush();
+    expect(h.manager.hold(t!.id)).toMatchObject({ state: 'queued', held: true });
+    h.manager.setPaused(false);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('queued');
+    expect(why(t!.id)).toBe('held: it starts once released (agentmgr release)');
+    expect(h.manager.actions(h.store.getTask(t!.id)!)).toMatchObject({ hold: false, release: true });
+    expect(h.manager.queueLength()).toBe(0);
+    h.manager.release(t!.id);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'running', held: false });
+    expect(h.store.events(t!.id).map((e) => e.type)).toEqual(['held', 'released']);
+  });
+
+  it('submit --hold; held survives a restart; a priority change leaves it held; retry of a cancelled held task is not held', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu', hold: true }]);
+    h.clock.flush();
+    h = h.restart();
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'queued', held: true });
+    h.manager.setPriority(t!.id, 5);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'queued', held: true, priority: 5 });
+    h.manager.cancel(t!.id);
+    h.manager.retry(t!.id);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)).toMatchObject({ state: 'running', held: false });
+  });
+
+  it('hold and release on a task that is not queued (or not held) explain why, and change nothing', () => {
+    h = harness(agents);
+    const [t] = h.manager.submit([{ agent: 'cpu' }]);
+    h.clock.flush();
+    expect(() => h.manager.hold(t!.id)).toThrow(`task ${t!.id} is running; only a queued task can be held`);
+    expect(codeOf(() => h.manager.hold(t!.id))).toBe('INVALID_STATE');
+    h.manager.setPaused(true);
+    const [q] = h.manager.submit([{ agent: 'cpu' }]);
+    expect(() => h.manager.release(q!.id)).toThrow(`task ${q!.id} is not held; only a held task can be released`);
+    expect(h.store.getTask(q!.id)!.held).toBe(false);
+    expect(h.store.getTask(t!.id)!.state).toBe('running');
+  });
+});

@@ -101,8 +101,8 @@ describe('task-ended and the task view', () => {
     const [a, b] = h.manager.submit([{ agent: 'cpu' }, { agent: 'cpu' }]);
     h.clock.flush();
     const get = (id: number) => h.store.getTask(id)!;
-    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: true, retry: false, priority: false });
-    expect(h.manager.actions(get(b!.id))).toEqual({ cancel: true, retry: false, priority: true });
+    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: true, retry: false, priority: false, hold: false, release: false });
+    expect(h.manager.actions(get(b!.id))).toEqual({ cancel: true, retry: false, priority: true, hold: true, release: false });
     expect(h.manager.schedulingStatus(get(b!.id))).toEqual({
       code: 'wait',
       step: 'concurrency',
@@ -110,7 +110,7 @@ describe('task-ended and the task view', () => {
     });
     expect(h.manager.waitingReason(get(b!.id))).toBe('the maximum of 1 task at once is reached');
     h.runner.live()[0]!.exit({ exitCode: 0 });
-    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: false, retry: true, priority: false });
+    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: false, retry: true, priority: false, hold: false, release: false });
     expect(h.manager.schedulingStatus(get(a!.id))).toBeNull();
   });
 });

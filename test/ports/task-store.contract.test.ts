@@ -83,6 +83,19 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.queuedEntries()).toMatchObject([{ id: t!.id, notBefore: T0 + 5000, since: T0 + 5000 }]);
   });
 
+  it('held: guarded while queued, kept out of queuedEntries, cleared by a retry', () => {
+    const store = impl.open();
+    const [t, u] = store.insertTasks([newTask({ held: true }), newTask()]);
+    expect(store.getTask(t!.id)!.held).toBe(true);
+    expect(store.queuedEntries().map((e) => e.id)).toEqual([u!.id]);
+    expect(store.setHeld(u!.id, true, T0 + 1)).toMatchObject({ held: true, updatedAt: T0 + 1 });
+    expect(store.setHeld(t!.id, false, T0 + 2)).toMatchObject({ held: false });
+    expect(store.queuedEntries().map((e) => e.id)).toEqual([t!.id]);
+    store.cancelQueued(u!.id, T0 + 3);
+    expect(store.setHeld(u!.id, false, T0 + 4)).toBeNull(); // not queued: nothing written
+    expect(store.requeue(u!.id, 'cancelled', T0 + 5)).toMatchObject({ state: 'queued', held: false });
+  });
+
   it('a batch is one transaction: a failure stores none', () => {
     const store = impl.open();
     expect(() => store.insertTasks([newTask(), newTask({ agent: null as unknown as string })])).toThrow();

@@ -88,7 +88,7 @@ export class MemoryTaskStore implements TaskStore {
     const shapes = new Map<string, ResourceRequest>();
     const out: QueueEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state !== 'queued') continue;
+      if (t.state !== 'queued' || t.held) continue;
       const r = t.request;
       const key = `${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
       let request = shapes.get(key);
@@ -192,6 +192,13 @@ export class MemoryTaskStore implements TaskStore {
     return copy(t);
   }
 
+  setHeld(taskId: number, held: boolean, at: number): TaskRecord | null {
+    const t = this.tasks.get(taskId);
+    if (!t || t.state !== 'queued') return null;
+    Object.assign(t, { held, updatedAt: at });
+    return copy(t);
+  }
+
   setPriority(taskId: number, priority: number): TaskRecord | null {
     const t = this.tasks.get(taskId);
     if (!t || t.state !== 'queued') return null;
@@ -205,6 +212,7 @@ export class MemoryTaskStore implements TaskStore {
     Object.assign(t, {
       state: 'queued',
       desired: 'run',
+      held: false,
       maxAttempts: Math.max(t.maxAttempts, t.attempts + 1),
       notBefore: null,
       error: null,

@@ -29,6 +29,8 @@ export const tasks = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    /** 1 while held (agentmgr hold): queued, but not started until released. */
+    held: integer('held').notNull().default(0),
   },
   (t) => [index('tasks_queue').on(t.state, t.priority, t.id), index('tasks_agent').on(t.agent, t.id), index('tasks_priority').on(t.priority, t.id)],
 );

@@ -43,6 +43,7 @@ function toTask(r: TaskRow): TaskRecord {
     updatedAt: r.updatedAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
+    held: r.held === 1,
   };
 }
 
@@ -68,7 +69,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt`;
+const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -99,8 +100,9 @@ export class SqliteTaskStore implements TaskStore {
       ),
       desired: q(`UPDATE tasks SET desired = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
       priority: q(`UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
+      held: q(`UPDATE tasks SET held = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
       requeue:
-        q(`UPDATE tasks SET state = 'queued', desired = 'run', max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
+        q(`UPDATE tasks SET state = 'queued', desired = 'run', held = 0, max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
         progress = NULL, progress_message = NULL, finished_at = NULL, updated_at = ? WHERE id = ? AND state = ? AND state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted') RETURNING ${TASK_COLS}`),
       event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
     };
@@ -108,8 +110,8 @@ export class SqliteTaskStore implements TaskStore {
     // is ten times slower.
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
-        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before)
-       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held)
+       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -137,6 +139,7 @@ export class SqliteTaskStore implements TaskStore {
           t.createdAt,
           t.createdAt,
           t.notBefore ?? null,
+          t.held ? 1 : 0,
         );
         out.push(newTaskRecord(Number(info.lastInsertRowid), t));
       }
@@ -215,7 +218,9 @@ export class SqliteTaskStore implements TaskStore {
     const shapes = new Map<string, ResourceRequest>();
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
-      .prepare(`SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at FROM tasks WHERE state = 'queued'`)
+      .prepare(
+        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at FROM tasks WHERE state = 'queued' AND held = 0`,
+      )
       .raw(true)
       .iterate() as IterableIterator<[number, string, number, number | null, number, number, number, number, number, number, number]>;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
@@ -310,6 +315,10 @@ export class SqliteTaskStore implements TaskStore {
 
   setDesired(taskId: number, desired: TaskRecord['desired']): TaskRecord | null {
     return this.row(this.hot.desired.get(desired, Date.now(), taskId));
+  }
+
+  setHeld(taskId: number, held: boolean, at: number): TaskRecord | null {
+    return this.row(this.hot.held.get(held ? 1 : 0, at, taskId));
   }
 
   setPriority(taskId: number, priority: number): TaskRecord | null {

@@ -61,6 +61,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
       timeoutSec: s.timeoutSec ?? agent.timeoutSec,
       createdAt: ctx.now,
       notBefore,
+      held: s.hold ?? false,
     };
   });
 }

@@ -26,6 +26,8 @@ export interface TaskRecord {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Queued but held (agentmgr hold): not started until released. */
+  held: boolean;
 }
 
 export type NewTask = Pick<
@@ -34,6 +36,8 @@ export type NewTask = Pick<
 > & {
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
+  /** Submitted held (submit --hold). */
+  held?: boolean;
 };
 
 /**
@@ -64,6 +68,7 @@ export function newTaskRecord(id: number, t: NewTask): TaskRecord {
     updatedAt: t.createdAt,
     startedAt: null,
     finishedAt: null,
+    held: t.held ?? false,
   };
 }
 

@@ -7,7 +7,7 @@ import type { Slots } from '../runs/supervisor.js';
 import { explain, runCycle, type CycleResult } from './cycle.js';
 import { describeStatus } from './describe.js';
 import { QueueIndex, type QueueEntry } from './queue.js';
-import type { Status } from './status.js';
+import { waitAt, type Status } from './status.js';
 
 export interface LoopConfig {
   maxConcurrency: number;
@@ -97,8 +97,9 @@ export class SchedulerLoop {
   }
 
   /** Where a queued task stands, as of the last cycle; null when it is not queued or nothing holds it back. */
-  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts'>): Status | null {
+  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): Status | null {
     if (task.state !== 'queued') return null;
+    if (task.held) return waitAt('held', []);
     return explain(this.lastCycle, task, this.deps.clock.now());
   }
 

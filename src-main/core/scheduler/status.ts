@@ -3,7 +3,7 @@ import type { Holding, SchedulingStatus, Shortfall } from '../../../contracts/ta
 export type { Holding, SchedulingStatus, Shortfall };
 
 /** The names of the pipeline's steps, as `SchedulingStatus.step` reports them. */
-export type StepName = 'paused' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'resources' | 'cycle';
+export type StepName = 'paused' | 'held' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'resources' | 'cycle';
 
 /**
  * What every scheduler step returns (see pipeline.ts): `ok` lets the task go on to the next step;

@@ -47,11 +47,12 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
     if (follow && logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight;
   }, [log, follow]);
 
-  const act = async (what: 'cancel' | 'retry') => {
+  const act = async (what: 'cancel' | 'retry' | 'hold' | 'release') => {
+    const said = { cancel: `Cancelling task ${id}`, retry: `Task ${id} is queued again`, hold: `Task ${id} is held`, release: `Task ${id} is released` };
     try {
-      await (what === 'cancel' ? api.tasks.cancel.mutate({ id }) : api.tasks.retry.mutate({ id }));
+      await api.tasks[what].mutate({ id });
       void qc.invalidateQueries({ queryKey: ['task', id] });
-      toast({ kind: 'info', text: what === 'cancel' ? `Cancelling task ${id}` : `Task ${id} is queued again` });
+      toast({ kind: 'info', text: said[what] });
     } catch (e) {
       toast({ kind: 'error', text: readable(e) });
     }
@@ -105,6 +106,8 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             </button>
           )}
           {t.actions.retry && <button onClick={() => void act('retry')}>Retry</button>}
+          {t.actions.hold && <button onClick={() => void act('hold')}>Hold</button>}
+          {t.actions.release && <button onClick={() => void act('release')}>Release</button>}
         </div>
       </header>
       <div className="detail-progress">

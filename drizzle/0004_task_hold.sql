@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `held` integer DEFAULT 0 NOT NULL;
