@@ -84,6 +84,22 @@ interface Command {
   run: Handler;
 }
 
+type TaskAction = 'cancel' | 'hold' | 'release' | 'retry';
+
+/** `agentmgr <verb> <id>...`: the action on each task in turn, then what became of each. */
+function perTask(verb: TaskAction, said: (t: TaskView) => string): Command {
+  return {
+    options: {},
+    async run(api, pos, v) {
+      const done: TaskView[] = [];
+      for (const id of taskIds(pos, verb)) done.push(await api.tasks[verb].mutate({ id }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(said(t));
+      return 0;
+    },
+  };
+}
+
 function parseStates(raw: unknown): TaskState[] | undefined {
   if (typeof raw !== 'string') return undefined;
   return raw.split(',').map((s) => {
@@ -211,46 +227,10 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
-  cancel: {
-    options: {},
-    async run(api, pos, v) {
-      const done = [];
-      for (const id of taskIds(pos, 'cancel')) done.push(await api.tasks.cancel.mutate({ id }));
-      if (v.json) printJson(done);
-      else for (const t of done) print(`task ${t.id}: ${t.state === 'cancelled' ? 'cancelled' : 'cancelling (SIGTERM sent)'}`);
-      return 0;
-    },
-  },
-  hold: {
-    options: {},
-    async run(api, pos, v) {
-      const done = [];
-      for (const id of taskIds(pos, 'hold')) done.push(await api.tasks.hold.mutate({ id }));
-      if (v.json) printJson(done);
-      else for (const t of done) print(`task ${t.id}: held (\`agentmgr release ${t.id}\` lets it start)`);
-      return 0;
-    },
-  },
-  release: {
-    options: {},
-    async run(api, pos, v) {
-      const done = [];
-      for (const id of taskIds(pos, 'release')) done.push(await api.tasks.release.mutate({ id }));
-      if (v.json) printJson(done);
-      else for (const t of done) print(`task ${t.id}: released; it starts when its turn comes`);
-      return 0;
-    },
-  },
-  retry: {
-    options: {},
-    async run(api, pos, v) {
-      const done = [];
-      for (const id of taskIds(pos, 'retry')) done.push(await api.tasks.retry.mutate({ id }));
-      if (v.json) printJson(done);
-      else for (const t of done) print(`task ${t.id}: queued again (attempt ${t.attempts + 1} of ${t.maxAttempts})`);
-      return 0;
-    },
-  },
+  cancel: perTask('cancel', (t) => `task ${t.id}: ${t.state === 'cancelled' ? 'cancelled' : 'cancelling (SIGTERM sent)'}`),
+  hold: perTask('hold', (t) => `task ${t.id}: held (\`agentmgr release ${t.id}\` lets it start)`),
+  release: perTask('release', (t) => `task ${t.id}: released; it starts when its turn comes`),
+  retry: perTask('retry', (t) => `task ${t.id}: queued again (attempt ${t.attempts + 1} of ${t.maxAttempts})`),
   priority: {
     options: {},
     async run(api, pos, v) {
