@@ -5,3 +5,4 @@ export * from './agent-output.js';
 export * from './telemetry.js';
 export * from './errors.js';
 export * from './settings.js';
+export * from './workflow.js';

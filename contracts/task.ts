@@ -20,6 +20,36 @@ export const PrioritySchema = z.number().int().min(PRIORITY.min).max(PRIORITY.ma
 
 export const JsonObjectSchema = z.record(z.string(), z.unknown());
 
+/**
+ * What a dependent waits for (Slurm's spelling): `afterok` each of them succeeded, `afternotok`
+ * each ended without success, `afterany` each ended, `after` each started (or ended).
+ */
+export const DEPENDENCY_TYPES = ['afterok', 'afternotok', 'afterany', 'after'] as const;
+export const DependencyTypeSchema = z.enum(DEPENDENCY_TYPES);
+export type DependencyType = z.infer<typeof DependencyTypeSchema>;
+
+/** At most this many tasks in one array (and in one submission's `each`). */
+export const MAX_ARRAY = 100_000;
+
+/** A batch line's own name, for later lines of the same batch to depend on. */
+export const RefSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/, 'a ref is letters, digits, ".", "_" and "-" (like "ocr-1")');
+
+export const DependencySchema = z
+  .object({
+    type: DependencyTypeSchema,
+    /** Stored tasks (an array's id means every task of that array). */
+    ids: z.array(z.number().int().positive()).max(MAX_ARRAY).optional(),
+    /** Tasks of the same batch, by their `ref`. */
+    refs: z.array(RefSchema).max(10_000).optional(),
+  })
+  .strict()
+  .refine((d) => (d.ids?.length ?? 0) + (d.refs?.length ?? 0) > 0, { message: 'a dependency needs at least one task id (ids) or batch ref (refs)' });
+export type Dependency = z.infer<typeof DependencySchema>;
+
 export const TaskSubmissionSchema = z
   .object({
     agent: z.string().min(1).max(64),
@@ -42,6 +72,21 @@ export const TaskSubmissionSchema = z
     begin: z.union([z.number().int().min(0), z.string().min(1).max(64)]).optional(),
     /** Submitted held: it does not start until released. */
     hold: z.boolean().optional(),
+    /** This line's name in a batch, so later (or earlier) lines can depend on it. */
+    ref: RefSchema.optional(),
+    /** What it waits for before it may start; see DEPENDENCY_TYPES. */
+    dependsOn: z.array(DependencySchema).min(1).max(64).optional(),
+    /** `all` (the default): every dependency must hold; `any`: one is enough (Slurm's `?`). */
+    dependsMode: z.enum(['all', 'any']).optional(),
+    /**
+     * Many tasks from this one line, sharing an array id: indices like "0-99", "1,3,5-7",
+     * "0-20:5", with "%4" to run at most 4 at once. Each gets AGENT_ARRAY_INDEX and input.arrayIndex.
+     */
+    array: z.string().min(1).max(1000).optional(),
+    /** An array over inputs: one task per object, each merged over `input` (index 0, 1, ...). */
+    each: z.array(JsonObjectSchema).min(1).max(MAX_ARRAY).optional(),
+    /** At most this many of the array's tasks at once (the same as "%N" in `array`). */
+    throttle: z.number().int().min(1, 'a throttle of 0 would never start anything; give 1 or more').max(MAX_ARRAY).optional(),
   })
   .strict();
 export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;
@@ -99,7 +144,7 @@ export type Holding = z.infer<typeof HoldingSchema>;
  * `cpu`: cores; `memory`/`vram`: MB; `gpus`: GPUs with `vramMB` free each.
  */
 export const ShortfallSchema = z.object({
-  resource: z.enum(['tasks', 'agent-tasks', 'cpu', 'memory', 'vram', 'gpus']),
+  resource: z.enum(['tasks', 'agent-tasks', 'array-tasks', 'cpu', 'memory', 'vram', 'gpus']),
   requested: z.number(),
   free: z.number(),
   capacity: z.number(),
@@ -108,6 +153,8 @@ export const ShortfallSchema = z.object({
   gpu: z.number().int().optional(),
   /** agent-tasks: whose limit. */
   agent: z.string().optional(),
+  /** array-tasks: whose throttle. */
+  array: z.number().int().optional(),
   /** vram: how many GPUs need that much each. */
   count: z.number().int().optional(),
   /** gpus: the VRAM each GPU must have free. */
@@ -132,11 +179,27 @@ export const SchedulingStatusSchema = z.object({
   until: z.number().nullable().optional(),
   /** Set when what our tasks free is kept for this task: it has waited longer than `afterMs`. */
   kept: z.object({ taskId: z.number().int(), afterMs: z.number() }).optional(),
+  /** dependencies: what it still waits for (the first few), and how many more. */
+  dependencies: z
+    .object({
+      mode: z.enum(['all', 'any']),
+      pending: z.array(z.object({ id: z.number().int(), type: DependencyTypeSchema, state: TaskStateSchema, progress: z.number().nullable() })),
+      more: z.number().int(),
+    })
+    .optional(),
 });
 export type SchedulingStatus = z.infer<typeof SchedulingStatusSchema>;
 
 /** What can be done to the task now (the UI and the CLI offer only these). */
-export const TaskActionsSchema = z.object({ cancel: z.boolean(), retry: z.boolean(), priority: z.boolean(), hold: z.boolean(), release: z.boolean() });
+export const TaskActionsSchema = z.object({
+  cancel: z.boolean(),
+  retry: z.boolean(),
+  priority: z.boolean(),
+  hold: z.boolean(),
+  release: z.boolean(),
+  /** Move within the queue (top, bottom, before another): while queued. */
+  move: z.boolean(),
+});
 export type TaskActions = z.infer<typeof TaskActionsSchema>;
 
 export const PeakSchema = z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() });
@@ -150,6 +213,13 @@ export const TaskViewSchema = z.object({
   priority: z.number().int(),
   /** Queued but held: it starts once released. */
   held: z.boolean(),
+  /** Queued, waiting for its dependencies (see `scheduling.dependencies`). */
+  blocked: z.boolean(),
+  /** The array it belongs to (the id of its first task), and its index there; null for none. */
+  arrayId: z.number().int().nullable(),
+  arrayIndex: z.number().int().nullable(),
+  /** Its place within its priority (smaller starts first; `top`/`bottom` move it). */
+  seq: z.number(),
   input: JsonObjectSchema,
   resources: ResourceRequestSchema,
   progress: z.number().nullable(),
@@ -174,7 +244,13 @@ export const TaskViewSchema = z.object({
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
+/** One dependency of a task, with where the task it waits on stands. */
+export const DependencyViewSchema = z.object({ type: DependencyTypeSchema, id: z.number().int(), state: TaskStateSchema });
+
 export const TaskDetailSchema = TaskViewSchema.extend({
+  /** What it depends on (null for nothing), and the tasks that depend on it. */
+  dependencies: z.object({ mode: z.enum(['all', 'any']), items: z.array(DependencyViewSchema), total: z.number().int() }).nullable(),
+  dependents: z.array(z.number().int()),
   attemptList: z.array(AttemptViewSchema),
   artifacts: z.array(ArtifactViewSchema),
   /** While it runs: the most it has been seen to use so far. */
@@ -186,6 +262,8 @@ export const TaskListQuerySchema = z
   .object({
     state: z.array(TaskStateSchema).optional(),
     agent: z.string().max(64).optional(),
+    /** Only the tasks of this array. */
+    arrayId: z.number().int().positive().optional(),
     /** Return tasks with an id below this one (newest first). */
     cursor: z.number().int().positive().optional(),
     limit: z.number().int().min(1).max(1000).default(100),
@@ -204,6 +282,8 @@ export const TaskPageQuerySchema = z
     agent: z.string().max(64).optional(),
     /** A task id, or part of a task's name. */
     search: z.string().max(200).optional(),
+    /** Only the tasks of this array. */
+    arrayId: z.number().int().positive().optional(),
     sort: TaskSortSchema.default('newest'),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(1000).default(100),

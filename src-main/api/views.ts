@@ -8,6 +8,9 @@ import { describeStatus } from '../core/scheduler/describe.js';
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
+/** A task's detail lists at most this many of its dependencies (and says how many there are). */
+const DETAIL_LINKS = 200;
+
 export function taskView(t: TaskRecord, manager: Manager): TaskView {
   const scheduling = manager.schedulingStatus(t);
   return {
@@ -18,6 +21,10 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     desired: t.desired,
     priority: t.priority,
     held: t.held,
+    blocked: t.blocked,
+    arrayId: t.arrayId,
+    arrayIndex: t.arrayIndex,
+    seq: t.seq,
     input: t.input,
     resources: t.request,
     progress: t.progress,
@@ -64,7 +71,16 @@ export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: 
   const view = taskView(t, manager);
   const last = attempts.at(-1);
   const peak = view.peak ?? (last ? { vramMB: last.peakVramMB, memoryMB: last.peakMemoryMB, cpu: last.peakCpu } : null);
-  return { ...view, peak, attemptList: attempts.map(attemptView), artifacts: artifacts.map(artifactView), livePeak: view.peak };
+  const deps = manager.queries.dependencies(t.id, DETAIL_LINKS);
+  return {
+    ...view,
+    peak,
+    attemptList: attempts.map(attemptView),
+    artifacts: artifacts.map(artifactView),
+    livePeak: view.peak,
+    dependencies: deps ? { mode: deps.mode, items: deps.links.map((l) => ({ type: l.type, id: l.id, state: l.state })), total: deps.total } : null,
+    dependents: manager.queries.dependents(t.id),
+  };
 }
 
 export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentView {

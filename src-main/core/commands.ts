@@ -1,5 +1,5 @@
 import type { TaskSubmission } from '../../contracts/task.js';
-import { admit } from './admission/admit.js';
+import { admit, dependencyIds } from './admission/admit.js';
 import { ManagerError } from './errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import { isTerminal } from './lifecycle/states.js';
@@ -9,7 +9,9 @@ import type { TaskRecord } from './model/task.js';
 import type { AgentCatalog, Clock, EventSink, TaskStore } from './ports.js';
 import type { Publisher } from './publisher.js';
 import type { Capacity } from './scheduler/fit.js';
+import { toEntry } from './scheduler/loop.js';
 import type { SchedulerLoop } from './scheduler/loop.js';
+import type { Workflow } from './workflow/settle.js';
 
 export const PAUSED_KEY = 'queue.paused';
 
@@ -23,6 +25,16 @@ export interface CommandDeps {
   publisher: Publisher;
   capacity: () => Capacity;
   profile: (agent: string) => LearnedProfile | null;
+  workflow: Workflow;
+}
+
+/** Where `move` puts a queued task: first or last of its priority, or just before another queued task. */
+export type MoveTo = { to: 'top' | 'bottom' } | { before: number };
+
+/** What a bulk action on an array did: each task on its own, what could not be done says why. */
+export interface ArrayActionResult {
+  done: number[];
+  skipped: { id: number; message: string }[];
 }
 
 /**
@@ -43,14 +55,12 @@ export class Commands {
   /** Stores every submission in one transaction, or none: the error names the first bad one. */
   submit(submissions: readonly TaskSubmission[]): TaskRecord[] {
     const now = this.deps.clock.now();
-    const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now });
+    const ids = dependencyIds(submissions);
+    const targets = ids.length > 0 ? this.deps.store.dependencyTargets(ids) : new Map();
+    const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now, targets });
     const stored = this.deps.store.insertTasks(rows);
-    // Held ones wait outside the queue until released.
-    this.deps.loop.addAll(
-      stored
-        .filter((t) => !t.held)
-        .map((t) => ({ id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since: t.notBefore ?? now })),
-    );
+    // Held ones, and those waiting for their dependencies, wait outside the queue.
+    this.deps.loop.addAll(stored.filter((t) => !t.held && !t.blocked).map((t) => toEntry(t, t.notBefore ?? now)));
     for (const t of stored) this.deps.publisher.task(t);
     this.deps.loop.requestCycle();
     return stored;
@@ -73,14 +83,105 @@ export class Commands {
     return this.deps.publisher.task(t);
   }
 
-  retry(id: number): TaskRecord {
+  /**
+   * Queues an ended task again. One with dependencies waits for them again (refused when they
+   * can never be met). `withDependents`: the tasks cancelled because this one could not meet
+   * their dependency are queued again too, and theirs in turn, each waiting on it afresh.
+   */
+  retry(id: number, opts: { withDependents?: boolean } = {}): TaskRecord {
     const task = this.mustGet(id);
     if (!isTerminal(task.state)) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a task that has ended can be retried`);
+    const verdict = this.deps.workflow.verdict(id);
+    if (verdict.code === 'never')
+      throw new ManagerError(
+        'INVALID_STATE',
+        `task ${id} could never start: ${verdict.reason}; retry that one with --with-dependents (agentmgr retry ID --with-dependents) instead`,
+      );
     checkTransition(id, task.state, 'queued');
-    const t = this.deps.store.requeue(id, task.state, this.deps.clock.now());
+    const t = this.deps.store.requeue(id, task.state, this.deps.clock.now(), verdict.code === 'wait');
     if (!t) throw new ManagerError('INVALID_STATE', `task ${id} changed state meanwhile; try again`);
     this.deps.publisher.task(t);
-    this.deps.loop.add(t);
+    if (!t.blocked) this.deps.loop.add(t);
+    if (opts.withDependents) {
+      for (const d of this.deps.store.causedBy(id)) {
+        try {
+          this.retry(d, opts);
+        } catch (e) {
+          // One that waits on something else that can never be met stays as it is, saying why.
+          if (!(e instanceof ManagerError)) throw e;
+        }
+      }
+    }
+    this.deps.loop.requestCycle();
+    return t;
+  }
+
+  /** Cancels every task of the array that has not ended. */
+  cancelArray(arrayId: number): ArrayActionResult {
+    return this.onArray(
+      arrayId,
+      (t) => !isTerminal(t.state),
+      (t) => this.cancel(t.id),
+    );
+  }
+
+  /** Retries the tasks of the array that ended (only those that failed, timed out or were interrupted, with `failedOnly`). */
+  retryArray(arrayId: number, failedOnly: boolean): ArrayActionResult {
+    const failed = (t: TaskRecord): boolean => t.state === 'failed' || t.state === 'timed_out' || t.state === 'interrupted';
+    return this.onArray(
+      arrayId,
+      (t) => (failedOnly ? failed(t) : isTerminal(t.state)),
+      (t) => this.retry(t.id),
+    );
+  }
+
+  private onArray(arrayId: number, pick: (t: TaskRecord) => boolean, act: (t: TaskRecord) => unknown): ArrayActionResult {
+    const members = this.deps.store.listTasks({ arrayId, limit: Number.MAX_SAFE_INTEGER }).reverse();
+    if (members.length === 0) throw new ManagerError('NOT_FOUND', `no array with id ${arrayId}; an array's id is the id of its first task`);
+    const out: ArrayActionResult = { done: [], skipped: [] };
+    for (const t of members) {
+      if (!pick(t)) continue;
+      try {
+        act(t);
+        out.done.push(t.id);
+      } catch (e) {
+        out.skipped.push({ id: t.id, message: (e as Error).message });
+      }
+    }
+    return out;
+  }
+
+  /** Moves a queued task to the front or the back of its priority, or just before another queued task (taking its priority). */
+  move(id: number, where: MoveTo): TaskRecord {
+    const { store, clock } = this.deps;
+    const task = this.mustGet(id);
+    if (task.state !== 'queued') throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; only a queued task can be moved`);
+    let priority = task.priority;
+    let seq: number;
+    if ('before' in where) {
+      if (where.before === id) return task;
+      const other = this.mustGet(where.before);
+      if (other.state !== 'queued') throw new ManagerError('INVALID_STATE', `task ${other.id} is ${other.state}; a task can only be moved before a queued one`);
+      priority = other.priority;
+      const below = store.seqBounds({ priority, below: other.seq }).max;
+      // Already just before it: nothing to change.
+      if (below === task.seq && priority === task.priority) return task;
+      seq = below === null ? other.seq - 1 : (below + other.seq) / 2;
+    } else {
+      const b = store.seqBounds({ priority });
+      if (where.to === 'top') {
+        if (b.min === task.seq) return task;
+        seq = (b.min ?? task.seq) - 1;
+      } else {
+        if (b.max === task.seq) return task;
+        seq = (b.max ?? task.seq) + 1;
+      }
+    }
+    const t = store.setPlace(id, priority, seq, clock.now());
+    if (!t) return this.move(id, where); // it moved on meanwhile: say where it is now
+    const old = this.deps.loop.remove(task);
+    this.deps.publisher.task(t);
+    if (!t.held && !t.blocked) this.deps.loop.add(t, old?.since);
     this.deps.loop.requestCycle();
     return t;
   }
@@ -91,7 +192,7 @@ export class Commands {
     if (!t) throw new ManagerError('INVALID_STATE', `task ${id} is ${task.state}; the priority can only change while it is queued`);
     const old = this.deps.loop.remove(task);
     this.deps.publisher.task(t);
-    if (!t.held) this.deps.loop.add(t, old?.since);
+    if (!t.held && !t.blocked) this.deps.loop.add(t, old?.since);
     this.deps.loop.requestCycle();
     return t;
   }
@@ -117,7 +218,7 @@ export class Commands {
     if (!t) return this.release(id);
     this.deps.store.addEvent(id, null, 'released', null, this.deps.clock.now());
     this.deps.publisher.task(t);
-    this.deps.loop.add(t);
+    if (!t.blocked) this.deps.loop.add(t);
     this.deps.loop.requestCycle();
     return t;
   }

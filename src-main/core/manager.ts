@@ -1,6 +1,6 @@
 import type { ResourceView } from '../../contracts/resources.js';
 import type { TaskActions, TaskSubmission } from '../../contracts/task.js';
-import { Commands } from './commands.js';
+import { Commands, type ArrayActionResult, type MoveTo } from './commands.js';
 import type { ManagerConfig, ManagerDeps } from './manager-config.js';
 import { Health, type Degraded } from './health.js';
 import { Ledger } from './ledger/ledger.js';
@@ -15,9 +15,11 @@ import { Supervisor } from './runs/supervisor.js';
 import { describeStatus } from './scheduler/describe.js';
 import type { Capacity } from './scheduler/fit.js';
 import { SchedulerLoop } from './scheduler/loop.js';
+import type { StatusInput } from './scheduler/loop.js';
 import type { Status } from './scheduler/status.js';
+import { Workflow } from './workflow/settle.js';
 
-export type { Degraded, ManagerConfig, ManagerDeps };
+export type { ArrayActionResult, Degraded, ManagerConfig, ManagerDeps, MoveTo };
 
 /**
  * The Manager: a facade over its parts. admission/ turns submissions into tasks; the loop
@@ -34,6 +36,7 @@ export class Manager {
   private readonly loop: SchedulerLoop;
   private readonly commands: Commands;
   private readonly profiles: ProfileCache;
+  private readonly workflow: Workflow;
   /** The store, read-only: what the API reads tasks through. */
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
@@ -63,6 +66,8 @@ export class Manager {
       paused: () => this.commands.paused,
     });
     this.supervisor.connect(this.loop.slots);
+    this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
+    this.publisher.watch((t) => this.workflow.changed(t));
     this.commands = new Commands({
       ...deps,
       loop: this.loop,
@@ -70,6 +75,7 @@ export class Manager {
       publisher: this.publisher,
       capacity: () => this.capacity(),
       profile: (a) => this.profile(a),
+      workflow: this.workflow,
     });
     this.health.onRecovered = () => {
       this.supervisor.recordPending();
@@ -88,6 +94,8 @@ export class Manager {
     // The queue first: runs found ended below may be queued again, and must be added only once.
     this.loop.addAll(store.queuedEntries());
     recover({ ...this.deps, ledger: this.ledger, supervisor: this.supervisor });
+    // Dependencies on what ended while no Manager ran are decided now.
+    this.workflow.reconcile();
     this.unsubscribe = telemetry.subscribe(() =>
       this.health.guarded('telemetry', () => {
         this.ledger.observe(telemetry.current());
@@ -125,8 +133,21 @@ export class Manager {
     return this.commands.cancel(id);
   }
 
-  retry(id: number): TaskRecord {
-    return this.commands.retry(id);
+  retry(id: number, opts: { withDependents?: boolean } = {}): TaskRecord {
+    return this.commands.retry(id, opts);
+  }
+
+  /** Moves a queued task within the queue (top, bottom, or before another queued task). */
+  move(id: number, where: MoveTo): TaskRecord {
+    return this.commands.move(id, where);
+  }
+
+  cancelArray(arrayId: number): ArrayActionResult {
+    return this.commands.cancelArray(arrayId);
+  }
+
+  retryArray(arrayId: number, failedOnly: boolean): ArrayActionResult {
+    return this.commands.retryArray(arrayId, failedOnly);
   }
 
   setPriority(id: number, priority: number): TaskRecord {
@@ -168,20 +189,22 @@ export class Manager {
   }
 
   /** Where a queued task stands with the scheduler, as data; null when nothing holds it back. */
-  schedulingStatus(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): Status | null {
+  schedulingStatus(task: StatusInput): Status | null {
+    // Held first: that one waits on the person, whatever else it waits for.
+    if (task.state === 'queued' && task.blocked && !task.held) return this.workflow.status(task.id);
     return this.loop.statusOf(task);
   }
 
   /** The same, in words. */
-  waitingReason(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): string | null {
-    return describeStatus(this.loop.statusOf(task));
+  waitingReason(task: StatusInput): string | null {
+    return describeStatus(this.schedulingStatus(task));
   }
 
   /** What can be done to the task now. */
   actions(task: Pick<TaskRecord, 'state' | 'held'>): TaskActions {
     const ended = isTerminal(task.state);
     const queued = task.state === 'queued';
-    return { cancel: !ended, retry: ended, priority: queued, hold: queued && !task.held, release: queued && task.held };
+    return { cancel: !ended, retry: ended, priority: queued, hold: queued && !task.held, release: queued && task.held, move: queued };
   }
 
   /** The task the last scheduling cycle kept resources for (see reservation.ts); null if none. */

@@ -13,7 +13,8 @@ import type { RunOutcome } from './lifecycle/attempt-end.js';
 import type { NodeSnapshot } from './model/node.js';
 import type { PeakSample } from './model/profile.js';
 import type { QueueEntry } from './scheduler/queue.js';
-import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from './model/task.js';
+import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, DependencyLink, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from './model/task.js';
+import type { DepTarget } from './workflow/dependencies.js';
 
 export interface TimerHandle {
   readonly id: unknown;
@@ -43,13 +44,29 @@ export interface Logger {
 export interface PageFilter {
   states?: readonly TaskState[];
   agent?: string;
+  /** Only the tasks of this array. */
+  arrayId?: number;
   /** A task id, or part of a name. */
   search?: string;
+}
+
+/** An array at a glance: what its group row in the UI shows. */
+export interface ArraySummary {
+  arrayId: number;
+  total: number;
+  counts: Record<TaskState, number>;
+  /** 0..1 over all its tasks: an ended one counts 1, a running one its progress, a queued one 0. */
+  progress: number;
+  throttle: number | null;
 }
 
 export interface TaskFilter {
   states?: readonly TaskState[];
   agent?: string;
+  /** Only the tasks of this array. */
+  arrayId?: number;
+  /** Only those waiting for their dependencies (true), or only the others (false). */
+  blocked?: boolean;
   /** Only tasks with a smaller id (pages go newest first). */
   beforeId?: number;
   limit: number;
@@ -73,7 +90,7 @@ export interface TaskStore {
   countByState(): Record<TaskState, number>;
   /** Any window of the filtered list in the given order, and how many match in all. */
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
-  /** Every queued task that is not held, with only what the scheduler needs (cheap to load for a long queue). */
+  /** Every queued task that is not held or blocked, with only what the scheduler needs (cheap to load for a long queue). */
   queuedEntries(): QueueEntry[];
   /** Tasks in `starting` or `running`, each with its current attempt. */
   active(): { task: TaskRecord; attempt: AttemptRecord }[];
@@ -103,10 +120,40 @@ export interface TaskStore {
   setHeld(taskId: number, held: boolean, at: number): TaskRecord | null;
   /**
    * Guarded `from` (a terminal state) -> queued, with room for one more attempt; clears the
-   * result, error, progress and backoff, and logs a retried event. Null when `from` is not
-   * terminal or the task is not in it.
+   * result, error, progress, backoff, hold and cause, sets `blocked` (it waits for its
+   * dependencies again), and logs a retried event. Null when `from` is not terminal or the task
+   * is not in it.
    */
-  requeue(taskId: number, from: TaskState, at: number): TaskRecord | null;
+  requeue(taskId: number, from: TaskState, at: number, blocked?: boolean): TaskRecord | null;
+  /** Guarded: only while queued. Its priority and its place within it (see TaskRecord.seq). */
+  setPlace(taskId: number, priority: number, seq: number, at: number): TaskRecord | null;
+  /**
+   * The smallest and largest place among queued tasks (of one priority, when given; only places
+   * below or above a place, when given); null where there is none.
+   */
+  seqBounds(q: { priority?: number; below?: number; above?: number }): { min: number | null; max: number | null };
+  /**
+   * What dependencies on `ids` mean: each id's task, or, for the id of an array, every task of
+   * it; an id that names nothing is absent.
+   */
+  dependencyTargets(ids: readonly number[]): Map<number, DepTarget[]>;
+  /**
+   * What the task depends on, with where each of those stands now (at most `limit` links,
+   * first given first; `total` counts them all); null when it depends on nothing.
+   */
+  dependencies(taskId: number, limit?: number): { mode: 'all' | 'any'; links: DependencyLink[]; total: number } | null;
+  /** Ids of the tasks that depend on any of `ids` (only the queued ones still blocked, when `blockedOnly`), ascending. */
+  dependents(ids: readonly number[], blockedOnly: boolean): number[];
+  /**
+   * One transaction, each change guarded (queued and blocked): unblocks some (they join the
+   * queue), cancels the others with their reason and cause; logs an event for each. Returns the
+   * tasks changed, in the order given (unblocked first).
+   */
+  settleDependents(change: { unblock: readonly number[]; cancel: readonly { id: number; cause: number; reason: string }[] }, at: number): TaskRecord[];
+  /** Tasks still cancelled because `id` could no longer be met (their cause), ascending. */
+  causedBy(id: number): number[];
+  /** Each array's size, counts by state and combined progress (ended tasks count as done); unknown ids are left out. */
+  arraySummaries(ids: readonly number[]): ArraySummary[];
   /** The latest progress; null for no such task. */
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null;
   /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
@@ -170,6 +217,8 @@ export interface LaunchSpec {
   agent: AgentSpec;
   input: Record<string, unknown>;
   gpus: readonly number[];
+  /** Its array and index there (AGENT_ARRAY_ID, AGENT_ARRAY_INDEX); null or absent for none. */
+  array?: { id: number; index: number } | null;
   /**
    * How long from now it may run before it is stopped as timed out; null for none. A duration,
    * not a moment: the executor never compares against the Manager's clock.

@@ -12,6 +12,7 @@ export class Publisher {
   private lastResourcesAt = -Infinity;
   private resourcesTimer: TimerHandle | null = null;
   private stopped = false;
+  private readonly watchers: ((t: TaskRecord) => void)[] = [];
 
   constructor(
     private readonly deps: { events: EventSink; clock: Clock; telemetry: TelemetrySource; ledger: Ledger },
@@ -23,10 +24,28 @@ export class Publisher {
     return t;
   }
 
+  /**
+   * Calls `fn` with each task announced as ended, or as begun on its first attempt, after the
+   * announcement: what the workflow (dependencies) follows.
+   */
+  watch(fn: (t: TaskRecord) => void): void {
+    this.watchers.push(fn);
+  }
+
   /** A task that moved to `t.state` by this write: tells `task-ended` too when that is its end. */
   moved(t: TaskRecord): TaskRecord {
     this.task(t);
-    if (isTerminal(t.state)) this.deps.events.emit({ type: 'task-ended', task: t });
+    if (isTerminal(t.state)) {
+      this.deps.events.emit({ type: 'task-ended', task: t });
+      for (const w of this.watchers) w(t);
+    }
+    return t;
+  }
+
+  /** A task that began an attempt by this write. */
+  begun(t: TaskRecord): TaskRecord {
+    this.task(t);
+    if (t.attempts === 1) for (const w of this.watchers) w(t);
     return t;
   }
 

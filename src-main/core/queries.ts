@@ -1,6 +1,6 @@
 import type { TaskSort, TaskState } from '../../contracts/task.js';
-import type { ArtifactRecord, AttemptRecord, TaskRecord } from './model/task.js';
-import type { PageFilter, TaskFilter, TaskStore } from './ports.js';
+import type { ArtifactRecord, AttemptRecord, DependencyLink, TaskRecord } from './model/task.js';
+import type { ArraySummary, PageFilter, TaskFilter, TaskStore } from './ports.js';
 
 /**
  * What the API may read of the store: the Manager's queries. Read-only, so nothing outside core
@@ -31,5 +31,20 @@ export class TaskQueries {
 
   artifacts(id: number): ArtifactRecord[] {
     return this.store.artifacts(id);
+  }
+
+  /** What the task depends on (the first `limit` links, and how many in all); null for nothing. */
+  dependencies(id: number, limit: number): { mode: 'all' | 'any'; links: DependencyLink[]; total: number } | null {
+    return this.store.dependencies(id, limit);
+  }
+
+  /** The tasks that depend on it. */
+  dependents(id: number): number[] {
+    return this.store.dependents([id], false);
+  }
+
+  /** Each array's counts by state and combined progress; unknown ids are left out. */
+  arrays(ids: readonly number[]): ArraySummary[] {
+    return this.store.arraySummaries(ids);
   }
 }

@@ -101,8 +101,8 @@ describe('task-ended and the task view', () => {
     const [a, b] = h.manager.submit([{ agent: 'cpu' }, { agent: 'cpu' }]);
     h.clock.flush();
     const get = (id: number) => h.store.getTask(id)!;
-    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: true, retry: false, priority: false, hold: false, release: false });
-    expect(h.manager.actions(get(b!.id))).toEqual({ cancel: true, retry: false, priority: true, hold: true, release: false });
+    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: true, retry: false, priority: false, hold: false, release: false, move: false });
+    expect(h.manager.actions(get(b!.id))).toEqual({ cancel: true, retry: false, priority: true, hold: true, release: false, move: true });
     expect(h.manager.schedulingStatus(get(b!.id))).toEqual({
       code: 'wait',
       step: 'concurrency',

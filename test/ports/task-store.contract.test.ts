@@ -254,4 +254,93 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     store.setSetting('x', true);
     expect(store.getSetting('x')).toBe(true);
   });
+
+  it('dependencies: batch refs by index, targets (an array id means all of it), links with states, dependents, settling guarded and in one write', () => {
+    const store = impl.open();
+    const [dep] = store.insertTasks([newTask()]);
+    const made = store.insertTasks([
+      newTask({ array: { group: 0, index: 0, throttle: 2 } }),
+      newTask({ array: { group: 0, index: 1, throttle: 2 } }),
+      newTask({
+        dependsOn: [
+          { type: 'afterok', taskId: dep!.id },
+          { type: 'afterany', index: 0 },
+          { type: 'afterany', index: 1 },
+        ],
+        dependsMode: 'all',
+        blocked: true,
+      }),
+      newTask({ dependsOn: [{ type: 'afterok', index: 2 }], blocked: true }),
+    ]);
+    const [m0, m1, x, y] = made;
+    expect([m0!.arrayId, m1!.arrayId, x!.arrayId]).toEqual([m0!.id, m0!.id, null]);
+    expect(made.map((t) => t.blocked)).toEqual([false, false, true, true]);
+    expect(x!.dependsMode).toBe('all');
+    expect(store.getTask(x!.id)).toEqual(x);
+    const targets = store.dependencyTargets([m0!.id, dep!.id, 99_999]);
+    expect(targets.get(m0!.id)!.map((t) => t.id)).toEqual([m0!.id, m1!.id]);
+    expect(targets.get(dep!.id)).toEqual([{ id: dep!.id, state: 'queued', attempts: 0 }]);
+    expect(targets.has(99_999)).toBe(false);
+    expect(store.dependencies(x!.id)).toEqual({
+      mode: 'all',
+      total: 3,
+      links: [
+        { type: 'afterok', id: dep!.id, state: 'queued', attempts: 0, progress: null },
+        { type: 'afterany', id: m0!.id, state: 'queued', attempts: 0, progress: null },
+        { type: 'afterany', id: m1!.id, state: 'queued', attempts: 0, progress: null },
+      ],
+    });
+    expect(store.dependencies(x!.id, 1)!.links).toHaveLength(1);
+    expect(store.dependencies(dep!.id)).toBeNull();
+    expect(store.dependents([dep!.id, m1!.id], true)).toEqual([x!.id]);
+    expect(store.queuedEntries().map((e) => e.id)).toEqual([dep!.id, m0!.id, m1!.id]);
+    expect(store.queuedEntries()[1]).toMatchObject({ array: m0!.id, throttle: 2, seq: m0!.id });
+    const settled = store.settleDependents({ unblock: [x!.id, dep!.id], cancel: [{ id: y!.id, cause: x!.id, reason: 'dependency x ended failed' }] }, T0 + 9);
+    // dep was never blocked: the guard leaves it as it was
+    expect(settled.map((t) => [t.id, t.state, t.blocked])).toEqual([
+      [x!.id, 'queued', false],
+      [y!.id, 'cancelled', false],
+    ]);
+    expect(store.getTask(y!.id)).toMatchObject({ cause: x!.id, error: 'dependency x ended failed', finishedAt: T0 + 9 });
+    expect(store.causedBy(x!.id)).toEqual([y!.id]);
+    expect(store.events(y!.id).map((e) => e.type)).toEqual(['cancelled']);
+    expect(store.settleDependents({ unblock: [x!.id], cancel: [{ id: y!.id, cause: 1, reason: 'again' }] }, T0 + 10)).toEqual([]);
+    // a retry waits for its dependencies again, and no longer counts as caused
+    expect(store.requeue(y!.id, 'cancelled', T0 + 11, true)).toMatchObject({ state: 'queued', blocked: true, cause: null });
+    expect(store.causedBy(x!.id)).toEqual([]);
+    expect(store.dependents([x!.id], false)).toEqual([y!.id]);
+  });
+
+  it('arrays: listed and summarised by id', () => {
+    const store = impl.open();
+    const made = store.insertTasks([0, 1, 2].map((i) => newTask({ array: { group: 0, index: i, throttle: null } })));
+    const id = made[0]!.id;
+    const run = store.beginAttempt(made[0]!.id, 0, T0 + 1, [])!;
+    store.endAttempt(
+      run.id,
+      1,
+      { ...end, outcome: 'succeeded', reason: 'exit code 0', exitCode: 0 },
+      { state: 'succeeded', notBefore: null, error: null, finishedAt: T0 + 5 },
+    );
+    store.beginAttempt(made[1]!.id, 0, T0 + 1, []);
+    store.setProgress(made[1]!.id, 0.5, null, T0 + 2);
+    expect(store.listTasks({ arrayId: id, limit: 10 }).map((t) => t.arrayIndex)).toEqual([2, 1, 0]);
+    expect(store.pageTasks({ arrayId: id }, 'oldest', 0, 10).total).toBe(3);
+    const [sum] = store.arraySummaries([id, 99_999]);
+    expect(sum).toMatchObject({ arrayId: id, total: 3, throttle: null, counts: { succeeded: 1, starting: 1, queued: 1 } });
+    expect(sum!.progress).toBeCloseTo(0.5);
+  });
+
+  it('places: setPlace is guarded while queued; seqBounds within a priority; the queue order follows', () => {
+    const store = impl.open();
+    const [a, b, c] = store.insertTasks([newTask(), newTask(), newTask({ priority: 1 })]);
+    expect(a!.seq).toBe(a!.id);
+    expect(store.seqBounds({ priority: 0 })).toEqual({ min: a!.id, max: b!.id });
+    expect(store.seqBounds({ priority: 0, below: b!.id })).toEqual({ min: a!.id, max: a!.id });
+    expect(store.seqBounds({ priority: 7 })).toEqual({ min: null, max: null });
+    expect(store.setPlace(b!.id, 0, a!.id - 1, T0 + 1)).toMatchObject({ seq: a!.id - 1, priority: 0 });
+    expect(store.pageTasks({}, 'priority', 0, 10).items.map((t) => t.id)).toEqual([c!.id, b!.id, a!.id]);
+    store.beginAttempt(a!.id, 0, T0 + 2, []);
+    expect(store.setPlace(a!.id, 0, 1, T0 + 3)).toBeNull();
+  });
 });

@@ -1,10 +1,11 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
-import { TASK_STATES, TERMINAL_STATES, type TaskSort, type TaskState } from '../../../contracts/task.js';
+import { TASK_STATES, TERMINAL_STATES, type DependencyType, type TaskSort, type TaskState } from '../../../contracts/task.js';
 import {
   newTaskRecord,
   type ArtifactRecord,
   type AttemptEndRecord,
   type AttemptRecord,
+  type DependencyLink,
   type NewTask,
   type TaskAfterAttempt,
   type TaskEventRecord,
@@ -12,8 +13,9 @@ import {
 } from '../../core/model/task.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
-import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
+import type { ArraySummary, PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import { isActive } from '../../core/lifecycle/states.js';
+import type { DepTarget } from '../../core/workflow/dependencies.js';
 
 const copy = <T>(x: T): T => structuredClone(x);
 const round = (x: number | null | undefined): number | null => (x == null ? null : Math.round(x));
@@ -30,6 +32,8 @@ export class MemoryTaskStore implements TaskStore {
   private readonly artifactsOf = new Map<number, ArtifactRecord[]>();
   private readonly eventsOf = new Map<number, TaskEventRecord[]>();
   private readonly settings = new Map<string, string>();
+  /** What each task depends on, in the order given. */
+  private readonly depsOf = new Map<number, { type: DependencyType; id: number }[]>();
   private nextId = 1;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -41,11 +45,37 @@ export class MemoryTaskStore implements TaskStore {
         throw new Error(`task ${i + 1} of the batch is incomplete (agent, input, request and createdAt are required)`);
       }
     }
-    return list.map((t) => {
-      const rec = newTaskRecord(this.nextId++, { ...t, input: copy(t.input), request: copy(t.request) });
+    for (const [i, t] of list.entries()) {
+      for (const d of t.dependsOn ?? []) {
+        if ('index' in d && (d.index < 0 || d.index >= list.length))
+          throw new Error(`task ${i + 1} of the batch depends on task ${d.index + 1}, which is not in it`);
+      }
+    }
+    const arrays = new Map<number, number>();
+    const out = list.map((t) => {
+      const id = this.nextId++;
+      let arrayId: number | null = null;
+      if (t.array) {
+        arrayId = arrays.get(t.array.group) ?? id;
+        arrays.set(t.array.group, arrayId);
+      }
+      const rec = newTaskRecord(id, { ...t, input: copy(t.input), request: copy(t.request) }, arrayId);
       this.tasks.set(rec.id, rec);
-      return copy(rec);
+      return rec;
     });
+    list.forEach((t, i) => {
+      if (!t.dependsOn?.length) return;
+      const seen = new Set<string>();
+      const deps: { type: DependencyType; id: number }[] = [];
+      for (const d of t.dependsOn) {
+        const id = 'taskId' in d ? d.taskId : out[d.index]!.id;
+        if (seen.has(`${d.type}:${id}`)) continue;
+        seen.add(`${d.type}:${id}`);
+        deps.push({ type: d.type, id });
+      }
+      this.depsOf.set(out[i]!.id, deps);
+    });
+    return out.map(copy);
   }
 
   getTask(id: number): TaskRecord | null {
@@ -55,7 +85,14 @@ export class MemoryTaskStore implements TaskStore {
 
   listTasks(f: TaskFilter): TaskRecord[] {
     return [...this.tasks.values()]
-      .filter((t) => (!f.states?.length || f.states.includes(t.state)) && (!f.agent || t.agent === f.agent) && (f.beforeId === undefined || t.id < f.beforeId))
+      .filter(
+        (t) =>
+          (!f.states?.length || f.states.includes(t.state)) &&
+          (!f.agent || t.agent === f.agent) &&
+          (f.arrayId === undefined || t.arrayId === f.arrayId) &&
+          (f.blocked === undefined || t.blocked === f.blocked) &&
+          (f.beforeId === undefined || t.id < f.beforeId),
+      )
       .sort((a, b) => b.id - a.id)
       .slice(0, f.limit)
       .map(copy);
@@ -73,13 +110,14 @@ export class MemoryTaskStore implements TaskStore {
     const matches = (t: TaskRecord): boolean => {
       if (filter.states?.length && !filter.states.includes(t.state)) return false;
       if (filter.agent && t.agent !== filter.agent) return false;
+      if (filter.arrayId !== undefined && t.arrayId !== filter.arrayId) return false;
       if (!q) return true;
       // SQLite's LIKE: case-insensitive for ASCII.
       const byName = t.name !== null && t.name.toLowerCase().includes(q.toLowerCase());
       return byName || (Number.isInteger(id) && id > 0 && t.id === id);
     };
     const order = (a: TaskRecord, b: TaskRecord): number =>
-      sort === 'oldest' ? a.id - b.id : sort === 'priority' ? b.priority - a.priority || a.id - b.id : b.id - a.id;
+      sort === 'oldest' ? a.id - b.id : sort === 'priority' ? b.priority - a.priority || a.seq - b.seq || a.id - b.id : b.id - a.id;
     const all = [...this.tasks.values()].filter(matches).sort(order);
     return { items: all.slice(offset, offset + limit).map(copy), total: all.length };
   }
@@ -88,13 +126,24 @@ export class MemoryTaskStore implements TaskStore {
     const shapes = new Map<string, ResourceRequest>();
     const out: QueueEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state !== 'queued' || t.held) continue;
+      if (t.state !== 'queued' || t.held || t.blocked) continue;
       const r = t.request;
       const key = `${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
       let request = shapes.get(key);
       if (!request) shapes.set(key, (request = copy(r)));
       const since = t.attempts === 0 ? Math.max(t.createdAt, t.notBefore ?? 0) : Math.max(t.updatedAt, t.notBefore ?? 0);
-      out.push({ id: t.id, agent: t.agent, priority: t.priority, notBefore: t.notBefore, request, since });
+      const array = t.throttle !== null ? t.arrayId : null;
+      out.push({
+        id: t.id,
+        agent: t.agent,
+        priority: t.priority,
+        notBefore: t.notBefore,
+        request,
+        since,
+        seq: t.seq,
+        array,
+        throttle: array === null ? null : t.throttle,
+      });
     }
     return out;
   }
@@ -181,7 +230,15 @@ export class MemoryTaskStore implements TaskStore {
   cancelQueued(taskId: number, at: number): TaskRecord | null {
     const t = this.tasks.get(taskId);
     if (!t || t.state !== 'queued') return null;
-    Object.assign(t, { state: 'cancelled', desired: 'cancel', finishedAt: at, updatedAt: at, notBefore: null, error: 'cancelled while queued' });
+    Object.assign(t, {
+      state: 'cancelled',
+      desired: 'cancel',
+      blocked: false,
+      finishedAt: at,
+      updatedAt: at,
+      notBefore: null,
+      error: 'cancelled while queued',
+    });
     return copy(t);
   }
 
@@ -206,13 +263,15 @@ export class MemoryTaskStore implements TaskStore {
     return copy(t);
   }
 
-  requeue(taskId: number, from: TaskState, at: number): TaskRecord | null {
+  requeue(taskId: number, from: TaskState, at: number, blocked = false): TaskRecord | null {
     const t = this.tasks.get(taskId);
     if (!t || t.state !== from || !TERMINAL_STATES.includes(from)) return null;
     Object.assign(t, {
       state: 'queued',
       desired: 'run',
       held: false,
+      blocked,
+      cause: null,
       maxAttempts: Math.max(t.maxAttempts, t.attempts + 1),
       notBefore: null,
       error: null,
@@ -224,6 +283,109 @@ export class MemoryTaskStore implements TaskStore {
     });
     this.addEvent(taskId, null, 'retried', { from }, at);
     return copy(t);
+  }
+
+  setPlace(taskId: number, priority: number, seq: number, at: number): TaskRecord | null {
+    const t = this.tasks.get(taskId);
+    if (!t || t.state !== 'queued') return null;
+    Object.assign(t, { priority, seq, updatedAt: at });
+    return copy(t);
+  }
+
+  seqBounds(q: { priority?: number; below?: number; above?: number }): { min: number | null; max: number | null } {
+    let min: number | null = null;
+    let max: number | null = null;
+    for (const t of this.tasks.values()) {
+      if (t.state !== 'queued' || (q.priority !== undefined && t.priority !== q.priority)) continue;
+      if ((q.below !== undefined && t.seq >= q.below) || (q.above !== undefined && t.seq <= q.above)) continue;
+      min = min === null ? t.seq : Math.min(min, t.seq);
+      max = max === null ? t.seq : Math.max(max, t.seq);
+    }
+    return { min, max };
+  }
+
+  dependencyTargets(ids: readonly number[]): Map<number, DepTarget[]> {
+    const out = new Map<number, DepTarget[]>();
+    const target = (t: TaskRecord): DepTarget => ({ id: t.id, state: t.state, attempts: t.attempts });
+    for (const id of ids) {
+      const t = this.tasks.get(id);
+      if (!t) continue;
+      out.set(id, t.arrayId === id ? [...this.tasks.values()].filter((m) => m.arrayId === id).map(target) : [target(t)]);
+    }
+    return out;
+  }
+
+  dependencies(taskId: number, limit = Number.MAX_SAFE_INTEGER): { mode: 'all' | 'any'; links: DependencyLink[]; total: number } | null {
+    const t = this.tasks.get(taskId);
+    const deps = this.depsOf.get(taskId);
+    if (!t?.dependsMode || !deps) return null;
+    const links = deps.slice(0, limit).map((d) => {
+      const on = this.tasks.get(d.id);
+      return { type: d.type, id: d.id, state: on?.state ?? 'cancelled', attempts: on?.attempts ?? 0, progress: on?.progress ?? null };
+    });
+    return { mode: t.dependsMode, links, total: deps.length };
+  }
+
+  dependents(ids: readonly number[], blockedOnly: boolean): number[] {
+    const want = new Set(ids);
+    const out: number[] = [];
+    for (const [id, deps] of this.depsOf) {
+      const t = this.tasks.get(id)!;
+      if (blockedOnly && !(t.state === 'queued' && t.blocked)) continue;
+      if (deps.some((d) => want.has(d.id))) out.push(id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  settleDependents(change: { unblock: readonly number[]; cancel: readonly { id: number; cause: number; reason: string }[] }, at: number): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const id of change.unblock) {
+      const t = this.tasks.get(id);
+      if (!t || t.state !== 'queued' || !t.blocked) continue;
+      Object.assign(t, { blocked: false, updatedAt: at });
+      this.addEvent(id, null, 'dependencies-met', null, at);
+      out.push(copy(t));
+    }
+    for (const c of change.cancel) {
+      const t = this.tasks.get(c.id);
+      if (!t || t.state !== 'queued' || !t.blocked) continue;
+      Object.assign(t, {
+        state: 'cancelled',
+        desired: 'cancel',
+        blocked: false,
+        cause: c.cause,
+        error: c.reason,
+        finishedAt: at,
+        updatedAt: at,
+        notBefore: null,
+      });
+      this.addEvent(c.id, null, 'cancelled', { while: 'waiting for dependencies', cause: c.cause, reason: c.reason }, at);
+      out.push(copy(t));
+    }
+    return out;
+  }
+
+  arraySummaries(ids: readonly number[]): ArraySummary[] {
+    const out: ArraySummary[] = [];
+    for (const arrayId of ids) {
+      const members = [...this.tasks.values()].filter((t) => t.arrayId === arrayId);
+      if (members.length === 0) continue;
+      const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+      let done = 0;
+      for (const t of members) {
+        counts[t.state] += 1;
+        done += TERMINAL_STATES.includes(t.state) ? 1 : (t.progress ?? 0);
+      }
+      out.push({ arrayId, total: members.length, counts, progress: done / members.length, throttle: members[0]!.throttle });
+    }
+    return out;
+  }
+
+  causedBy(id: number): number[] {
+    return [...this.tasks.values()]
+      .filter((t) => t.cause === id && t.state === 'cancelled')
+      .map((t) => t.id)
+      .sort((a, b) => a - b);
   }
 
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null {

@@ -23,7 +23,8 @@ const WRAPPER = [
 ].join('\n');
 
 /** Variables of the Manager's own that an agent must not see. */
-const HIDDEN_ENV = ['AGENTMGR_TOKEN'];
+/** Never passed on: the API token, and an outer array's variables (ours are set below where they apply). */
+const HIDDEN_ENV = ['AGENTMGR_TOKEN', 'AGENT_ARRAY_ID', 'AGENT_ARRAY_INDEX'];
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
@@ -49,6 +50,7 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
     AGENT_INPUT_PATH: inputPath,
     AGENT_ARTIFACTS_DIR: artifactsDir,
     AGENT_NAME: spec.agent.name,
+    ...(spec.array ? { AGENT_ARRAY_ID: String(spec.array.id), AGENT_ARRAY_INDEX: String(spec.array.index) } : {}),
     CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
     AGENTMGR_EXIT_FILE: join(dir, EXIT_FILE),
     AGENTMGR_PID_FILE: join(dir, PID_FILE),

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Times are epoch milliseconds; JSON columns hold JSON text. */
@@ -31,8 +32,43 @@ export const tasks = sqliteTable(
     finishedAt: integer('finished_at'),
     /** 1 while held (agentmgr hold): queued, but not started until released. */
     held: integer('held').notNull().default(0),
+    /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
+    blocked: integer('blocked').notNull().default(0),
+    /** 'all' or 'any': how its dependencies combine; null for none. */
+    dependsMode: text('depends_mode'),
+    /** Cancelled because this dependency could no longer be met (retry --with-dependents). */
+    cause: integer('cause'),
+    /** Its array (the id of the array's first task), index there, and the array's throttle. */
+    arrayId: integer('array_id'),
+    arrayIndex: integer('array_index'),
+    throttle: integer('throttle'),
+    /** Its place within its priority; null: its id (moved by top, bottom and drag). */
+    seq: real('seq'),
   },
-  (t) => [index('tasks_queue').on(t.state, t.priority, t.id), index('tasks_agent').on(t.agent, t.id), index('tasks_priority').on(t.priority, t.id)],
+  (t) => [
+    index('tasks_queue').on(t.state, t.priority, t.id),
+    index('tasks_agent').on(t.agent, t.id),
+    index('tasks_priority').on(t.priority, t.id),
+    index('tasks_array')
+      .on(t.arrayId, t.id)
+      .where(sql`array_id IS NOT NULL`),
+    index('tasks_cause')
+      .on(t.cause)
+      .where(sql`cause IS NOT NULL`),
+  ],
+);
+
+/** What each task waits for: one row per task it depends on, with the rule (afterok, ...). */
+export const taskDeps = sqliteTable(
+  'task_deps',
+  {
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    depId: integer('dep_id').notNull(),
+    type: text('type').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.depId, t.type] }), index('task_deps_dep').on(t.depId)],
 );
 
 export const attempts = sqliteTable(

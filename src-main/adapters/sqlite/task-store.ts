@@ -1,12 +1,22 @@
 import { and, desc, eq, inArray, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { TaskSort, TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
-import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from '../../core/model/task.js';
+import type {
+  ArtifactRecord,
+  AttemptEndRecord,
+  AttemptRecord,
+  DependencyLink,
+  NewTask,
+  TaskAfterAttempt,
+  TaskEventRecord,
+  TaskRecord,
+} from '../../core/model/task.js';
+import type { DepTarget } from '../../core/workflow/dependencies.js';
 import { newTaskRecord } from '../../core/model/task.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
-import type { PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
+import type { ArraySummary, PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
 import { artifacts, attempts, settings, tasks } from './schema.js';
 
@@ -14,6 +24,20 @@ type TaskRow = typeof tasks.$inferSelect;
 type AttemptRow = typeof attempts.$inferSelect;
 
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
+
+function summarise(arrayId: number, rows: readonly { state: TaskState; n: number; done: number; throttle: number | null }[]): ArraySummary {
+  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  let total = 0;
+  let done = 0;
+  let throttle: number | null = null;
+  for (const r of rows) {
+    counts[r.state] = r.n;
+    total += r.n;
+    done += r.done;
+    throttle = r.throttle ?? throttle;
+  }
+  return { arrayId, total, counts, progress: total > 0 ? done / total : 0, throttle };
+}
 
 function toTask(r: TaskRow): TaskRecord {
   return {
@@ -44,6 +68,13 @@ function toTask(r: TaskRow): TaskRecord {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     held: r.held === 1,
+    blocked: r.blocked === 1,
+    dependsMode: (r.dependsMode as TaskRecord['dependsMode']) ?? null,
+    cause: r.cause,
+    arrayId: r.arrayId,
+    arrayIndex: r.arrayIndex,
+    throttle: r.throttle,
+    seq: r.seq ?? r.id,
   };
 }
 
@@ -69,7 +100,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held`;
+const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -96,22 +127,30 @@ export class SqliteTaskStore implements TaskStore {
         WHERE id = ? AND attempts = ? AND state IN ('starting', 'running') RETURNING ${TASK_COLS}`),
       progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
       cancelQueued: q(
-        `UPDATE tasks SET state = 'cancelled', desired = 'cancel', finished_at = ?, updated_at = ?, not_before = NULL, error = 'cancelled while queued' WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`,
+        `UPDATE tasks SET state = 'cancelled', desired = 'cancel', blocked = 0, finished_at = ?, updated_at = ?, not_before = NULL, error = 'cancelled while queued' WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`,
       ),
       desired: q(`UPDATE tasks SET desired = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
       priority: q(`UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
       held: q(`UPDATE tasks SET held = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
       requeue:
-        q(`UPDATE tasks SET state = 'queued', desired = 'run', held = 0, max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
+        q(`UPDATE tasks SET state = 'queued', desired = 'run', held = 0, blocked = ?, cause = NULL, max_attempts = max(max_attempts, attempts + 1), not_before = NULL, error = NULL, result = NULL,
         progress = NULL, progress_message = NULL, finished_at = NULL, updated_at = ? WHERE id = ? AND state = ? AND state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted') RETURNING ${TASK_COLS}`),
       event: q(`INSERT INTO task_events (task_id, attempt, at, type, data) VALUES (?, ?, ?, ?, ?)`),
+      place: q(`UPDATE tasks SET priority = ?, seq = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING ${TASK_COLS}`),
+      unblock: q(`UPDATE tasks SET blocked = 0, updated_at = ? WHERE id = ? AND state = 'queued' AND blocked = 1 RETURNING ${TASK_COLS}`),
+      cancelBlocked: q(
+        `UPDATE tasks SET state = 'cancelled', desired = 'cancel', blocked = 0, cause = ?, error = ?, finished_at = ?, updated_at = ?, not_before = NULL WHERE id = ? AND state = 'queued' AND blocked = 1 RETURNING ${TASK_COLS}`,
+      ),
+      insertDep: q(`INSERT OR IGNORE INTO task_deps (task_id, dep_id, type) VALUES (?, ?, ?)`),
+      arrayHead: q(`UPDATE tasks SET array_id = id WHERE id = ?`),
     };
     // The one hot path (batch submit) uses a raw prepared statement: drizzle's row-by-row insert
     // is ten times slower.
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
-        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held)
-       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+        request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
+        blocked, depends_mode, array_id, array_index, throttle)
+       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -122,7 +161,10 @@ export class SqliteTaskStore implements TaskStore {
   insertTasks(list: readonly NewTask[]): TaskRecord[] {
     const run = this.conn.sqlite.transaction((items: readonly NewTask[]) => {
       const out: TaskRecord[] = [];
+      // Each array's id is its first task's.
+      const arrays = new Map<number, number>();
       for (const t of items) {
+        const arrayId = t.array ? (arrays.get(t.array.group) ?? null) : null;
         const info = this.insertStmt.run(
           t.agent,
           t.name,
@@ -140,9 +182,26 @@ export class SqliteTaskStore implements TaskStore {
           t.createdAt,
           t.notBefore ?? null,
           t.held ? 1 : 0,
+          t.blocked ? 1 : 0,
+          t.dependsOn?.length ? (t.dependsMode ?? 'all') : null,
+          arrayId,
+          t.array?.index ?? null,
+          t.array?.throttle ?? null,
         );
-        out.push(newTaskRecord(Number(info.lastInsertRowid), t));
+        const id = Number(info.lastInsertRowid);
+        if (t.array && arrayId === null) {
+          this.hot.arrayHead.run(id);
+          arrays.set(t.array.group, id);
+        }
+        out.push(newTaskRecord(id, t, t.array ? (arrayId ?? id) : null));
       }
+      items.forEach((t, i) => {
+        for (const d of t.dependsOn ?? []) {
+          const on = 'taskId' in d ? d.taskId : out[d.index]?.id;
+          if (on === undefined) throw new Error(`task ${i + 1} of the batch depends on task ${(d as { index: number }).index + 1}, which is not in it`);
+          this.hot.insertDep.run(out[i]!.id, on, d.type);
+        }
+      });
       return out;
     });
     const stored = run(list);
@@ -160,6 +219,8 @@ export class SqliteTaskStore implements TaskStore {
     const where: SQL[] = [];
     if (f.states && f.states.length > 0) where.push(inArray(tasks.state, [...f.states]));
     if (f.agent) where.push(eq(tasks.agent, f.agent));
+    if (f.arrayId !== undefined) where.push(eq(tasks.arrayId, f.arrayId));
+    if (f.blocked !== undefined) where.push(eq(tasks.blocked, f.blocked ? 1 : 0));
     if (f.beforeId !== undefined) where.push(lt(tasks.id, f.beforeId));
     return this.db
       .select()
@@ -186,6 +247,7 @@ export class SqliteTaskStore implements TaskStore {
     const where: SQL[] = [];
     if (filter.states && filter.states.length > 0) where.push(inArray(tasks.state, [...filter.states]));
     if (filter.agent) where.push(eq(tasks.agent, filter.agent));
+    if (filter.arrayId !== undefined) where.push(eq(tasks.arrayId, filter.arrayId));
     const q = filter.search?.trim();
     if (q) {
       const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -194,7 +256,9 @@ export class SqliteTaskStore implements TaskStore {
       where.push(Number.isInteger(id) && id > 0 ? (or(eq(tasks.id, id), byName) as SQL) : byName);
     }
     const cond = where.length ? and(...where) : undefined;
-    const order = sort === 'oldest' ? [tasks.id] : sort === 'priority' ? [desc(tasks.priority), tasks.id] : [desc(tasks.id)];
+    // 'priority' is the queue's order: priority, then place (seq, its id until moved).
+    const order =
+      sort === 'oldest' ? [tasks.id] : sort === 'priority' ? [desc(tasks.priority), sql`coalesce(${tasks.seq}, ${tasks.id})`, tasks.id] : [desc(tasks.id)];
     const items = this.db
       .select()
       .from(tasks)
@@ -219,13 +283,15 @@ export class SqliteTaskStore implements TaskStore {
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
       .prepare(
-        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at FROM tasks WHERE state = 'queued' AND held = 0`,
+        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
       )
       .raw(true)
-      .iterate() as IterableIterator<[number, string, number, number | null, number, number, number, number, number, number, number]>;
+      .iterate() as IterableIterator<
+      [number, string, number, number | null, number, number, number, number, number, number, number, number, number | null, number | null]
+    >;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
     const out: QueueEntry[] = [];
-    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB, attempts, createdAt, updatedAt] of rows) {
+    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB, attempts, createdAt, updatedAt, seq, arrayId, throttle] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
       if (!request) {
@@ -237,7 +303,8 @@ export class SqliteTaskStore implements TaskStore {
       // Waiting since its submit; or, once it has run, since it was queued again (a retry's backoff
       // ended, or a person retried it: the last change of a queued task that has run).
       const since = attempts === 0 ? Math.max(createdAt, notBefore ?? 0) : Math.max(updatedAt, notBefore ?? 0);
-      out.push({ id, agent: name, priority, notBefore, request, since });
+      const array = throttle !== null ? arrayId : null;
+      out.push({ id, agent: name, priority, notBefore, request, since, seq, array, throttle: array === null ? null : throttle });
     }
     return out;
   }
@@ -325,13 +392,110 @@ export class SqliteTaskStore implements TaskStore {
     return this.row(this.hot.priority.get(priority, Date.now(), taskId));
   }
 
-  requeue(taskId: number, from: TaskState, at: number): TaskRecord | null {
+  requeue(taskId: number, from: TaskState, at: number, blocked = false): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
-      const row = this.hot.requeue.get(at, taskId, from) as TaskRow | undefined;
+      const row = this.hot.requeue.get(blocked ? 1 : 0, at, taskId, from) as TaskRow | undefined;
       if (!row) return null;
       this.insertEvent(taskId, null, 'retried', { from }, at);
       return toTask(row);
     })();
+  }
+
+  setPlace(taskId: number, priority: number, seq: number, at: number): TaskRecord | null {
+    return this.row(this.hot.place.get(priority, seq, at, taskId));
+  }
+
+  seqBounds(q: { priority?: number; below?: number; above?: number }): { min: number | null; max: number | null } {
+    const where = [`state = 'queued'`];
+    const args: number[] = [];
+    const add = (cond: string, value: number | undefined): void => {
+      if (value === undefined) return;
+      where.push(cond);
+      args.push(value);
+    };
+    add('priority = ?', q.priority);
+    add('coalesce(seq, id) < ?', q.below);
+    add('coalesce(seq, id) > ?', q.above);
+    const r = this.conn.sqlite
+      .prepare(`SELECT min(coalesce(seq, id)) AS min, max(coalesce(seq, id)) AS max FROM tasks WHERE ${where.join(' AND ')}`)
+      .get(...args) as {
+      min: number | null;
+      max: number | null;
+    };
+    return { min: r.min, max: r.max };
+  }
+
+  dependencyTargets(ids: readonly number[]): Map<number, DepTarget[]> {
+    const out = new Map<number, DepTarget[]>();
+    const own = this.conn.sqlite.prepare(`SELECT id, state, attempts, array_id AS arrayId FROM tasks WHERE id = ?`);
+    const members = this.conn.sqlite.prepare(`SELECT id, state, attempts FROM tasks WHERE array_id = ? ORDER BY id`);
+    for (const id of ids) {
+      const t = own.get(id) as (DepTarget & { arrayId: number | null }) | undefined;
+      if (!t) continue;
+      // The id of an array (its first task's) means every task of it.
+      out.set(id, t.arrayId === id ? (members.all(id) as DepTarget[]) : [{ id: t.id, state: t.state, attempts: t.attempts }]);
+    }
+    return out;
+  }
+
+  dependencies(taskId: number, limit = Number.MAX_SAFE_INTEGER): { mode: 'all' | 'any'; links: DependencyLink[]; total: number } | null {
+    const t = this.conn.sqlite.prepare(`SELECT depends_mode AS mode FROM tasks WHERE id = ?`).get(taskId) as { mode: 'all' | 'any' | null } | undefined;
+    if (!t?.mode) return null;
+    const links = this.conn.sqlite
+      .prepare(
+        `SELECT d.type, d.dep_id AS id, coalesce(t.state, 'cancelled') AS state, coalesce(t.attempts, 0) AS attempts, t.progress FROM task_deps d LEFT JOIN tasks t ON t.id = d.dep_id WHERE d.task_id = ? ORDER BY d.rowid LIMIT ?`,
+      )
+      .all(taskId, limit) as DependencyLink[];
+    const total = (this.conn.sqlite.prepare(`SELECT count(*) AS n FROM task_deps WHERE task_id = ?`).get(taskId) as { n: number }).n;
+    return { mode: t.mode, links, total };
+  }
+
+  dependents(ids: readonly number[], blockedOnly: boolean): number[] {
+    if (ids.length === 0) return [];
+    const found = new Set<number>();
+    const q = this.conn.sqlite
+      .prepare(
+        `SELECT DISTINCT d.task_id AS id FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE d.dep_id = ?${blockedOnly ? ` AND t.state = 'queued' AND t.blocked = 1` : ''}`,
+      )
+      .pluck();
+    for (const id of ids) for (const d of q.all(id) as number[]) found.add(d);
+    return [...found].sort((a, b) => a - b);
+  }
+
+  settleDependents(change: { unblock: readonly number[]; cancel: readonly { id: number; cause: number; reason: string }[] }, at: number): TaskRecord[] {
+    return this.conn.sqlite.transaction(() => {
+      const out: TaskRecord[] = [];
+      for (const id of change.unblock) {
+        const row = this.hot.unblock.get(at, id) as TaskRow | undefined;
+        if (!row) continue;
+        this.insertEvent(id, null, 'dependencies-met', null, at);
+        out.push(toTask(row));
+      }
+      for (const c of change.cancel) {
+        const row = this.hot.cancelBlocked.get(c.cause, c.reason, at, at, c.id) as TaskRow | undefined;
+        if (!row) continue;
+        this.insertEvent(c.id, null, 'cancelled', { while: 'waiting for dependencies', cause: c.cause, reason: c.reason }, at);
+        out.push(toTask(row));
+      }
+      return out;
+    })();
+  }
+
+  arraySummaries(ids: readonly number[]): ArraySummary[] {
+    const q = this.conn.sqlite.prepare(
+      `SELECT state, count(*) AS n, sum(CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted') THEN 1.0 ELSE coalesce(progress, 0) END) AS done, max(throttle) AS throttle FROM tasks WHERE array_id = ? GROUP BY state`,
+    );
+    const out: ArraySummary[] = [];
+    for (const arrayId of ids) {
+      const rows = q.all(arrayId) as { state: TaskState; n: number; done: number; throttle: number | null }[];
+      if (rows.length === 0) continue;
+      out.push(summarise(arrayId, rows));
+    }
+    return out;
+  }
+
+  causedBy(id: number): number[] {
+    return this.conn.sqlite.prepare(`SELECT id FROM tasks WHERE cause = ? AND state = 'cancelled' ORDER BY id`).pluck().all(id) as number[];
   }
 
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null {

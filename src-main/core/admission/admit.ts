@@ -1,13 +1,16 @@
-import type { TaskSubmission } from '../../../contracts/task.js';
+import { MAX_ARRAY, type TaskSubmission } from '../../../contracts/task.js';
+import { parseArraySpec } from '../../../contracts/workflow.js';
 import { ManagerError } from '../errors.js';
 import type { LearnedProfile } from '../model/profile.js';
-import type { NewTask } from '../model/task.js';
-import type { AgentCatalog } from '../ports.js';
+import type { NewDependency, NewTask } from '../model/task.js';
+import type { AgentCatalog, AgentSpec } from '../ports.js';
 import { describeStatus } from '../scheduler/describe.js';
 import { neverFits, type Capacity } from '../scheduler/fit.js';
 import { resolveRequest } from '../scheduler/request.js';
-import { parseBegin } from './begin.js';
 import { neverAt } from '../scheduler/status.js';
+import { batchRefs } from '../workflow/batch.js';
+import { judge, type DepLinkLike, type DepTarget } from '../workflow/dependencies.js';
+import { parseBegin } from './begin.js';
 
 export interface AdmissionContext {
   agents: Pick<AgentCatalog, 'get' | 'list' | 'validateInput'>;
@@ -15,53 +18,195 @@ export interface AdmissionContext {
   /** What the agent was learned to use (null until measured enough). */
   profile(agent: string): LearnedProfile | null;
   now: number;
+  /**
+   * The stored tasks the submissions depend on, by the id given (an array's id: all its tasks);
+   * an id missing here does not exist.
+   */
+  targets: ReadonlyMap<number, readonly DepTarget[]>;
+}
+
+/** The stored ids a list of submissions depends on (for the caller to look up as `targets`). */
+export function dependencyIds(submissions: readonly TaskSubmission[]): number[] {
+  const ids = new Set<number>();
+  for (const s of submissions) for (const d of s.dependsOn ?? []) for (const id of d.ids ?? []) ids.add(id);
+  return [...ids];
+}
+
+/** At most this many dependency links (dependent × task it waits on) in one submission. */
+export const MAX_LINKS = 1_000_000;
+
+function dependencyCount(s: TaskSubmission, lines: readonly Line[], refs: readonly number[][], ctx: AdmissionContext): number {
+  let n = 0;
+  for (const d of s.dependsOn ?? []) for (const id of d.ids ?? []) n += ctx.targets.get(id)?.length ?? 0;
+  for (const r of refs) for (const j of r) n += lines[j]!.members.length;
+  return n;
+}
+
+/** A new task of a batch line not yet stored: it waits, whatever the rule (nothing has started). */
+const UNSTARTED = (id: number): DepTarget => ({ id, state: 'queued', attempts: 0 });
+
+interface Line {
+  base: Omit<NewTask, 'input' | 'request' | 'requestPinned'>;
+  members: { input: Record<string, unknown>; index: number | null }[];
+  throttle: number | null;
 }
 
 /**
  * Submissions in, new tasks out, or a coded error (ManagerError) naming the first bad one by its
  * index: pure, nothing is stored here. Checks the agent exists, the input satisfies its schema,
- * and the request (declared, learned, or the submitter's own) could ever fit this machine.
+ * the request (declared, learned, or the submitter's own) could ever fit this machine, and the
+ * workflow: each array's indices and throttle, each dependency's ids and refs (no cycle), and
+ * that what it depends on can still be met. An array line becomes one task per index; a
+ * dependency on a batch line means every task that line makes.
  */
 export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionContext): NewTask[] {
-  return submissions.map((s, index) => {
-    const where = submissions.length > 1 ? ` (task ${index + 1} of ${submissions.length})` : '';
-    const agent = ctx.agents.get(s.agent);
-    if (!agent) {
-      const known =
-        ctx.agents
-          .list()
-          .map((a) => a.name)
-          .join(', ') || 'none';
-      throw new ManagerError('UNKNOWN_AGENT', `unknown agent "${s.agent}"${where}; known agents: ${known}`, index);
+  const n = submissions.length;
+  const at = (i: number): string => (n > 1 ? ` (task ${i + 1} of ${n})` : '');
+  const lines = submissions.map((s, i) => line(s, i, at(i), ctx));
+  const total = lines.reduce((sum, l) => sum + l.members.length, 0);
+  if (total > MAX_ARRAY) throw new ManagerError('INVALID_INPUT', `this submission makes ${total} tasks; at most ${MAX_ARRAY} go in one request`);
+  const refs = batchRefs(submissions);
+  const links = lines.reduce((sum, l, i) => sum + l.members.length * dependencyCount(submissions[i]!, lines, refs[i]!, ctx), 0);
+  if (links > MAX_LINKS)
+    throw new ManagerError(
+      'INVALID_INPUT',
+      `this submission's dependencies come to ${links} links between tasks (each task of an array waits on each task it depends on); at most ${MAX_LINKS} are taken: depend on fewer tasks, or chain a single task in between`,
+    );
+  // Where each line's tasks will be in the flat list.
+  const first: number[] = [];
+  let next = 0;
+  for (const l of lines) {
+    first.push(next);
+    next += l.members.length;
+  }
+  const out: NewTask[] = [];
+  lines.forEach((l, i) => {
+    const s = submissions[i]!;
+    const dependsOn: NewDependency[] = [];
+    const links: DepLinkLike[] = [];
+    (s.dependsOn ?? []).forEach((d, k) => {
+      for (const id of d.ids ?? []) {
+        const found = ctx.targets.get(id);
+        if (!found || found.length === 0)
+          throw new ManagerError(
+            'INVALID_INPUT',
+            `${d.type}:${id}${at(i)}: there is no task ${id} to depend on; \`agentmgr list\` shows the tasks there are`,
+            i,
+          );
+        for (const t of found) {
+          dependsOn.push({ type: d.type, taskId: t.id });
+          links.push({ type: d.type, ...t });
+        }
+      }
+      for (const j of refs[i]![k]!) {
+        for (let m = 0; m < lines[j]!.members.length; m++) {
+          dependsOn.push({ type: d.type, index: first[j]! + m });
+          links.push({ type: d.type, ...UNSTARTED(-1) });
+        }
+      }
+    });
+    const mode = s.dependsMode ?? 'all';
+    let blocked = false;
+    if (dependsOn.length > 0) {
+      // A dependency on tasks that have ended is decided now: one that can never be met is refused.
+      const verdict = judge(mode, links);
+      if (verdict.code === 'never') throw new ManagerError('INVALID_INPUT', `the task could never start${at(i)}: ${verdict.reason}; nothing was submitted`, i);
+      blocked = verdict.code === 'wait';
     }
-    const input = s.input ?? {};
-    const inputProblem = ctx.agents.validateInput(agent, input);
-    if (inputProblem) throw new ManagerError('INVALID_INPUT', `input for agent ${agent.name} is invalid${where}: ${inputProblem}`, index);
-    const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
-    const learned = resolved.pinned ? null : ctx.profile(agent.name);
-    const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
-    let notBefore: number | null = null;
-    if (s.begin !== undefined) {
-      const b = parseBegin(s.begin, ctx.now);
-      if ('problem' in b) throw new ManagerError('INVALID_INPUT', `${b.problem}${where}`, index);
-      notBefore = b.at > ctx.now ? b.at : null;
+    const agent = ctx.agents.get(s.agent)!;
+    // Members of one array with the same input share one resolved request.
+    let lastInput: Record<string, unknown> | null = null;
+    let lastRequest: { request: NewTask['request']; requestPinned: boolean } | null = null;
+    for (const m of l.members) {
+      if (m.input !== lastInput) {
+        lastRequest = requestFor(agent, s, m.input, i, at(i), ctx);
+        lastInput = m.input;
+      }
+      out.push({
+        ...l.base,
+        input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
+        ...lastRequest!,
+        ...(dependsOn.length > 0 ? { dependsOn, dependsMode: mode, blocked } : {}),
+        ...(m.index !== null ? { array: { group: i, index: m.index, throttle: l.throttle } } : {}),
+      });
     }
-    const impossible = neverFits(request, ctx.capacity);
-    if (impossible)
-      throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
-    return {
+  });
+  return out;
+}
+
+/** One line checked: its agent, inputs (one per array member), begin and throttle. */
+function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionContext): Line {
+  const agent = ctx.agents.get(s.agent);
+  if (!agent) {
+    const known =
+      ctx.agents
+        .list()
+        .map((a) => a.name)
+        .join(', ') || 'none';
+    throw new ManagerError('UNKNOWN_AGENT', `unknown agent "${s.agent}"${where}; known agents: ${known}`, index);
+  }
+  const input = s.input ?? {};
+  let members: Line['members'] = [{ input, index: null }];
+  let throttle = s.throttle ?? null;
+  if (s.array !== undefined && s.each !== undefined)
+    throw new ManagerError('INVALID_INPUT', `give either "array" (indices) or "each" (one input per task), not both${where}`, index);
+  if (s.array !== undefined) {
+    const spec = parseArraySpec(s.array);
+    if ('problem' in spec) throw new ManagerError('INVALID_INPUT', `${spec.problem}${where}`, index);
+    if (spec.throttle !== null && throttle !== null && spec.throttle !== throttle)
+      throw new ManagerError(
+        'INVALID_INPUT',
+        `array "${s.array}" says at most ${spec.throttle} at once but throttle says ${throttle}; give one${where}`,
+        index,
+      );
+    throttle = spec.throttle ?? throttle;
+    members = spec.indices.map((i) => ({ input, index: i }));
+  } else if (s.each !== undefined) {
+    members = s.each.map((extra, i) => ({ input: { ...input, ...extra }, index: i }));
+  } else if (throttle !== null) {
+    throw new ManagerError('INVALID_INPUT', `a throttle limits an array; give "array" (like "0-9") or "each" with it${where}`, index);
+  }
+  let checked: Record<string, unknown> | null = null;
+  for (const m of members) {
+    if (m.input === checked) continue;
+    const problem = ctx.agents.validateInput(agent, m.input);
+    if (problem)
+      throw new ManagerError(
+        'INVALID_INPUT',
+        `input for agent ${agent.name} is invalid${where}${m.index !== null && s.each ? ` (each[${m.index}])` : ''}: ${problem}`,
+        index,
+      );
+    checked = m.input;
+  }
+  let notBefore: number | null = null;
+  if (s.begin !== undefined) {
+    const b = parseBegin(s.begin, ctx.now);
+    if ('problem' in b) throw new ManagerError('INVALID_INPUT', `${b.problem}${where}`, index);
+    notBefore = b.at > ctx.now ? b.at : null;
+  }
+  return {
+    base: {
       agent: agent.name,
       name: s.name ?? null,
       priority: s.priority ?? 0,
-      input,
-      request,
-      requestPinned: pinned,
       maxAttempts: s.maxAttempts ?? agent.retry.maxAttempts,
       backoffSec: agent.retry.backoffSec,
       timeoutSec: s.timeoutSec ?? agent.timeoutSec,
       createdAt: ctx.now,
       notBefore,
       held: s.hold ?? false,
-    };
-  });
+    },
+    members,
+    throttle: members[0]!.index !== null ? throttle : null,
+  };
+}
+
+function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, unknown>, index: number, where: string, ctx: AdmissionContext) {
+  const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
+  const learned = resolved.pinned ? null : ctx.profile(agent.name);
+  const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
+  const impossible = neverFits(request, ctx.capacity);
+  if (impossible)
+    throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
+  return { request, requestPinned: pinned };
 }

@@ -49,6 +49,8 @@ export interface Pool {
   gpuStatus: NodeSnapshot['gpuStatus'];
   running: number;
   perAgent: Map<string, number>;
+  /** Running tasks of each throttled array. */
+  perArray: Map<number, number>;
   /** The task resources are kept for in this cycle, if any. */
   keptFor: number | null;
 }
@@ -67,11 +69,13 @@ export interface KeptResources {
  */
 export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig): Pool {
   const perAgent = new Map<string, number>();
+  const perArray = new Map<number, number>();
   let cpuHeld = 0;
   let memMeasured = 0;
   let memOurs = 0;
   for (const t of running) {
     perAgent.set(t.agent, (perAgent.get(t.agent) ?? 0) + 1);
+    if (t.array != null) perArray.set(t.array, (perArray.get(t.array) ?? 0) + 1);
     cpuHeld += t.request.cpu;
     const measured = t.measuredMemoryMB ?? 0;
     memMeasured += measured;
@@ -137,12 +141,14 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     gpuStatus: node.gpuStatus,
     running: running.length,
     perAgent,
+    perArray,
     keptFor: null,
   };
 }
 
 /** Records a placement in the pool. */
-export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpus: readonly number[]): void {
+export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpus: readonly number[], array: number | null = null): void {
+  if (array !== null) pool.perArray.set(array, (pool.perArray.get(array) ?? 0) + 1);
   pool.cpuHeld += request.cpu;
   pool.memOursMB += request.memoryMB;
   pool.memFreeMB -= request.memoryMB;

@@ -39,6 +39,8 @@ export interface RunningUsage {
   request: ResourceRequest;
   /** GPU indexes it was given. */
   gpus: number[];
+  /** Its array, when that array has a throttle (counted against it); else null or absent. */
+  array?: number | null;
   /** Its process group, to attribute per-process GPU memory to it. null until spawned. */
   pgid: number | null;
   /** Measured resident memory of its process group, where known. */

@@ -1,5 +1,5 @@
 import type { ResourceRequest } from '../../../contracts/resources.js';
-import type { AttemptOutcome, DesiredState, TaskState } from '../../../contracts/task.js';
+import type { AttemptOutcome, DependencyType, DesiredState, TaskState } from '../../../contracts/task.js';
 
 /** A task as stored. Times are epoch milliseconds. */
 export interface TaskRecord {
@@ -28,7 +28,23 @@ export interface TaskRecord {
   finishedAt: number | null;
   /** Queued but held (agentmgr hold): not started until released. */
   held: boolean;
+  /** Queued, waiting for its dependencies: outside the scheduler's queue until they are met. */
+  blocked: boolean;
+  /** How its dependencies combine; null when it has none. */
+  dependsMode: 'all' | 'any' | null;
+  /** Cancelled because this dependency could no longer be met (for retry --with-dependents). */
+  cause: number | null;
+  /** The array it belongs to (its first task's id) and its index there; null for none. */
+  arrayId: number | null;
+  arrayIndex: number | null;
+  /** At most this many of its array's tasks at once; null for no limit. */
+  throttle: number | null;
+  /** Its place within its priority: smaller starts first (its id, until moved). */
+  seq: number;
 }
+
+/** A new task's dependency: on a stored task, or on another task of the same insert (its index there). */
+export type NewDependency = { type: DependencyType; taskId: number } | { type: DependencyType; index: number };
 
 export type NewTask = Pick<
   TaskRecord,
@@ -38,13 +54,20 @@ export type NewTask = Pick<
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
   held?: boolean;
+  /** What it waits for; `blocked` says whether it waits for it now (decided at submit). */
+  dependsOn?: readonly NewDependency[];
+  dependsMode?: 'all' | 'any';
+  blocked?: boolean;
+  /** One task of an array: its group within this insert (members share one array id), index and throttle. */
+  array?: { group: number; index: number; throttle: number | null };
 };
 
 /**
  * A task as first stored: queued, no attempt yet. Spelled out, not spread: `{...t, ...13 more}`
  * makes V8 build a slow object, and was three quarters of a batch submit's cost.
  */
-export function newTaskRecord(id: number, t: NewTask): TaskRecord {
+/** `arrayId`: the id of its array's first task (the store assigns it), for an array's member. */
+export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = null): TaskRecord {
   return {
     id,
     agent: t.agent,
@@ -69,6 +92,13 @@ export function newTaskRecord(id: number, t: NewTask): TaskRecord {
     startedAt: null,
     finishedAt: null,
     held: t.held ?? false,
+    blocked: t.blocked ?? false,
+    dependsMode: t.dependsOn?.length ? (t.dependsMode ?? 'all') : null,
+    cause: null,
+    arrayId,
+    arrayIndex: t.array?.index ?? null,
+    throttle: t.array?.throttle ?? null,
+    seq: id,
   };
 }
 
@@ -133,4 +163,13 @@ export interface TaskEventRecord {
   type: string;
   data: unknown;
   at: number;
+}
+
+/** A dependency as stored, with where the task it waits on stands now. */
+export interface DependencyLink {
+  type: DependencyType;
+  id: number;
+  state: TaskState;
+  attempts: number;
+  progress: number | null;
 }

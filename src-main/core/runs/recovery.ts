@@ -26,6 +26,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
       agent: task.agent,
       request: task.request,
       gpus: attempt.gpus,
+      array: task.throttle !== null ? task.arrayId : null,
       pgid: attempt.pgid,
       attempt: attempt.number,
       handle: null,
@@ -46,6 +47,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
         agent,
         input: task.input,
         gpus: attempt.gpus,
+        array: task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null,
         // What is left of its time limit, by the Manager's clock.
         timeoutMs: task.timeoutSec !== null ? Math.max(0, attempt.startedAt + task.timeoutSec * 1000 - clock.now()) : null,
         pid: attempt.pid,

@@ -76,11 +76,16 @@ export class Supervisor {
     const begun = store.beginAttempt(taskId, task.attempts, now, gpus);
     if (!begun) return;
     const attempt = begun.attempts;
-    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
+    const array = task.throttle !== null ? task.arrayId : null;
+    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, array, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
     ledger.add(run);
-    publisher.task(begun);
+    publisher.begun(begun);
     const timeoutMs = task.timeoutSec !== null ? task.timeoutSec * 1000 : null;
-    run.handle = runner.start({ taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs }, this.listener(taskId, attempt));
+    const arraySpec = task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null;
+    run.handle = runner.start(
+      { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs, array: arraySpec },
+      this.listener(taskId, attempt),
+    );
     publisher.resources();
   }
 

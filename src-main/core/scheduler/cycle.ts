@@ -30,14 +30,15 @@ export interface CycleResult {
 /** Where one queued task stands, from the last cycle; null if nothing holds it back. */
 export function explain(
   result: CycleResult | null,
-  task: { agent: string; request: ResourceRequest; notBefore: number | null; attempts?: number },
+  task: { agent: string; request: ResourceRequest; notBefore: number | null; attempts?: number; arrayId?: number | null; throttle?: number | null },
   now: number,
 ): Status | null {
   // Before its first attempt, a notBefore is the submitter's `begin`; after one, a retry's backoff.
   if (task.notBefore !== null && task.notBefore > now) return waitAt(task.attempts === 0 ? 'begin' : 'backoff', [], { until: task.notBefore });
   if (!result) return null;
   if (result.held) return result.held;
-  return result.reasons.get(shapeOf(task.agent, task.request)) ?? null;
+  const array = task.throttle != null ? (task.arrayId ?? null) : null;
+  return result.reasons.get(shapeOf(task.agent, task.request, array)) ?? null;
 }
 
 interface Cursor {

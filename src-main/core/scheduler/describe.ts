@@ -9,6 +9,7 @@ export function describeStatus(status: Status | null): string | null {
   if (!status || status.code === 'ok') return null;
   if (status.step === 'paused') return 'the queue is paused';
   if (status.step === 'held') return 'held: it starts once released (agentmgr release)';
+  if (status.step === 'dependencies' && status.dependencies) return dependencyText(status.dependencies);
   if (status.step === 'begin') return `waits to start until ${new Date(status.until ?? 0).toISOString()} (it was submitted to begin then)`;
   if (status.step === 'backoff') return `waiting to retry: next attempt not before ${new Date(status.until ?? 0).toISOString()}`;
   const parts = status.shortfalls.map(status.code === 'never' ? never : wait);
@@ -45,6 +46,8 @@ function wait(s: Shortfall): string {
       return `the maximum of ${plural(s.capacity, 'task')} at once is reached`;
     case 'agent-tasks':
       return `agent ${s.agent} runs at most ${s.capacity} at once (${amount(s.heldBy, 'ours')?.tasks ?? 0} running)`;
+    case 'array-tasks':
+      return `array ${s.array} runs at most ${s.capacity} at once (${amount(s.heldBy, 'ours')?.tasks ?? 0} running)`;
     case 'cpu': {
       const kept = keptText(s.heldBy, cores);
       return `needs ${cores(s.requested)}, ${cores(s.free)} free of ${s.capacity}${kept ? ` (${kept})` : ''}`;
@@ -80,4 +83,25 @@ function never(s: Shortfall): string {
     default:
       return wait(s);
   }
+}
+
+type Deps = NonNullable<Status['dependencies']>;
+
+const depState = (d: Deps['pending'][number]): string =>
+  `${d.id} (${d.state}${d.progress !== null && d.state === 'running' ? `, ${Math.round(d.progress * 100)} %` : ''})`;
+
+/** "waits for task 12 (running, 40 %) and 13 (queued)"; "waits for 98 tasks: 12 (...), ... and 95 more". */
+function dependencyText(d: Deps): string {
+  const count = d.pending.length + d.more;
+  const shown = d.pending.map(depState);
+  const joiner = d.mode === 'any' ? ' or ' : ' and ';
+  const list =
+    d.more > 0
+      ? `${shown.join(', ')}${joiner}${d.more} more`
+      : shown.length > 1
+        ? `${shown.slice(0, -1).join(', ')}${joiner}${shown.at(-1)}`
+        : (shown[0] ?? '');
+  if (count === 0) return 'waits for its dependencies';
+  const what = d.mode === 'any' ? `any one of ${count > 1 ? 'tasks' : 'task'}` : d.more > 0 ? `${count} tasks:` : 'task';
+  return `waits for ${what} ${list}`;
 }

@@ -31,12 +31,29 @@ export interface LoopDeps {
   paused: () => boolean;
 }
 
+/** What a task's scheduling status is read from. */
+export type StatusInput = Pick<TaskRecord, 'id' | 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'>;
+
 /** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
 const MAX_REASON_EVENTS = 200;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
-export function toEntry(t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority'>, since: number): QueueEntry {
-  return { id: t.id, agent: t.agent, request: t.request, notBefore: t.notBefore, priority: t.priority, since };
+export function toEntry(
+  t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'>,
+  since: number,
+): QueueEntry {
+  const array = t.throttle !== null ? t.arrayId : null;
+  return {
+    id: t.id,
+    agent: t.agent,
+    request: t.request,
+    notBefore: t.notBefore,
+    priority: t.priority,
+    since,
+    seq: t.seq,
+    array,
+    throttle: array === null ? null : t.throttle,
+  };
 }
 
 /**
@@ -97,7 +114,7 @@ export class SchedulerLoop {
   }
 
   /** Where a queued task stands, as of the last cycle; null when it is not queued or nothing holds it back. */
-  statusOf(task: Pick<TaskRecord, 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held'>): Status | null {
+  statusOf(task: StatusInput): Status | null {
     if (task.state !== 'queued') return null;
     if (task.held) return waitAt('held', []);
     return explain(this.lastCycle, task, this.deps.clock.now());

@@ -1,6 +1,6 @@
 import { before } from './queue.js';
 import { bindInPool } from './steps/bind.js';
-import { agentConcurrency, globalConcurrency } from './steps/concurrency.js';
+import { agentConcurrency, arrayThrottle, globalConcurrency } from './steps/concurrency.js';
 import { keepForLongWaiter } from './steps/keep.js';
 import { paused } from './steps/paused.js';
 import { resources } from './steps/resources.js';
@@ -12,9 +12,11 @@ export type { Pipeline };
  * The scheduling pipeline, in the order a cycle runs it (read it as Nomad's stack.go):
  *
  * 1. prefilters, once per cycle: a paused queue starts nothing. (Retry backoffs come before
- *    even that: a task waiting one out is not in a bucket; the cycle promotes the due ones.)
- * 2. filters, per bucket of interchangeable tasks, cheapest first: the global limit, then the
- *    agent's. All are checked, so a task held back by a limit also says what else it lacks.
+ *    even that: a task waiting one out is not in a bucket; the cycle promotes the due ones. A
+ *    held task, or one waiting for its dependencies, is not in the queue at all: see
+ *    workflow/.)
+ * 2. filters, per bucket of interchangeable tasks, cheapest first: the global limit, the
+ *    agent's, then the array's throttle. All are checked, so a task held back by a limit also says what else it lacks.
  * 3. the fit, last and dearest: CPU, RAM and VRAM against what is free now, picking GPUs.
  * 4. score: the order tasks are considered in across buckets (priority, then FIFO); a task that
  *    does not fit does not block those behind it (backfill).
@@ -28,7 +30,7 @@ export type { Pipeline };
 export function schedulingPipeline(): Pipeline {
   return {
     prefilters: [paused],
-    filters: [globalConcurrency, agentConcurrency],
+    filters: [globalConcurrency, agentConcurrency, arrayThrottle],
     fit: resources,
     score: before,
     reserve: keepForLongWaiter,

@@ -10,25 +10,37 @@ export interface QueueEntry {
   priority: number;
   /** Epoch ms since when it has been waiting to start (for the reservation of reservation.ts). */
   since: number;
+  /** Its place within its priority (TaskRecord.seq): smaller first. */
+  seq: number;
+  /** Its array, when that array has a throttle (at most `throttle` of it at once); else null. */
+  array: number | null;
+  throttle: number | null;
 }
 
 /**
  * Tasks of one agent with one request are interchangeable to the scheduler: if the first of them
  * does not fit, none does. The queue keeps them together under this key.
  */
-export function shapeOf(agent: string, r: ResourceRequest): string {
-  return `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null): string {
+  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+  // The tasks of a throttled array are apart: once it is at its limit, only they must wait.
+  return throttledArray === null ? key : `${key}|a${throttledArray}`;
 }
 
-/** Queue order: higher priority first, then FIFO (by id). */
+export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array'>): string => shapeOf(e.agent, e.request, e.array);
+
+/** Queue order: higher priority first, then by place (its id, unless moved), then id. */
 export function before(a: QueueEntry, b: QueueEntry): boolean {
-  return a.priority > b.priority || (a.priority === b.priority && a.id < b.id);
+  return a.priority > b.priority || (a.priority === b.priority && (a.seq < b.seq || (a.seq === b.seq && a.id < b.id)));
 }
 
 export interface Bucket {
   key: string;
   agent: string;
   request: ResourceRequest;
+  /** The throttled array its tasks belong to (null: none), and that array's limit. */
+  array: number | null;
+  throttle: number | null;
   /** Sorted in queue order. */
   entries: QueueEntry[];
 }
@@ -101,11 +113,11 @@ export class QueueIndex {
   }
 
   /**
-   * Removes a task, found by what it was added with (its id, agent, request and priority).
+   * Removes a task, found by what it was added with (its id, agent, request, priority, place and array).
    * Returns the entry removed, or null if it was not there.
    */
   remove(e: QueueEntry): QueueEntry | null {
-    const b = this.buckets.get(shapeOf(e.agent, e.request));
+    const b = this.buckets.get(entryShape(e));
     if (b) {
       const i = search(b.entries, e);
       const found = b.entries[i];
@@ -148,10 +160,10 @@ export class QueueIndex {
   }
 
   private bucketFor(e: QueueEntry): Bucket {
-    const key = shapeOf(e.agent, e.request);
+    const key = entryShape(e);
     let b = this.buckets.get(key);
     if (!b) {
-      b = { key, agent: e.agent, request: e.request, entries: [] };
+      b = { key, agent: e.agent, request: e.request, array: e.array, throttle: e.throttle, entries: [] };
       this.buckets.set(key, b);
     }
     return b;

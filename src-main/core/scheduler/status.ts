@@ -3,7 +3,8 @@ import type { Holding, SchedulingStatus, Shortfall } from '../../../contracts/ta
 export type { Holding, SchedulingStatus, Shortfall };
 
 /** The names of the pipeline's steps, as `SchedulingStatus.step` reports them. */
-export type StepName = 'paused' | 'held' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'resources' | 'cycle';
+export type StepName =
+  'paused' | 'held' | 'dependencies' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'array-throttle' | 'resources' | 'cycle';
 
 /**
  * What every scheduler step returns (see pipeline.ts): `ok` lets the task go on to the next step;
@@ -13,7 +14,7 @@ export type Status = SchedulingStatus;
 
 export const OK: Status = { code: 'ok', step: null, shortfalls: [] };
 
-export function waitAt(step: StepName, shortfalls: Shortfall[], extra: Partial<Pick<Status, 'until' | 'kept'>> = {}): Status {
+export function waitAt(step: StepName, shortfalls: Shortfall[], extra: Partial<Pick<Status, 'until' | 'kept' | 'dependencies'>> = {}): Status {
   return { code: 'wait', step, shortfalls, ...extra };
 }
 

@@ -20,6 +20,9 @@ const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefo
   request,
   notBefore,
   since,
+  seq: id,
+  array: null,
+  throttle: null,
 });
 const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({
   taskId,

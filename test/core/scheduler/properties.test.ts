@@ -66,7 +66,17 @@ describe('properties', () => {
         (n, reqs, vramMargin, memMargin, reserveAfterMs) => {
           // With reserveAfterMs 0 the first task held back by resources has what is free kept for
           // it; with 10 only those that have waited (even ids) can.
-          const candidates = reqs.map((request, i) => ({ id: i + 1, agent: 'a', request, notBefore: null, priority: i % 3, since: i % 2 === 0 ? 0 : -10 }));
+          const candidates = reqs.map((request, i) => ({
+            id: i + 1,
+            agent: 'a',
+            request,
+            notBefore: null,
+            priority: i % 3,
+            since: i % 2 === 0 ? 0 : -10,
+            seq: i + 1,
+            array: null,
+            throttle: null,
+          }));
           const queue = new QueueIndex();
           queue.addAll(candidates);
           const r = runCycle({

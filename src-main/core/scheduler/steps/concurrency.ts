@@ -24,3 +24,16 @@ export const agentConcurrency: Filter = {
     ]);
   },
 };
+
+/** At most an array's `throttle` of its tasks at once (`--array 0-99%4`, `--throttle 4`). */
+export const arrayThrottle: Filter = {
+  name: 'array-throttle',
+  check: (b, { pool }) => {
+    if (b.array === null || b.throttle === null) return OK;
+    const n = pool.perArray.get(b.array) ?? 0;
+    if (n < b.throttle) return OK;
+    return waitAt('array-throttle', [
+      { resource: 'array-tasks', array: b.array, requested: 1, free: 0, capacity: b.throttle, heldBy: [{ by: 'ours', amount: n, tasks: n }] },
+    ]);
+  },
+};
