@@ -18,6 +18,12 @@ import { agentView, taskDetail, taskView } from './views.js';
 import { procedure, router } from './trpc.js';
 
 const IdInput = z.object({ id: TaskIdSchema }).strict();
+const ArrayInput = z.object({ arrayId: TaskIdSchema }).strict();
+/** Where a queued task goes: `to` the top or bottom of its priority, or just `before` another queued task. */
+const MoveInput = z.union([
+  z.object({ id: TaskIdSchema, to: z.enum(['top', 'bottom']) }).strict(),
+  z.object({ id: TaskIdSchema, before: TaskIdSchema }).strict(),
+]);
 
 /** A bulk action: each task on its own; what could not be done says why, the rest is done. */
 function each(ids: readonly number[], act: (id: number) => unknown): { done: number[]; failed: { id: number; message: string }[] } {
@@ -61,7 +67,12 @@ const tasks = router({
   /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */
   page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
-    const { items, total } = manager.queries.page({ states: input.state, agent: input.agent, search: input.search }, input.sort, input.offset, input.limit);
+    const { items, total } = manager.queries.page(
+      { states: input.state, agent: input.agent, search: input.search, arrayId: input.arrayId },
+      input.sort,
+      input.offset,
+      input.limit,
+    );
     return { items: items.map((t) => taskView(t, manager)), total, offset: input.offset };
   }),
   cancelMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
@@ -76,7 +87,7 @@ const tasks = router({
     .mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.setPriority(id, input.priority))),
   list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
-    const rows = manager.queries.list({ states: input.state, agent: input.agent, beforeId: input.cursor, limit: input.limit + 1 });
+    const rows = manager.queries.list({ states: input.state, agent: input.agent, arrayId: input.arrayId, beforeId: input.cursor, limit: input.limit + 1 });
     const more = rows.length > input.limit;
     const items = rows.slice(0, input.limit).map((t) => taskView(t, manager));
     return { items, nextCursor: more ? items[items.length - 1]!.id : null };
@@ -87,7 +98,24 @@ const tasks = router({
     return taskDetail(t, manager.queries.attempts(t.id), manager.queries.artifacts(t.id), manager);
   }),
   cancel: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.cancel(input.id), ctx.services.manager)),
-  retry: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.retry(input.id), ctx.services.manager)),
+  /** `withDependents`: also the tasks cancelled because this one could not meet their dependency, down the graph. */
+  retry: procedure
+    .input(z.object({ id: TaskIdSchema, withDependents: z.boolean().optional() }).strict())
+    .mutation(({ ctx, input }) => taskView(ctx.services.manager.retry(input.id, { withDependents: input.withDependents }), ctx.services.manager)),
+  /** Moves a queued task to the top or bottom of its priority, or just before another queued task (taking its priority). */
+  move: procedure.input(MoveInput).mutation(({ ctx, input }) => {
+    const where = 'to' in input ? { to: input.to } : { before: input.before };
+    return taskView(ctx.services.manager.move(input.id, where), ctx.services.manager);
+  }),
+  /** Several tasks by id, in the order given; an unknown id is an error naming it. */
+  getMany: procedure.input(TaskIdsSchema).query(({ ctx, input }) => input.ids.map((id) => taskView(getTask(ctx.services, id), ctx.services.manager))),
+  /** Each array's counts by state and combined progress (what its group row shows). */
+  arrays: procedure.input(TaskIdsSchema).query(({ ctx, input }) => ctx.services.manager.queries.arrays(input.ids)),
+  cancelArray: procedure.input(ArrayInput).mutation(({ ctx, input }) => ctx.services.manager.cancelArray(input.arrayId)),
+  /** `failed`: only the tasks that failed, timed out or were interrupted. */
+  retryArray: procedure
+    .input(ArrayInput.extend({ failed: z.boolean().optional() }).strict())
+    .mutation(({ ctx, input }) => ctx.services.manager.retryArray(input.arrayId, input.failed ?? false)),
   setPriority: procedure
     .input(z.object({ id: TaskIdSchema, priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => taskView(ctx.services.manager.setPriority(input.id, input.priority), ctx.services.manager)),

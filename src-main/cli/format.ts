@@ -34,10 +34,25 @@ export function note(t: TaskView): string {
   return t.progressMessage ?? '';
 }
 
-export const LIST_HEAD = ['ID', 'STATE', 'AGENT', 'PRI', 'PROGRESS', 'ATTEMPTS', 'AGE', 'NOTE'];
+export const LIST_HEAD = ['ID', 'STATE', 'AGENT', 'ARRAY', 'PRI', 'PROGRESS', 'ATTEMPTS', 'AGE', 'NOTE'];
+
+/** Queued, as a person would say it: held (by them), waiting (for its dependencies), or queued. */
+export function stateWord(t: Pick<TaskView, 'state' | 'held' | 'blocked'>): string {
+  return t.held ? 'held' : t.blocked ? 'waiting' : t.state;
+}
 
 export function listRow(t: TaskView): string[] {
-  return [String(t.id), t.held ? 'held' : t.state, t.agent, String(t.priority), pct(t.progress), `${t.attempts}/${t.maxAttempts}`, age(t.createdAt), note(t)];
+  return [
+    String(t.id),
+    stateWord(t),
+    t.agent,
+    t.arrayId === null ? '-' : `${t.arrayId}[${t.arrayIndex}]`,
+    String(t.priority),
+    pct(t.progress),
+    `${t.attempts}/${t.maxAttempts}`,
+    age(t.createdAt),
+    note(t),
+  ];
 }
 
 export function showTask(
@@ -52,13 +67,15 @@ export function showTask(
       endedAt: Date | null;
     }[];
     artifacts?: { name: string; path: string; sizeBytes: number }[];
+    dependencies?: { mode: 'all' | 'any'; items: { type: string; id: number; state: string }[]; total: number } | null;
+    dependents?: number[];
   },
 ): string {
   const r = t.resources;
   const lines = [
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
     `  agent:      ${t.agent}`,
-    `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
+    `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.blocked ? ' (waiting for its dependencies)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
     `  priority:   ${t.priority}`,
     `  progress:   ${pct(t.progress)}${t.progressMessage ? `  ${t.progressMessage}` : ''}`,
     `  attempts:   ${t.attempts} of ${t.maxAttempts}`,
@@ -66,6 +83,13 @@ export function showTask(
     `  timeout:    ${t.timeoutSec === null ? 'none' : `${t.timeoutSec} s`}`,
     `  created:    ${t.createdAt.toISOString()}`,
   ];
+  if (t.arrayId !== null) lines.push(`  array:      ${t.arrayId}, index ${t.arrayIndex}`);
+  if (t.dependencies) {
+    const shown = t.dependencies.items.map((d) => `${d.type}:${d.id} (${d.state})`).join(t.dependencies.mode === 'any' ? ' or ' : ', ');
+    const more = t.dependencies.total - t.dependencies.items.length;
+    lines.push(`  depends on: ${t.dependencies.mode === 'any' ? 'any of ' : ''}${shown}${more > 0 ? ` and ${more} more` : ''}`);
+  }
+  if (t.dependents?.length) lines.push(`  needed by:  ${t.dependents.join(', ')}`);
   if (t.waitingReason) lines.push(`  waiting:    ${t.waitingReason}`);
   if (t.notBefore) lines.push(`  next try:   ${t.notBefore.toISOString()}`);
   if (t.error) lines.push(`  error:      ${t.error}`);

@@ -16,11 +16,12 @@ Commands:
   list                   list tasks
   show <id>              one task in detail
   logs <id> [--follow]   a task's log
-  cancel <id>...         cancel tasks
+  cancel <id>...         cancel tasks (--array ID: a whole array)
   hold <id>...           keep queued tasks from starting; release <id>... lets them go
-  retry <id>...          run ended tasks again
+  retry <id>...          run ended tasks again (--with-dependents; --array ID [--failed])
   priority <id> <n>      change a queued task's priority
-  wait <id>...           wait for tasks to end (exit 0 only if all succeeded)
+  top | bottom <id>...   move queued tasks to the front or back of their priority
+  wait <id>...           wait for tasks to end (exit 0 only if all succeeded; --array ID)
   agents                 the agents there are
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks
@@ -36,11 +37,20 @@ Run \`agentmgr help <command>\` for a command's options.`,
   --agents-dir DIR     another folder of agents; repeatable (AGENTMGR_AGENTS_DIR, ':'-separated)
   --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
-                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME] [--wait] [--json]
+                 [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
+                 [--dependency SPEC] [--array SPEC] [--throttle N] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
-  --file PATH    one task per file; the path is passed as input.file
+  --file PATH    a task for the file (input.file); several make an array, one task per file
+  --dependency SPEC  start only after other tasks (Slurm's spelling): afterok:12 (12 succeeded),
+                 afternotok:12 (it did not), afterany:12 (it ended), after:12 (it started);
+                 afterok:12:13,afterany:14 means all of them; afterok:12?afterok:13 any one.
+                 An array's id means all of its tasks. One that can never be met ends cancelled
+                 (retry the failed one with --with-dependents to run them again)
+  --array SPEC   an array of tasks: 0-99, 1,3,5-7 or 0-20:5; %4 runs at most 4 at once
+                 (each gets AGENT_ARRAY_INDEX and input.arrayIndex)
+  --throttle N   at most N of the array's tasks at once
   --priority N   -1000..1000, higher runs first (default 0)
   --cpu N        CPU cores (may be fractional); --memory MB RAM; --vram MB VRAM per GPU
   --gpus N       number of GPUs (0: none); --vram 0 alone also means no GPU
@@ -48,22 +58,32 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --timeout S    stop the task after S seconds
   --hold         submit held: it starts once released (agentmgr release)
   --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
-  --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin
+  --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin.
+                 A line may carry "ref": "ocr" and a later one "dependsOn": [{"type": "afterok",
+                 "refs": ["ocr"]}], "dependsMode": "any", "array": "0-9%2" or "each": [{...}, ...]
   --wait         then wait for the tasks, with progress`,
-  list: `agentmgr list [--state S] [--agent A] [--limit N] [--json]
+  list: `agentmgr list [--state S] [--agent A] [--array ID] [--limit N] [--json]
 
   --state S   queued, starting, running, succeeded, failed, cancelled, timed_out, interrupted
               (comma-separated for several)
   --agent A   only this agent's tasks
+  --array ID  only the tasks of this array (its id is its first task's)
   --limit N   at most N tasks, newest first (default: all)`,
   show: 'agentmgr show <id> [--json]',
   logs: 'agentmgr logs <id> [--attempt N] [--follow]\n\n  --follow   keep printing new output until the task ends',
-  cancel: 'agentmgr cancel <id>... [--json]',
+  cancel: 'agentmgr cancel <id>... [--json]\nagentmgr cancel --array ID   (every task of the array that has not ended)',
   hold: 'agentmgr hold <id>... [--json]   (queued tasks: they do not start until released)',
   release: 'agentmgr release <id>... [--json]',
-  retry: 'agentmgr retry <id>... [--json]',
+  retry: `agentmgr retry <id>... [--with-dependents] [--json]
+agentmgr retry --array ID [--failed]
+
+  --with-dependents  also the tasks cancelled because this one did not meet their dependency
+  --array ID         the ended tasks of an array (--failed: only those that failed, timed out
+                     or were interrupted)`,
+  top: 'agentmgr top <id>...   (a queued task goes first among tasks of its priority)',
+  bottom: 'agentmgr bottom <id>...   (a queued task goes last among tasks of its priority)',
   priority: 'agentmgr priority <id> <n> [--json]   (only while the task is queued)',
-  wait: 'agentmgr wait <id>... [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',
+  wait: 'agentmgr wait <id>... [--array ID] [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',
   agents: 'agentmgr agents [--json]',
   status: 'agentmgr status [--json]',
   pause: 'agentmgr pause   (running tasks go on; no new ones start)',

@@ -100,6 +100,33 @@ function perTask(verb: TaskAction, said: (t: TaskView) => string): Command {
   };
 }
 
+/** The command, or with --array ID the same verb on every task of that array. */
+function withArray(single: Command, onArray: (api: ApiClient, arrayId: number, v: Record<string, unknown>) => Promise<number>): Command {
+  return {
+    options: { ...single.options, array: { type: 'string' } },
+    async run(api, pos, v) {
+      const arrayId = arrayArg(v.array);
+      if (arrayId === undefined) return single.run(api, pos, v);
+      if (pos.length > 0) throw new CliError('give either task ids or --array ID, not both', 2);
+      return onArray(api, arrayId, v);
+    },
+  };
+}
+
+/** `agentmgr top|bottom <id>...`: to the front or back of its priority, each in turn. */
+function moveCommand(to: 'top' | 'bottom'): Command {
+  return {
+    options: {},
+    async run(api, pos, v) {
+      const done: TaskView[] = [];
+      for (const id of taskIds(pos, to)) done.push(await api.tasks.move.mutate({ id, to }));
+      if (v.json) printJson(done);
+      else for (const t of done) print(`task ${t.id}: moved to the ${to} of priority ${t.priority}`);
+      return 0;
+    },
+  };
+}
+
 function parseStates(raw: unknown): TaskState[] | undefined {
   if (typeof raw !== 'string') return undefined;
   return raw.split(',').map((s) => {
@@ -122,55 +149,112 @@ async function waitAndReport(api: ApiClient, ids: number[], values: Record<strin
   return bad.length ? 1 : 0;
 }
 
+/** The views of many tasks, in order, a page of ids at a time. */
+async function views(api: ApiClient, ids: readonly number[]): Promise<TaskView[]> {
+  const out: TaskView[] = [];
+  for (let i = 0; i < ids.length; i += 10_000) out.push(...(await api.tasks.getMany.query({ ids: ids.slice(i, i + 10_000) })));
+  return out;
+}
+
+/** What a submit made, in words: each task on a line, each array as one line. */
+function describeCreated(created: readonly TaskView[]): string[] {
+  const lines: string[] = [];
+  const arrays = new Map<number, TaskView[]>();
+  for (const t of created) {
+    if (t.arrayId === null) {
+      lines.push(`submitted task ${t.id} (${t.agent}${t.name ? `: ${t.name}` : ''})${t.blocked && t.waitingReason ? `; it ${t.waitingReason}` : ''}`);
+      continue;
+    }
+    const members = arrays.get(t.arrayId);
+    if (members) members.push(t);
+    else arrays.set(t.arrayId, [t]);
+  }
+  for (const [id, members] of arrays) {
+    const first = members[0]!;
+    lines.push(
+      `submitted array ${id} (${first.agent}): ${members.length} task(s), ${first.id}…${members[members.length - 1]!.id}; \`agentmgr list --array ${id}\` shows them`,
+    );
+  }
+  return lines;
+}
+
+/** Array ids given with --array (a positive whole number). */
+function arrayArg(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(String(raw).replace(/^#/, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`--array needs an array id (the id of its first task), got "${String(raw)}"`, 2);
+  return n;
+}
+
+/** Every task of an array, first to last. */
+async function arrayMembers(api: ApiClient, arrayId: number): Promise<TaskView[]> {
+  const items: TaskView[] = [];
+  let cursor: number | undefined;
+  do {
+    const page = await api.tasks.list.query({ arrayId, cursor, limit: 1000 });
+    items.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  if (items.length === 0) throw new CliError(`no array with id ${arrayId}; an array's id is the id of its first task`, 1);
+  return items.reverse();
+}
+
+function printArrayResult(
+  verb: string,
+  arrayId: number,
+  r: { done: number[]; skipped: { id: number; message: string }[] },
+  v: Record<string, unknown>,
+): number {
+  if (v.json) return (printJson(r), 0);
+  print(`array ${arrayId}: ${verb} ${r.done.length} task(s)${r.done.length > 0 && r.done.length <= 20 ? ` (${r.done.join(', ')})` : ''}`);
+  for (const s of r.skipped) print(`  task ${s.id}: ${s.message}`);
+  return r.skipped.length > 0 ? 1 : 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   submit: {
     options: SUBMIT_OPTIONS,
     async run(api, pos, v) {
       let ids: number[];
+      let subs;
+      let lines: number[] | null = null;
       if (typeof v.batch === 'string') {
         if (pos.length) throw new CliError('give either an agent or --batch, not both', 2);
-        const { items, lines } = submissionsFromBatch(readBatch(v.batch));
-        try {
-          ids = (await api.tasks.submitBatch.mutate(items)).ids;
-        } catch (e) {
-          const index = (e as { data?: { index?: number } }).data?.index;
-          if (index !== undefined && lines[index] !== undefined)
-            throw new CliError(`batch line ${lines[index]}: ${(e as Error).message}; nothing was submitted`, 1);
-          throw e;
-        }
-        if (!v.wait) {
-          if (v.json) printJson({ ids, count: ids.length });
-          else print(`submitted ${ids.length} task(s): ${ids.length > 20 ? `${ids[0]}…${ids[ids.length - 1]}` : ids.join(', ')}`);
-        }
+        ({ items: subs, lines } = submissionsFromBatch(readBatch(v.batch)));
       } else {
-        const subs = submissionsFromFlags(pos[0], v);
+        subs = submissionsFromFlags(pos[0], v);
         if (pos.length > 1) throw new CliError(`unexpected argument "${pos[1]}"; pass files with --file`, 2);
-        let created: TaskView[];
-        if (subs.length === 1) created = [await api.tasks.submit.mutate(subs[0]!)];
-        else {
-          const r = await api.tasks.submitBatch.mutate(subs);
-          created = await Promise.all(r.ids.map((id) => api.tasks.get.query({ id })));
-        }
-        ids = created.map((t) => t.id);
-        if (!v.wait) {
-          if (v.json) printJson(created.length === 1 ? created[0] : created);
-          else for (const t of created) print(`submitted task ${t.id} (${t.agent}${t.name ? `: ${t.name}` : ''})`);
-        }
+      }
+      try {
+        ids = (await api.tasks.submitBatch.mutate(subs)).ids;
+      } catch (e) {
+        const index = (e as { data?: { index?: number } }).data?.index;
+        if (lines && index !== undefined && lines[index] !== undefined)
+          throw new CliError(`batch line ${lines[index]}: ${(e as Error).message}; nothing was submitted`, 1);
+        throw e;
+      }
+      if (!v.wait) {
+        const created = await views(api, ids);
+        if (v.json) printJson(created.length === 1 ? created[0] : created);
+        else if (created.length > 20 && lines) print(`submitted ${ids.length} task(s): ${ids[0]}…${ids[ids.length - 1]}`);
+        else for (const l of describeCreated(created)) print(l);
       }
       return v.wait ? waitAndReport(api, ids, v) : 0;
     },
   },
   list: {
-    options: { state: { type: 'string' }, agent: { type: 'string' }, limit: { type: 'string' } },
+    options: { state: { type: 'string' }, agent: { type: 'string' }, limit: { type: 'string' }, array: { type: 'string' } },
     async run(api, _pos, v) {
       const limit = intArg('--limit', v.limit as string | undefined, 1, Number.MAX_SAFE_INTEGER);
       const states = parseStates(v.state);
+      const arrayId = arrayArg(v.array);
       const items: TaskView[] = [];
       let cursor: number | undefined;
       do {
         const page = await api.tasks.list.query({
           state: states,
           agent: v.agent as string | undefined,
+          arrayId,
           cursor,
           limit: Math.min(1000, limit !== undefined ? limit - items.length : 1000),
         });
@@ -178,7 +262,7 @@ const COMMANDS: Record<string, Command> = {
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined && (limit === undefined || items.length < limit));
       if (v.json) printJson(items);
-      else if (items.length === 0) print('no tasks' + (states || v.agent ? ' match' : ' yet: submit one with `agentmgr submit demo`'));
+      else if (items.length === 0) print('no tasks' + (states || v.agent || arrayId ? ' match' : ' yet: submit one with `agentmgr submit demo`'));
       else if (tty) print(table(LIST_HEAD, items.map(listRow)));
       else for (const t of items) print(listRow(t).join('\t'));
       return 0;
@@ -227,10 +311,30 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
-  cancel: perTask('cancel', (t) => `task ${t.id}: ${t.state === 'cancelled' ? 'cancelled' : 'cancelling (SIGTERM sent)'}`),
+  cancel: withArray(
+    perTask('cancel', (t) => `task ${t.id}: ${t.state === 'cancelled' ? 'cancelled' : 'cancelling (SIGTERM sent)'}`),
+    async (api, arrayId, v) => printArrayResult('cancelled', arrayId, await api.tasks.cancelArray.mutate({ arrayId }), v),
+  ),
   hold: perTask('hold', (t) => `task ${t.id}: held (\`agentmgr release ${t.id}\` lets it start)`),
   release: perTask('release', (t) => `task ${t.id}: released; it starts when its turn comes`),
-  retry: perTask('retry', (t) => `task ${t.id}: queued again (attempt ${t.attempts + 1} of ${t.maxAttempts})`),
+  retry: withArray(
+    {
+      options: { 'with-dependents': { type: 'boolean' }, failed: { type: 'boolean' } },
+      async run(api, pos, v) {
+        if (v.failed) throw new CliError('--failed goes with --array ID (retry the failed tasks of an array)', 2);
+        const done: TaskView[] = [];
+        for (const id of taskIds(pos, 'retry')) done.push(await api.tasks.retry.mutate({ id, withDependents: v['with-dependents'] === true || undefined }));
+        if (v.json) printJson(done);
+        else
+          for (const t of done)
+            print(`task ${t.id}: queued again (attempt ${t.attempts + 1} of ${t.maxAttempts})${t.blocked ? `; it ${t.waitingReason}` : ''}`);
+        return 0;
+      },
+    },
+    async (api, arrayId, v) => printArrayResult('queued again', arrayId, await api.tasks.retryArray.mutate({ arrayId, failed: v.failed === true }), v),
+  ),
+  top: moveCommand('top'),
+  bottom: moveCommand('bottom'),
   priority: {
     options: {},
     async run(api, pos, v) {
@@ -244,9 +348,12 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   wait: {
-    options: { timeout: { type: 'string' } },
+    options: { timeout: { type: 'string' }, array: { type: 'string' } },
     async run(api, pos, v) {
-      return waitAndReport(api, taskIds(pos, 'wait'), v, intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400));
+      const arrayId = arrayArg(v.array);
+      const ids = arrayId !== undefined ? (await arrayMembers(api, arrayId)).map((t) => t.id) : [];
+      if (pos.length > 0 || arrayId === undefined) ids.push(...taskIds(pos, 'wait'));
+      return waitAndReport(api, ids, v, intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400));
     },
   },
   agents: {

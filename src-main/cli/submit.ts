@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
 import { describeIssues } from '../../contracts/errors.js';
+import { parseArraySpec, parseDependencySpec } from '../../contracts/workflow.js';
 import { intArg, numArg } from './args.js';
 import { CliError } from './client.js';
 
@@ -17,6 +18,9 @@ export const SUBMIT_OPTIONS = {
   timeout: { type: 'string' },
   begin: { type: 'string' },
   hold: { type: 'boolean' },
+  dependency: { type: 'string', short: 'd' },
+  array: { type: 'string' },
+  throttle: { type: 'string' },
   name: { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
@@ -41,7 +45,7 @@ function checkFile(p: string): string {
   return abs;
 }
 
-/** The submissions `agentmgr submit <agent> ...` describes: one, or one per --file. */
+/** The submission `agentmgr submit <agent> ...` describes: one task, or an array (--array, or several --file). */
 export function submissionsFromFlags(agent: string | undefined, v: Values): TaskSubmission[] {
   if (!agent) throw new CliError('submit needs an agent name (see `agentmgr agents`), or --batch FILE', 2);
   let input: Record<string, unknown> = {};
@@ -66,6 +70,21 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   // Read by the Manager, on its clock: local time, an ISO time with an offset, or +30m, +2h.
   if (typeof v.begin === 'string') base.begin = v.begin;
   if (v.hold === true) base.hold = true;
+  if (typeof v.dependency === 'string') {
+    const d = parseDependencySpec(v.dependency);
+    if ('problem' in d) throw new CliError(`--dependency ${d.problem}`, 2);
+    base.dependsOn = d.items.map((i) => ({ type: i.type, ids: i.ids }));
+    if (d.mode === 'any') base.dependsMode = 'any';
+  }
+  if (typeof v.array === 'string') {
+    // Checked here too, so a typo is caught before anything is sent.
+    const a = parseArraySpec(v.array);
+    if ('problem' in a) throw new CliError(`--array: ${a.problem}`, 2);
+    base.array = v.array;
+  }
+  if (v.throttle === '0') throw new CliError('--throttle 0 would never start anything; give 1 or more', 2);
+  const throttle = intArg('--throttle', v.throttle as string | undefined, 1, 100_000);
+
   const cpu = numArg('--cpu', v.cpu as string | undefined, 0, 1024);
   const memory = intArg('--memory', v.memory as string | undefined, 0, 16 * 1024 * 1024);
   const vram = intArg('--vram', v.vram as string | undefined, 0, 1024 * 1024);
@@ -79,11 +98,16 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
       base.resources.gpu = { ...(vram !== undefined ? { vramMB: vram } : {}), ...(gpus !== undefined ? { count: gpus } : {}) };
   }
   const files = (v.file as string[] | undefined) ?? [];
+  if (files.length > 0 && base.array !== undefined) throw new CliError('give either --array or --file (an array over the files), not both', 2);
+  if (throttle !== undefined) {
+    if (base.array === undefined && files.length < 2) throw new CliError('--throttle limits an array: give it with --array 0-9 or with several --file', 2);
+    base.throttle = throttle;
+  }
   if (files.length === 0) return [base];
-  return files.map((f) => {
-    const path = checkFile(f);
-    return { ...base, input: { ...input, file: path }, ...(base.name ? {} : { name: path.split('/').pop()! }) };
-  });
+  const paths = files.map(checkFile);
+  if (paths.length === 1) return [{ ...base, input: { ...input, file: paths[0]! }, ...(base.name ? {} : { name: paths[0]!.split('/').pop()! }) }];
+  // Several files: one array, a task per file (each named for its file).
+  return [{ ...base, each: paths.map((file) => ({ file })) }];
 }
 
 /** JSON lines, each a submission; blank lines and lines starting with # are skipped. */

@@ -97,7 +97,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
     );
     expect(list.find((x) => x.id === task.id)).toMatchObject({ agent: 'demo', state: 'succeeded', priority: 4, progress: 1, attempts: 1, waitingReason: null });
     const plain = cli(['list', '--agent', 'demo']);
-    expect(plain.stdout.split('\n')[0]).toMatch(new RegExp(`^${task.id}\\tsucceeded\\tdemo\\t4\\t100%`));
+    expect(plain.stdout.split('\n')[0]).toMatch(new RegExp(`^${task.id}\\tsucceeded\\tdemo\\t-\\t4\\t100%`));
     expect(cli(['show', String(task.id)]).stdout).toMatch(/state: +succeeded[\s\S]*result: +\{"seconds":0.3,"steps":3,"gpu":""\}/);
     expect(cli(['logs', String(task.id)]).stdout).toMatch(/demo: 0.3 s in 3 steps[\s\S]*attempt 1 ended: exit code 0/);
   });
@@ -149,9 +149,9 @@ describe('agentmgr CLI against agentmgr serve', () => {
       '{"agent": "demo", "input": {"seconds": 0.1}, "priority": 2}',
       '{"agent": "ok", "name": "third"}',
     ].join('\n');
-    const r = json<{ ids: number[]; count: number }>(cli(['submit', '--batch', '-', '--json'], lines));
-    expect(r.count).toBe(3);
-    expect(cli(['wait', ...r.ids.map(String)]).code).toBe(0);
+    const r = json<{ id: number; name: string | null }[]>(cli(['submit', '--batch', '-', '--json'], lines));
+    expect(r.map((x) => x.name)).toEqual([null, null, 'third']);
+    expect(cli(['wait', ...r.map((x) => String(x.id))]).code).toBe(0);
     const before = json<unknown[]>(cli(['list', '--json'])).length;
     const bad = cli(['submit', '--batch', '-'], '{"agent": "ok"}\n{"agent": "nope"}\n');
     expect(bad.code).toBe(1);
@@ -245,8 +245,8 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(w.stdout).toMatch(new RegExp(`#${task.id} demo +█{20} 100% succeeded`));
     expect(w.stdout).toContain('\x1b[2K');
     const l = tty(['list', '--limit', '3']);
-    expect(l.stdout).toMatch(/^ID +STATE +AGENT +PRI +PROGRESS +ATTEMPTS +AGE +NOTE\r?$/m);
-    expect(l.stdout).toMatch(new RegExp(`^${task.id} +succeeded +demo +0 +100% +1/1 `, 'm'));
+    expect(l.stdout).toMatch(/^ID +STATE +AGENT +ARRAY +PRI +PROGRESS +ATTEMPTS +AGE +NOTE\r?$/m);
+    expect(l.stdout).toMatch(new RegExp(`^${task.id} +succeeded +demo +- +0 +100% +1/1 `, 'm'));
   });
 
   it('logs --follow prints the log live until the task ends', () => {
@@ -260,8 +260,8 @@ describe('agentmgr CLI against agentmgr serve', () => {
     // Each task ends when the test says so (a file appears), not after a time a loaded machine may overrun.
     const [endLong, endShort] = [join(t.dir, 'end-long'), join(t.dir, 'end-short')];
     const batch = [endLong, endShort].map((f) => JSON.stringify({ agent: 'slow', input: { untilFile: f } })).join('\n') + '\n';
-    const r = json<{ ids: number[] }>(cli(['submit', '--batch', '-', '--json'], batch));
-    const [long, short] = r.ids as [number, number];
+    const r = json<{ id: number }[]>(cli(['submit', '--batch', '-', '--json'], batch));
+    const [long, short] = r.map((x) => x.id) as [number, number];
     const running = () => json<{ state: string }[]>(cli(['list', '--state', 'running', '--json'])).length;
     await waitFor(() => running() === 2, 'both tasks to run', 30_000);
     await stop('SIGINT');
@@ -283,6 +283,134 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(longLog.match(/attempt 1 started/g)).toHaveLength(1);
     expect(longLog).toContain('attempt 1 ended: exit code 0');
     expect(cli(['logs', String(short)]).stdout).toContain('attempt 1 ended: exit code 0 (found on restart)');
+  });
+
+  it('workflows: a transcribe → summarise chain survives a Manager restart; a failed step cancels what waits on it', async () => {
+    const gate = join(t.dir, 'end-transcribe');
+    const first = json<{ id: number }>(cli(['submit', 'slow', '--input', JSON.stringify({ untilFile: gate }), '--name', 'transcribe', '--json']));
+    const second = json<{ id: number; blocked: boolean; waitingReason: string }>(
+      cli(['submit', 'ok', '--dependency', `afterok:${first.id}`, '--name', 'summarise', '--json']),
+    );
+    expect(second.blocked).toBe(true);
+    await waitFor(() => json<{ state: string }>(cli(['show', String(first.id), '--json'])).state === 'running', 'transcribe to run', 30_000);
+    expect(cli(['show', String(second.id)]).stdout).toMatch(new RegExp(`waiting: +waits for task ${first.id} \\(running, 50 %\\)`));
+    expect(cli(['list']).stdout).toMatch(new RegExp(`^${second.id}\\twaiting\\tok\\t`, 'm'));
+    await stop('SIGINT');
+    await serve();
+    expect(json<{ state: string; blocked: boolean }>(cli(['show', String(second.id), '--json']))).toMatchObject({ state: 'queued', blocked: true });
+    writeFileSync(gate, '');
+    expect(cli(['wait', String(first.id), String(second.id)]).code).toBe(0);
+    const detail = json<{ dependencies: { items: { id: number; state: string }[] } }>(cli(['show', String(second.id), '--json']));
+    expect(detail.dependencies.items).toEqual([{ type: 'afterok', id: first.id, state: 'succeeded' }]);
+
+    // A failure down a chain of three: the rest is cancelled, saying why; retry --with-dependents brings it back.
+    const batch = [
+      { agent: 'fail', ref: 'a', maxAttempts: 1 },
+      { agent: 'ok', ref: 'b', dependsOn: [{ type: 'afterok', refs: ['a'] }] },
+      { agent: 'ok', dependsOn: [{ type: 'afterok', refs: ['b'] }] },
+    ];
+    const [a, b, c] = json<{ id: number }[]>(cli(['submit', '--batch', '-', '--json'], batch.map((l) => JSON.stringify(l)).join('\n')));
+    expect(cli(['wait', String(a!.id), String(b!.id), String(c!.id)]).code).toBe(1);
+    expect(json<{ state: string; error: string }>(cli(['show', String(c!.id), '--json']))).toMatchObject({
+      state: 'cancelled',
+      error: `dependency ${b!.id} ended cancelled`,
+    });
+    // Paused, so the failing one does not run (and fail them all) again before we look.
+    expect(cli(['pause']).code).toBe(0);
+    try {
+      const again = cli(['retry', String(a!.id), '--with-dependents']);
+      expect(again.code).toBe(0);
+      expect(json<{ state: string; blocked: boolean }>(cli(['show', String(c!.id), '--json']))).toMatchObject({ state: 'queued', blocked: true });
+      expect(cli(['cancel', String(a!.id)]).code).toBe(0);
+      expect(json<{ state: string }>(cli(['show', String(c!.id), '--json'])).state).toBe('cancelled');
+    } finally {
+      cli(['resume']);
+    }
+  });
+
+  it('arrays: --array 0-5%2 runs at most two at once, each with its index; list, wait, cancel and retry by --array', async () => {
+    const gate = join(t.dir, 'end-array');
+    const made = json<{ id: number; arrayId: number; arrayIndex: number }[]>(
+      cli(['submit', 'slow', '--array', '0-5%2', '--input', JSON.stringify({ untilFile: gate }), '--json']),
+    );
+    expect(made.map((x) => x.arrayIndex)).toEqual([0, 1, 2, 3, 4, 5]);
+    const arrayId = made[0]!.arrayId;
+    expect(new Set(made.map((x) => x.arrayId))).toEqual(new Set([arrayId]));
+    const states = () => json<{ state: string; waitingReason: string | null }[]>(cli(['list', '--array', String(arrayId), '--json']));
+    await waitFor(() => states().filter((x) => x.state === 'running').length === 2, 'two of the array to run', 30_000);
+    expect(states().filter((x) => x.state === 'queued')[0]!.waitingReason).toMatch(new RegExp(`^array ${arrayId} runs at most 2 at once \\(2 running\\)`));
+    writeFileSync(gate, '');
+    const w = cli(['wait', '--array', String(arrayId), '--json']);
+    expect(w.code).toBe(0);
+    const done = JSON.parse(w.stdout) as { result: { arrayIndex: string }; input: { arrayIndex: number } }[];
+    expect(done.map((x) => [x.input.arrayIndex, x.result.arrayIndex])).toEqual([0, 1, 2, 3, 4, 5].map((i) => [i, String(i)]));
+    // retry --failed: none failed; cancel: none left
+    expect(cli(['retry', '--array', String(arrayId), '--failed']).stdout).toContain(`array ${arrayId}: queued again 0 task(s)`);
+    const held = json<{ id: number; arrayId: number }[]>(cli(['submit', 'ok', '--array', '0-2', '--hold', '--json']));
+    expect(cli(['cancel', '--array', String(held[0]!.arrayId)]).stdout).toContain(`cancelled 3 task(s)`);
+    expect(cli(['retry', '--array', String(held[0]!.arrayId)]).code).toBe(0);
+    expect(cli(['wait', '--array', String(held[0]!.arrayId)]).code).toBe(0);
+    // several --file: an array over the files, each task named for its file
+    const [x, y] = [join(t.dir, 'x.txt'), join(t.dir, 'y.txt')];
+    writeFileSync(x, 'x');
+    writeFileSync(y, 'y');
+    const files = json<{ name: string; arrayId: number }[]>(cli(['submit', 'sha256', '--file', x, '--file', y, '--throttle', '1', '--json']));
+    expect(files.map((f) => f.name)).toEqual(['x.txt', 'y.txt']);
+    expect(cli(['wait', '--array', String(files[0]!.arrayId)]).code).toBe(0);
+  });
+
+  it('top and bottom reorder queued tasks within their priority', () => {
+    expect(cli(['pause']).code).toBe(0);
+    try {
+      const made = json<{ id: number }[]>(
+        cli(['submit', '--batch', '-', '--json'], '{"agent":"ok","priority":7}\n{"agent":"ok","priority":7}\n{"agent":"ok","priority":7}\n'),
+      );
+      const ids = made.map((m) => m.id);
+      const order = () =>
+        json<{ id: number; priority: number; seq: number }[]>(cli(['list', '--state', 'queued', '--json']))
+          .filter((m) => ids.includes(m.id))
+          .sort((p, q) => p.seq - q.seq)
+          .map((m) => m.id);
+      expect(cli(['top', String(ids[2])]).stdout).toContain(`task ${ids[2]}: moved to the top of priority 7`);
+      expect(order()).toEqual([ids[2], ids[0], ids[1]]);
+      cli(['bottom', String(ids[2])]);
+      expect(order()).toEqual(ids);
+      const bad = cli(['top', '99999']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/no task with id 99999/);
+      for (const id of ids) cli(['cancel', String(id)]);
+      const ended = cli(['top', String(ids[0])]);
+      expect(ended.stderr).toMatch(/is cancelled; only a queued task can be moved/);
+    } finally {
+      cli(['resume']);
+    }
+  });
+
+  it.each([
+    [['submit', 'ok', '--dependency', 'afterwards:1'], 2, /--dependency "afterwards:1": unknown dependency type "afterwards"/],
+    [['submit', 'ok', '--dependency', 'afterok:99999'], 1, /afterok:99999: there is no task 99999 to depend on/],
+    [['submit', 'ok', '--array', '9-1'], 2, /--array: array "9-1": the range 9-1 is reversed; write 1-9/],
+    [['submit', 'ok', '--array', '0-100000'], 2, /more than 100,000 tasks/],
+    [['submit', 'ok', '--array', '0-3', '--throttle', '0'], 2, /--throttle 0 would never start anything/],
+    [['submit', 'ok', '--throttle', '2'], 2, /--throttle limits an array/],
+    [['cancel', '--array', '99999'], 1, /no array with id 99999/],
+    [['retry', '1', '--failed'], 2, /--failed goes with --array ID/],
+  ])('agentmgr %j is refused, saying what to fix, and stores nothing', (args, code, message) => {
+    const before = json<unknown[]>(cli(['list', '--json'])).length;
+    const r = cli(args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(json<unknown[]>(cli(['list', '--json'])).length).toBe(before);
+  });
+
+  it('a cycle in a batch is refused, naming the line', () => {
+    const lines = [
+      '{"agent":"ok","ref":"a","dependsOn":[{"type":"afterok","refs":["b"]}]}',
+      '{"agent":"ok","ref":"b","dependsOn":[{"type":"afterok","refs":["a"]}]}',
+    ];
+    const r = cli(['submit', '--batch', '-'], lines.join('\n'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/batch line \d: .*its dependencies make a cycle \((a → b → a|b → a → b)\).*nothing was submitted/);
   });
 
   it('ui prints the URL with the token (and would open it)', () => {

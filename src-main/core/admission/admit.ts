@@ -47,7 +47,7 @@ const UNSTARTED = (id: number): DepTarget => ({ id, state: 'queued', attempts: 0
 
 interface Line {
   base: Omit<NewTask, 'input' | 'request' | 'requestPinned'>;
-  members: { input: Record<string, unknown>; index: number | null }[];
+  members: { input: Record<string, unknown>; index: number | null; name?: string }[];
   throttle: number | null;
 }
 
@@ -124,6 +124,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
       }
       out.push({
         ...l.base,
+        ...(m.name !== undefined ? { name: m.name } : {}),
         input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
         ...lastRequest!,
         ...(dependsOn.length > 0 ? { dependsOn, dependsMode: mode, blocked } : {}),
@@ -162,7 +163,10 @@ function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionCon
     throttle = spec.throttle ?? throttle;
     members = spec.indices.map((i) => ({ input, index: i }));
   } else if (s.each !== undefined) {
-    members = s.each.map((extra, i) => ({ input: { ...input, ...extra }, index: i }));
+    // A task over a file is named for it, as one from a drop or `--file` is.
+    const named = (extra: Record<string, unknown>): string | undefined =>
+      s.name === undefined && typeof extra.file === 'string' ? extra.file.split(/[\\/]/).pop() || undefined : undefined;
+    members = s.each.map((extra, i) => ({ input: { ...input, ...extra }, index: i, name: named(extra) }));
   } else if (throttle !== null) {
     throw new ManagerError('INVALID_INPUT', `a throttle limits an array; give "array" (like "0-9") or "each" with it${where}`, index);
   }
