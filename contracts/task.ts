@@ -284,6 +284,8 @@ export const TaskPageQuerySchema = z
     search: z.string().max(200).optional(),
     /** Only the tasks of this array. */
     arrayId: z.number().int().positive().optional(),
+    /** Each array as one row: the tasks in no array, and each array's first task (see tasks.arrays). */
+    arrayHeads: z.boolean().optional(),
     sort: TaskSortSchema.default('newest'),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(1000).default(100),

@@ -68,7 +68,7 @@ const tasks = router({
   page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
     const { items, total } = manager.queries.page(
-      { states: input.state, agent: input.agent, search: input.search, arrayId: input.arrayId },
+      { states: input.state, agent: input.agent, search: input.search, arrayId: input.arrayId, arrayHeads: input.arrayHeads },
       input.sort,
       input.offset,
       input.limit,

@@ -46,6 +46,8 @@ export interface PageFilter {
   agent?: string;
   /** Only the tasks of this array. */
   arrayId?: number;
+  /** Each array as one row: only tasks in no array, and each array's first task. */
+  arrayHeads?: boolean;
   /** A task id, or part of a name. */
   search?: string;
 }

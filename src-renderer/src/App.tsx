@@ -113,7 +113,7 @@ export function App({ api, token }: { api: Api; token: string | null }) {
           </div>
         )}
         <main>
-          {route.view === 'queue' && <QueueView api={api} agents={agentList.map((a) => a.name)} />}
+          {route.view === 'queue' && <QueueView key={route.array ?? 0} api={api} agents={agentList.map((a) => a.name)} array={route.array} />}
           {route.view === 'task' && <TaskDetail api={api} id={route.id} token={token} />}
           {route.view === 'resources' && <ResourcesView api={api} />}
           {route.view === 'agents' && <AgentsView api={api} agents={agentList} problems={agents.data?.problems ?? []} selected={route.agent} />}

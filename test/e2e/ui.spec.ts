@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { gpuRow, startServer, UUID, writeSmi, type E2EServer } from './server.js';
@@ -185,4 +185,65 @@ test('dark theme follows the system', async ({ page }) => {
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   expect(bg).toBe('rgb(17, 19, 23)');
   await shot(page, 'queue-dark');
+});
+
+test('an array is one group row: counts by state, combined progress, expandable to its tasks', async ({ page }) => {
+  const gate = join(s.dir, 'end-array-ui');
+  const made = JSON.parse((await s.cli(['submit', 'slow', '--array', '0-3%2', '--input', JSON.stringify({ untilFile: gate }), '--json'])).stdout) as {
+    arrayId: number;
+  }[];
+  const arrayId = made[0]!.arrayId;
+  await open(page, '/queue');
+  const group = page.locator(`[data-array-id="${arrayId}"]`);
+  await expect(group).toBeVisible();
+  await expect(page.getByTestId(`array-${arrayId}-counts`)).toHaveText(/2 running · 2 queued|2 queued · 2 running/, { timeout: 20_000 });
+  await expect(group).toContainText('at most 2 at once');
+  await expect(group).toContainText('4 tasks');
+  // one row for the array, not one per task
+  await expect(page.locator('.row[data-task-id]').filter({ hasText: 'slow' })).toHaveCount(0);
+  await group.getByRole('button', { name: `Expand array ${arrayId}` }).click();
+  const members = page.getByRole('rowgroup', { name: `Tasks of array ${arrayId}` });
+  await expect(members.locator('[data-task-id]')).toHaveCount(4);
+  await expect(members).toContainText('[3]');
+  await shot(page, 'array-group');
+  writeFileSync(gate, '');
+  await expect(page.getByTestId(`array-${arrayId}-counts`)).toHaveText('4 succeeded', { timeout: 30_000 });
+  await expect(group.getByRole('progressbar', { name: `Array ${arrayId} progress` })).toHaveAttribute('aria-valuenow', '100');
+  // the array's own view lists its tasks one by one
+  await group.getByRole('link', { name: `Array #${arrayId}` }).click();
+  await expect(page.getByText(`Array #${arrayId} ✕`)).toBeVisible();
+  await expect(page.locator('.row[data-task-id]')).toHaveCount(4);
+});
+
+test('drag a queued row to reorder the queue; Move to top and bottom on the task page', async ({ page }) => {
+  await s.cli(['pause']);
+  try {
+    const made = JSON.parse((await s.cli(['submit', '--batch', '-', '--json'], '{"agent":"ok","priority":900}\n'.repeat(3))).stdout) as { id: number }[];
+    const [a, b, c] = made.map((m) => m.id) as [number, number, number];
+    await open(page, '/queue');
+    await page.getByRole('combobox', { name: 'Sort' }).selectOption('priority');
+    const row = (id: number) => page.locator(`.row[data-task-id="${id}"]`);
+    const order = async () =>
+      (await page.locator('.row[data-task-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-task-id'))))).filter((id) =>
+        made.some((m) => m.id === id),
+      );
+    await expect.poll(order).toEqual([a, b, c]);
+    await row(c).dragTo(row(a));
+    await expect(page.getByText(`Task ${c} moved before task ${a} (priority 900)`)).toBeVisible();
+    await expect.poll(order).toEqual([c, a, b]);
+    await shot(page, 'queue-reordered');
+    // the Manager agrees: its queue order is the list's
+    const listed = JSON.parse((await s.cli(['list', '--state', 'queued', '--json'])).stdout) as { id: number; seq: number }[];
+    const mine = listed.filter((t) => made.some((m) => m.id === t.id)).sort((x, y) => x.seq - y.seq);
+    expect(mine.map((t) => t.id)).toEqual([c, a, b]);
+    await open(page, `/task/${b}`);
+    await page.getByRole('button', { name: 'Move to top' }).click();
+    await expect(page.getByText(`Task ${b} moved to the top of its priority`)).toBeVisible();
+    await open(page, '/queue');
+    await page.getByRole('combobox', { name: 'Sort' }).selectOption('priority');
+    await expect.poll(order).toEqual([b, c, a]);
+    for (const m of made) await s.cli(['cancel', String(m.id)]);
+  } finally {
+    await s.cli(['resume']);
+  }
 });

@@ -326,6 +326,8 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     store.setProgress(made[1]!.id, 0.5, null, T0 + 2);
     expect(store.listTasks({ arrayId: id, limit: 10 }).map((t) => t.arrayIndex)).toEqual([2, 1, 0]);
     expect(store.pageTasks({ arrayId: id }, 'oldest', 0, 10).total).toBe(3);
+    const [single] = store.insertTasks([newTask()]);
+    expect(store.pageTasks({ arrayHeads: true }, 'oldest', 0, 10).items.map((t) => t.id)).toEqual([id, single!.id]);
     const [sum] = store.arraySummaries([id, 99_999]);
     expect(sum).toMatchObject({ arrayId: id, total: 3, throttle: null, counts: { succeeded: 1, starting: 1, queued: 1 } });
     expect(sum!.progress).toBeCloseTo(0.5);

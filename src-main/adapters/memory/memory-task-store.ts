@@ -111,6 +111,7 @@ export class MemoryTaskStore implements TaskStore {
       if (filter.states?.length && !filter.states.includes(t.state)) return false;
       if (filter.agent && t.agent !== filter.agent) return false;
       if (filter.arrayId !== undefined && t.arrayId !== filter.arrayId) return false;
+      if (filter.arrayHeads && t.arrayId !== null && t.arrayId !== t.id) return false;
       if (!q) return true;
       // SQLite's LIKE: case-insensitive for ASCII.
       const byName = t.name !== null && t.name.toLowerCase().includes(q.toLowerCase());

@@ -248,6 +248,7 @@ export class SqliteTaskStore implements TaskStore {
     if (filter.states && filter.states.length > 0) where.push(inArray(tasks.state, [...filter.states]));
     if (filter.agent) where.push(eq(tasks.agent, filter.agent));
     if (filter.arrayId !== undefined) where.push(eq(tasks.arrayId, filter.arrayId));
+    if (filter.arrayHeads) where.push(sql`(${tasks.arrayId} IS NULL OR ${tasks.arrayId} = ${tasks.id})`);
     const q = filter.search?.trim();
     if (q) {
       const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

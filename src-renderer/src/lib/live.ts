@@ -35,8 +35,9 @@ export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView,
       });
       qc.setQueryData(['task', t.id], (old: (TaskView & Record<string, unknown>) | undefined) => (old ? { ...old, ...t } : old));
       if (before) shown.set(t.id, before);
-      // A task the lists do not show yet, or one that moved on: membership and counts change.
-      if (!before || before.state !== t.state) {
+      // A task the lists do not show yet, or one that moved on (or within the queue): membership,
+      // order and counts change.
+      if (!before || before.state !== t.state || before.seq !== t.seq || before.priority !== t.priority || before.blocked !== t.blocked) {
         scheduleRefetch();
         void qc.invalidateQueries({ queryKey: ['task', t.id] });
       }

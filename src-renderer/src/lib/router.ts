@@ -1,8 +1,13 @@
 import { useEffect, useState } from 'react';
 
-/** Views are addressed by the hash: #/queue, #/task/12, #/resources, #/agents, #/settings. */
+/** Views are addressed by the hash: #/queue, #/queue/array/12, #/task/12, #/resources, #/agents, #/settings. */
 export type Route =
-  { view: 'queue' } | { view: 'task'; id: number } | { view: 'resources' } | { view: 'agents'; agent?: string } | { view: 'settings' } | { view: 'quick' };
+  | { view: 'queue'; array?: number }
+  | { view: 'task'; id: number }
+  | { view: 'resources' }
+  | { view: 'agents'; agent?: string }
+  | { view: 'settings' }
+  | { view: 'quick' };
 
 export function parseRoute(hash: string): Route {
   // "&token=…" and other parameters after the route are not part of it.
@@ -20,6 +25,10 @@ export function parseRoute(hash: string): Route {
       return { view: 'settings' };
     case 'quick':
       return { view: 'quick' };
+    case 'queue': {
+      const array = parts[1] === 'array' ? Number(parts[2]) : NaN;
+      return Number.isInteger(array) && array > 0 ? { view: 'queue', array } : { view: 'queue' };
+    }
     default:
       return { view: 'queue' };
   }
@@ -28,6 +37,7 @@ export function parseRoute(hash: string): Route {
 export function href(r: Route): string {
   if (r.view === 'task') return `#/task/${r.id}`;
   if (r.view === 'agents' && r.agent) return `#/agents/${encodeURIComponent(r.agent)}`;
+  if (r.view === 'queue' && r.array !== undefined) return `#/queue/array/${r.array}`;
   return `#/${r.view}`;
 }
 

@@ -18,6 +18,73 @@ function note(t: TaskView): string {
   return t.error ?? '';
 }
 const ROW = 40;
+/** An expanded array shows this many of its tasks at once (it scrolls for more). */
+const GROUP_ROWS = 6;
+
+type Counts = Record<TaskState, number>;
+
+/** "3 running · 40 queued · 57 succeeded": the states that have any, in lifecycle order. */
+function countsText(c: Counts): string {
+  return TASK_STATES.filter((s) => c[s] > 0)
+    .map((s) => `${c[s]} ${(STATE_LABEL[s] ?? s).toLowerCase()}`)
+    .join(' · ');
+}
+
+/** The state an array's bar is drawn in: running while any runs, failed once any failed and all ended. */
+function groupState(c: Counts | undefined): TaskState {
+  if (!c) return 'queued';
+  if (c.running + c.starting > 0) return 'running';
+  if (c.queued > 0) return 'queued';
+  return c.failed + c.timed_out + c.interrupted > 0 ? 'failed' : c.cancelled > 0 && c.succeeded === 0 ? 'cancelled' : 'succeeded';
+}
+
+/** An expanded array's tasks, first to last, each a link to its page. */
+function ArrayMembers({ api, arrayId }: { api: Api; arrayId: number }) {
+  const q = useQuery({
+    queryKey: ['tasks', { arrayId }, 'members'],
+    queryFn: () => api.tasks.page.query({ arrayId, sort: 'oldest', offset: 0, limit: 1000 }),
+    refetchInterval: 2000,
+  });
+  if (!q.data) return <div className="group-members">Loading…</div>;
+  return (
+    <div className="group-members" role="rowgroup" aria-label={`Tasks of array ${arrayId}`} style={{ height: GROUP_ROWS * ROW }}>
+      {q.data.items.map((m) => (
+        <div key={m.id} className="row member" role="row" data-task-id={m.id} data-state={m.state}>
+          <span role="cell" className="c-sel" />
+          <span role="cell" className="c-id">
+            <a href={href({ view: 'task', id: m.id })}>#{m.id}</a>
+          </span>
+          <span role="cell" className="c-agent">
+            [{m.arrayIndex}]{m.name ? <small> {m.name}</small> : null}
+          </span>
+          <span role="cell" className="c-state">
+            <StateBadge state={m.state} />
+          </span>
+          <span role="cell" className="c-pri">
+            {m.priority}
+          </span>
+          <span role="cell" className="c-prog">
+            <Progress value={m.progress} state={m.state} label={`Task ${m.id} progress`} />
+          </span>
+          <span role="cell" className="c-age">
+            {age(m.createdAt)}
+          </span>
+          <span role="cell" className="c-att">
+            {m.attempts}/{m.maxAttempts}
+          </span>
+          <span role="cell" className="c-note" title={note(m)}>
+            {note(m)}
+          </span>
+        </div>
+      ))}
+      {q.data.total > q.data.items.length && (
+        <p className="muted">
+          and {q.data.total - q.data.items.length} more: <a href={href({ view: 'queue', array: arrayId })}>show them all</a>
+        </p>
+      )}
+    </div>
+  );
+}
 type Sort = 'newest' | 'oldest' | 'priority';
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -33,7 +100,7 @@ function useDebounced<T>(value: T, ms: number): T {
  * Every task, as a virtualized table: only the visible rows are in the DOM, and rows are fetched
  * by page (200 at a time) as they scroll into view, so 100,000 tasks stay smooth.
  */
-export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
+export function QueueView({ api, agents, array }: { api: Api; agents: string[]; array?: number }) {
   const qc = useQueryClient();
   const toast = useToast();
   const [states, setStates] = useState<TaskState[]>([]);
@@ -43,10 +110,22 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
   const [sort, setSort] = useState<Sort>('newest');
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [priority, setPriority] = useState('0');
+  // Arrays show as one group row, unless a filter asks for tasks one by one.
+  const grouped = array === undefined && states.length === 0 && !search;
   const filter = useMemo(
-    () => ({ state: states.length ? states : undefined, agent: agent || undefined, search: search || undefined, sort }),
-    [states, agent, search, sort],
+    () => ({
+      state: states.length ? states : undefined,
+      agent: agent || undefined,
+      search: search || undefined,
+      sort,
+      ...(array !== undefined ? { arrayId: array } : {}),
+      ...(grouped ? { arrayHeads: true } : {}),
+    }),
+    [states, agent, search, sort, array, grouped],
   );
+  const [expanded, setExpanded] = useState<Set<number>>(new Set());
+  const [dragging, setDragging] = useState<number | null>(null);
+  const [dropOn, setDropOn] = useState<number | null>(null);
 
   const first = useQuery({
     queryKey: ['tasks', filter, 0],
@@ -55,7 +134,17 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
   });
   const total = first.data?.total ?? 0;
   const parentRef = useRef<HTMLDivElement>(null);
-  const rows = useVirtualizer({ count: total, getScrollElement: () => parentRef.current, estimateSize: () => ROW, overscan: 20 });
+  const byPageRef = useRef(new Map<number, TaskView[]>());
+  const rows = useVirtualizer({
+    count: total,
+    getScrollElement: () => parentRef.current,
+    estimateSize: (i) => {
+      const t = byPageRef.current.get(Math.floor(i / PAGE))?.[i % PAGE];
+      return t && expanded.has(t.id) ? ROW + GROUP_ROWS * ROW : ROW;
+    },
+    overscan: 20,
+  });
+  useEffect(() => rows.measure(), [expanded, rows]);
   const items = rows.getVirtualItems();
   const pages = useMemo(() => {
     const set = new Set<number>();
@@ -75,7 +164,41 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
     const d = more[i]?.data;
     if (d) byPage.set(p, d.items);
   });
+  byPageRef.current = byPage;
   const rowAt = (i: number): TaskView | undefined => byPage.get(Math.floor(i / PAGE))?.[i % PAGE];
+  // Each array on screen: its counts and combined progress.
+  const heads = items.map((it) => rowAt(it.index)).filter((t): t is TaskView => t !== undefined && grouped && t.arrayId === t.id);
+  const headIds = heads.map((t) => t.id);
+  const summaries = useQuery({
+    queryKey: ['arrays', headIds],
+    queryFn: () => api.tasks.arrays.query({ ids: headIds }),
+    enabled: headIds.length > 0,
+    refetchInterval: 2000,
+    placeholderData: keepPreviousData,
+  });
+  const summaryOf = (id: number) => summaries.data?.find((s) => s.arrayId === id);
+  const toggleGroup = (id: number) =>
+    setExpanded((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
+  // Queued rows are dragged to reorder the queue: in queue order only, where the list shows it.
+  const canDrag = (t: TaskView) => sort === 'priority' && t.actions.move && !(grouped && t.arrayId === t.id);
+  const dropBefore = async (target: TaskView) => {
+    const id = dragging;
+    setDragging(null);
+    setDropOn(null);
+    if (id === null || id === target.id) return;
+    try {
+      const moved = await api.tasks.move.mutate({ id, before: target.id });
+      toast({ kind: 'info', text: `Task ${id} moved before task ${target.id} (priority ${moved.priority})` });
+      void qc.invalidateQueries({ queryKey: ['tasks'] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
 
   const bulk = async (what: 'cancel' | 'retry' | 'priority') => {
     const ids = [...selected];
@@ -139,8 +262,13 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
         <select aria-label="Sort" value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
           <option value="newest">Newest first</option>
           <option value="oldest">Oldest first</option>
-          <option value="priority">Highest priority first</option>
+          <option value="priority">Queue order (priority, then place)</option>
         </select>
+        {array !== undefined && (
+          <a className="chip on" href={href({ view: 'queue' })} title="Show every task">
+            Array #{array} ✕
+          </a>
+        )}
         <div className="chips" role="group" aria-label="Filter by state">
           {TASK_STATES.map((s) => (
             <button
@@ -227,16 +355,92 @@ export function QueueView({ api, agents }: { api: Api; agents: string[] }) {
             <div style={{ height: rows.getTotalSize(), position: 'relative' }}>
               {items.map((it) => {
                 const t = rowAt(it.index);
+                const group = t && grouped && t.arrayId === t.id ? summaryOf(t.id) : undefined;
+                if (t && grouped && t.arrayId === t.id) {
+                  const open = expanded.has(t.id);
+                  return (
+                    <div
+                      key={it.key}
+                      data-index={it.index}
+                      className="group-row"
+                      role="row"
+                      aria-expanded={open}
+                      data-array-id={t.id}
+                      style={{ position: 'absolute', top: 0, left: 0, right: 0, height: it.size, transform: `translateY(${it.start}px)` }}
+                      onKeyDown={(e) => {
+                        if (e.key === 'Enter' || e.key === ' ') {
+                          e.preventDefault();
+                          toggleGroup(t.id);
+                        } else onRowKey(e, it.index, undefined);
+                      }}
+                      tabIndex={0}
+                    >
+                      <div className="row group-head">
+                        <span role="cell" className="c-sel">
+                          <button className="link" aria-label={`${open ? 'Collapse' : 'Expand'} array ${t.id}`} onClick={() => toggleGroup(t.id)}>
+                            {open ? '▾' : '▸'}
+                          </button>
+                        </span>
+                        <span role="cell" className="c-id">
+                          <a href={href({ view: 'queue', array: t.id })}>Array #{t.id}</a>
+                        </span>
+                        <span role="cell" className="c-agent">
+                          {t.agent}
+                        </span>
+                        <span role="cell" className="c-state" data-testid={`array-${t.id}-counts`} title={group ? countsText(group.counts) : ''}>
+                          {group ? countsText(group.counts) : '…'}
+                        </span>
+                        <span role="cell" className="c-pri">
+                          {t.priority}
+                        </span>
+                        <span role="cell" className="c-prog">
+                          <Progress value={group?.progress ?? null} state={groupState(group?.counts)} label={`Array ${t.id} progress`} />
+                        </span>
+                        <span role="cell" className="c-age">
+                          {age(t.createdAt)}
+                        </span>
+                        <span role="cell" className="c-att">
+                          {group ? `${group.total} tasks` : ''}
+                        </span>
+                        <span role="cell" className="c-note">
+                          {group?.throttle ? `at most ${group.throttle} at once` : ''}
+                        </span>
+                      </div>
+                      {open && <ArrayMembers api={api} arrayId={t.id} />}
+                    </div>
+                  );
+                }
                 return (
                   <div
                     key={it.key}
                     data-index={it.index}
-                    className={`row ${t && selected.has(t.id) ? 'selected' : ''}`}
+                    className={`row ${t && selected.has(t.id) ? 'selected' : ''} ${t && dropOn === t.id ? 'drop-before' : ''}`}
                     role="row"
                     tabIndex={0}
                     aria-selected={t ? selected.has(t.id) : false}
                     data-task-id={t?.id}
                     data-state={t?.state}
+                    draggable={t ? canDrag(t) : false}
+                    onDragStart={(e) => {
+                      if (!t) return;
+                      setDragging(t.id);
+                      e.dataTransfer.effectAllowed = 'move';
+                      e.dataTransfer.setData('text/plain', String(t.id));
+                    }}
+                    onDragOver={(e) => {
+                      if (!t || dragging === null || !canDrag(t)) return;
+                      e.preventDefault();
+                      setDropOn(t.id);
+                    }}
+                    onDragLeave={() => setDropOn((d) => (d === t?.id ? null : d))}
+                    onDrop={(e) => {
+                      e.preventDefault();
+                      if (t) void dropBefore(t);
+                    }}
+                    onDragEnd={() => {
+                      setDragging(null);
+                      setDropOn(null);
+                    }}
                     style={{ position: 'absolute', top: 0, left: 0, right: 0, height: it.size, transform: `translateY(${it.start}px)` }}
                     onKeyDown={(e) => onRowKey(e, it.index, t)}
                     onDoubleClick={() => t && (window.location.hash = href({ view: 'task', id: t.id }))}

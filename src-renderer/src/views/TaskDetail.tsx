@@ -47,11 +47,22 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
     if (follow && logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight;
   }, [log, follow]);
 
-  const act = async (what: 'cancel' | 'retry' | 'hold' | 'release') => {
-    const said = { cancel: `Cancelling task ${id}`, retry: `Task ${id} is queued again`, hold: `Task ${id} is held`, release: `Task ${id} is released` };
+  const act = async (what: 'cancel' | 'retry' | 'retryAll' | 'hold' | 'release' | 'top' | 'bottom') => {
+    const said = {
+      cancel: `Cancelling task ${id}`,
+      retry: `Task ${id} is queued again`,
+      retryAll: `Task ${id} and what waited on it are queued again`,
+      hold: `Task ${id} is held`,
+      release: `Task ${id} is released`,
+      top: `Task ${id} moved to the top of its priority`,
+      bottom: `Task ${id} moved to the bottom of its priority`,
+    };
     try {
-      await api.tasks[what].mutate({ id });
+      if (what === 'top' || what === 'bottom') await api.tasks.move.mutate({ id, to: what });
+      else if (what === 'retryAll') await api.tasks.retry.mutate({ id, withDependents: true });
+      else await api.tasks[what].mutate({ id });
       void qc.invalidateQueries({ queryKey: ['task', id] });
+      void qc.invalidateQueries({ queryKey: ['tasks'] });
       toast({ kind: 'info', text: said[what] });
     } catch (e) {
       toast({ kind: 'error', text: readable(e) });
@@ -106,6 +117,13 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             </button>
           )}
           {t.actions.retry && <button onClick={() => void act('retry')}>Retry</button>}
+          {t.actions.retry && t.dependents.length > 0 && (
+            <button onClick={() => void act('retryAll')} title="Also the tasks cancelled because this one did not meet their dependency">
+              Retry with dependents
+            </button>
+          )}
+          {t.actions.move && <button onClick={() => void act('top')}>Move to top</button>}
+          {t.actions.move && <button onClick={() => void act('bottom')}>Move to bottom</button>}
           {t.actions.hold && <button onClick={() => void act('hold')}>Hold</button>}
           {t.actions.release && <button onClick={() => void act('release')}>Release</button>}
         </div>
@@ -136,7 +154,41 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             <dd>{t.priority}</dd>
             <dt>Timeout</dt>
             <dd>{t.timeoutSec ? `${t.timeoutSec} s` : 'none'}</dd>
+            {t.arrayId !== null && (
+              <>
+                <dt>Array</dt>
+                <dd>
+                  <a href={href({ view: 'queue', array: t.arrayId })}>#{t.arrayId}</a>, index {t.arrayIndex}
+                </dd>
+              </>
+            )}
           </dl>
+          {t.dependencies && (
+            <>
+              <h3>Waits for</h3>
+              <p className="muted">{t.dependencies.mode === 'any' ? 'Any one of these:' : 'All of these:'}</p>
+              <ul className="deps" aria-label="Dependencies">
+                {t.dependencies.items.map((d) => (
+                  <li key={`${d.type}:${d.id}`}>
+                    <code>{d.type}</code> <a href={href({ view: 'task', id: d.id })}>#{d.id}</a> <StateBadge state={d.state} />
+                  </li>
+                ))}
+                {t.dependencies.total > t.dependencies.items.length && <li>and {t.dependencies.total - t.dependencies.items.length} more</li>}
+              </ul>
+            </>
+          )}
+          {t.dependents.length > 0 && (
+            <>
+              <h3>Needed by</h3>
+              <p aria-label="Dependents">
+                {t.dependents.map((d) => (
+                  <a key={d} href={href({ view: 'task', id: d })}>
+                    #{d}{' '}
+                  </a>
+                ))}
+              </p>
+            </>
+          )}
         </div>
         <div className="card">
           <h3>Input</h3>
