@@ -46,7 +46,7 @@ export async function dispatchBench({ tasks }) {
   try {
     const lines = Array.from({ length: tasks }, () => '{"agent":"noop"}').join('\n');
     const t0 = performance.now();
-    const { ids } = JSON.parse(await run(['submit', '--batch', '-', '--json'], env, lines));
+    const ids = JSON.parse(await run(['submit', '--batch', '-', '--json'], env, lines)).map((t) => t.id);
     await run(['wait', ...ids.map(String), '--json'], env);
     const manager = performance.now() - t0;
     const loop = await plainLoop(tasks, 8);

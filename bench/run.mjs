@@ -8,6 +8,7 @@ import { uiBench } from './ui.mjs';
 import { dispatchBench } from './dispatch.mjs';
 import { memoryStartupBench } from './memory-startup.mjs';
 import { schedulingBench } from './scheduling.mjs';
+import { etaBench } from './eta.mjs';
 import { submitBench } from './submit.mjs';
 import { ROOT } from './lib.mjs';
 
@@ -22,6 +23,7 @@ const benches = reportOnly
       ['dispatch', () => dispatchBench({ tasks: quick ? 300 : 2000 })],
       ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
       ['scheduling', () => schedulingBench({ quick })],
+      ['estimates', () => etaBench({ quick })],
       ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
       ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
       ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],

@@ -46,6 +46,9 @@ function makeQueue(n, rnd) {
       notBefore: null,
       priority: Math.floor(rnd() * 11) - 5,
       since: 0,
+      seq: i,
+      array: null,
+      throttle: null,
     });
   }
   q.addAll(entries);

@@ -49,6 +49,13 @@ export const AgentManifestSchema = z
       })
       .strict()
       .default({ maxAttempts: 1, backoffSec: 5 }),
+    /** How long a task of it usually takes, for the queue's estimates until it has run (learned after). */
+    expectedSec: z
+      .number()
+      .positive()
+      .max(30 * 24 * 3600)
+      .nullable()
+      .default(null),
     /** At most this many tasks of this agent at once; null for no limit of its own. */
     concurrency: z.number().int().min(1).max(10_000).nullable().default(null),
     resourceInputs: ResourceInputsSchema.default({}),
@@ -65,6 +72,7 @@ export const AgentViewSchema = z.object({
   inputSchema: z.record(z.string(), z.unknown()),
   resources: ResourceRequestSchema,
   timeoutSec: z.number().nullable(),
+  expectedSec: z.number().nullable(),
   retry: z.object({ maxAttempts: z.number(), backoffSec: z.number() }),
   concurrency: z.number().nullable(),
   dir: z.string(),

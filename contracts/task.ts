@@ -231,6 +231,12 @@ export const TaskViewSchema = z.object({
   waitingReason: z.string().nullable(),
   /** The same, as data; null unless it is queued. */
   scheduling: SchedulingStatusSchema.nullable(),
+  /**
+   * When it is expected to start and end (queued or running), from a simulation of the queue;
+   * null with `etaNote` saying why where there is none (past the horizon, blocked with no end in sight).
+   */
+  eta: z.object({ startAt: z.date(), endAt: z.date() }).nullable(),
+  etaNote: z.string().nullable(),
   actions: TaskActionsSchema,
   /** The most it was seen to use: live while it runs; otherwise (in a task's detail) its last attempt's. */
   peak: PeakSchema.nullable(),

@@ -73,3 +73,22 @@ export function parseArraySpec(spec: string): ArraySpec | { problem: string } {
   }
   return { indices, throttle };
 }
+
+/** "under a minute", "about 4 min", "about 2 h 10 min": how far off an estimate is, in words. */
+export function aboutIn(ms: number): string {
+  if (ms < 60_000) return 'under a minute';
+  const min = Math.round(ms / 60_000);
+  if (min < 60) return `about ${min} min`;
+  const h = Math.floor(min / 60);
+  const rest = min % 60;
+  return `about ${h} h${rest ? ` ${rest} min` : ''}`;
+}
+
+/** A task's estimate in words: "starts in about 4 min", "ends in about 2 min", or why there is none. */
+export function etaText(t: { state: string; eta: { startAt: Date; endAt: Date } | null; etaNote: string | null }, now = Date.now()): string | null {
+  if (t.eta) {
+    if (t.state === 'queued') return `starts in ${aboutIn(t.eta.startAt.getTime() - now)}, ends in ${aboutIn(t.eta.endAt.getTime() - now)}`;
+    return `ends in ${aboutIn(t.eta.endAt.getTime() - now)}`;
+  }
+  return t.etaNote;
+}

@@ -228,6 +228,15 @@ const queue = router({
       keptFor: manager.keptFor(),
       /** Set while the task database cannot be written (a full disk): nothing new starts. */
       degraded: manager.degraded(),
+      /** The queue's estimate: when it was worked out, how far ahead it looks, and when the queue is expected to drain. */
+      estimate: ((e) => ({
+        computedAt: new Date(e.computedAt),
+        horizonMs: e.horizonMs,
+        estimated: e.etas.size,
+        withoutEstimate: e.none.size,
+        drainsAt: e.drainsAt === null ? null : new Date(e.drainsAt),
+        truncated: e.truncated,
+      }))(manager.estimate()),
     };
   }),
 });

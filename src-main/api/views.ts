@@ -13,6 +13,7 @@ const DETAIL_LINKS = 200;
 
 export function taskView(t: TaskRecord, manager: Manager): TaskView {
   const scheduling = manager.schedulingStatus(t);
+  const { eta, note } = manager.eta(t);
   return {
     id: t.id,
     agent: t.agent,
@@ -34,6 +35,8 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     timeoutSec: t.timeoutSec,
     waitingReason: describeStatus(scheduling),
     scheduling,
+    eta: eta ? { startAt: new Date(eta.startAt), endAt: new Date(eta.endAt) } : null,
+    etaNote: note,
     actions: manager.actions(t),
     peak: manager.livePeak(t.id),
     result: t.result ?? null,
@@ -93,6 +96,7 @@ export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentVi
     inputSchema: a.inputSchema,
     resources: a.resources,
     timeoutSec: a.timeoutSec,
+    expectedSec: a.expectedSec,
     retry: a.retry,
     concurrency: a.concurrency,
     dir: a.dir,

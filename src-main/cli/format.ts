@@ -1,4 +1,5 @@
 import type { TaskView } from '../../contracts/task.js';
+import { aboutIn, etaText } from '../../contracts/workflow.js';
 
 export function age(from: Date, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - from.getTime()) / 1000));
@@ -34,7 +35,14 @@ export function note(t: TaskView): string {
   return t.progressMessage ?? '';
 }
 
-export const LIST_HEAD = ['ID', 'STATE', 'AGENT', 'ARRAY', 'PRI', 'PROGRESS', 'ATTEMPTS', 'AGE', 'NOTE'];
+export const LIST_HEAD = ['ID', 'STATE', 'AGENT', 'ARRAY', 'PRI', 'PROGRESS', 'ATTEMPTS', 'AGE', 'STARTS', 'NOTE'];
+
+/** The STARTS column: "in 4 min" for a queued task with an estimate, "-" otherwise. */
+function startsIn(t: TaskView, now = Date.now()): string {
+  if (t.state !== 'queued') return '-';
+  if (!t.eta) return t.etaNote?.includes('more than') ? '>6 h' : '?';
+  return aboutIn(t.eta.startAt.getTime() - now).replace(/^about /, '');
+}
 
 /** Queued, as a person would say it: held (by them), waiting (for its dependencies), or queued. */
 export function stateWord(t: Pick<TaskView, 'state' | 'held' | 'blocked'>): string {
@@ -51,6 +59,7 @@ export function listRow(t: TaskView): string[] {
     pct(t.progress),
     `${t.attempts}/${t.maxAttempts}`,
     age(t.createdAt),
+    startsIn(t),
     note(t),
   ];
 }
@@ -91,6 +100,9 @@ export function showTask(
   }
   if (t.dependents?.length) lines.push(`  needed by:  ${t.dependents.join(', ')}`);
   if (t.waitingReason) lines.push(`  waiting:    ${t.waitingReason}`);
+  const eta = etaText(t);
+  if (eta)
+    lines.push(`  estimate:   ${eta}${t.eta ? ` (${t.state === 'queued' ? `from ${t.eta.startAt.toISOString()} ` : ''}to ${t.eta.endAt.toISOString()})` : ''}`);
   if (t.notBefore) lines.push(`  next try:   ${t.notBefore.toISOString()}`);
   if (t.error) lines.push(`  error:      ${t.error}`);
   lines.push(`  input:      ${JSON.stringify(t.input)}`);

@@ -10,6 +10,7 @@ import { LIST_HEAD, listRow, showTask, table } from './format.js';
 import { HELP } from './help.js';
 import { readBatch, SUBMIT_OPTIONS, submissionsFromBatch, submissionsFromFlags } from './submit.js';
 import { waitFor } from './wait.js';
+import { aboutIn } from '../../contracts/workflow.js';
 
 const out = process.stdout;
 const tty = Boolean(process.stdout.isTTY);
@@ -234,10 +235,14 @@ const COMMANDS: Record<string, Command> = {
         throw e;
       }
       if (!v.wait) {
-        const created = await views(api, ids);
-        if (v.json) printJson(created.length === 1 ? created[0] : created);
-        else if (created.length > 20 && lines) print(`submitted ${ids.length} task(s): ${ids[0]}…${ids[ids.length - 1]}`);
-        else for (const l of describeCreated(created)) print(l);
+        // A long batch in words is its range; only --json (or a short one) needs every task's view.
+        if (!v.json && ids.length > 20)
+          print(`submitted ${ids.length} task(s): ${ids[0]}…${ids[ids.length - 1]}${lines ? '' : `; \`agentmgr list --array ${ids[0]}\` shows them`}`);
+        else {
+          const created = await views(api, ids);
+          if (v.json) printJson(created.length === 1 ? created[0] : created);
+          else for (const l of describeCreated(created)) print(l);
+        }
       }
       return v.wait ? waitAndReport(api, ids, v) : 0;
     },
@@ -390,6 +395,11 @@ const COMMANDS: Record<string, Command> = {
       print(
         `Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`,
       );
+      const e = q.estimate;
+      if (e.drainsAt !== null && q.queued + q.running > 0)
+        print(
+          `Estimate: the queue is done in ${aboutIn(new Date(e.drainsAt).getTime() - Date.now())}${e.withoutEstimate > 0 ? ` (${e.withoutEstimate} task(s) without an estimate: see \`agentmgr show ID\`)` : ''}`,
+        );
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);
       print(
         `CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`,

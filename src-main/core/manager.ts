@@ -18,6 +18,8 @@ import { SchedulerLoop } from './scheduler/loop.js';
 import type { StatusInput } from './scheduler/loop.js';
 import type { Status } from './scheduler/status.js';
 import { Workflow } from './workflow/settle.js';
+import { Estimator, type Estimate } from './eta/estimator.js';
+import type { Eta } from './eta/simulate.js';
 
 export type { ArrayActionResult, Degraded, ManagerConfig, ManagerDeps, MoveTo };
 
@@ -37,6 +39,7 @@ export class Manager {
   private readonly commands: Commands;
   private readonly profiles: ProfileCache;
   private readonly workflow: Workflow;
+  private readonly estimator: Estimator;
   /** The store, read-only: what the API reads tasks through. */
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
@@ -55,7 +58,10 @@ export class Manager {
       health: this.health,
       capacity: () => this.capacity(),
       progressFlushMs: () => config.progressFlushMs,
-      succeeded: (agent) => this.profiles.forget(agent),
+      succeeded: (agent) => {
+        this.profiles.forget(agent);
+        this.estimator.forget(agent);
+      },
     });
     this.loop = new SchedulerLoop({
       ...deps,
@@ -68,6 +74,7 @@ export class Manager {
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
     this.publisher.watch((t) => this.workflow.changed(t));
+    this.estimator = new Estimator({ ...deps, ledger: this.ledger, loop: this.loop, paused: () => this.commands.paused });
     this.commands = new Commands({
       ...deps,
       loop: this.loop,
@@ -126,10 +133,12 @@ export class Manager {
 
   /** Stores every submission in one transaction, or none: the error names the first bad one. */
   submit(submissions: readonly TaskSubmission[]): TaskRecord[] {
+    this.estimator.queueChanged();
     return this.commands.submit(submissions);
   }
 
   cancel(id: number): TaskRecord {
+    this.estimator.queueChanged();
     return this.commands.cancel(id);
   }
 
@@ -139,6 +148,7 @@ export class Manager {
 
   /** Moves a queued task within the queue (top, bottom, or before another queued task). */
   move(id: number, where: MoveTo): TaskRecord {
+    this.estimator.queueChanged();
     return this.commands.move(id, where);
   }
 
@@ -205,6 +215,16 @@ export class Manager {
     const ended = isTerminal(task.state);
     const queued = task.state === 'queued';
     return { cancel: !ended, retry: ended, priority: queued, hold: queued && !task.held, release: queued && task.held, move: queued };
+  }
+
+  /** A task's expected start and end (from the queue's simulation), or why there is none. */
+  eta(task: Pick<TaskRecord, 'id' | 'state' | 'held'>): { eta: Eta | null; note: string | null } {
+    return this.estimator.of(task);
+  }
+
+  /** The queue's estimate as a whole: when it was worked out, its horizon, when the queue drains. */
+  estimate(): Estimate {
+    return this.estimator.current();
   }
 
   /** The task the last scheduling cycle kept resources for (see reservation.ts); null if none. */

@@ -172,6 +172,8 @@ export interface TaskStore {
   events(taskId: number): TaskEventRecord[];
   /** Peaks of the agent's most recent successful attempts, newest first. */
   recentPeaks(agent: string, limit: number): PeakSample[];
+  /** How long (ms) the agent's most recent successful attempts ran, newest first. */
+  recentDurations(agent: string, limit: number): number[];
   /** A setting as stored (JSON); undefined when never set. */
   getSetting<T>(key: string): T | undefined;
   /** Stores a setting (JSON), replacing what was there. */

@@ -245,7 +245,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(w.stdout).toMatch(new RegExp(`#${task.id} demo +█{20} 100% succeeded`));
     expect(w.stdout).toContain('\x1b[2K');
     const l = tty(['list', '--limit', '3']);
-    expect(l.stdout).toMatch(/^ID +STATE +AGENT +ARRAY +PRI +PROGRESS +ATTEMPTS +AGE +NOTE\r?$/m);
+    expect(l.stdout).toMatch(/^ID +STATE +AGENT +ARRAY +PRI +PROGRESS +ATTEMPTS +AGE +STARTS +NOTE\r?$/m);
     expect(l.stdout).toMatch(new RegExp(`^${task.id} +succeeded +demo +- +0 +100% +1/1 `, 'm'));
   });
 

@@ -445,6 +445,19 @@ export class MemoryTaskStore implements TaskStore {
       .map((x) => x.peak);
   }
 
+  recentDurations(agent: string, limit: number): number[] {
+    const out: { endedAt: number; ms: number }[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.agent !== agent) continue;
+      for (const a of this.attemptsOf.get(t.id) ?? [])
+        if (a.outcome === 'succeeded' && a.endedAt !== null) out.push({ endedAt: a.endedAt, ms: a.endedAt - a.startedAt });
+    }
+    return out
+      .sort((a, b) => b.endedAt - a.endedAt)
+      .slice(0, limit)
+      .map((x) => x.ms);
+  }
+
   getSetting<T>(key: string): T | undefined {
     const v = this.settings.get(key);
     return v === undefined ? undefined : (JSON.parse(v) as T);

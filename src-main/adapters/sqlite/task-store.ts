@@ -568,6 +568,15 @@ export class SqliteTaskStore implements TaskStore {
       .all();
   }
 
+  recentDurations(agent: string, limit: number): number[] {
+    return this.conn.sqlite
+      .prepare(
+        `SELECT a.ended_at - a.started_at FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.agent = ? AND a.outcome = 'succeeded' AND a.ended_at IS NOT NULL ORDER BY a.ended_at DESC LIMIT ?`,
+      )
+      .pluck()
+      .all(agent, limit) as number[];
+  }
+
   getSetting<T>(key: string): T | undefined {
     const r = this.db.select().from(settings).where(eq(settings.key, key)).get();
     return r ? (JSON.parse(r.value) as T) : undefined;

@@ -86,6 +86,11 @@ export class SchedulerLoop {
     return this.queue.size;
   }
 
+  /** Every queued entry, in queue order (a copy: what the estimates simulate from). */
+  snapshot(): QueueEntry[] {
+    return this.queue.toArray();
+  }
+
   addAll(entries: readonly QueueEntry[]): void {
     this.queue.addAll(entries, this.deps.clock.now());
   }

@@ -3,6 +3,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { TaskState, TaskView } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
+import { etaText } from '../../../contracts/workflow.js';
 import { readable, type Api } from '../api.js';
 import { Progress, StateBadge } from '../components/Progress.js';
 import { age, STATE_LABEL } from '../lib/format.js';
@@ -13,7 +14,10 @@ const PAGE = 200;
 
 /** What a row says in its last column: why it waits, what it is doing, or what went wrong. */
 function note(t: TaskView): string {
-  if (t.state === 'queued') return t.waitingReason ?? '';
+  if (t.state === 'queued') {
+    const eta = t.eta ? etaText(t)!.replace(/, ends in .*$/, '') : null;
+    return [eta, t.waitingReason].filter(Boolean).join(' · ');
+  }
   if (t.state === 'running' || t.state === 'starting') return t.progressMessage ?? '';
   return t.error ?? '';
 }

@@ -4,6 +4,7 @@ import { authHeaders, inElectron, readable, type Api } from '../api.js';
 import { Progress, StateBadge } from '../components/Progress.js';
 import { bytes, mb, resources } from '../lib/format.js';
 import { href } from '../lib/router.js';
+import { etaText } from '../../../contracts/workflow.js';
 import { useToast } from '../lib/toasts.js';
 
 const MAX_LOG_CHARS = 2_000_000;
@@ -135,6 +136,11 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
       {t.waitingReason && (
         <p className="waiting" role="status">
           Waiting: {t.waitingReason}
+        </p>
+      )}
+      {etaText(t) && (
+        <p className="muted" data-testid="eta" title={t.eta ? `${t.eta.startAt.toLocaleString()} – ${t.eta.endAt.toLocaleString()}` : ''}>
+          Estimate: {etaText(t)}
         </p>
       )}
       {t.error && (

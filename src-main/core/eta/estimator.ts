@@ -1,0 +1,126 @@
+import type { Ledger } from '../ledger/ledger.js';
+import type { TaskRecord } from '../model/task.js';
+import type { AgentCatalog, Clock, TaskStore, TelemetrySource } from '../ports.js';
+import { percentile } from '../model/profile.js';
+import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
+import { toEntry } from '../scheduler/loop.js';
+import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.js';
+
+export const ETA = {
+  /** No estimate further ahead than this. */
+  horizonMs: 6 * 3_600_000,
+  /** At most this many starts simulated (the bound on one estimate's cost). */
+  maxStarts: 20_000,
+  /** At most this many tasks waiting for dependencies are taken into the simulation. */
+  maxBlocked: 5_000,
+  /** An estimate is worked out again once it is this old (and asked for)... */
+  maxAgeMs: 2000,
+  /** ...or this old, once the queue has changed (a submit, a cancel, a move). */
+  minAgeMs: 250,
+  /** What a task of an agent with no history and no `expectedSec` is taken to need. */
+  defaultSec: 300,
+  /** The learned duration is the median of this many recent successes. */
+  window: 20,
+} as const;
+
+export interface EstimatorDeps {
+  store: TaskStore;
+  clock: Clock;
+  telemetry: TelemetrySource;
+  agents: Pick<AgentCatalog, 'get'>;
+  ledger: Ledger;
+  loop: Pick<SchedulerLoop, 'snapshot'>;
+  config: Readonly<LoopConfig>;
+  paused: () => boolean;
+}
+
+export interface Estimate extends SimResult {
+  computedAt: number;
+  horizonMs: number;
+}
+
+/**
+ * The queue's estimates: each queued task's expected start and end, from the simulation of
+ * simulate.ts run on the live state. Worked out when asked for and at most every maxAgeMs, never
+ * inside a scheduling cycle; durations are each agent's median of recent successes (kept until
+ * another one succeeds), else its manifest's `expectedSec`, else ETA.defaultSec.
+ */
+export class Estimator {
+  private last: Estimate | null = null;
+  private changed = false;
+  private readonly durations = new Map<string, number>();
+
+  constructor(private readonly deps: EstimatorDeps) {}
+
+  /** The latest estimate, worked out again when it is older than ETA.maxAgeMs (ETA.minAgeMs once the queue changed). */
+  current(): Estimate {
+    const now = this.deps.clock.now();
+    const age = this.last ? now - this.last.computedAt : Infinity;
+    if (age >= ETA.maxAgeMs || (this.changed && age >= ETA.minAgeMs)) {
+      this.last = this.compute(now);
+      this.changed = false;
+    }
+    return this.last!;
+  }
+
+  /** The queue changed (a submit, a cancel, a move): the next estimate asked for may be worked out sooner. */
+  queueChanged(): void {
+    this.changed = true;
+  }
+
+  /** An attempt of this agent succeeded: its learned duration is out of date. */
+  forget(agent: string): void {
+    this.durations.delete(agent);
+  }
+
+  /** Where a task's estimate stands: its expected start and end, or why there is none. */
+  of(task: Pick<TaskRecord, 'id' | 'state' | 'held'>): { eta: Eta | null; note: string | null } {
+    if (task.state !== 'queued' && task.state !== 'running' && task.state !== 'starting') return { eta: null, note: null };
+    if (task.held) return { eta: null, note: 'no estimate while it is held' };
+    const e = this.current();
+    const eta = e.etas.get(task.id) ?? null;
+    return { eta, note: eta ? null : (e.none.get(task.id) ?? null) };
+  }
+
+  /** How long a task of the agent is taken to need. */
+  durationMs(agent: string): number {
+    let d = this.durations.get(agent);
+    if (d === undefined) {
+      const learned = percentile(this.deps.store.recentDurations(agent, ETA.window), 50);
+      d = learned ?? (this.deps.agents.get(agent)?.expectedSec ?? ETA.defaultSec) * 1000;
+      this.durations.set(agent, d);
+    }
+    return d;
+  }
+
+  private compute(now: number): Estimate {
+    const { store, telemetry, ledger, config, loop } = this.deps;
+    const running = ledger.running(now).map((r) => {
+      const run = ledger.get(r.taskId);
+      return { ...r, startedAt: run?.startedAt ?? now, progress: store.getTask(r.taskId)?.progress ?? null };
+    });
+    const blocked: SimBlocked[] = [];
+    for (const t of store.listTasks({ states: ['queued'], blocked: true, limit: ETA.maxBlocked })) {
+      if (t.held) continue;
+      const d = store.dependencies(t.id);
+      if (d) blocked.push({ entry: toEntry(t, now), mode: d.mode, deps: d.links.map((l) => ({ type: l.type, id: l.id })) });
+    }
+    const result = simulate({
+      now,
+      paused: this.deps.paused(),
+      maxConcurrency: config.maxConcurrency,
+      reserveAfterMs: config.reserveAfterMs,
+      vramMarginMB: config.vramMarginMB,
+      memoryMarginMB: config.memoryMarginMB,
+      agentLimit: (name) => this.deps.agents.get(name)?.concurrency ?? null,
+      node: telemetry.current(),
+      running,
+      queued: loop.snapshot(),
+      blocked,
+      durationMs: (a) => this.durationMs(a),
+      horizonMs: ETA.horizonMs,
+      maxStarts: ETA.maxStarts,
+    });
+    return { ...result, computedAt: now, horizonMs: ETA.horizonMs };
+  }
+}
