@@ -41,6 +41,15 @@ function each(ids: readonly number[], act: (id: number) => unknown): { done: num
 }
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
 
+/** The first `n` tasks estimated to start after `from` (the queued ones; the running started before), soonest first. */
+function nextToStart(etas: ReadonlyMap<number, { startAt: number; endAt: number }>, from: number, n: number) {
+  return [...etas]
+    .filter(([, e]) => e.startAt >= from)
+    .sort((x, y) => x[1].startAt - y[1].startAt || x[0] - y[0])
+    .slice(0, n)
+    .map(([id, e]) => ({ id, startAt: new Date(e.startAt), endAt: new Date(e.endAt) }));
+}
+
 function getTask(s: ApiServices, id: number) {
   const t = s.manager.queries.get(id);
   if (!t) throw new TRPCError({ code: 'NOT_FOUND', message: `no task with id ${id}; \`agentmgr list\` shows the tasks there are` });
@@ -236,6 +245,8 @@ const queue = router({
         withoutEstimate: e.none.size,
         drainsAt: e.drainsAt === null ? null : new Date(e.drainsAt),
         truncated: e.truncated,
+        /** The next queued tasks to start, soonest first. */
+        next: nextToStart(e.etas, e.computedAt, 10),
       }))(manager.estimate()),
     };
   }),

@@ -110,7 +110,7 @@ describe('task-ended and the task view', () => {
     });
     expect(h.manager.waitingReason(get(b!.id))).toBe('the maximum of 1 task at once is reached');
     h.runner.live()[0]!.exit({ exitCode: 0 });
-    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: false, retry: true, priority: false, hold: false, release: false });
+    expect(h.manager.actions(get(a!.id))).toEqual({ cancel: false, retry: true, priority: false, hold: false, release: false, move: false });
     expect(h.manager.schedulingStatus(get(a!.id))).toBeNull();
   });
 });

@@ -20,8 +20,19 @@ afterAll(async () => {
   t.cleanup();
 });
 
-const MUTATIONS = ['tasks.submit', 'tasks.submitBatch', 'tasks.cancel', 'tasks.retry', 'tasks.setPriority', 'tasks.cancelMany', 'settings.update'];
-const QUERIES = ['tasks.get', 'tasks.page', 'tasks.list', 'tasks.logs', 'telemetry.history'];
+const MUTATIONS = [
+  'tasks.submit',
+  'tasks.submitBatch',
+  'tasks.cancel',
+  'tasks.retry',
+  'tasks.setPriority',
+  'tasks.cancelMany',
+  'tasks.move',
+  'tasks.cancelArray',
+  'tasks.retryArray',
+  'settings.update',
+];
+const QUERIES = ['tasks.get', 'tasks.getMany', 'tasks.arrays', 'tasks.page', 'tasks.list', 'tasks.logs', 'telemetry.history'];
 
 /** Plain JSON of any shape, with the field names the procedures know mixed in, so some get deep. */
 const known = fc.constantFrom(
@@ -40,6 +51,18 @@ const known = fc.constantFrom(
   'range',
   'maxConcurrency',
   'name',
+  'dependsOn',
+  'dependsMode',
+  'type',
+  'refs',
+  'ref',
+  'array',
+  'each',
+  'throttle',
+  'arrayId',
+  'before',
+  'to',
+  'withDependents',
 );
 const value = fc.letrec((tie) => ({
   v: fc.oneof(

@@ -234,6 +234,48 @@ describe('API over HTTP and WebSocket', () => {
     expect(m.services.manager.config.reserveAfterMs).toBe(90_000);
   });
 
+  it('workflows as data: dependencies, refs, arrays; bad ones refused with a code, the line, and what to fix', async () => {
+    expect(await appError(api.tasks.submit.mutate({ agent: 'ok', dependsOn: [{ type: 'afterok' }] }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/a dependency needs at least one task id \(ids\) or batch ref \(refs\)/),
+    });
+    expect(await appError(api.tasks.submit.mutate({ agent: 'ok', array: '0-3', throttle: 0 }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/a throttle of 0 would never start anything/),
+    });
+    const cycle = await appError(
+      api.tasks.submitBatch.mutate([
+        { agent: 'ok' },
+        { agent: 'ok', ref: 'x', dependsOn: [{ type: 'afterok', refs: ['y'] }] },
+        { agent: 'ok', ref: 'y', dependsOn: [{ type: 'afterok', refs: ['x'] }] },
+      ]),
+    );
+    expect(cycle).toMatchObject({ code: 'INVALID_INPUT', index: 2, message: expect.stringMatching(/cycle \(x → y → x\)/) });
+    // A line may make an array; a later line waits for all of it.
+    const made = await api.tasks.submitBatch.mutate([
+      { agent: 'ok', ref: 'pages', array: '0-2%1', hold: true },
+      { agent: 'ok', dependsOn: [{ type: 'afterok', refs: ['pages'] }] },
+    ]);
+    expect(made.count).toBe(4);
+    const views = await api.tasks.getMany.query({ ids: made.ids });
+    expect(views.map((v) => [v.arrayIndex, v.blocked])).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+      [null, true],
+    ]);
+    expect(views[3]!.waitingReason).toBe(`waits for task ${made.ids[0]} (queued), ${made.ids[1]} (queued) and ${made.ids[2]} (queued)`);
+    const [sum] = await api.tasks.arrays.query({ ids: [made.ids[0]!] });
+    expect(sum).toMatchObject({ total: 3, throttle: 1, counts: { queued: 3 } });
+    expect(await appError(api.tasks.getMany.query({ ids: [made.ids[0]!, 999_999] }))).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await api.tasks.cancelArray.mutate({ arrayId: made.ids[0]! })).done).toHaveLength(3);
+    expect(await api.tasks.get.query({ id: made.ids[3]! })).toMatchObject({ state: 'cancelled', error: `dependency ${made.ids[0]} ended cancelled` });
+    expect(await appError(api.tasks.move.mutate({ id: made.ids[3]!, to: 'top' }))).toMatchObject({
+      code: 'INVALID_STATE',
+      message: `task ${made.ids[3]} is cancelled; only a queued task can be moved`,
+    });
+  });
+
   it('page: any window of the filtered, sorted list with its total; search by id or name', async () => {
     const made = await api.tasks.submitBatch.mutate([
       { agent: 'ok', name: 'alpha report', priority: -5 },

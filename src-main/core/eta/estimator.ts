@@ -9,8 +9,10 @@ import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.
 export const ETA = {
   /** No estimate further ahead than this. */
   horizonMs: 6 * 3_600_000,
-  /** At most this many starts simulated (the bound on one estimate's cost). */
-  maxStarts: 20_000,
+  /** At most this many starts simulated (the bound on one estimate's cost: about 30 µs each). */
+  maxStarts: 10_000,
+  /** An estimate that took long is worked out again at most once per this many times its cost (so it takes at most 5 % of the time). */
+  costFactor: 20,
   /** At most this many tasks waiting for dependencies are taken into the simulation. */
   maxBlocked: 5_000,
   /** An estimate is worked out again once it is this old (and asked for)... */
@@ -37,6 +39,8 @@ export interface EstimatorDeps {
 export interface Estimate extends SimResult {
   computedAt: number;
   horizonMs: number;
+  /** What working it out took (ms, by the Manager's clock). */
+  costMs: number;
 }
 
 /**
@@ -56,7 +60,8 @@ export class Estimator {
   current(): Estimate {
     const now = this.deps.clock.now();
     const age = this.last ? now - this.last.computedAt : Infinity;
-    if (age >= ETA.maxAgeMs || (this.changed && age >= ETA.minAgeMs)) {
+    const spent = (this.last?.costMs ?? 0) * ETA.costFactor;
+    if (age >= Math.max(ETA.maxAgeMs, spent) || (this.changed && age >= Math.max(ETA.minAgeMs, spent))) {
       this.last = this.compute(now);
       this.changed = false;
     }
@@ -121,6 +126,6 @@ export class Estimator {
       horizonMs: ETA.horizonMs,
       maxStarts: ETA.maxStarts,
     });
-    return { ...result, computedAt: now, horizonMs: ETA.horizonMs };
+    return { ...result, computedAt: now, horizonMs: ETA.horizonMs, costMs: Math.max(0, this.deps.clock.now() - now) };
   }
 }

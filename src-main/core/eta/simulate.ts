@@ -29,7 +29,7 @@ export interface SimInput extends Omit<CycleInput, 'queue' | 'running' | 'node' 
   durationMs(agent: string): number;
   /** No estimate past this far ahead. */
   horizonMs: number;
-  /** At most this many simulated starts (the cost bound); the rest are past the horizon. */
+  /** At most this many simulated starts (the cost bound); the rest get no estimate, saying so. */
   maxStarts: number;
 }
 
@@ -176,7 +176,10 @@ export function simulate(input: SimInput): SimResult {
   // What did not start: past the horizon, or held back by something our tasks ending never frees.
   const stuck = stop === 'stuck';
   const truncated = stop === 'bound';
-  const horizon = `no estimate: it starts more than ${hours(input.horizonMs)} from now`;
+  const horizon =
+    stop === 'bound'
+      ? `no estimate: more than ${input.maxStarts.toLocaleString('en')} tasks start before it`
+      : `no estimate: it starts more than ${hours(input.horizonMs)} from now`;
   for (const e of queue.toArray()) {
     if (stuck) {
       if (lastHeld) none.set(e.id, `no estimate while ${lastHeld}`);

@@ -91,6 +91,7 @@ describe('the queue played forward', () => {
     const cut = simulate(input({ queued, maxStarts: 3 }));
     expect(cut.truncated).toBe(true);
     expect(cut.etas.size).toBe(3);
+    expect(cut.none.get(50)).toBe('no estimate: more than 3 tasks start before it');
   });
 
   it('held back by something with no end in sight (a game holding the GPU): no estimate, and why', () => {
