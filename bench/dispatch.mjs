@@ -4,19 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, serve, tempDir } from './lib.mjs';
+import { agentmgr, serve, tempDir } from './lib.mjs';
 
-function run(args, env, input) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`agentmgr ${args.join(' ')}: exit ${code}: ${err}`))));
-    c.stdin.end(input ?? '');
-  });
-}
+const run = (args, env, input) => agentmgr(args, env, input);
 
 function plainLoop(n, limit) {
   return new Promise((resolve) => {

@@ -3,13 +3,12 @@
 // Accuracy: a trace of tasks with varied durations through a real `agentmgr serve`; each task's
 // predicted start, taken just after the submit, against when it really started; against the naive
 // estimate (its place in the queue times the mean duration, over the slots).
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simulate } from '../dist/src-main/core/eta/simulate.js';
 import { runCycle } from '../dist/src-main/core/scheduler/cycle.js';
 import { QueueIndex } from '../dist/src-main/core/scheduler/queue.js';
-import { BIN, serve, sleep, tempDir } from './lib.mjs';
+import { agentmgr, benchNode, rng, serve, sleep, tempDir } from './lib.mjs';
 
 const SHAPES = [
   { cpu: 1, memoryMB: 512 },
@@ -18,32 +17,7 @@ const SHAPES = [
   { cpu: 2, memoryMB: 4096, gpu: { count: 1, vramMB: 6000 } },
 ];
 const AGENTS = ['llm', 'diffusion', 'ocr', 'embed'];
-const node = {
-  cpuCores: 8,
-  memoryTotalMB: 32_000,
-  memoryAvailableMB: 28_000,
-  gpus: [
-    {
-      index: 0,
-      uuid: 'GPU-0',
-      name: 'RTX 4060',
-      totalMB: 8188,
-      usedMB: 1200,
-      freeMB: 6988,
-      utilizationPct: 5,
-      temperatureC: 45,
-      powerW: 20,
-      powerLimitW: 115,
-      processes: [],
-    },
-  ],
-  gpuStatus: { state: 'ok', message: null },
-};
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
+const node = benchNode(8, 32_000, 28_000);
 
 function costOf(n, reps) {
   const rnd = rng(n);
@@ -79,17 +53,7 @@ function costOf(n, reps) {
   return { simMs: simMs / reps, cycleMs: cycleMs / (reps * 5), estimated: result.etas.size, starts: result.starts };
 }
 
-function cli(args, env, input) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => (code === 0 || args[0] === 'wait' ? resolve(out) : reject(new Error(`agentmgr ${args.join(' ')}: exit ${code}: ${err}`))));
-    c.stdin.end(input ?? '');
-  });
-}
+const cli = (args, env, input) => agentmgr(args, env, input, args[0] === 'wait');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -56,3 +56,47 @@ export async function serve(dataDir, env = {}, args = []) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A seeded random in [0, 1): the same queue in every run. */
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** A node for the core-level benchmarks: `cpuCores` and RAM as given, one RTX 4060 with 1200 MB used by others. */
+export function benchNode(cpuCores, memoryTotalMB, memoryAvailableMB) {
+  return {
+    cpuCores,
+    memoryTotalMB,
+    memoryAvailableMB,
+    gpus: [
+      {
+        index: 0,
+        uuid: 'GPU-0',
+        name: 'RTX 4060',
+        totalMB: 8188,
+        usedMB: 1200,
+        freeMB: 6988,
+        utilizationPct: 5,
+        temperatureC: 45,
+        powerW: 20,
+        powerLimitW: 115,
+        processes: [],
+      },
+    ],
+    gpuStatus: { state: 'ok', message: null },
+  };
+}
+
+/** Runs `agentmgr ...` with `input` on stdin; resolves with its stdout (exit 0 only, unless `anyExit`). */
+export function agentmgr(args, env, input, anyExit = false) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => (code === 0 || anyExit ? resolve(out) : reject(new Error(`agentmgr ${args.join(' ')}: exit ${code}: ${err}`))));
+    c.stdin.end(input ?? '');
+  });
+}

@@ -3,6 +3,7 @@
 // scheduler that looks at every queued task), in the same run.
 import { runCycle } from '../dist/src-main/core/scheduler/cycle.js';
 import { QueueIndex } from '../dist/src-main/core/scheduler/queue.js';
+import { benchNode, rng } from './lib.mjs';
 
 const AGENTS = ['llm', 'diffusion', 'ocr', 'embed', 'shell'];
 const SHAPES = [
@@ -13,27 +14,7 @@ const SHAPES = [
   { cpu: 4, memoryMB: 8192, gpu: { count: 1, vramMB: 9000 } }, // never fits an 8 GB card: always waits
   { cpu: 0.5, memoryMB: 256 },
 ];
-const node = {
-  cpuCores: 16,
-  memoryTotalMB: 64_000,
-  memoryAvailableMB: 60_000,
-  gpus: [
-    {
-      index: 0,
-      uuid: 'GPU-0',
-      name: 'RTX 4060',
-      totalMB: 8188,
-      usedMB: 1200,
-      freeMB: 6988,
-      utilizationPct: 5,
-      temperatureC: 45,
-      powerW: 20,
-      powerLimitW: 115,
-      processes: [],
-    },
-  ],
-  gpuStatus: { state: 'ok', message: null },
-};
+const node = benchNode(16, 64_000, 60_000);
 
 function makeQueue(n, rnd) {
   const q = new QueueIndex();
@@ -53,11 +34,6 @@ function makeQueue(n, rnd) {
   }
   q.addAll(entries);
   return { q, entries };
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Mean time per dispatch (ms) over cycles that each start what fits, queue length kept at n. */

@@ -3,7 +3,7 @@ import type { TaskRecord } from '../model/task.js';
 import type { AgentCatalog, Clock, TaskStore, TelemetrySource } from '../ports.js';
 import { percentile } from '../model/profile.js';
 import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
-import { toEntry } from '../scheduler/loop.js';
+import { cycleSettings, toEntry } from '../scheduler/loop.js';
 import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.js';
 
 export const ETA = {
@@ -112,12 +112,7 @@ export class Estimator {
     }
     const result = simulate({
       now,
-      paused: this.deps.paused(),
-      maxConcurrency: config.maxConcurrency,
-      reserveAfterMs: config.reserveAfterMs,
-      vramMarginMB: config.vramMarginMB,
-      memoryMarginMB: config.memoryMarginMB,
-      agentLimit: (name) => this.deps.agents.get(name)?.concurrency ?? null,
+      ...cycleSettings(config, this.deps.agents, this.deps.paused()),
       node: telemetry.current(),
       running,
       queued: loop.snapshot(),

@@ -31,6 +31,18 @@ export interface LoopDeps {
   paused: () => boolean;
 }
 
+/** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
+export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCatalog, 'get'>, paused: boolean) {
+  return {
+    paused,
+    maxConcurrency: config.maxConcurrency,
+    reserveAfterMs: config.reserveAfterMs,
+    vramMarginMB: config.vramMarginMB,
+    memoryMarginMB: config.memoryMarginMB,
+    agentLimit: (name: string) => agents.get(name)?.concurrency ?? null,
+  };
+}
+
 /** What a task's scheduling status is read from. */
 export type StatusInput = Pick<TaskRecord, 'id' | 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'>;
 
@@ -140,12 +152,7 @@ export class SchedulerLoop {
     const now = clock.now();
     const result = runCycle({
       now,
-      paused: this.deps.paused(),
-      maxConcurrency: config.maxConcurrency,
-      reserveAfterMs: config.reserveAfterMs,
-      vramMarginMB: config.vramMarginMB,
-      memoryMarginMB: config.memoryMarginMB,
-      agentLimit: (name) => agents.get(name)?.concurrency ?? null,
+      ...cycleSettings(config, agents, this.deps.paused()),
       queue: this.queue,
       node: telemetry.current(),
       running: ledger.running(now),

@@ -42,6 +42,39 @@ function groupState(c: Counts | undefined): TaskState {
   return c.failed + c.timed_out + c.interrupted > 0 ? 'failed' : c.cancelled > 0 && c.succeeded === 0 ? 'cancelled' : 'succeeded';
 }
 
+/** A task's cells after the selection box: the same in a plain row and in an array's expanded rows. */
+function TaskCells({ t, who }: { t: TaskView; who: string }) {
+  return (
+    <>
+      <span role="cell" className="c-id">
+        <a href={href({ view: 'task', id: t.id })}>#{t.id}</a>
+      </span>
+      <span role="cell" className="c-agent" title={t.name ?? ''}>
+        {who}
+        {t.name ? <small> {t.name}</small> : null}
+      </span>
+      <span role="cell" className="c-state">
+        <StateBadge state={t.state} />
+      </span>
+      <span role="cell" className="c-pri">
+        {t.priority}
+      </span>
+      <span role="cell" className="c-prog">
+        <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
+      </span>
+      <span role="cell" className="c-age">
+        {age(t.createdAt)}
+      </span>
+      <span role="cell" className="c-att">
+        {t.attempts}/{t.maxAttempts}
+      </span>
+      <span role="cell" className="c-note" title={note(t)}>
+        {note(t)}
+      </span>
+    </>
+  );
+}
+
 /** An expanded array's tasks, first to last, each a link to its page. */
 function ArrayMembers({ api, arrayId }: { api: Api; arrayId: number }) {
   const q = useQuery({
@@ -55,30 +88,7 @@ function ArrayMembers({ api, arrayId }: { api: Api; arrayId: number }) {
       {q.data.items.map((m) => (
         <div key={m.id} className="row member" role="row" data-task-id={m.id} data-state={m.state}>
           <span role="cell" className="c-sel" />
-          <span role="cell" className="c-id">
-            <a href={href({ view: 'task', id: m.id })}>#{m.id}</a>
-          </span>
-          <span role="cell" className="c-agent">
-            [{m.arrayIndex}]{m.name ? <small> {m.name}</small> : null}
-          </span>
-          <span role="cell" className="c-state">
-            <StateBadge state={m.state} />
-          </span>
-          <span role="cell" className="c-pri">
-            {m.priority}
-          </span>
-          <span role="cell" className="c-prog">
-            <Progress value={m.progress} state={m.state} label={`Task ${m.id} progress`} />
-          </span>
-          <span role="cell" className="c-age">
-            {age(m.createdAt)}
-          </span>
-          <span role="cell" className="c-att">
-            {m.attempts}/{m.maxAttempts}
-          </span>
-          <span role="cell" className="c-note" title={note(m)}>
-            {note(m)}
-          </span>
+          <TaskCells t={m} who={`[${m.arrayIndex}]`} />
         </div>
       ))}
       {q.data.total > q.data.items.length && (
@@ -454,31 +464,7 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
                         <span role="cell" className="c-sel">
                           <input type="checkbox" aria-label={`Select task ${t.id}`} checked={selected.has(t.id)} onChange={() => toggle(t.id)} />
                         </span>
-                        <span role="cell" className="c-id">
-                          <a href={href({ view: 'task', id: t.id })}>#{t.id}</a>
-                        </span>
-                        <span role="cell" className="c-agent" title={t.name ?? ''}>
-                          {t.agent}
-                          {t.name ? <small> {t.name}</small> : null}
-                        </span>
-                        <span role="cell" className="c-state">
-                          <StateBadge state={t.state} />
-                        </span>
-                        <span role="cell" className="c-pri">
-                          {t.priority}
-                        </span>
-                        <span role="cell" className="c-prog">
-                          <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
-                        </span>
-                        <span role="cell" className="c-age">
-                          {age(t.createdAt)}
-                        </span>
-                        <span role="cell" className="c-att">
-                          {t.attempts}/{t.maxAttempts}
-                        </span>
-                        <span role="cell" className="c-note" title={note(t)}>
-                          {note(t)}
-                        </span>
+                        <TaskCells t={t} who={t.agent} />
                       </>
                     ) : (
                       <span className="loading-row">Loading…</span>
