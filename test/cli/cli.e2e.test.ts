@@ -66,8 +66,16 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   });
 }
 
+/** A file whose appearance ends the `slow` agents waiting on it; all are written at the end, so none outlives a failed test. */
+const gates: string[] = [];
+function gateFile(name: string): string {
+  gates.push(join(t.dir, name));
+  return gates.at(-1)!;
+}
+
 beforeAll(serve);
 afterAll(async () => {
+  for (const g of gates) writeFileSync(g, '');
   if (server) await stop('SIGINT');
   spawnSync('pkill', ['-KILL', '-f', `${t.dir}/runs`]);
   t.cleanup();
@@ -258,7 +266,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
 
   it('a restart of the server while agents run re-adopts them (clean stop, then a crash)', async () => {
     // Each task ends when the test says so (a file appears), not after a time a loaded machine may overrun.
-    const [endLong, endShort] = [join(t.dir, 'end-long'), join(t.dir, 'end-short')];
+    const [endLong, endShort] = [gateFile('end-long'), gateFile('end-short')];
     const batch = [endLong, endShort].map((f) => JSON.stringify({ agent: 'slow', input: { untilFile: f } })).join('\n') + '\n';
     const r = json<{ id: number }[]>(cli(['submit', '--batch', '-', '--json'], batch));
     const [long, short] = r.map((x) => x.id) as [number, number];
@@ -286,7 +294,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
   });
 
   it('workflows: a transcribe → summarise chain survives a Manager restart; a failed step cancels what waits on it', async () => {
-    const gate = join(t.dir, 'end-transcribe');
+    const gate = gateFile('end-transcribe');
     const first = json<{ id: number }>(cli(['submit', 'slow', '--input', JSON.stringify({ untilFile: gate }), '--name', 'transcribe', '--json']));
     const second = json<{ id: number; blocked: boolean; waitingReason: string }>(
       cli(['submit', 'ok', '--dependency', `afterok:${first.id}`, '--name', 'summarise', '--json']),
@@ -326,10 +334,10 @@ describe('agentmgr CLI against agentmgr serve', () => {
     } finally {
       cli(['resume']);
     }
-  });
+  }, 120_000);
 
   it('arrays: --array 0-5%2 runs at most two at once, each with its index; list, wait, cancel and retry by --array', async () => {
-    const gate = join(t.dir, 'end-array');
+    const gate = gateFile('end-array');
     const made = json<{ id: number; arrayId: number; arrayIndex: number }[]>(
       cli(['submit', 'slow', '--array', '0-5%2', '--input', JSON.stringify({ untilFile: gate }), '--json']),
     );
@@ -357,7 +365,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
     const files = json<{ name: string; arrayId: number }[]>(cli(['submit', 'sha256', '--file', x, '--file', y, '--throttle', '1', '--json']));
     expect(files.map((f) => f.name)).toEqual(['x.txt', 'y.txt']);
     expect(cli(['wait', '--array', String(files[0]!.arrayId)]).code).toBe(0);
-  });
+  }, 120_000);
 
   it('top and bottom reorder queued tasks within their priority', () => {
     expect(cli(['pause']).code).toBe(0);
@@ -384,7 +392,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
     } finally {
       cli(['resume']);
     }
-  });
+  }, 60_000);
 
   it.each([
     [['submit', 'ok', '--dependency', 'afterwards:1'], 2, /--dependency "afterwards:1": unknown dependency type "afterwards"/],
