@@ -66,7 +66,11 @@ describe('GPU telemetry in the Manager', () => {
       writeSmi(smi, 'gpus.csv', gpu(300 + used));
       await new Promise((r) => setTimeout(r, 250));
     }
-    await until(async () => (await api.resources.query()).gpus[0]?.foreignMB === 3300, 'the game at 3 GB');
+    // Both readings (the GPU's and its processes', separate loops) must show the game at 3 GB.
+    await until(async () => {
+      const g = (await api.resources.query()).gpus[0];
+      return g?.foreignMB === 3300 && g.foreignTop.join() === 'game.exe 3000 MB';
+    }, 'the game at 3 GB');
     await api.queue.resume.mutate();
     await until(async () => (await api.queue.status.query()).running === 1, 'one task running');
     // Once a cycle has looked at the rest with the first one running, they say why they wait:
