@@ -150,11 +150,20 @@ async function waitAndReport(api: ApiClient, ids: number[], values: Record<strin
   return bad.length ? 1 : 0;
 }
 
-/** The views of many tasks, in order, a page of ids at a time. */
+/** Ids per getMany: a query's input rides in its URL, which the client keeps under 4000 bytes. */
+const VIEW_PAGE = 300;
+
+/** The views of many tasks, in order, a page of ids at a time (four pages in flight). */
 async function views(api: ApiClient, ids: readonly number[]): Promise<TaskView[]> {
-  const out: TaskView[] = [];
-  for (let i = 0; i < ids.length; i += 10_000) out.push(...(await api.tasks.getMany.query({ ids: ids.slice(i, i + 10_000) })));
-  return out;
+  const pages: number[][] = [];
+  for (let i = 0; i < ids.length; i += VIEW_PAGE) pages.push(ids.slice(i, i + VIEW_PAGE));
+  const out: TaskView[][] = new Array(pages.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let p = next++; p < pages.length; p = next++) out[p] = await api.tasks.getMany.query({ ids: pages[p]! });
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return out.flat();
 }
 
 /** What a submit made, in words: each task on a line, each array as one line. */

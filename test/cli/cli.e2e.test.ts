@@ -29,7 +29,13 @@ interface Result {
 
 /** Runs `agentmgr ...` as a person would, piped (not a terminal). */
 function cli(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}): Result {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, input, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...env, ...extraEnv },
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -366,6 +372,18 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(files.map((f) => f.name)).toEqual(['x.txt', 'y.txt']);
     expect(cli(['wait', '--array', String(files[0]!.arrayId)]).code).toBe(0);
   }, 120_000);
+
+  it('submit --json prints every task of a large array (fetched a page at a time), in order', () => {
+    const made = json<{ id: number; arrayIndex: number; held: boolean }[]>(cli(['submit', 'ok', '--array', '0-999', '--hold', '--json']));
+    expect(made).toHaveLength(1000);
+    expect(made.map((m) => m.arrayIndex)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(made.every((m) => m.held)).toBe(true);
+    const plain = cli(['submit', 'ok', '--array', '0-49', '--hold']);
+    expect(plain.stdout).toMatch(/^submitted 50 task\(s\): (\d+)…(\d+); `agentmgr list --array \1` shows them/);
+    expect(cli(['cancel', '--array', String(made[0]!.id)]).stdout).toContain('cancelled 1000 task(s)');
+    const other = Number(/submitted 50 task\(s\): (\d+)/.exec(plain.stdout)![1]);
+    expect(cli(['cancel', '--array', String(other)]).code).toBe(0);
+  }, 60_000);
 
   it('top and bottom reorder queued tasks within their priority', () => {
     expect(cli(['pause']).code).toBe(0);
