@@ -5,6 +5,7 @@
 // estimate (its place in the queue times the mean duration, over the slots).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ETA } from '../dist/src-main/core/eta/estimator.js';
 import { simulate } from '../dist/src-main/core/eta/simulate.js';
 import { runCycle } from '../dist/src-main/core/scheduler/cycle.js';
 import { QueueIndex } from '../dist/src-main/core/scheduler/queue.js';
@@ -39,7 +40,16 @@ function costOf(n, reps) {
   let result;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    result = simulate({ ...cfg, node, running: [], queued, blocked: [], durationMs: (a) => minutes[a] * 60_000, horizonMs: 6 * 3_600_000, maxStarts: 20_000 });
+    result = simulate({
+      ...cfg,
+      node,
+      running: [],
+      queued,
+      blocked: [],
+      durationMs: (a) => minutes[a] * 60_000,
+      horizonMs: ETA.horizonMs,
+      maxStarts: ETA.maxStarts,
+    });
     simMs += performance.now() - t0;
   }
   let cycleMs = 0;

@@ -15,4 +15,5 @@ ALTER TABLE `tasks` ADD `array_index` integer;--> statement-breakpoint
 ALTER TABLE `tasks` ADD `throttle` integer;--> statement-breakpoint
 ALTER TABLE `tasks` ADD `seq` real;--> statement-breakpoint
 CREATE INDEX `tasks_array` ON `tasks` (`array_id`,`id`) WHERE array_id IS NOT NULL;--> statement-breakpoint
-CREATE INDEX `tasks_cause` ON `tasks` (`cause`) WHERE cause IS NOT NULL;
+CREATE INDEX `tasks_cause` ON `tasks` (`cause`) WHERE cause IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `tasks_blocked` ON `tasks` (`id`) WHERE blocked = 1;

@@ -218,7 +218,7 @@ export class Manager {
   }
 
   /** A task's expected start and end (from the queue's simulation), or why there is none. */
-  eta(task: Pick<TaskRecord, 'id' | 'state' | 'held'>): { eta: Eta | null; note: string | null } {
+  eta(task: Pick<TaskRecord, 'id' | 'state' | 'held' | 'updatedAt'>): { eta: Eta | null; note: string | null } {
     return this.estimator.of(task);
   }
 

@@ -55,6 +55,9 @@ export const tasks = sqliteTable(
     index('tasks_cause')
       .on(t.cause)
       .where(sql`cause IS NOT NULL`),
+    index('tasks_blocked')
+      .on(t.id)
+      .where(sql`blocked = 1`),
   ],
 );
 

@@ -217,10 +217,22 @@ export class SqliteTaskStore implements TaskStore {
 
   listTasks(f: TaskFilter): TaskRecord[] {
     const where: SQL[] = [];
-    if (f.states && f.states.length > 0) where.push(inArray(tasks.state, [...f.states]));
+    if (f.states && f.states.length > 0) {
+      // Waiting tasks are found through the partial index tasks_blocked: "+state" keeps the
+      // planner off the state index, which would scan every queued task.
+      if (f.blocked === true)
+        where.push(
+          sql`+${tasks.state} IN (${sql.join(
+            f.states.map((st) => sql`${st}`),
+            sql`, `,
+          )})`,
+        );
+      else where.push(inArray(tasks.state, [...f.states]));
+    }
     if (f.agent) where.push(eq(tasks.agent, f.agent));
     if (f.arrayId !== undefined) where.push(eq(tasks.arrayId, f.arrayId));
-    if (f.blocked !== undefined) where.push(eq(tasks.blocked, f.blocked ? 1 : 0));
+    // A literal, not a parameter: the partial index tasks_blocked is used only for `blocked = 1` as written.
+    if (f.blocked !== undefined) where.push(f.blocked ? sql`${tasks.blocked} = 1` : sql`${tasks.blocked} = 0`);
     if (f.beforeId !== undefined) where.push(lt(tasks.id, f.beforeId));
     return this.db
       .select()

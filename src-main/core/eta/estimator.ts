@@ -9,8 +9,11 @@ import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.
 export const ETA = {
   /** No estimate further ahead than this. */
   horizonMs: 6 * 3_600_000,
-  /** At most this many starts simulated (the bound on one estimate's cost: about 30 µs each). */
-  maxStarts: 10_000,
+  /**
+   * At most this many starts simulated (the bound on one estimate's cost: 30 to 60 µs each); of
+   * each shape's queue only this many are copied into the simulation.
+   */
+  maxStarts: 2_000,
   /** An estimate that took long is worked out again at most once per this many times its cost (so it takes at most 5 % of the time). */
   costFactor: 20,
   /** At most this many tasks waiting for dependencies are taken into the simulation. */
@@ -79,12 +82,18 @@ export class Estimator {
   }
 
   /** Where a task's estimate stands: its expected start and end, or why there is none. */
-  of(task: Pick<TaskRecord, 'id' | 'state' | 'held'>): { eta: Eta | null; note: string | null } {
+  of(task: Pick<TaskRecord, 'id' | 'state' | 'held' | 'updatedAt'>): { eta: Eta | null; note: string | null } {
     if (task.state !== 'queued' && task.state !== 'running' && task.state !== 'starting') return { eta: null, note: null };
     if (task.held) return { eta: null, note: 'no estimate while it is held' };
     const e = this.current();
     const eta = e.etas.get(task.id) ?? null;
-    return { eta, note: eta ? null : (e.none.get(task.id) ?? null) };
+    if (eta) return { eta, note: null };
+    const none = e.none.get(task.id);
+    if (none !== undefined || task.state !== 'queued') return { eta: null, note: none ?? null };
+    // Not in the simulation at all: queued after it was worked out (the next one has it), or more
+    // than maxStarts of its own shape are ahead of it.
+    if (task.updatedAt > e.computedAt) return { eta: null, note: 'no estimate yet: it is worked out again within 2 s' };
+    return { eta: null, note: `no estimate: more than ${ETA.maxStarts.toLocaleString('en')} tasks start before it` };
   }
 
   /** How long a task of the agent is taken to need. */
@@ -115,7 +124,7 @@ export class Estimator {
       ...cycleSettings(config, this.deps.agents, this.deps.paused()),
       node: telemetry.current(),
       running,
-      queued: loop.snapshot(),
+      queued: loop.snapshot(ETA.maxStarts),
       blocked,
       durationMs: (a) => this.durationMs(a),
       horizonMs: ETA.horizonMs,

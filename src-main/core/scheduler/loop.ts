@@ -98,9 +98,9 @@ export class SchedulerLoop {
     return this.queue.size;
   }
 
-  /** Every queued entry, in queue order (a copy: what the estimates simulate from). */
-  snapshot(): QueueEntry[] {
-    return this.queue.toArray();
+  /** What the estimates simulate from: the first `perShape` entries of each shape, and every delayed one (a copy). */
+  snapshot(perShape: number): QueueEntry[] {
+    return this.queue.heads(perShape);
   }
 
   addAll(entries: readonly QueueEntry[]): void {

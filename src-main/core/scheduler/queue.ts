@@ -153,6 +153,16 @@ export class QueueIndex {
     return this.delayed.peek()?.notBefore ?? null;
   }
 
+  /**
+   * The first `perShape` entries of each bucket (in queue order within it) and every delayed one,
+   * unsorted: a copy of what could start within `perShape` starts, for the estimates.
+   */
+  heads(perShape: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (const b of this.buckets.values()) for (let i = 0; i < Math.min(perShape, b.entries.length); i++) out.push(b.entries[i]!);
+    return out.concat(this.delayed.toArray());
+  }
+
   /** Every entry in queue order (for tests and small queues; O(n log n)). */
   toArray(): QueueEntry[] {
     const all = [...this.buckets.values()].flatMap((b) => b.entries).concat(this.delayed.toArray());
