@@ -66,7 +66,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
   const total = lines.reduce((sum, l) => sum + l.members.length, 0);
   if (total > MAX_ARRAY) throw new ManagerError('INVALID_INPUT', `this submission makes ${total} tasks; at most ${MAX_ARRAY} go in one request`);
   const refs = batchRefs(submissions);
-  const links = lines.reduce((sum, l, i) => sum + l.members.length * dependencyCount(submissions[i]!, lines, refs[i]!, ctx), 0);
+  const links = lines.reduce((sum, l, i) => sum + l.members.length * dependencyCount(submissions[i]!, lines, refs[i] ?? [], ctx), 0);
   if (links > MAX_LINKS)
     throw new ManagerError(
       'INVALID_INPUT',
@@ -98,7 +98,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
           links.push({ type: d.type, ...t });
         }
       }
-      for (const j of refs[i]![k]!) {
+      for (const j of refs[i]?.[k] ?? []) {
         for (let m = 0; m < lines[j]!.members.length; m++) {
           dependsOn.push({ type: d.type, index: first[j]! + m });
           links.push({ type: d.type, ...UNSTARTED(-1) });
@@ -122,13 +122,26 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         lastRequest = requestFor(agent, s, m.input, i, at(i), ctx);
         lastInput = m.input;
       }
+      // Spelled out, not spread: a spread makes V8 build a slow object (see newTaskRecord).
+      const b = l.base;
+      const linked = dependsOn.length > 0;
       out.push({
-        ...l.base,
-        ...(m.name !== undefined ? { name: m.name } : {}),
+        agent: b.agent,
+        name: m.name ?? b.name,
+        priority: b.priority,
         input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
-        ...lastRequest!,
-        ...(dependsOn.length > 0 ? { dependsOn, dependsMode: mode, blocked } : {}),
-        ...(m.index !== null ? { array: { group: i, index: m.index, throttle: l.throttle } } : {}),
+        request: lastRequest!.request,
+        requestPinned: lastRequest!.requestPinned,
+        maxAttempts: b.maxAttempts,
+        backoffSec: b.backoffSec,
+        timeoutSec: b.timeoutSec,
+        createdAt: b.createdAt,
+        notBefore: b.notBefore,
+        held: b.held,
+        dependsOn: linked ? dependsOn : undefined,
+        dependsMode: linked ? mode : undefined,
+        blocked: linked ? blocked : undefined,
+        array: m.index !== null ? { group: i, index: m.index, throttle: l.throttle } : undefined,
       });
     }
   });

@@ -6,9 +6,11 @@ const where = (i: number, n: number): string => (n > 1 ? `task ${i + 1} of ${n}`
 /**
  * The batch's own graph: each line's refs resolved to the lines they name. Refused, naming the
  * line: a ref given twice, a ref no line has, a line that waits on itself, and a cycle.
- * Returns, for each line, the lines it waits on (per dependency item, in order).
+ * Returns, for each line, the lines it waits on (per dependency item, in order); an empty list
+ * when no line names or uses a ref (a plain batch costs nothing here).
  */
 export function batchRefs(subs: readonly TaskSubmission[]): number[][][] {
+  if (!subs.some((s) => s.ref !== undefined || s.dependsOn?.some((d) => d.refs?.length))) return [];
   const byRef = new Map<string, number>();
   subs.forEach((s, i) => {
     if (s.ref === undefined) return;
