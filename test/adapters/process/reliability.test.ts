@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AttemptLog, readAttemptLog } from '../../../src-main/adapters/process/attempt-log.js';
-import { readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
+import { groupAlive, readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 import { ProcessAgentRunner, attemptDir } from '../../../src-main/adapters/process/runner.js';
 import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
 import type { AgentSpec, LaunchSpec, RunnerEvent } from '../../../src-main/core/ports.js';
@@ -120,7 +120,9 @@ describe('output an agent cannot hurt us with', () => {
     await waitFor(() => spawned !== undefined, 'the agent to spawn');
     h.detach(); // the Manager goes away
     started.push(spawned!.pgid);
-    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')), 'the agent to finish unwatched', 60_000);
+    // Its status is written just before the wrapper itself exits: wait for both, as a Manager
+    // started later would find them.
+    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !groupAlive(spawned!.pgid), 'the agent to finish unwatched', 60_000);
     expect(statSync(join(spawned!.logDir, 'stdout.raw')).size).toBeGreaterThan(60 * 1024 * 1024);
     const events: RunnerEvent[] = [];
     const res = new ProcessAgentRunner(small).adopt({ ...s, ...spawned! }, (e) => events.push(e));
