@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readProcStat } from '../../src-main/adapters/process/proc-stat.js';
 import type { AgentManifest } from '../../contracts/agent-manifest.js';
 import { AgentManifestSchema } from '../../contracts/agent-manifest.js';
 import { notStarted, outcome, startFailed, unknownOutcome, type RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
@@ -189,5 +190,29 @@ export class RecordingSink implements EventSink {
   events: ManagerEvent[] = [];
   emit(e: ManagerEvent): void {
     this.events.push(e);
+  }
+}
+
+/**
+ * A process a test started, remembered with its start time, so cleanup never signals another
+ * process that got the same number later (pids wrap around quickly on a busy machine).
+ */
+export function remember(pid: number): { pid: number; startTime: string | null } {
+  return { pid, startTime: readProcStat(pid)?.startTime ?? null };
+}
+
+/**
+ * SIGKILL to the remembered process (its whole group, with `group`), only while the number is
+ * still ours: the same process, or (for a group) no process with that pid at all, since the kernel
+ * never gives a new process the number of a group that still has members.
+ */
+export function killIfSame(p: { pid: number; startTime: string | null }, group = true): void {
+  const now = readProcStat(p.pid);
+  const same = now !== null && p.startTime !== null && now.startTime === p.startTime;
+  if (!same && (now !== null || !group)) return;
+  try {
+    process.kill(group ? -p.pid : p.pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
   }
 }

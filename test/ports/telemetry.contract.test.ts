@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemTelemetry } from '../../src-main/adapters/telemetry/system-telemetry.js';
 import type { TelemetrySource } from '../../src-main/core/ports.js';
 import { writeSmi } from '../helpers/fake-smi.js';
-import { FakeTelemetry, node, rtx4060, tempDir } from '../helpers/fakes.js';
+import { FakeTelemetry, killIfSame, node, remember, rtx4060, tempDir } from '../helpers/fakes.js';
 import { FAKE_NVIDIA_SMI } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -24,6 +24,7 @@ let system: SystemTelemetry;
 const fake = new FakeTelemetry();
 // Two real process groups, so the system source has something to measure.
 const groups: ChildProcess[] = [];
+const leaders = new Map<ChildProcess, ReturnType<typeof remember>>();
 
 beforeAll(async () => {
   writeSmi(smi.dir, 'gpus.csv', `0, ${UUID}, NVIDIA GeForce RTX 4060, 8188, 1200, 6988, 7, 46, 18.63, 115.00\n`);
@@ -31,12 +32,15 @@ beforeAll(async () => {
   process.env.FAKE_NVIDIA_SMI_DIR = smi.dir;
   system = new SystemTelemetry({ intervalMs: 100, nvidiaSmi: FAKE_NVIDIA_SMI });
   await system.start();
-  for (let i = 0; i < 2; i++)
-    groups.push(spawn(process.execPath, ['-e', 'const b = Buffer.alloc(20e6, 1); setInterval(() => b.length, 1000)'], { detached: true, stdio: 'ignore' }));
+  for (let i = 0; i < 2; i++) {
+    const g = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(20e6, 1); setInterval(() => b.length, 1000)'], { detached: true, stdio: 'ignore' });
+    groups.push(g);
+    leaders.set(g, remember(g.pid!));
+  }
 });
 afterAll(() => {
   system.stop();
-  for (const g of groups) process.kill(-g.pid!, 'SIGKILL');
+  for (const g of groups) killIfSame(leaders.get(g)!);
   smi.cleanup();
 });
 

@@ -7,21 +7,16 @@ import { groupAlive, readProcStat } from '../../../src-main/adapters/process/pro
 import { ProcessAgentRunner, attemptDir } from '../../../src-main/adapters/process/runner.js';
 import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
 import type { AgentSpec, LaunchSpec, RunnerEvent } from '../../../src-main/core/ports.js';
-import { tempDir } from '../../helpers/fakes.js';
+import { killIfSame, remember, tempDir } from '../../helpers/fakes.js';
 import { fixtureAgent } from '../../helpers/fixture-agents.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** The promises of issue 10 that live in the runner, each reproduced first. */
 const tmp = tempDir();
-const started: number[] = [];
+/** Every group a test started, with its leader's start time: cleanup signals only those. */
+const started: ReturnType<typeof remember>[] = [];
 afterAll(() => {
-  for (const pid of started) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  for (const p of started) killIfSame(p);
   tmp.cleanup();
 });
 let nextTask = 1;
@@ -57,7 +52,7 @@ function run(agent: AgentSpec, watch?: (dir: string) => void): Promise<{ events:
   return new Promise((resolve) => {
     runner.start(s, (e) => {
       if (e.type !== 'log') events.push(e);
-      if (e.type === 'spawned') started.push(e.pgid);
+      if (e.type === 'spawned') started.push(remember(e.pgid));
       if (e.type === 'exit') resolve({ events, outcome: e.outcome, log: readAttemptLog(dir), dir });
     });
     watch?.(dir);
@@ -119,7 +114,7 @@ describe('output an agent cannot hurt us with', () => {
     });
     await waitFor(() => spawned !== undefined, 'the agent to spawn');
     h.detach(); // the Manager goes away
-    started.push(spawned!.pgid);
+    started.push(remember(spawned!.pgid));
     // Its status is written just before the wrapper itself exits: wait for both, as a Manager
     // started later would find them.
     await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !groupAlive(spawned!.pgid), 'the agent to finish unwatched', 60_000);
@@ -139,7 +134,7 @@ describe('never signalling what is not ours', () => {
     // The attempt's agent has ended; an unrelated group leader now has the number the attempt
     // recorded as its group (what pid reuse does). Its exit status is on disk.
     const foreign = spawn('sleep', ['100'], { detached: true, stdio: 'ignore' });
-    started.push(foreign.pid!);
+    started.push(remember(foreign.pid!));
     const s = spec(fixtureAgent('ok'));
     const dir = attemptDir(tmp.dir, s.taskId, s.attempt);
     mkdirSync(dir, { recursive: true });
@@ -160,7 +155,7 @@ describe('the window between spawning and recording the pid', () => {
     return new Promise((resolve) => {
       const h = runner.start(s, (e) => {
         if (e.type !== 'spawned') return;
-        started.push(e.pgid);
+        started.push(remember(e.pgid));
         // The Manager dies here: the store never learns the pid.
         setImmediate(() => {
           h.detach();
@@ -207,7 +202,7 @@ describe('the double-fork escape is closed', () => {
     const h = runner.start(s, (e) => events.push(e));
     await waitFor(() => events.some((e) => e.type === 'log' && e.text.includes('daemonised')) || events.some((e) => e.type === 'exit'), 'the daemon to start');
     const daemon = Number(readFileSync(join(dir, 'artifacts', 'daemon'), 'utf8').trim());
-    started.push(daemon);
+    started.push(remember(daemon));
     if (mode === 'wait') h.cancel();
     await waitFor(() => events.some((e) => e.type === 'exit'), 'the run to end');
     await waitFor(() => !alive(daemon), 'the daemon to be stopped', 5000);

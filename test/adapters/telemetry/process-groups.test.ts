@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Families } from '../../../src-main/adapters/process/families.js';
 import { readProcStat } from '../../../src-main/adapters/process/proc-stat.js';
 import { ProcessGroupSampler } from '../../../src-main/adapters/telemetry/process-groups.js';
+import { killIfSame, remember } from '../../helpers/fakes.js';
 import { waitFor } from '../../helpers/wait.js';
 
 describe('ProcessGroupSampler', () => {
@@ -45,6 +46,7 @@ describe('ProcessGroupSampler', () => {
     const script = `require('child_process').spawn('setsid', [process.execPath, '-e', ${JSON.stringify(daemon)}], { stdio: 'ignore' }); setTimeout(() => {}, 5000);`;
     const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore' });
     const pgid = child.pid!;
+    const leader = remember(pgid);
     const families = new Families();
     families.track(pgid);
     try {
@@ -69,18 +71,9 @@ describe('ProcessGroupSampler', () => {
       expect(new ProcessGroupSampler(families).sample(new Set([pgid])).get(pgid)!.processes).toBe(1);
       expect(families.signalEscaped(pgid, 'SIGKILL')).toBe(1);
     } finally {
-      for (const m of families.escaped(pgid)) {
-        try {
-          process.kill(m.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // gone
-      }
+      // Only what is still ours: a number freed above may already be another process's.
+      for (const m of families.escaped(pgid)) killIfSame({ pid: m.pid, startTime: m.startTime }, false);
+      killIfSame(leader);
     }
   });
 });
