@@ -76,7 +76,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         vramMarginMB: pick('vramMarginMB', options.vramMarginMB),
         memoryMarginMB: options.memoryMarginMB,
         progressFlushMs: 200,
-        settleMs: options.settleMs,
+        // As long as the two nvidia-smi loops can be apart: the collector pairs them within 2.5 intervals.
+        readingWindowMs: options.readingWindowMs ?? 3 * pick('telemetryMs', options.telemetryMs),
         reserveAfterMs: toReserveMs(pick('reserveAfterSec', options.reserveAfterSec)),
       },
     });

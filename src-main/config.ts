@@ -23,7 +23,8 @@ export interface ServeOptions {
   vramMarginMB: number;
   memoryMarginMB: number;
   graceMs: number;
-  settleMs: number;
+  /** null: three telemetry intervals. */
+  readingWindowMs: number | null;
   reserveAfterSec: number;
   uploadMaxMB: number;
   nvidiaSmi: string;
@@ -65,7 +66,7 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     vramMarginMB: int('AGENTMGR_VRAM_MARGIN_MB', env.AGENTMGR_VRAM_MARGIN_MB, 0, 1_048_576) ?? 256,
     memoryMarginMB: int('AGENTMGR_MEMORY_MARGIN_MB', env.AGENTMGR_MEMORY_MARGIN_MB, 0, 16_777_216) ?? 512,
     graceMs: int('AGENTMGR_KILL_GRACE_MS', env.AGENTMGR_KILL_GRACE_MS, 0, 600_000) ?? 5000,
-    settleMs: int('AGENTMGR_SETTLE_MS', env.AGENTMGR_SETTLE_MS, 0, 3_600_000) ?? 20_000,
+    readingWindowMs: int('AGENTMGR_READING_WINDOW_MS', env.AGENTMGR_READING_WINDOW_MS, 0, 3_600_000) ?? null,
     reserveAfterSec: int('AGENTMGR_RESERVE_AFTER_SEC', env.AGENTMGR_RESERVE_AFTER_SEC, 0, 86_400) ?? 60,
     uploadMaxMB: int('AGENTMGR_UPLOAD_MAX_MB', env.AGENTMGR_UPLOAD_MAX_MB, 1, 1_048_576) ?? 2048,
     nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',

@@ -6,8 +6,8 @@ export interface ManagerConfig {
   memoryMarginMB: number;
   /** Progress updates are written at most this often per task. */
   progressFlushMs: number;
-  /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
-  settleMs: number;
+  /** The window the two nvidia-smi readings are reconciled over (see ledger/readings.ts); 0 trusts each snapshot. */
+  readingWindowMs: number;
   /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
   reserveAfterMs: number | null;
   /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */

@@ -105,7 +105,7 @@ export class Manager {
     this.workflow.reconcile();
     this.unsubscribe = telemetry.subscribe(() =>
       this.health.guarded('telemetry', () => {
-        this.ledger.observe(telemetry.current());
+        this.ledger.observe(telemetry.current(), this.deps.clock.now());
         this.publisher.resources();
         this.loop.requestCycle();
       }),
@@ -247,7 +247,7 @@ export class Manager {
   }
 
   running(): readonly RunningUsage[] {
-    return this.ledger.running(this.deps.clock.now());
+    return this.ledger.running();
   }
 
   capacity(): Capacity {

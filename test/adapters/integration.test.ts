@@ -33,7 +33,7 @@ describe('Manager with a real SQLite file and real subprocesses', () => {
     clock: systemClock,
     events: bus,
     logger: quietLogger,
-    config: { maxConcurrency: 4, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 50, settleMs: 0, reserveAfterMs: null },
+    config: { maxConcurrency: 4, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 50, readingWindowMs: 0, reserveAfterMs: null },
   });
   manager.start();
   afterAll(() => {

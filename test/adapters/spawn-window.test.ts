@@ -35,7 +35,7 @@ function managerOn(dir: string, runner: AgentRunner): { manager: Manager; store:
     clock: systemClock,
     events: new RecordingSink(),
     logger: quietLogger,
-    config: { maxConcurrency: 4, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 50, settleMs: 0, reserveAfterMs: null },
+    config: { maxConcurrency: 4, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 50, readingWindowMs: 0, reserveAfterMs: null },
   });
   manager.start();
   cleanup.push(() => {

@@ -67,7 +67,7 @@ function setup() {
     clock,
     events: sink,
     logger: quietLogger,
-    config: { maxConcurrency: 10, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 100, settleMs: 0, reserveAfterMs: null },
+    config: { maxConcurrency: 10, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 100, readingWindowMs: 0, reserveAfterMs: null },
   });
   manager.start();
   clock.flush();

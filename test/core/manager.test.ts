@@ -404,8 +404,29 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     expect(why(t!.id)).toMatch(/needs 4728 MB VRAM on GPU 0, 4188 MB free/);
   });
 
-  it('a settling task counts its reservation and its measured use against others', () => {
-    h = harness([learner], { settleMs: 30_000 });
+  // nvidia-smi's GPU-wide and per-process readings come from two loops (see ledger/readings.ts).
+  const desktop = (usedMB = 1500, processes: { pid: number; name: string; usedMB: number; pgid: number }[] = []) =>
+    node({ gpus: [rtx4060({ usedMB, processes })] });
+
+  it('two tasks that fit run together from the start: a task whose readings agree is not counted twice', () => {
+    h = harness([learner], { readingWindowMs: 3000 });
+    h.telemetry.set(desktop()); // the desktop's graphics: in the GPU-wide reading only
+    const [a] = h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 2500 } } }]);
+    h.clock.flush();
+    const ra = h.runner.live()[0]!;
+    // Its model is loaded, and both readings show it.
+    h.clock.advance(1000);
+    h.telemetry.set(desktop(4000, [{ pid: ra.pgid, name: 'python', usedMB: 2500, pgid: ra.pgid }]));
+    const [b] = h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 2500 } } }]);
+    h.clock.flush();
+    expect(h.store.getTask(a!.id)!.state).toBe('running');
+    expect(h.store.getTask(b!.id)!.state).toBe('running');
+    expect(h.manager.resources().gpus[0]).toMatchObject({ foreignMB: 1500, oursMB: 5000, freeMB: 8188 - 1500 - 5000 });
+  });
+
+  it('a per-process reading ahead of the GPU-wide one never hides what other programs hold', () => {
+    h = harness([learner], { readingWindowMs: 3000 });
+    h.telemetry.set(desktop());
     h.manager.submit([
       { agent: 'learner', resources: { gpu: { vramMB: 3000 } } },
       { agent: 'learner', resources: { gpu: { vramMB: 3000 } } },
@@ -413,20 +434,36 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2);
     const [a] = h.runner.live();
-    // The desktop's 1500 MB of graphics memory is in the GPU-wide reading only (graphics processes
-    // are not listed as compute apps). The model load already shows 2500 MB in the per-process
-    // reading, but the GPU-wide one predates it: subtracting it would hide the desktop.
-    const loading = node({ gpus: [rtx4060({ usedMB: 1500, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] });
-    h.telemetry.set(loading);
+    // The model load already shows 2500 MB per process, but the GPU-wide sample predates it:
+    // this snapshot alone would put the desktop at 0.
+    h.clock.advance(1000);
+    h.telemetry.set(desktop(1500, [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }]));
     h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 1500 } } }]);
     h.clock.flush();
     expect(h.runner.live()).toHaveLength(2); // 8188 - 1500 (desktop) - 3000 - 3000 < 1500
     expect(why(firstQueued().id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
-    // Settled: both readings now agree, and are trusted.
-    h.clock.advance(30_000);
-    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 4000, processes: [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }] })] }));
+    // Long after, with the readings agreeing, the account is the same.
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      h.telemetry.set(desktop(4000, [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }]));
+    }
     h.clock.flush();
     expect(why(firstQueued().id)).toMatch(/688 MB free of 8188 MB: 1500 MB held by other programs/);
+  });
+
+  it('runs adopted before any reading are not subtracted until a whole window has been seen', () => {
+    h = harness([learner], { readingWindowMs: 3000 });
+    h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 2500 } } }]);
+    h.clock.flush();
+    const [a] = h.runner.live();
+    // The first snapshot the ledger ever sees: it cannot tell yet whether the two readings agree.
+    h.telemetry.set(desktop(4000, [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }]));
+    expect(h.manager.resources().gpus[0]).toMatchObject({ foreignMB: 4000, oursMB: 2500 });
+    h.clock.advance(3000);
+    h.telemetry.set(desktop(4000, [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }]));
+    h.clock.advance(3001);
+    h.telemetry.set(desktop(4000, [{ pid: a!.pgid, name: 'python', usedMB: 2500, pgid: a!.pgid }]));
+    expect(h.manager.resources().gpus[0]).toMatchObject({ foreignMB: 1500, oursMB: 2500 });
   });
 });
 

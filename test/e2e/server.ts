@@ -31,7 +31,7 @@ export async function startServer(): Promise<E2EServer> {
     FAKE_NVIDIA_SMI_DIR: smi,
     AGENTMGR_NVIDIA_SMI: join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'nvidia-smi'),
     AGENTMGR_TELEMETRY_MS: '250',
-    AGENTMGR_SETTLE_MS: '0',
+    AGENTMGR_READING_WINDOW_MS: '0',
     AGENTMGR_KILL_GRACE_MS: '300',
     AGENTMGR_DATA_DIR: join(dir, 'data'),
   };

@@ -55,7 +55,7 @@ export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}
     clock,
     events: sink,
     logger: quietLogger,
-    config: { maxConcurrency: 100, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 100, settleMs: 0, reserveAfterMs: null, ...config },
+    config: { maxConcurrency: 100, vramMarginMB: 0, memoryMarginMB: 0, progressFlushMs: 100, readingWindowMs: 0, reserveAfterMs: null, ...config },
   });
   manager.start();
   clock.flush();

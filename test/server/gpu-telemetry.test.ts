@@ -43,7 +43,7 @@ beforeAll(async () => {
     AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI,
     AGENTMGR_TELEMETRY_MS: '200',
     AGENTMGR_VRAM_MARGIN_MB: '256',
-    AGENTMGR_SETTLE_MS: '0',
+    AGENTMGR_READING_WINDOW_MS: '0',
     AGENTMGR_MAX_CONCURRENCY: '8',
   });
   ({ api, close } = createClient({ url: m.server.url, token: m.token }));

@@ -109,7 +109,7 @@ export class Estimator {
 
   private compute(now: number): Estimate {
     const { store, telemetry, ledger, config, loop } = this.deps;
-    const running = ledger.running(now).map((r) => {
+    const running = ledger.running().map((r) => {
       const run = ledger.get(r.taskId);
       return { ...r, startedAt: run?.startedAt ?? now, progress: store.getTask(r.taskId)?.progress ?? null };
     });

@@ -3,6 +3,7 @@ import type { RunOutcome } from '../lifecycle/attempt-end.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import type { PeakSample } from '../model/profile.js';
 import type { RunHandle } from '../ports.js';
+import { Readings } from './readings.js';
 import { applyKept, buildPool, type KeptResources, type Pool, type PoolConfig } from './pool.js';
 
 /** A task that holds resources: being started, or running. */
@@ -17,8 +18,12 @@ export interface ActiveRun extends RunningUsage {
 }
 
 export interface LedgerConfig extends PoolConfig {
-  /** How long after its start a task's memory is taken as still changing (see RunningUsage.settling). */
-  settleMs: number;
+  /**
+   * The window over which the GPU-wide and per-process readings are reconciled (see
+   * Readings): at least the most the two nvidia-smi loops can be apart. 0 trusts each snapshot
+   * as one consistent sample.
+   */
+  readingWindowMs: number;
 }
 
 export const noPeak = (): PeakSample => ({ vramMB: null, memoryMB: null, cpu: null });
@@ -27,18 +32,23 @@ const higher = (a: number | null, b: number | null | undefined): number | null =
 /**
  * What we promised and what telemetry saw. The promises: the active runs, what each reserved,
  * and what the last cycle kept for a task that waited too long. The observations: each run's
- * measured use and peaks, whether it is still settling, and the process groups to watch. From
+ * measured use and peaks, what other programs hold (reconciled over a short window of readings),
+ * and the process groups to watch. From
  * both it makes the one ResourceView everything outside core reads.
  */
 export class Ledger {
   private readonly runs = new Map<number, ActiveRun>();
   private kept: KeptResources | null = null;
+  private readonly readings: Readings;
 
   /** `config` is read live: a settings change applies at the next look. */
-  constructor(private readonly config: Readonly<LedgerConfig>) {}
+  constructor(private readonly config: Readonly<LedgerConfig>) {
+    this.readings = new Readings(() => this.config.readingWindowMs);
+  }
 
   add(run: ActiveRun): void {
     this.runs.set(run.taskId, run);
+    this.readings.added(run.taskId);
   }
 
   get(taskId: number): ActiveRun | undefined {
@@ -47,6 +57,7 @@ export class Ledger {
 
   delete(taskId: number): void {
     this.runs.delete(taskId);
+    this.readings.deleted(taskId);
   }
 
   get size(): number {
@@ -57,18 +68,22 @@ export class Ledger {
     return [...this.runs.values()];
   }
 
-  /** Our tasks holding resources, each marked settling or not as of `now`. */
-  running(now: number): RunningUsage[] {
-    const out: RunningUsage[] = [];
-    for (const r of this.runs.values()) {
-      r.settling = now - r.startedAt < this.config.settleMs;
-      out.push(r);
-    }
-    return out;
+  /** Our tasks holding resources. */
+  running(): RunningUsage[] {
+    return [...this.runs.values()];
   }
 
-  /** Folds the latest telemetry into each running task's measured use and peaks. */
-  observe(node: NodeSnapshot): void {
+  /**
+   * What other programs hold on each GPU, reconciled over the reading window as of `now` (see
+   * Readings); a GPU missing from the map has no sample yet.
+   */
+  foreign(now: number): Map<number, number> {
+    return this.readings.foreign(now);
+  }
+
+  /** Folds telemetry taken at `now` into each running task's measured use and peaks, and into the reconciled readings. */
+  observe(node: NodeSnapshot, now: number): void {
+    this.readings.observe(node, this.runs.values(), now);
     for (const run of this.runs.values()) {
       if (run.pgid === null) continue;
       let vram: number | null = null;
@@ -101,7 +116,7 @@ export class Ledger {
 
   /** The pool a scheduling cycle starts from: what is free now, before anything is kept. */
   pool(node: NodeSnapshot, now: number): Pool {
-    return buildPool(node, this.running(now), this.config);
+    return buildPool(node, this.running(), this.config, this.foreign(now));
   }
 
   /** The one published account of the machine (see ResourceViewSchema). */

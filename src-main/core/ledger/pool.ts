@@ -67,7 +67,7 @@ export interface KeptResources {
  * The pool for this moment: only the ledger (for the view it publishes) and the scheduling cycle
  * build one; everything outside core reads the ResourceView instead (the lint enforces it).
  */
-export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig): Pool {
+export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig, seenForeign?: ReadonlyMap<number, number>): Pool {
   const perAgent = new Map<string, number>();
   const perArray = new Map<number, number>();
   let cpuHeld = 0;
@@ -102,15 +102,15 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       const measured = t.pgid !== null ? (byGroup.get(t.pgid) ?? 0) : 0;
       if (reserved === 0 && measured === 0) continue;
       tasks += 1;
-      if (!t.settling) measuredOurs += measured;
+      measuredOurs += measured;
       held += Math.max(reserved, measured);
     }
-    // Without per-process readings (or while a task settles) measuredOurs leaves that use in
-    // "foreign" *and* counts it as ours: double counting against us, never in our favour. And
-    // what other programs are listed as using is foreign whatever the GPU-wide reading says (the
-    // two come from separate samples and may disagree).
+    // What other programs hold comes reconciled over a window of readings where the ledger has
+    // one (see readings.ts), else from this snapshot alone. Without per-process readings all is
+    // foreign and ours too: double counting against us, never in our favour. And what other
+    // programs are listed as using is foreign whatever the GPU-wide reading says.
     const listedForeign = foreignProcs.reduce((sum, p) => sum + p.mb, 0);
-    const foreign = Math.max(0, g.usedMB - measuredOurs, listedForeign);
+    const foreign = Math.max(0, seenForeign?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign);
     foreignProcs.sort((a, b) => b.mb - a.mb);
     return {
       index: g.index,

@@ -45,11 +45,4 @@ export interface RunningUsage {
   pgid: number | null;
   /** Measured resident memory of its process group, where known. */
   measuredMemoryMB?: number | null;
-  /**
-   * Just started: its memory is still changing fast, and the GPU-wide and per-process readings
-   * (two separate samples) may disagree about it. While settling, none of its measured VRAM is
-   * subtracted from what other programs use, so a model load in progress is never counted in our
-   * favour.
-   */
-  settling?: boolean;
 }

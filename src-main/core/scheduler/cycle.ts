@@ -59,7 +59,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   input.queue.promoteDue(input.now);
   let wakeAt = input.queue.nextDue();
   const reasons = new Map<string, Status>();
-  const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input) };
+  const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.foreignMB) };
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
   if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null };
   const starts: Placement[] = [];

@@ -155,7 +155,8 @@ export class SchedulerLoop {
       ...cycleSettings(config, agents, this.deps.paused()),
       queue: this.queue,
       node: telemetry.current(),
-      running: ledger.running(now),
+      running: ledger.running(),
+      foreignMB: ledger.foreign(now),
     });
     const before = this.lastCycle;
     this.lastCycle = result;

@@ -141,13 +141,14 @@ const cases: Case[] = [
     waits: { 1: /188 MB free of 8188 MB: 3000 MB held by other programs, 5000 MB by 2 running tasks/ },
   },
   {
-    name: 'VRAM: a settling task (model still loading) is never subtracted from what others use',
+    name: 'VRAM: what others hold comes reconciled over the reading window where the ledger gives it, not from the snapshot alone',
     input: {
       // The GPU-wide sample predates the load (2000 MB of desktop graphics, which are never listed
-      // per process); the per-process one already shows our task at 3000. Trusting both would
-      // count the desktop as 0.
+      // per process); the per-process one already shows our task at 3000. This snapshot alone
+      // would count the desktop as 0; the ledger's window (readings.ts) saw it at 2000.
       node: node({ gpus: [rtx4060({ usedMB: 2000, processes: [{ pid: 500, name: 'python', usedMB: 3000, pgid: 500 }] })] }),
-      running: [{ ...running(9, gpu(3000), [0], 500), settling: true }],
+      foreignMB: new Map([[0, 2000]]),
+      running: [running(9, gpu(3000), [0], 500)],
       candidates: [cand(1, gpu(3500)), cand(2, gpu(3000))],
     },
     starts: [2],

@@ -18,6 +18,8 @@ export interface CycleInput extends PoolConfig {
   queue: QueueIndex;
   node: NodeSnapshot;
   running: readonly RunningUsage[];
+  /** What other programs hold on each GPU, reconciled over a window of readings (see ledger/readings.ts); else taken from `node` alone. */
+  foreignMB?: ReadonlyMap<number, number>;
 }
 
 /** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */
