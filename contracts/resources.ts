@@ -86,6 +86,8 @@ export const ResourceViewSchema = z.object({
       foreignTop: z.array(HolderSchema),
       /** Why nothing is scheduled on it (memory not reported, lost); null when it can be used. */
       unusable: z.string().nullable(),
+      /** Over one of its limits ("GPU 0 at 97 % utilisation, limit 90 %"): no new GPU task starts on it. */
+      limited: z.string().nullable().optional(),
     }),
   ),
   /** Why no GPU is listed, when none is. */

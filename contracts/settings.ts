@@ -1,5 +1,19 @@
 import { z } from 'zod';
 
+/**
+ * Limits past which no new GPU task starts on a GPU, judged on the average of its last 10 s
+ * (see core/ledger/gpu-limits.ts); null: no limit.
+ */
+export const GpuLimitsSchema = z
+  .object({
+    maxUtilPct: z.number().int().min(1, 'maxUtilPct must be 1–100 (%)').max(100, 'maxUtilPct must be 1–100 (%)').nullable(),
+    maxTempC: z.number().int().min(30, 'maxTempC must be 30–120 (°C)').max(120, 'maxTempC must be 30–120 (°C)').nullable(),
+    maxPowerW: z.number().min(1, 'maxPowerW must be 1–2000 (W)').max(2000, 'maxPowerW must be 1–2000 (W)').nullable(),
+  })
+  .partial()
+  .strict();
+export type GpuLimits = z.infer<typeof GpuLimitsSchema>;
+
 /** The Manager's knobs a person can change while it runs; applied live and kept across restarts. */
 export const SettingsSchema = z
   .object({
@@ -13,6 +27,12 @@ export const SettingsSchema = z
     reserveAfterSec: z.number().int().min(0).max(86_400),
     /** Desktop notifications when a task finishes or fails (the desktop app). */
     desktopNotifications: z.boolean(),
+    /** Every GPU's limits (see GpuLimitsSchema); null: none. */
+    gpuMaxUtilPct: GpuLimitsSchema.shape.maxUtilPct.unwrap(),
+    gpuMaxTempC: GpuLimitsSchema.shape.maxTempC.unwrap(),
+    gpuMaxPowerW: GpuLimitsSchema.shape.maxPowerW.unwrap(),
+    /** One GPU's limits, by index, over those of every GPU (`gpuMaxUtilPct.1=80` in the CLI). */
+    gpuLimits: z.record(z.string().regex(/^\d+$/, 'a GPU index'), GpuLimitsSchema),
   })
   .strict();
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -29,4 +49,17 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
     help: 'Smaller tasks may start ahead of one that does not fit. After this long, what finishing tasks free is kept for it, so it is not starved (0 = never, up to 86400).',
   },
   desktopNotifications: { label: 'Desktop notifications when a task finishes or fails (desktop app)', help: 'true or false.' },
+  gpuMaxUtilPct: {
+    label: 'GPU utilisation limit (%)',
+    help: 'No new GPU task starts on a GPU busier than this over the last 10 s; it starts again 5 points below (1–100, none = no limit).',
+  },
+  gpuMaxTempC: {
+    label: 'GPU temperature limit (°C)',
+    help: 'No new GPU task starts on a GPU hotter than this over the last 10 s; it starts again 3 °C below (30–120, none = no limit).',
+  },
+  gpuMaxPowerW: {
+    label: 'GPU power limit (W)',
+    help: 'No new GPU task starts on a GPU drawing more than this over the last 10 s; it starts again 5 % below (1–2000, none = no limit).',
+  },
+  gpuLimits: { label: 'Per-GPU limits', help: "One GPU's limits over the ones above, e.g. gpuMaxUtilPct.1=80 (none removes it)." },
 };

@@ -161,8 +161,10 @@ export const ShortfallSchema = z.object({
   vramMB: z.number().optional(),
   /** gpus: each GPU, with what it has free and who holds the rest. */
   perGpu: z.array(z.object({ gpu: z.number().int(), free: z.number(), capacity: z.number(), heldBy: z.array(HoldingSchema) })).optional(),
-  /** gpus: why no GPU can take it (none visible, or none usable). */
+  /** gpus: why no GPU can take it (none visible, or none usable, or over a limit). */
   note: z.string().optional(),
+  /** gpus: held back by GPU limits (utilisation, temperature, power), not by memory. */
+  limited: z.boolean().optional(),
 });
 export type Shortfall = z.infer<typeof ShortfallSchema>;
 

@@ -60,6 +60,11 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     const families = new Families();
     const telemetry = new SystemTelemetry({ intervalMs: pick('telemetryMs', options.telemetryMs), nvidiaSmi: options.nvidiaSmi, families });
     let desktopNotifications = saved.success ? (saved.data.desktopNotifications ?? true) : true;
+    const kept = saved.success ? saved.data : {};
+    const gpuLimitsAtStart = {
+      all: { maxUtilPct: kept.gpuMaxUtilPct ?? null, maxTempC: kept.gpuMaxTempC ?? null, maxPowerW: kept.gpuMaxPowerW ?? null },
+      perGpu: kept.gpuLimits ?? {},
+    };
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
@@ -79,9 +84,11 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         // As long as the two nvidia-smi loops can be apart: the collector pairs them within 2.5 intervals.
         readingWindowMs: options.readingWindowMs ?? 3 * pick('telemetryMs', options.telemetryMs),
         reserveAfterMs: toReserveMs(pick('reserveAfterSec', options.reserveAfterSec)),
+        gpuLimits: gpuLimitsAtStart,
       },
     });
     manager.start();
+    const gpuLimits = () => manager.config.gpuLimits ?? gpuLimitsAtStart;
     // Resource history and the live stream of samples for the charts.
     const history = new TelemetryHistory({
       persistence: new SqliteHistoryStore(db),
@@ -118,14 +125,27 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           telemetryMs: telemetry.intervalMs,
           reserveAfterSec: Math.round((manager.config.reserveAfterMs ?? 0) / 1000),
           desktopNotifications,
+          gpuMaxUtilPct: gpuLimits().all.maxUtilPct ?? null,
+          gpuMaxTempC: gpuLimits().all.maxTempC ?? null,
+          gpuMaxPowerW: gpuLimits().all.maxPowerW ?? null,
+          gpuLimits: gpuLimits().perGpu,
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
           const next: Settings = { ...this.get(), ...patch };
           store.setSetting('settings', next);
-          const { telemetryMs, desktopNotifications: notify, reserveAfterSec, ...rest } = patch;
+          const { telemetryMs, desktopNotifications: notify, reserveAfterSec, gpuMaxUtilPct, gpuMaxTempC, gpuMaxPowerW, gpuLimits: perGpu, ...rest } = patch;
           if (notify !== undefined) desktopNotifications = notify;
-          manager.updateConfig({ ...rest, ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}) });
+          const all = gpuLimits().all;
+          const limits = {
+            all: {
+              maxUtilPct: gpuMaxUtilPct !== undefined ? gpuMaxUtilPct : (all.maxUtilPct ?? null),
+              maxTempC: gpuMaxTempC !== undefined ? gpuMaxTempC : (all.maxTempC ?? null),
+              maxPowerW: gpuMaxPowerW !== undefined ? gpuMaxPowerW : (all.maxPowerW ?? null),
+            },
+            perGpu: perGpu ?? gpuLimits().perGpu,
+          };
+          manager.updateConfig({ ...rest, gpuLimits: limits, ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}) });
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
           logger.info('settings changed', patch);
           return this.get();

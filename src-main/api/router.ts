@@ -291,6 +291,7 @@ export const appRouter = router({
         oursMB: g.oursMB,
         freeMB: g.freeMB,
         foreignTop: g.foreignTop.map((p) => `${p.name} ${Math.round(p.mb)} MB`),
+        limited: g.limited ?? null,
       })),
     };
   }),

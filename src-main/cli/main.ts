@@ -421,6 +421,7 @@ const COMMANDS: Record<string, Command> = {
         print(
           `GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join(', ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`,
         );
+        if (g.limited) print(`         ${g.limited}: no new GPU task starts on it`);
       }
       return 0;
     },
@@ -437,13 +438,28 @@ const COMMANDS: Record<string, Command> = {
   settings: {
     options: {},
     async run(api, pos, v) {
-      const patch = settingsPatch(pos);
+      // A per-GPU limit (gpuMaxUtilPct.1=80) changes one entry of gpuLimits: the rest are kept.
+      const perGpu = pos.some((w) => PER_GPU_KEY.test(w.split('=')[0] ?? '')) ? (await api.settings.get.query()).gpuLimits : {};
+      const patch = settingsPatch(pos, perGpu);
       const now = Object.keys(patch).length > 0 ? await api.settings.update.mutate(patch) : await api.settings.get.query();
       if (v.json) return (printJson(now), 0);
       const width = Math.max(...Object.keys(now).map((k) => k.length));
+      const shown = (value: unknown): string =>
+        value === null
+          ? 'none'
+          : typeof value === 'object'
+            ? Object.entries(value as Record<string, object>)
+                .map(
+                  ([gpu, l]) =>
+                    `GPU ${gpu}: ${Object.entries(l)
+                      .map(([k, x]) => `${k}=${x === null ? 'none' : String(x)}`)
+                      .join(' ')}`,
+                )
+                .join('; ') || 'none'
+            : String(value);
       for (const [k, value] of Object.entries(now)) {
         const info = SETTINGS_INFO[k as keyof Settings];
-        print(`${k.padEnd(width)}  ${String(value).padEnd(6)}  ${info?.help ?? ''}`);
+        print(`${k.padEnd(width)}  ${shown(value).padEnd(6)}  ${info?.help ?? ''}`);
       }
       if (Object.keys(patch).length > 0) print('saved and applied');
       return 0;
@@ -460,22 +476,41 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-/** KEY=VALUE words into a checked settings change; an error names the key and what it takes. */
-function settingsPatch(words: string[]): SettingsPatch {
+const PER_GPU_KEY = /^gpuMax(UtilPct|TempC|PowerW)\.(\d+)$/;
+const NULLABLE = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
+const NONE = new Set(['none', 'off', 'null']);
+
+/**
+ * KEY=VALUE words into a checked settings change; an error names the key and what it takes.
+ * `gpuMaxUtilPct.1=80` sets GPU 1's own limit within `perGpu` (the current per-GPU limits).
+ */
+function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): SettingsPatch {
   const raw: Record<string, unknown> = {};
+  const number = (value: string): unknown => (value === '' ? value : Number(value));
   for (const w of words) {
     const eq = w.indexOf('=');
     const key = eq > 0 ? w.slice(0, eq) : w;
-    if (!(key in SETTINGS_INFO)) throw new CliError(`unknown setting "${key}"; settings are: ${Object.keys(SETTINGS_INFO).join(', ')}`, 2);
+    const one = PER_GPU_KEY.exec(key);
+    if (!(key in SETTINGS_INFO) && !one) throw new CliError(`unknown setting "${key}"; settings are: ${Object.keys(SETTINGS_INFO).join(', ')}`, 2);
     if (eq < 0) throw new CliError(`give the setting a value: ${key}=VALUE`, 2);
     const value = w.slice(eq + 1).trim();
-    raw[key] = key === 'desktopNotifications' ? (value === 'true' ? true : value === 'false' ? false : value) : value === '' ? value : Number(value);
+    if (one) {
+      const field = `max${one[1]}` as keyof Settings['gpuLimits'][string];
+      const gpus = (raw.gpuLimits ?? structuredClone(perGpu)) as Record<string, Record<string, unknown>>;
+      const own = { ...gpus[one[2]!], [field]: NONE.has(value) ? null : number(value) };
+      if (Object.values(own).every((x) => x === null)) delete gpus[one[2]!];
+      else gpus[one[2]!] = own;
+      raw.gpuLimits = gpus;
+    } else if (key === 'gpuLimits') throw new CliError("set one GPU's limit as gpuMaxUtilPct.1=80 (or gpuMaxTempC.1, gpuMaxPowerW.1; none removes it)", 2);
+    else if (key === 'desktopNotifications') raw[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else raw[key] = NULLABLE.has(key) && NONE.has(value) ? null : number(value);
   }
   const parsed = SettingsPatchSchema.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     const key = String(i.path[0]);
-    throw new CliError(`${key}=${String(raw[key])}: ${i.message}. ${SETTINGS_INFO[key as keyof Settings]?.help ?? ''}`.trim(), 2);
+    const shown = key === 'gpuLimits' ? `gpuLimits.${i.path.slice(1).join('.')}` : `${key}=${String(raw[key])}`;
+    throw new CliError(`${shown}: ${i.message}. ${SETTINGS_INFO[key as keyof Settings]?.help ?? ''}`.trim(), 2);
   }
   return parsed.data;
 }

@@ -1,3 +1,4 @@
+import type { GpuLimits } from '../../contracts/settings.js';
 import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, TaskStore, TelemetrySource } from './ports.js';
 
 export interface ManagerConfig {
@@ -8,6 +9,8 @@ export interface ManagerConfig {
   progressFlushMs: number;
   /** The window the two nvidia-smi readings are reconciled over (see ledger/readings.ts); 0 trusts each snapshot. */
   readingWindowMs: number;
+  /** Limits past which no new GPU task starts on a GPU (see ledger/gpu-limits.ts): every GPU's, and one GPU's over them. */
+  gpuLimits?: { all: GpuLimits; perGpu: Record<string, GpuLimits> };
   /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
   reserveAfterMs: number | null;
   /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */

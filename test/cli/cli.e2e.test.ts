@@ -245,6 +245,33 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['settings', 'maxConcurrency=4', 'reserveAfterSec=60']).stdout).toMatch(/saved and applied/);
   });
 
+  it('settings: GPU limits for every GPU and for one, refused outside their ranges, none removes one', () => {
+    const set = json<Record<string, unknown>>(cli(['settings', 'gpuMaxUtilPct=90', 'gpuMaxTempC=83', 'gpuMaxUtilPct.1=70', '--json']));
+    expect(set).toMatchObject({ gpuMaxUtilPct: 90, gpuMaxTempC: 83, gpuMaxPowerW: null, gpuLimits: { 1: { maxUtilPct: 70 } } });
+    // Another GPU's limit keeps the first.
+    expect(json<Record<string, unknown>>(cli(['settings', 'gpuMaxTempC.0=80', '--json'])).gpuLimits).toEqual({ 0: { maxTempC: 80 }, 1: { maxUtilPct: 70 } });
+    const shown = cli(['settings']).stdout;
+    expect(shown).toMatch(/^gpuMaxUtilPct\s+90\s+No new GPU task starts on a GPU busier than this/m);
+    expect(shown).toMatch(/^gpuMaxPowerW\s+none\s/m);
+    expect(shown).toMatch(/^gpuLimits\s+GPU 0: maxTempC=80; GPU 1: maxUtilPct=70\s/m);
+    for (const [word, why] of [
+      ['gpuMaxUtilPct=0', /gpuMaxUtilPct=0: maxUtilPct must be 1–100 \(%\)/],
+      ['gpuMaxUtilPct=101', /gpuMaxUtilPct=101: maxUtilPct must be 1–100 \(%\)/],
+      ['gpuMaxUtilPct.1=150', /gpuLimits\.1\.maxUtilPct: maxUtilPct must be 1–100 \(%\)/],
+      ['gpuMaxTempC=10', /maxTempC must be 30–120/],
+      ['gpuMaxPowerW=-5', /maxPowerW must be 1–2000/],
+    ] as const) {
+      const bad = cli(['settings', word]);
+      expect(bad.code, word).toBe(2);
+      expect(bad.stderr, word).toMatch(why);
+    }
+    // Nothing was changed by the refused ones; none removes a limit.
+    const after = json<Record<string, unknown>>(
+      cli(['settings', 'gpuMaxUtilPct=none', 'gpuMaxTempC=none', 'gpuMaxTempC.0=none', 'gpuMaxUtilPct.1=none', '--json']),
+    );
+    expect(after).toMatchObject({ gpuMaxUtilPct: null, gpuMaxTempC: null, gpuLimits: {} });
+  });
+
   it('on a terminal: list prints a table, wait draws progress bars', () => {
     // `script` gives the CLI a pseudo-terminal, as a person's shell would.
     const tty = (args: string[]) =>

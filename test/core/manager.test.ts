@@ -467,6 +467,52 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
   });
 });
 
+describe('Manager: GPU limits', () => {
+  const gpuAgent = agent({ name: 'render', resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 2000 } } });
+  const reading = (utilizationPct: number) => node({ gpus: [rtx4060({ utilizationPct })] });
+
+  it('a new GPU task waits while the GPU is over its limit, saying so, and starts once it is back under (with hysteresis)', () => {
+    h = harness([gpuAgent], { gpuLimits: { all: { maxUtilPct: 90 }, perGpu: {} } });
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance(1000);
+      h.telemetry.set(reading(97));
+    }
+    const [t] = h.manager.submit([{ agent: 'render' }]);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('queued');
+    expect(why(t!.id)).toBe('waits for a GPU under its limits: GPU 0 at 97 % utilisation, limit 90 %');
+    expect(h.manager.resources().gpus[0]!.limited).toBe('GPU 0 at 97 % utilisation, limit 90 %');
+    // Cooling down. The 10 s average is (3 × 97 + 60) / 4 = 87.75 %: under the limit, but not
+    // 5 points under it, so it still waits (no flapping at the limit).
+    h.clock.advance(1000);
+    h.telemetry.set(reading(60));
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('queued');
+    expect(why(t!.id)).toBe('waits for a GPU under its limits: GPU 0 at 88 % utilisation, limit 90 % (new tasks again at 85 % or less)');
+    // (3 × 97 + 2 × 60) / 5 = 82.2 %: it starts.
+    h.clock.advance(1000);
+    h.telemetry.set(reading(60));
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('running');
+    expect(h.manager.resources().gpus[0]!.limited).toBeNull();
+  });
+
+  it('a limit changed while it runs applies at once; a CPU task is never held back by one', () => {
+    h = harness([gpuAgent, agent({ name: 'cpu' })], { gpuLimits: { all: {}, perGpu: {} } });
+    h.telemetry.set(reading(99));
+    h.manager.updateConfig({ gpuLimits: { all: {}, perGpu: { 0: { maxUtilPct: 50 } } } });
+    h.clock.advance(1000);
+    h.telemetry.set(reading(99));
+    const [g, c] = h.manager.submit([{ agent: 'render' }, { agent: 'cpu' }]);
+    h.clock.flush();
+    expect(h.store.getTask(g!.id)!.state).toBe('queued');
+    expect(h.store.getTask(c!.id)!.state).toBe('running');
+    h.manager.updateConfig({ gpuLimits: { all: {}, perGpu: {} } });
+    h.clock.flush();
+    expect(h.store.getTask(g!.id)!.state).toBe('running');
+  });
+});
+
 describe('Manager: quitting with "stop them"', () => {
   it('cancelAll cancels every running task and resolves once each has been recorded', async () => {
     h = harness(agents);

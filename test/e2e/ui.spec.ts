@@ -141,11 +141,18 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await expect(page.getByText(/Too small/)).toBeVisible();
   await field.fill('3');
   await reserve.fill('120');
+  // GPU limits: blank is no limit; out of range says the range.
+  const util = page.getByLabel('GPU utilisation limit (%)');
+  await expect(util).toHaveValue('');
+  await util.fill('101');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByText('maxUtilPct must be 1–100 (%)')).toBeVisible();
+  await util.fill('90');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByText('Settings saved and applied')).toBeVisible();
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
-  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120 });
+  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120, gpuMaxUtilPct: 90 });
   await shot(page, 'settings');
 });
 

@@ -3,6 +3,7 @@ import type { RunOutcome } from '../lifecycle/attempt-end.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import type { PeakSample } from '../model/profile.js';
 import type { RunHandle } from '../ports.js';
+import { GpuLimiter, limitsFor, type GpuLimits } from './gpu-limits.js';
 import { Readings } from './readings.js';
 import { applyKept, buildPool, type KeptResources, type Pool, type PoolConfig } from './pool.js';
 
@@ -24,6 +25,8 @@ export interface LedgerConfig extends PoolConfig {
    * as one consistent sample.
    */
   readingWindowMs: number;
+  /** Limits past which no new GPU task starts on a GPU (see gpu-limits.ts): every GPU's, and one GPU's over them. */
+  gpuLimits?: { all: GpuLimits; perGpu: Record<string, GpuLimits> };
 }
 
 export const noPeak = (): PeakSample => ({ vramMB: null, memoryMB: null, cpu: null });
@@ -40,10 +43,12 @@ export class Ledger {
   private readonly runs = new Map<number, ActiveRun>();
   private kept: KeptResources | null = null;
   private readonly readings: Readings;
+  private readonly limiter: GpuLimiter;
 
   /** `config` is read live: a settings change applies at the next look. */
   constructor(private readonly config: Readonly<LedgerConfig>) {
     this.readings = new Readings(() => this.config.readingWindowMs);
+    this.limiter = new GpuLimiter((gpu) => (this.config.gpuLimits ? limitsFor(this.config.gpuLimits.all, this.config.gpuLimits.perGpu, gpu) : {}));
   }
 
   add(run: ActiveRun): void {
@@ -81,9 +86,15 @@ export class Ledger {
     return this.readings.foreign(now);
   }
 
+  /** Why each GPU over one of its limits takes no new GPU task; absent: none. */
+  limited(): Map<number, string> {
+    return this.limiter.limited();
+  }
+
   /** Folds telemetry taken at `now` into each running task's measured use and peaks, and into the reconciled readings. */
   observe(node: NodeSnapshot, now: number): void {
     this.readings.observe(node, this.runs.values(), now);
+    this.limiter.observe(node, now);
     for (const run of this.runs.values()) {
       if (run.pgid === null) continue;
       let vram: number | null = null;
@@ -116,7 +127,7 @@ export class Ledger {
 
   /** The pool a scheduling cycle starts from: what is free now, before anything is kept. */
   pool(node: NodeSnapshot, now: number): Pool {
-    return buildPool(node, this.running(), this.config, this.foreign(now));
+    return buildPool(node, this.running(), this.config, { foreignMB: this.foreign(now), limited: this.limited() });
   }
 
   /** The one published account of the machine (see ResourceViewSchema). */
@@ -160,6 +171,7 @@ function toView(p: Pool, at: number): ResourceView {
       freeMB: atLeast0(g.freeMB),
       foreignTop: g.foreignTop,
       unusable: g.unusable,
+      limited: g.limited,
     })),
     gpuStatus: p.gpuStatus,
     running: p.running,

@@ -25,6 +25,14 @@ export interface GpuPool {
   foreignTop: Holder[];
   /** Its memory reads [N/A], or it is lost: nothing is scheduled on it. */
   unusable: string | null;
+  /** Over one of its limits ("GPU 0 at 97 % utilisation, limit 90 %"): no new GPU task starts on it. */
+  limited: string | null;
+}
+
+/** What the ledger adds to a snapshot: readings reconciled over a window (readings.ts), and the GPUs over a limit (gpu-limits.ts). */
+export interface Observed {
+  foreignMB?: ReadonlyMap<number, number>;
+  limited?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -67,7 +75,7 @@ export interface KeptResources {
  * The pool for this moment: only the ledger (for the view it publishes) and the scheduling cycle
  * build one; everything outside core reads the ResourceView instead (the lint enforces it).
  */
-export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig, seenForeign?: ReadonlyMap<number, number>): Pool {
+export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig, observed: Observed = {}): Pool {
   const perAgent = new Map<string, number>();
   const perArray = new Map<number, number>();
   let cpuHeld = 0;
@@ -110,7 +118,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     // foreign and ours too: double counting against us, never in our favour. And what other
     // programs are listed as using is foreign whatever the GPU-wide reading says.
     const listedForeign = foreignProcs.reduce((sum, p) => sum + p.mb, 0);
-    const foreign = Math.max(0, seenForeign?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign);
+    const foreign = Math.max(0, observed.foreignMB?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign);
     foreignProcs.sort((a, b) => b.mb - a.mb);
     return {
       index: g.index,
@@ -124,6 +132,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
       freeMB: g.totalMB - foreign - held - cfg.vramMarginMB,
       foreignTop: foreignProcs.slice(0, 3),
       unusable: g.memoryUnknown ? 'does not report its memory ([N/A])' : g.lost ? 'is lost (nvidia-smi says so)' : null,
+      limited: observed.limited?.get(g.index) ?? null,
     };
   });
 

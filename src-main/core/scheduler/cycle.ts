@@ -59,7 +59,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   input.queue.promoteDue(input.now);
   let wakeAt = input.queue.nextDue();
   const reasons = new Map<string, Status>();
-  const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.foreignMB) };
+  const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.observed) };
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
   if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null };
   const starts: Placement[] = [];
@@ -73,8 +73,10 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     const entry = cur.bucket.entries[cur.pos]!;
     if (!placed || placed.status.code !== 'ok') {
       waiting.push({ bucket: cur.bucket, head: entry, limits });
-      // Only the first task held back by resources alone can have them kept for it.
-      const due = placed && kept === null ? pipeline.reserve.dueAt(entry, ctx) : null;
+      // Only the first task held back by resources alone can have them kept for it (not one
+      // waiting for a GPU to come under its limits: keeping memory would not cool it).
+      const byLimits = placed?.status.shortfalls.some((s) => s.limited) ?? false;
+      const due = placed && !byLimits && kept === null ? pipeline.reserve.dueAt(entry, ctx) : null;
       if (due !== null) {
         if (due <= input.now) kept = pipeline.reserve.keep(entry, ctx);
         else wakeAt = wakeAt === null ? due : Math.min(wakeAt, due);

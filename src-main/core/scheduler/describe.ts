@@ -62,6 +62,7 @@ function wait(s: Shortfall): string {
     case 'vram':
       return `needs ${mb(s.requested)} VRAM on GPU ${s.gpu}, ${gpuText(s.free, s.capacity, s.heldBy)}`;
     case 'gpus':
+      if (s.limited) return `waits for a GPU under its limits: ${s.note ?? ''}`;
       if (s.note !== undefined) return `needs ${plural(s.requested, 'GPU')} with ${mb(s.vramMB ?? 0)} VRAM, but ${s.note}`;
       return (
         `needs ${s.requested} GPUs with ${mb(s.vramMB ?? 0)} VRAM each, ${s.free} ${s.free === 1 ? 'has' : 'have'} enough free` +

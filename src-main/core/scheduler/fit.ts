@@ -52,17 +52,25 @@ export function fit(request: ResourceRequest, pool: Pool): FitResult {
   let gpus: number[] = [];
   const gpu = request.gpu;
   if (gpu) {
-    const usable = pool.gpus.filter((g) => g.unusable === null);
+    const usable = pool.gpus.filter((g) => g.unusable === null && g.limited === null);
+    const limited = pool.gpus.filter((g) => g.unusable === null && g.limited !== null);
     if (pool.gpus.length === 0) {
       const note = `no GPU is visible: ${pool.gpuStatus.message ?? 'no NVIDIA GPU was found'}`;
       shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: 0, heldBy: [], vramMB: gpu.vramMB, note });
+    } else if (usable.length === 0 && limited.length > 0) {
+      const note = limited.map((g) => g.limited).join('; ');
+      shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: pool.gpus.length, heldBy: [], vramMB: gpu.vramMB, note, limited: true });
     } else if (usable.length === 0) {
       const note = `no GPU can be used: ${pool.gpus.map((g) => `GPU ${g.index} ${g.unusable}`).join('; ')}`;
       shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: 0, heldBy: [], vramMB: gpu.vramMB, note });
     } else {
       const picked = pickGpus(gpu, usable);
       if (picked) gpus = picked;
-      else if (gpu.count === 1) {
+      else if (limited.length > 0 && pickGpus(gpu, [...usable, ...limited])) {
+        // It would fit, but on a GPU over its limit.
+        const note = limited.map((g) => g.limited).join('; ');
+        shortfalls.push({ resource: 'gpus', requested: gpu.count, free: 0, capacity: pool.gpus.length, heldBy: [], vramMB: gpu.vramMB, note, limited: true });
+      } else if (gpu.count === 1) {
         const best = [...usable].sort((a, b) => b.freeMB - a.freeMB)[0]!;
         shortfalls.push({
           resource: 'vram',

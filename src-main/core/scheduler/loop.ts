@@ -156,7 +156,7 @@ export class SchedulerLoop {
       queue: this.queue,
       node: telemetry.current(),
       running: ledger.running(),
-      foreignMB: ledger.foreign(now),
+      observed: { foreignMB: ledger.foreign(now), limited: ledger.limited() },
     });
     const before = this.lastCycle;
     this.lastCycle = result;

@@ -74,11 +74,17 @@ export function ResourcesView({ api }: { api: Api }) {
           const total = g.map((x) => x?.totalMB ?? 0);
           const name = r?.gpus.find((x) => x.index === gi)?.name ?? `GPU ${gi}`;
           const unusable = r?.view.gpus.find((x) => x.index === gi)?.unusable;
+          const limited = r?.view.gpus.find((x) => x.index === gi)?.limited;
           return (
             <div className="gpu-charts" key={gi}>
               {unusable && (
                 <p role="status" className="gpu-unusable">
                   GPU {gi} {unusable}: nothing is scheduled on it.
+                </p>
+              )}
+              {limited && (
+                <p role="status" className="gpu-unusable">
+                  {limited}: no new GPU task starts on it until it is back under the limit.
                 </p>
               )}
               <Chart

@@ -4,7 +4,15 @@ import { SETTINGS_INFO, SettingsSchema } from '../../../contracts/settings.js';
 import { readable, type Api } from '../api.js';
 import { useToast } from '../lib/toasts.js';
 
-const FIELDS = (['maxConcurrency', 'vramMarginMB', 'telemetryMs', 'reserveAfterSec'] as const).map((key) => ({ key, ...SETTINGS_INFO[key] }));
+const FIELDS = (['maxConcurrency', 'vramMarginMB', 'telemetryMs', 'reserveAfterSec', 'gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW'] as const).map((key) => ({
+  key,
+  ...SETTINGS_INFO[key],
+}));
+/** Left blank: no limit. */
+const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
+
+const fromField = (k: string, v: string): unknown =>
+  k === 'desktopNotifications' ? v === 'true' : v.trim() === '' ? (OPTIONAL.has(k) ? null : NaN) : Number(v);
 
 /** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */
 export function SettingsView({ api }: { api: Api }) {
@@ -14,13 +22,15 @@ export function SettingsView({ api }: { api: Api }) {
   const [form, setForm] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   useEffect(() => {
-    if (q.data) setForm(Object.fromEntries(Object.entries(q.data).map(([k, v]) => [k, String(v)])));
+    if (q.data) setForm(Object.fromEntries(Object.entries(q.data).flatMap(([k, v]) => (k === 'gpuLimits' ? [] : [[k, v === null ? '' : String(v)]]))));
   }, [q.data]);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
+    // Per-GPU limits are set with `agentmgr settings gpuMaxUtilPct.1=80`; kept as they are here.
     const parsed = SettingsSchema.safeParse({
-      ...Object.fromEntries(Object.entries(form).map(([k, v]) => [k, k === 'desktopNotifications' ? v === 'true' : v.trim() === '' ? NaN : Number(v)])),
+      ...Object.fromEntries(Object.entries(form).map(([k, v]) => [k, fromField(k, v)])),
+      gpuLimits: q.data?.gpuLimits ?? {},
     });
     if (!parsed.success) {
       setErrors(Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0]), i.message])));
@@ -57,6 +67,20 @@ export function SettingsView({ api }: { api: Api }) {
             </small>
           </div>
         ))}
+        {Object.keys(q.data?.gpuLimits ?? {}).length > 0 && (
+          <p className="muted" aria-label="Per-GPU limits">
+            Per GPU, over the limits above:{' '}
+            {Object.entries(q.data!.gpuLimits)
+              .map(
+                ([gpu, l]) =>
+                  `GPU ${gpu}: ${Object.entries(l)
+                    .map(([k, v]) => `${k} ${v ?? 'none'}`)
+                    .join(', ')}`,
+              )
+              .join('; ')}{' '}
+            (<code>agentmgr settings gpuMaxUtilPct.1=80</code>).
+          </p>
+        )}
         <div className="field">
           <label>
             <input

@@ -147,7 +147,7 @@ const cases: Case[] = [
       // per process); the per-process one already shows our task at 3000. This snapshot alone
       // would count the desktop as 0; the ledger's window (readings.ts) saw it at 2000.
       node: node({ gpus: [rtx4060({ usedMB: 2000, processes: [{ pid: 500, name: 'python', usedMB: 3000, pgid: 500 }] })] }),
-      foreignMB: new Map([[0, 2000]]),
+      observed: { foreignMB: new Map([[0, 2000]]) },
       running: [running(9, gpu(3000), [0], 500)],
       candidates: [cand(1, gpu(3500)), cand(2, gpu(3000))],
     },
@@ -330,6 +330,37 @@ const cases: Case[] = [
     starts: [1, 3],
     waits: { 2: /agent gpu runs at most 1 at once \(1 running\)/ },
   },
+  {
+    name: 'GPU limits: a GPU over its limit takes no new GPU task, a CPU task still starts, and the reason names the limit and the reading',
+    input: {
+      node: node({ gpus: [rtx4060()] }),
+      observed: { limited: new Map([[0, 'GPU 0 at 97 % utilisation, limit 90 %']]) },
+      candidates: [cand(1, gpu(1000)), cand(2, small)],
+    },
+    starts: [2],
+    waits: { 1: /^waits for a GPU under its limits: GPU 0 at 97 % utilisation, limit 90 %$/ },
+  },
+  {
+    name: 'GPU limits: a task goes to the GPU under its limits, even with less free there',
+    input: {
+      node: node({ gpus: [rtx4060(), rtx4060({ index: 1, uuid: 'GPU-1', usedMB: 6000, freeMB: 2188 })] }),
+      observed: { limited: new Map([[0, 'GPU 0 at 86 °C, limit 83 °C']]) },
+      candidates: [cand(1, gpu(2000)), cand(2, gpu(2000))],
+    },
+    starts: [1],
+    gpus: { 1: [1] },
+    waits: { 2: /waits for a GPU under its limits: GPU 0 at 86 °C, limit 83 °C/ },
+  },
+  {
+    name: 'GPU limits: short of VRAM on the GPUs under their limits, and it would not fit the others either: the VRAM is named',
+    input: {
+      node: node({ gpus: [rtx4060({ usedMB: 7000, freeMB: 1188 }), rtx4060({ index: 1, uuid: 'GPU-1', usedMB: 7000, freeMB: 1188 })] }),
+      observed: { limited: new Map([[0, 'GPU 0 at 97 % utilisation, limit 90 %']]) },
+      candidates: [cand(1, gpu(2000))],
+    },
+    starts: [],
+    waits: { 1: /needs 2000 MB VRAM on GPU 1, 1188 MB free/ },
+  },
 ];
 
 describe('runCycle', () => {
@@ -338,6 +369,17 @@ describe('runCycle', () => {
     expect(r.starts.map((s) => s.taskId)).toEqual(c.starts);
     for (const [id, re] of Object.entries(c.waits ?? {})) expect(r.why(Number(id))).toMatch(re);
     for (const [id, g] of Object.entries(c.gpus ?? {})) expect(r.starts.find((s) => s.taskId === Number(id))?.gpus).toEqual(g);
+  });
+
+  it('a task held back by GPU limits alone has nothing kept for it (keeping memory would not cool the GPU)', () => {
+    const r = cycle({
+      reserveAfterMs: 0,
+      node: node({ gpus: [rtx4060()] }),
+      observed: { limited: new Map([[0, 'GPU 0 at 97 % utilisation, limit 90 %']]) },
+      candidates: [cand(1, gpu(6000), 'a', null, NOW - 600_000)],
+    });
+    expect(r.starts).toEqual([]);
+    expect(r.keptFor).toBeNull();
   });
 
   it('wakes up when a waiting task becomes due a reservation', () => {

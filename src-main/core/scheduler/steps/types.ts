@@ -1,5 +1,5 @@
 import type { NodeSnapshot, RunningUsage } from '../../model/node.js';
-import type { KeptResources, Pool, PoolConfig } from '../../ledger/pool.js';
+import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/pool.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
 
@@ -18,8 +18,8 @@ export interface CycleInput extends PoolConfig {
   queue: QueueIndex;
   node: NodeSnapshot;
   running: readonly RunningUsage[];
-  /** What other programs hold on each GPU, reconciled over a window of readings (see ledger/readings.ts); else taken from `node` alone. */
-  foreignMB?: ReadonlyMap<number, number>;
+  /** What the ledger saw over time: other programs' VRAM reconciled over a window of readings, GPUs over a limit. */
+  observed?: Observed;
 }
 
 /** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */
