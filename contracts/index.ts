@@ -6,3 +6,4 @@ export * from './telemetry.js';
 export * from './errors.js';
 export * from './settings.js';
 export * from './workflow.js';
+export * from './project.js';

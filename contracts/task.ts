@@ -50,9 +50,17 @@ export const DependencySchema = z
   .refine((d) => (d.ids?.length ?? 0) + (d.refs?.length ?? 0) > 0, { message: 'a dependency needs at least one task id (ids) or batch ref (refs)' });
 export type Dependency = z.infer<typeof DependencySchema>;
 
+/** A project's name: what tasks are grouped by for fair share, quotas and project-bound tokens. */
+export const ProjectNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project name is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+export const DEFAULT_PROJECT = 'default';
+
 export const TaskSubmissionSchema = z
   .object({
     agent: z.string().min(1).max(64),
+    /** Its project (default "default"); a project-bound token submits to its own only. */
+    project: ProjectNameSchema.optional(),
     name: z.string().max(200).optional(),
     input: JsonObjectSchema.optional(),
     priority: PrioritySchema.optional(),
@@ -144,7 +152,7 @@ export type Holding = z.infer<typeof HoldingSchema>;
  * `cpu`: cores; `memory`/`vram`: MB; `gpus`: GPUs with `vramMB` free each.
  */
 export const ShortfallSchema = z.object({
-  resource: z.enum(['tasks', 'agent-tasks', 'array-tasks', 'cpu', 'memory', 'vram', 'gpus']),
+  resource: z.enum(['tasks', 'agent-tasks', 'array-tasks', 'project-tasks', 'project-vram', 'cpu', 'memory', 'vram', 'gpus']),
   requested: z.number(),
   free: z.number(),
   capacity: z.number(),
@@ -155,6 +163,8 @@ export const ShortfallSchema = z.object({
   agent: z.string().optional(),
   /** array-tasks: whose throttle. */
   array: z.number().int().optional(),
+  /** project-tasks / project-vram: whose quota. */
+  project: z.string().optional(),
   /** vram: how many GPUs need that much each. */
   count: z.number().int().optional(),
   /** gpus: the VRAM each GPU must have free. */
@@ -209,6 +219,7 @@ export const PeakSchema = z.object({ vramMB: z.number().nullable(), memoryMB: z.
 export const TaskViewSchema = z.object({
   id: z.number().int(),
   agent: z.string(),
+  project: z.string(),
   name: z.string().nullable(),
   state: TaskStateSchema,
   desired: DesiredStateSchema,
@@ -270,6 +281,7 @@ export const TaskListQuerySchema = z
   .object({
     state: z.array(TaskStateSchema).optional(),
     agent: z.string().max(64).optional(),
+    project: z.string().max(64).optional(),
     /** Only the tasks of this array. */
     arrayId: z.number().int().positive().optional(),
     /** Return tasks with an id below this one (newest first). */
@@ -288,6 +300,7 @@ export const TaskPageQuerySchema = z
   .object({
     state: z.array(TaskStateSchema).optional(),
     agent: z.string().max(64).optional(),
+    project: z.string().max(64).optional(),
     /** A task id, or part of a task's name. */
     search: z.string().max(200).optional(),
     /** Only the tasks of this array. */

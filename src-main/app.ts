@@ -1,4 +1,5 @@
 import { openDb, type OpenDb } from './adapters/sqlite/db.js';
+import { SqliteTokenStore } from './adapters/sqlite/token-store.js';
 import { SqliteTaskStore } from './adapters/sqlite/task-store.js';
 import { FileAgentCatalog } from './adapters/agents/catalog.js';
 import { consoleLogger } from './adapters/console-logger.js';
@@ -46,6 +47,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
   try {
     db = openDb(dirs.db);
     const store = new SqliteTaskStore(db);
+    const tokenStore = new SqliteTokenStore(db);
     const agents = new FileAgentCatalog([
       { dir: bundledAgentsDir(), source: 'bundled' },
       { dir: dirs.agents, source: 'data-dir' },
@@ -118,6 +120,12 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       dataDir: dirs.root,
       readLog: (taskId, attempt) => readAttemptLog(attemptDir(dirs.runs, taskId, attempt)),
       inspectPath,
+      tokens: {
+        create: (project, label) => tokenStore.create(project, label, Date.now()),
+        list: () => tokenStore.list(),
+        revoke: (id) => tokenStore.revoke(id, Date.now()),
+        resolve: (token) => tokenStore.resolve(token),
+      },
       settings: {
         get: () => ({
           maxConcurrency: manager.config.maxConcurrency,

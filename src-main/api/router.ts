@@ -8,14 +8,17 @@ import {
   TaskPageQuerySchema,
   TaskListQuerySchema,
   TaskSubmissionSchema,
+  ProjectNameSchema,
+  type TaskSubmission,
   type TaskView,
 } from '../../contracts/task.js';
+import { ProjectPatchSchema } from '../../contracts/project.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
 import { isTerminal } from '../core/lifecycle/states.js';
 import type { ApiServices } from './services.js';
 import { agentView, taskDetail, taskView } from './views.js';
-import { procedure, router } from './trpc.js';
+import { mainProcedure, procedure, router, taskProcedure, type ApiContext } from './trpc.js';
 
 const IdInput = z.object({ id: TaskIdSchema }).strict();
 const ArrayInput = z.object({ arrayId: TaskIdSchema }).strict();
@@ -63,72 +66,97 @@ function readLog(s: ApiServices, id: number, attempt: number, tailBytes: number)
   return { text: buf.subarray(buf.length - tailBytes).toString('utf8'), truncated: true };
 }
 
+/** A project's token submits to its own project only; the main token to any (default "default"). */
+function inScope(ctx: ApiContext, list: readonly TaskSubmission[]): TaskSubmission[] {
+  const own = ctx.project ?? null;
+  if (own === null) return [...list];
+  return list.map((s, i) => {
+    if (s.project !== undefined && s.project !== own)
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `this token is bound to project ${own}: it cannot submit to project ${s.project}${list.length > 1 ? ` (task ${i + 1} of the batch)` : ''}; leave "project" out, or use a token of that project`,
+      });
+    return { ...s, project: own };
+  });
+}
+
+/** The project a list is narrowed to: a project's token sees its own only. */
+const listProject = (ctx: ApiContext, asked: string | undefined): string | undefined => ctx.project ?? asked;
+const visible = (ctx: ApiContext, t: { project: string }): boolean => ctx.project == null || t.project === ctx.project;
+
 const tasks = router({
   submit: procedure.input(TaskSubmissionSchema).mutation(({ ctx, input }) => {
-    const [t] = ctx.services.manager.submit([input]);
+    const [t] = ctx.services.manager.submit(inScope(ctx, [input]));
     return taskView(t!, ctx.services.manager);
   }),
   /** One request, one transaction: all are stored or none. Returns the ids in order. */
   submitBatch: procedure.input(TaskBatchSchema).mutation(({ ctx, input }) => {
-    const stored = ctx.services.manager.submit(input);
+    const stored = ctx.services.manager.submit(inScope(ctx, input));
     return { ids: stored.map((t) => t.id), count: stored.length };
   }),
   /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */
   page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
     const { items, total } = manager.queries.page(
-      { states: input.state, agent: input.agent, search: input.search, arrayId: input.arrayId, arrayHeads: input.arrayHeads },
+      { states: input.state, agent: input.agent, project: listProject(ctx, input.project), search: input.search, arrayId: input.arrayId, arrayHeads: input.arrayHeads },
       input.sort,
       input.offset,
       input.limit,
     );
     return { items: items.map((t) => taskView(t, manager)), total, offset: input.offset };
   }),
-  cancelMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
+  cancelMany: taskProcedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.cancel(id))),
   /** Queued tasks that do not start until released. */
-  hold: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.hold(input.id), ctx.services.manager)),
-  release: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.release(input.id), ctx.services.manager)),
-  holdMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.hold(id))),
-  releaseMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.release(id))),
-  retryMany: procedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.retry(id))),
-  setPriorityMany: procedure
+  hold: taskProcedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.hold(input.id), ctx.services.manager)),
+  release: taskProcedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.release(input.id), ctx.services.manager)),
+  holdMany: taskProcedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.hold(id))),
+  releaseMany: taskProcedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.release(id))),
+  retryMany: taskProcedure.input(TaskIdsSchema).mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.retry(id))),
+  setPriorityMany: taskProcedure
     .input(TaskIdsSchema.extend({ priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.setPriority(id, input.priority))),
   list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
-    const rows = manager.queries.list({ states: input.state, agent: input.agent, arrayId: input.arrayId, beforeId: input.cursor, limit: input.limit + 1 });
+    const rows = manager.queries.list({
+      states: input.state,
+      agent: input.agent,
+      project: listProject(ctx, input.project),
+      arrayId: input.arrayId,
+      beforeId: input.cursor,
+      limit: input.limit + 1,
+    });
     const more = rows.length > input.limit;
     const items = rows.slice(0, input.limit).map((t) => taskView(t, manager));
     return { items, nextCursor: more ? items[items.length - 1]!.id : null };
   }),
-  get: procedure.input(IdInput).query(({ ctx, input }) => {
+  get: taskProcedure.input(IdInput).query(({ ctx, input }) => {
     const { manager } = ctx.services;
     const t = getTask(ctx.services, input.id);
     return taskDetail(t, manager.queries.attempts(t.id), manager.queries.artifacts(t.id), manager);
   }),
-  cancel: procedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.cancel(input.id), ctx.services.manager)),
+  cancel: taskProcedure.input(IdInput).mutation(({ ctx, input }) => taskView(ctx.services.manager.cancel(input.id), ctx.services.manager)),
   /** `withDependents`: also the tasks cancelled because this one could not meet their dependency, down the graph. */
-  retry: procedure
+  retry: taskProcedure
     .input(z.object({ id: TaskIdSchema, withDependents: z.boolean().optional() }).strict())
     .mutation(({ ctx, input }) => taskView(ctx.services.manager.retry(input.id, { withDependents: input.withDependents }), ctx.services.manager)),
   /** Moves a queued task to the top or bottom of its priority, or just before another queued task (taking its priority). */
-  move: procedure.input(MoveInput).mutation(({ ctx, input }) => {
+  move: taskProcedure.input(MoveInput).mutation(({ ctx, input }) => {
     const where = 'to' in input ? { to: input.to } : { before: input.before };
     return taskView(ctx.services.manager.move(input.id, where), ctx.services.manager);
   }),
   /** Several tasks by id, in the order given; an unknown id is an error naming it. */
-  getMany: procedure.input(TaskIdsSchema).query(({ ctx, input }) => input.ids.map((id) => taskView(getTask(ctx.services, id), ctx.services.manager))),
+  getMany: taskProcedure.input(TaskIdsSchema).query(({ ctx, input }) => input.ids.map((id) => taskView(getTask(ctx.services, id), ctx.services.manager))),
   /** Each array's counts by state and combined progress (what its group row shows). */
-  arrays: procedure.input(TaskIdsSchema).query(({ ctx, input }) => ctx.services.manager.queries.arrays(input.ids)),
-  cancelArray: procedure.input(ArrayInput).mutation(({ ctx, input }) => ctx.services.manager.cancelArray(input.arrayId)),
+  arrays: taskProcedure.input(TaskIdsSchema).query(({ ctx, input }) => ctx.services.manager.queries.arrays(input.ids)),
+  cancelArray: taskProcedure.input(ArrayInput).mutation(({ ctx, input }) => ctx.services.manager.cancelArray(input.arrayId)),
   /** `failed`: only the tasks that failed, timed out or were interrupted. */
-  retryArray: procedure
+  retryArray: taskProcedure
     .input(ArrayInput.extend({ failed: z.boolean().optional() }).strict())
     .mutation(({ ctx, input }) => ctx.services.manager.retryArray(input.arrayId, input.failed ?? false)),
-  setPriority: procedure
+  setPriority: taskProcedure
     .input(z.object({ id: TaskIdSchema, priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => taskView(ctx.services.manager.setPriority(input.id, input.priority), ctx.services.manager)),
-  logs: procedure
+  logs: taskProcedure
     .input(
       z
         .object({ id: TaskIdSchema, attempt: z.number().int().positive().optional(), tailBytes: z.number().int().min(1).max(MAX_LOG_BYTES).optional() })
@@ -145,7 +173,7 @@ const tasks = router({
    * The log of the task's current attempt as it grows: first what is there, then each new chunk,
    * across retries, until the task ends.
    */
-  followLogs: procedure
+  followLogs: taskProcedure
     .input(z.object({ id: TaskIdSchema, tailBytes: z.number().int().min(0).max(MAX_LOG_BYTES).optional() }).strict())
     .subscription(async function* ({ ctx, input, signal }) {
       const s = ctx.services;
@@ -186,12 +214,15 @@ const tasks = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const ids = input?.ids ? new Set(input.ids) : null;
       const { manager } = ctx.services;
-      yield* ctx.services.events.stream((e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) ? taskView(e.task, manager) : undefined), signal);
+      yield* ctx.services.events.stream(
+        (e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) && visible(ctx, e.task) ? taskView(e.task, manager) : undefined),
+        signal,
+      );
     }),
   /** Each task that reaches a terminal state, once, as it happens. */
   ended: procedure.subscription(async function* ({ ctx, signal }) {
     const { manager } = ctx.services;
-    yield* ctx.services.events.stream((e) => (e.type === 'task-ended' ? taskView(e.task, manager) : undefined), signal);
+    yield* ctx.services.events.stream((e) => (e.type === 'task-ended' && visible(ctx, e.task) ? taskView(e.task, manager) : undefined), signal);
   }),
 });
 
@@ -213,11 +244,11 @@ const telemetry = router({
 });
 
 const queue = router({
-  pause: procedure.mutation(({ ctx }) => {
+  pause: mainProcedure.mutation(({ ctx }) => {
     ctx.services.manager.setPaused(true);
     return { paused: true };
   }),
-  resume: procedure.mutation(({ ctx }) => {
+  resume: mainProcedure.mutation(({ ctx }) => {
     ctx.services.manager.setPaused(false);
     return { paused: false };
   }),
@@ -252,7 +283,34 @@ const queue = router({
   }),
 });
 
+const projects = router({
+  /** Each project with its weight, quotas, usage and share (a project's token sees its own). */
+  list: procedure.query(({ ctx }) => ctx.services.manager.projectViews().filter((p) => ctx.project == null || p.name === ctx.project)),
+  /** Sets a project's weight and quotas (creating it); lowering a quota stops nothing running. */
+  set: mainProcedure
+    .input(z.object({ name: ProjectNameSchema, patch: ProjectPatchSchema }).strict())
+    .mutation(({ ctx, input }) => ctx.services.manager.setProject(input.name, input.patch)),
+});
+
+const tokens = router({
+  /** A token for a script, bound to one project; the token itself is in the answer only. */
+  create: mainProcedure
+    .input(z.object({ project: ProjectNameSchema, label: z.string().max(200).optional() }).strict())
+    .mutation(({ ctx, input }) => {
+      ctx.services.manager.ensureProject(input.project);
+      return ctx.services.tokens.create(input.project, input.label ?? null);
+    }),
+  list: mainProcedure.query(({ ctx }) => ctx.services.tokens.list()),
+  revoke: mainProcedure.input(z.object({ id: z.number().int().positive() }).strict()).mutation(({ ctx, input }) => {
+    if (!ctx.services.tokens.revoke(input.id))
+      throw new TRPCError({ code: 'NOT_FOUND', message: `no live token with id ${input.id}; \`agentmgr token list\` shows them` });
+    return { revoked: input.id };
+  }),
+});
+
 export const appRouter = router({
+  projects,
+  tokens,
   health: procedure.query(({ ctx }) => {
     const s = ctx.services;
     const degraded = s.manager.degraded();
@@ -301,7 +359,7 @@ export const appRouter = router({
   telemetry,
   /** An artifact opened with the system's default app, or shown in its folder (desktop app only). */
   artifacts: router({
-    open: procedure
+    open: taskProcedure
       .input(z.object({ id: TaskIdSchema, index: z.number().int().min(0), reveal: z.boolean().optional() }).strict())
       .mutation(async ({ ctx, input }) => {
         const a = ctx.services.manager.queries.artifacts(input.id)[input.index];
@@ -329,7 +387,7 @@ export const appRouter = router({
   }),
   settings: router({
     get: procedure.query(({ ctx }) => ctx.services.settings.get()),
-    update: procedure.input(SettingsPatchSchema).mutation(({ ctx, input }) => ctx.services.settings.update(input)),
+    update: mainProcedure.input(SettingsPatchSchema).mutation(({ ctx, input }) => ctx.services.settings.update(input)),
   }),
 });
 

@@ -1,4 +1,5 @@
 import type { Settings, SettingsPatch } from '../../contracts/settings.js';
+import type { TokenView } from '../../contracts/project.js';
 import type { HistoryRange, TelemetrySample, TelemetrySnapshot } from '../../contracts/telemetry.js';
 import type { Manager } from '../core/manager.js';
 import type { AgentCatalog, AppEvent } from '../core/ports.js';
@@ -29,6 +30,14 @@ export interface ApiServices {
   /** Dropped files, checked where they are. */
   inspectPath(path: string): InspectedPath;
   settings: { get(): Settings; update(patch: SettingsPatch): Promise<Settings> };
+  /** Tokens for scripts, each bound to one project (the secret is shown once, at creation). */
+  tokens: {
+    create(project: string, label: string | null): { token: string; view: TokenView };
+    list(): TokenView[];
+    revoke(id: number): boolean;
+    /** The project a live token is bound to; null for an unknown or revoked one. */
+    resolve(token: string): string | null;
+  };
   dataDir: string;
   startedAt: number;
 }

@@ -10,6 +10,11 @@ export interface ApiContext {
   services: ApiServices;
   /** Set by the transport once it has checked the token (HTTP/WS) or the sender (IPC). */
   authorized: boolean;
+  /**
+   * Whose tasks it may see and change: null (the main token, the desktop app) for every
+   * project's, else one project's (a token made with `agentmgr token create --project`).
+   */
+  project?: string | null;
   /** What only the desktop app can do (over IPC); absent over HTTP. */
   desktop?: { openPath(path: string): Promise<string>; showInFolder(path: string): void };
 }
@@ -76,6 +81,45 @@ const requireAuth = t.middleware(({ ctx, next }) => {
   return next();
 });
 
+/** Only the main token (or the desktop app) may do this: a project's token is refused, saying why. */
+const requireMain = t.middleware(({ ctx, next }) => {
+  if (ctx.project != null)
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `this token is bound to project ${ctx.project}: it can submit to, see and change that project's tasks only; this needs the main token (${ctx.services.dataDir}/api-token)`,
+    });
+  return next();
+});
+
+/** Task ids an input names (id, ids, before, arrayId): a project's token may only name its own project's. */
+export function namedTaskIds(raw: unknown): number[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const r = raw as Record<string, unknown>;
+  const out: number[] = [];
+  for (const k of ['id', 'before', 'arrayId']) if (typeof r[k] === 'number') out.push(r[k] as number);
+  if (Array.isArray(r.ids)) for (const x of r.ids) if (typeof x === 'number') out.push(x);
+  return out;
+}
+
+/**
+ * For a project's token, every task the input names must be its project's. Another project's
+ * task answers as if it did not exist (its id says nothing about it).
+ */
+const ownTasks = t.middleware(async ({ ctx, getRawInput, next }) => {
+  if (ctx.project != null) {
+    for (const id of namedTaskIds(await getRawInput())) {
+      const task = ctx.services.manager.queries.get(id);
+      if (!task || task.project !== ctx.project)
+        throw new TRPCError({ code: 'NOT_FOUND', message: `no task with id ${id} in project ${ctx.project}; \`agentmgr list\` shows the tasks there are` });
+    }
+  }
+  return next();
+});
+
 export const router = t.router;
 export const procedure = t.procedure.use(requireAuth).use(plainInput).use(mapErrors);
+/** A procedure that names tasks: a project's token reaches only its own. */
+export const taskProcedure = procedure.use(ownTasks);
+/** A procedure for the main token only (settings, pause, projects, tokens). */
+export const mainProcedure = procedure.use(requireMain);
 export const createCallerFactory = t.createCallerFactory;

@@ -17,6 +17,7 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
   return {
     id: t.id,
     agent: t.agent,
+    project: t.project,
     name: t.name,
     state: t.state,
     desired: t.desired,

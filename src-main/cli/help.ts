@@ -26,6 +26,8 @@ Commands:
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks
   settings [KEY=VALUE]   show or change the live settings
+  project set|list       projects: weight (fair share) and quotas
+  token create|list|revoke  tokens for scripts, each bound to one project
   ui                     open the UI in a browser (prints its URL with the token)
 
 Every command takes --json (machine-readable output) and --data-dir DIR.
@@ -38,7 +40,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
                  [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
-                 [--dependency SPEC] [--array SPEC] [--throttle N] [--wait] [--json]
+                 [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -57,21 +59,38 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --retries N    retries after a failure (default: the agent's retry policy)
   --timeout S    stop the task after S seconds
   --hold         submit held: it starts once released (agentmgr release)
+  --project NAME its project (default "default"): fair share and quotas are per project
   --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
   --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin.
                  A line may carry "ref": "ocr" and a later one "dependsOn": [{"type": "afterok",
                  "refs": ["ocr"]}], "dependsMode": "any", "array": "0-9%2" or "each": [{...}, ...]
   --wait         then wait for the tasks, with progress`,
-  list: `agentmgr list [--state S] [--agent A] [--array ID] [--limit N] [--json]
+  list: `agentmgr list [--state S] [--agent A] [--project P] [--array ID] [--limit N] [--json]
 
   --state S   queued, starting, running, succeeded, failed, cancelled, timed_out, interrupted
               (comma-separated for several)
   --agent A   only this agent's tasks
+  --project P only this project's tasks
   --array ID  only the tasks of this array (its id is its first task's)
   --limit N   at most N tasks, newest first (default: all)`,
   show: 'agentmgr show <id> [--json]',
   logs: 'agentmgr logs <id> [--attempt N] [--follow]\n\n  --follow   keep printing new output until the task ends',
   cancel: 'agentmgr cancel <id>... [--json]\nagentmgr cancel --array ID   (every task of the array that has not ended)',
+  project: `agentmgr project set NAME [weight=N] [maxRunning=N] [maxVramMB=MB] [maxQueued=N] [--json]
+agentmgr project list [--json]
+
+  weight=N       its share against the other projects' weights (default 1; more than 0)
+  maxRunning=N   at most N of its tasks running at once (none: no quota)
+  maxVramMB=MB   at most MB of VRAM reserved by its running tasks at once
+  maxQueued=N    at most N of its tasks queued at once; more are refused at submit
+A quota lowered below what runs now stops nothing: it only holds new starts.`,
+  token: `agentmgr token create --project NAME [--label TEXT] [--json]
+agentmgr token list [--json]
+agentmgr token revoke ID...
+
+A token for a script: with it (AGENTMGR_TOKEN, or "Authorization: Bearer"), the script submits to,
+sees and changes that project's tasks only, and cannot change settings, pause the queue, or make
+tokens. The token is shown once, at creation; only a hash of it is kept.`,
   hold: 'agentmgr hold <id>... [--json]   (queued tasks: they do not start until released)',
   release: 'agentmgr release <id>... [--json]',
   retry: `agentmgr retry <id>... [--with-dependents] [--json]

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { SETTINGS_INFO, SettingsPatchSchema, type Settings, type SettingsPatch } from '../../contracts/settings.js';
-import { TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
+import { ProjectNameSchema, TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
+import { ProjectPatchSchema, type ProjectPatch, type ProjectView } from '../../contracts/project.js';
 import { ConfigError, resolveServeOptions } from '../config.js';
 import { DataDirLockedError } from '../data-dir.js';
 import { startHeadless } from '../headless.js';
@@ -257,7 +258,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   list: {
-    options: { state: { type: 'string' }, agent: { type: 'string' }, limit: { type: 'string' }, array: { type: 'string' } },
+    options: { state: { type: 'string' }, agent: { type: 'string' }, project: { type: 'string' }, limit: { type: 'string' }, array: { type: 'string' } },
     async run(api, _pos, v) {
       const limit = intArg('--limit', v.limit as string | undefined, 1, Number.MAX_SAFE_INTEGER);
       const states = parseStates(v.state);
@@ -268,6 +269,7 @@ const COMMANDS: Record<string, Command> = {
         const page = await api.tasks.list.query({
           state: states,
           agent: v.agent as string | undefined,
+          project: v.project as string | undefined,
           arrayId,
           cursor,
           limit: Math.min(1000, limit !== undefined ? limit - items.length : 1000),
@@ -276,7 +278,7 @@ const COMMANDS: Record<string, Command> = {
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined && (limit === undefined || items.length < limit));
       if (v.json) printJson(items);
-      else if (items.length === 0) print('no tasks' + (states || v.agent || arrayId ? ' match' : ' yet: submit one with `agentmgr submit demo`'));
+      else if (items.length === 0) print('no tasks' + (states || v.agent || v.project || arrayId ? ' match' : ' yet: submit one with `agentmgr submit demo`'));
       else if (tty) print(table(LIST_HEAD, items.map(listRow)));
       else for (const t of items) print(listRow(t).join('\t'));
       return 0;
@@ -398,12 +400,19 @@ const COMMANDS: Record<string, Command> = {
   status: {
     options: {},
     async run(api, _pos, v) {
-      const [q, res, health] = await Promise.all([api.queue.status.query(), api.resources.query(), api.health.query()]);
-      if (v.json) return (printJson({ queue: q, resources: res, health }), 0);
+      const [q, res, health, projects] = await Promise.all([api.queue.status.query(), api.resources.query(), api.health.query(), api.projects.list.query()]);
+      if (v.json) return (printJson({ queue: q, resources: res, health, projects }), 0);
       const c = q.counts;
       print(
         `Queue:   ${q.paused ? 'PAUSED' : 'running'}; ${q.running} running (max ${q.maxConcurrency}), ${q.queued} queued; ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.timed_out} timed out, ${c.interrupted} interrupted`,
       );
+      // Fair share: each project's part of the recent use against what its weight entitles it to.
+      if (projects.length > 1 || projects.some((p) => p.name !== 'default'))
+        print(
+          `Projects: ${projects
+            .map((p) => `${p.name} ${Math.round(p.usageShare * 100)} % of use (share ${Math.round(p.targetShare * 100)} %, ${p.running} running, ${p.queued} queued)`)
+            .join('; ')}`,
+        );
       const e = q.estimate;
       if (e.drainsAt !== null && q.queued + q.running > 0)
         print(
@@ -465,6 +474,59 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  token: {
+    options: { project: { type: 'string' }, label: { type: 'string' } },
+    async run(api, pos, v) {
+      const [verb, ...rest] = pos;
+      if (verb === 'create') {
+        if (typeof v.project !== 'string') throw new CliError('token create needs --project NAME: the project the token may submit to, see and change', 2);
+        const made = await api.tokens.create.mutate({ project: v.project, ...(typeof v.label === 'string' ? { label: v.label } : {}) });
+        if (v.json) return (printJson({ token: made.token, id: made.view.id, project: made.view.project }), 0);
+        print(made.token);
+        print(`token ${made.view.id} for project ${made.view.project}: shown only now; give it to the script as AGENTMGR_TOKEN (with AGENTMGR_URL)`);
+        return 0;
+      }
+      if (verb === 'list') {
+        const list = await api.tokens.list.query();
+        if (v.json) return (printJson(list), 0);
+        if (list.length === 0) print('no project tokens: make one with `agentmgr token create --project NAME`');
+        for (const t of list) print(`${t.id}\t${t.project}\t${t.prefix}…\t${t.createdAt.toISOString()}${t.label ? `\t${t.label}` : ''}`);
+        return 0;
+      }
+      if (verb === 'revoke') {
+        if (rest.length === 0) throw new CliError('token revoke needs the token id (see `agentmgr token list`)', 2);
+        for (const id of taskIds(rest, 'token revoke')) {
+          await api.tokens.revoke.mutate({ id });
+          if (!v.json) print(`token ${id} revoked: requests with it are refused from now on`);
+        }
+        if (v.json) printJson({ revoked: taskIds(rest, 'token revoke') });
+        return 0;
+      }
+      throw new CliError('token takes create --project NAME, list, or revoke ID', 2);
+    },
+  },
+  project: {
+    options: {},
+    async run(api, pos, v) {
+      const [verb, name, ...words] = pos;
+      if (verb === 'set') {
+        if (!name) throw new CliError('project set needs a name: agentmgr project set NAME weight=2 maxRunning=4 maxVramMB=6000', 2);
+        const named = ProjectNameSchema.safeParse(name);
+        if (!named.success) throw new CliError(`project ${name}: ${named.error.issues[0]!.message}`, 2);
+        const p = await api.projects.set.mutate({ name, patch: projectPatch(words) });
+        if (v.json) return (printJson(p), 0);
+        print(projectLine(p));
+        return 0;
+      }
+      if (verb === 'list' || verb === undefined) {
+        const list = await api.projects.list.query();
+        if (v.json) return (printJson(list), 0);
+        for (const p of list) print(projectLine(p));
+        return 0;
+      }
+      throw new CliError('project takes set NAME KEY=VALUE... or list', 2);
+    },
+  },
   resume: {
     options: {},
     async run(api, _pos, v) {
@@ -475,6 +537,38 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+const PROJECT_KEYS = ['weight', 'maxRunning', 'maxVramMB', 'maxQueued'] as const;
+
+/** `weight=2 maxRunning=4`: a checked project change; `none` removes a quota. */
+function projectPatch(words: string[]): ProjectPatch {
+  if (words.length === 0) throw new CliError(`give what to set: ${PROJECT_KEYS.map((k) => `${k}=N`).join(' ')} (none removes a quota)`, 2);
+  const raw: Record<string, unknown> = {};
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    const key = eq > 0 ? w.slice(0, eq) : w;
+    if (!(PROJECT_KEYS as readonly string[]).includes(key)) throw new CliError(`unknown project setting "${key}"; they are: ${PROJECT_KEYS.join(', ')}`, 2);
+    if (eq < 0) throw new CliError(`give the setting a value: ${key}=VALUE`, 2);
+    const value = w.slice(eq + 1).trim();
+    raw[key] = key !== 'weight' && NONE.has(value) ? null : value === '' ? value : Number(value);
+  }
+  const parsed = ProjectPatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new CliError(`${String(i.path[0])}=${String(raw[String(i.path[0])])}: ${i.message}`, 2);
+  }
+  return parsed.data;
+}
+
+function projectLine(p: ProjectView): string {
+  const quotas = [
+    p.maxRunning !== null ? `at most ${p.maxRunning} running` : null,
+    p.maxVramMB !== null ? `${p.maxVramMB} MB VRAM` : null,
+    p.maxQueued !== null ? `${p.maxQueued} queued` : null,
+  ].filter(Boolean);
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  return `${p.name}: weight ${p.weight}${quotas.length ? ` (${quotas.join(', ')})` : ''}; ${p.running} running, ${p.queued} queued; ${pct(p.usageShare)} of recent use, share ${pct(p.targetShare)}`;
+}
 
 const PER_GPU_KEY = /^gpuMax(UtilPct|TempC|PowerW)\.(\d+)$/;
 const NULLABLE = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);

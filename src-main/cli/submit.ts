@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
+import { ProjectNameSchema, TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
 import { describeIssues } from '../../contracts/errors.js';
 import { parseArraySpec, parseDependencySpec } from '../../contracts/workflow.js';
 import { intArg, numArg } from './args.js';
@@ -22,6 +22,7 @@ export const SUBMIT_OPTIONS = {
   array: { type: 'string' },
   throttle: { type: 'string' },
   name: { type: 'string' },
+  project: { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
@@ -67,6 +68,11 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   const timeout = intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400);
   if (timeout !== undefined) base.timeoutSec = timeout;
   if (typeof v.name === 'string') base.name = v.name;
+  if (typeof v.project === 'string') {
+    const p = ProjectNameSchema.safeParse(v.project);
+    if (!p.success) throw new CliError(`--project ${v.project}: ${p.error.issues[0]!.message}`, 2);
+    base.project = v.project;
+  }
   // Read by the Manager, on its clock: local time, an ISO time with an offset, or +30m, +2h.
   if (typeof v.begin === 'string') base.begin = v.begin;
   if (v.hold === true) base.hold = true;

@@ -1,3 +1,4 @@
+import type { Projects } from './projects/projects.js';
 import type { TaskSubmission } from '../../contracts/task.js';
 import { admit, dependencyIds } from './admission/admit.js';
 import { ManagerError } from './errors.js';
@@ -5,7 +6,7 @@ import type { Ledger } from './ledger/ledger.js';
 import { isTerminal } from './lifecycle/states.js';
 import { checkTransition } from './lifecycle/transitions.js';
 import type { LearnedProfile } from './model/profile.js';
-import type { TaskRecord } from './model/task.js';
+import type { NewTask, TaskRecord } from './model/task.js';
 import type { AgentCatalog, Clock, EventSink, TaskStore } from './ports.js';
 import type { Publisher } from './publisher.js';
 import type { Capacity } from './scheduler/fit.js';
@@ -26,6 +27,7 @@ export interface CommandDeps {
   capacity: () => Capacity;
   profile: (agent: string) => LearnedProfile | null;
   workflow: Workflow;
+  projects: Projects;
 }
 
 /** Where `move` puts a queued task: first or last of its priority, or just before another queued task. */
@@ -58,12 +60,30 @@ export class Commands {
     const ids = dependencyIds(submissions);
     const targets = ids.length > 0 ? this.deps.store.dependencyTargets(ids) : new Map();
     const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now, targets });
+    this.checkQueuedQuota(rows);
     const stored = this.deps.store.insertTasks(rows);
+    for (const p of new Set(rows.map((r) => r.project ?? 'default'))) this.deps.projects.ensure(p, now);
     // Held ones, and those waiting for their dependencies, wait outside the queue.
     this.deps.loop.addAll(stored.filter((t) => !t.held && !t.blocked).map((t) => toEntry(t, t.notBefore ?? now)));
     for (const t of stored) this.deps.publisher.task(t);
     this.deps.loop.requestCycle();
     return stored;
+  }
+
+  /** A project's `maxQueued`: more than that many of its tasks waiting at once are refused, all of this submit. */
+  private checkQueuedQuota(rows: readonly NewTask[]): void {
+    const adding = new Map<string, number>();
+    for (const r of rows) adding.set(r.project ?? 'default', (adding.get(r.project ?? 'default') ?? 0) + 1);
+    for (const [name, n] of adding) {
+      const max = this.deps.projects.get(name).maxQueued;
+      if (max === null) continue;
+      const queued = this.deps.store.countQueued(name);
+      if (queued + n > max)
+        throw new ManagerError(
+          'INVALID_STATE',
+          `project ${name}: ${queued} of ${max} queued, and this adds ${n}; at most ${max} of its tasks may wait at once (raise it with \`agentmgr project set ${name} maxQueued=N\`); nothing was submitted`,
+        );
+    }
   }
 
   cancel(id: number): TaskRecord {

@@ -9,6 +9,8 @@ export interface ManagerConfig {
   progressFlushMs: number;
   /** The window the two nvidia-smi readings are reconciled over (see ledger/readings.ts); 0 trusts each snapshot. */
   readingWindowMs: number;
+  /** Fair share: half of a project's usage is forgotten every this long (default 1 h). */
+  usageHalfLifeMs?: number;
   /** Limits past which no new GPU task starts on a GPU (see ledger/gpu-limits.ts): every GPU's, and one GPU's over them. */
   gpuLimits?: { all: GpuLimits; perGpu: Record<string, GpuLimits> };
   /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */

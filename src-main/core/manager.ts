@@ -1,4 +1,5 @@
 import type { ResourceView } from '../../contracts/resources.js';
+import type { ProjectPatch, ProjectView } from '../../contracts/project.js';
 import type { TaskActions, TaskSubmission } from '../../contracts/task.js';
 import { Commands, type ArrayActionResult, type MoveTo } from './commands.js';
 import type { ManagerConfig, ManagerDeps } from './manager-config.js';
@@ -18,6 +19,7 @@ import { SchedulerLoop } from './scheduler/loop.js';
 import type { StatusInput } from './scheduler/loop.js';
 import type { Status } from './scheduler/status.js';
 import { Workflow } from './workflow/settle.js';
+import { DEFAULT_HALF_LIFE_MS, Projects } from './projects/projects.js';
 import { Estimator, type Estimate } from './eta/estimator.js';
 import type { Eta } from './eta/simulate.js';
 
@@ -40,6 +42,8 @@ export class Manager {
   private readonly profiles: ProfileCache;
   private readonly workflow: Workflow;
   private readonly estimator: Estimator;
+  /** Projects: weights, quotas and usage (fair share). */
+  readonly projects: Projects;
   /** The store, read-only: what the API reads tasks through. */
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
@@ -48,6 +52,7 @@ export class Manager {
     const { config } = deps;
     this.queries = new TaskQueries(deps.store);
     this.ledger = new Ledger(config);
+    this.projects = new Projects({ load: () => deps.store.projects(), save: (p) => deps.store.putProject(p) }, () => config.usageHalfLifeMs ?? DEFAULT_HALF_LIFE_MS);
     this.profiles = new ProfileCache(deps.agents, deps.store);
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);
@@ -70,6 +75,7 @@ export class Manager {
       health: this.health,
       bind: (id, gpus) => this.supervisor.launch(id, gpus),
       paused: () => this.commands.paused,
+      projects: this.projects,
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
@@ -83,6 +89,7 @@ export class Manager {
       capacity: () => this.capacity(),
       profile: (a) => this.profile(a),
       workflow: this.workflow,
+      projects: this.projects,
     });
     this.health.onRecovered = () => {
       this.supervisor.recordPending();
@@ -117,6 +124,8 @@ export class Manager {
   /** Stops scheduling. Running agents keep running (a later Manager re-adopts them) unless `stopAgents`. */
   stop(opts: { stopAgents?: boolean } = {}): void {
     this.loop.stop();
+    this.projects.accrue(this.ledger.running(), this.deps.clock.now());
+    this.projects.flush(this.deps.clock.now());
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.health.stop();
@@ -182,7 +191,56 @@ export class Manager {
     this.loop.requestCycle();
   }
 
+  /** Sets a project's weight and quotas (creating it). Lowering a quota stops nothing: it holds new starts. */
+  setProject(name: string, patch: ProjectPatch): ProjectView {
+    this.projects.set(name, patch, this.deps.clock.now());
+    this.loop.requestCycle();
+    return this.projectViews().find((p) => p.name === name)!;
+  }
+
+  ensureProject(name: string): void {
+    this.projects.ensure(name, this.deps.clock.now());
+  }
+
   // ---- queries --------------------------------------------------------------------------------
+
+  /**
+   * Each project: weight, quotas, decayed usage and its share of all usage, against the share its
+   * weight entitles it to among the projects with work (queued or running).
+   */
+  projectViews(): ProjectView[] {
+    const now = this.deps.clock.now();
+    this.projects.accrue(this.ledger.running(), now);
+    const running = new Map<string, { n: number; vram: number }>();
+    for (const r of this.ledger.running()) {
+      const u = running.get(r.project ?? 'default') ?? { n: 0, vram: 0 };
+      u.n += 1;
+      u.vram += r.request.gpu ? r.request.gpu.vramMB * r.request.gpu.count : 0;
+      running.set(r.project ?? 'default', u);
+    }
+    const rows = this.projects.all().map((p) => ({
+      p,
+      usage: this.projects.usage(p.name, now),
+      running: running.get(p.name) ?? { n: 0, vram: 0 },
+      queued: this.deps.store.countQueued(p.name),
+    }));
+    const totalUsage = rows.reduce((a, r) => a + r.usage, 0);
+    const active = rows.filter((r) => r.running.n + r.queued > 0);
+    const weights = (active.length > 0 ? active : rows).reduce((a, r) => a + r.p.weight, 0);
+    return rows.map((r) => ({
+      name: r.p.name,
+      weight: r.p.weight,
+      maxRunning: r.p.maxRunning,
+      maxVramMB: r.p.maxVramMB,
+      maxQueued: r.p.maxQueued,
+      usage: r.usage,
+      usageShare: totalUsage > 0 ? r.usage / totalUsage : 0,
+      targetShare: weights > 0 && (active.length === 0 || active.includes(r)) ? r.p.weight / weights : 0,
+      running: r.running.n,
+      queued: r.queued,
+      vramMB: r.running.vram,
+    }));
+  }
 
   isPaused(): boolean {
     return this.commands.paused;

@@ -15,6 +15,7 @@ import type { PeakSample } from './model/profile.js';
 import type { QueueEntry } from './scheduler/queue.js';
 import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, DependencyLink, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from './model/task.js';
 import type { DepTarget } from './workflow/dependencies.js';
+import type { ProjectRecord } from './projects/projects.js';
 
 export interface TimerHandle {
   readonly id: unknown;
@@ -44,6 +45,7 @@ export interface Logger {
 export interface PageFilter {
   states?: readonly TaskState[];
   agent?: string;
+  project?: string;
   /** Only the tasks of this array. */
   arrayId?: number;
   /** Each array as one row: only tasks in no array, and each array's first task. */
@@ -65,6 +67,7 @@ export interface ArraySummary {
 export interface TaskFilter {
   states?: readonly TaskState[];
   agent?: string;
+  project?: string;
   /** Only the tasks of this array. */
   arrayId?: number;
   /** Only those waiting for their dependencies (true), or only the others (false). */
@@ -90,6 +93,12 @@ export interface TaskStore {
   listTasks(filter: TaskFilter): TaskRecord[];
   /** How many tasks are in each state (every state present, 0 where none). */
   countByState(): Record<TaskState, number>;
+  /** Each project's weight, quotas and usage (see projects/projects.ts). */
+  projects(): ProjectRecord[];
+  /** Writes one project (creating it). */
+  putProject(p: ProjectRecord): void;
+  /** How many of a project's tasks are queued. */
+  countQueued(project: string): number;
   /** Any window of the filtered list in the given order, and how many match in all. */
   pageTasks(filter: PageFilter, sort: TaskSort, offset: number, limit: number): { items: TaskRecord[]; total: number };
   /** Every queued task that is not held or blocked, with only what the scheduler needs (cheap to load for a long queue). */

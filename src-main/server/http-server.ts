@@ -44,13 +44,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   let port = opts.port;
   const tokenHint = `send "Authorization: Bearer <token>"; the token is in ${services.dirs.token}`;
+  /**
+   * Whose tasks a request may reach: null for the main token (every project's), a project's name
+   * for a token made for it, undefined for no valid token at all.
+   */
+  const scopeOf = (req: IncomingMessage, allowQuery: boolean): string | null | undefined => {
+    const given = tokenFrom(req, allowQuery);
+    if (given === null) return undefined;
+    if (tokenValid(given, token)) return null;
+    return services.tokens.resolve(given) ?? undefined;
+  };
+  const authorized = (req: IncomingMessage, allowQuery = false): boolean => scopeOf(req, allowQuery) !== undefined;
 
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: maxBody,
     maxBatchSize: MAX_BATCH_CALLS,
-    createContext: () => ({ services, authorized: true }),
+    createContext: ({ req }) => {
+      // Checked again here: a token revoked since the guard looked is refused, never taken as the main one.
+      const project = scopeOf(req, false);
+      return { services, authorized: project !== undefined, project: project ?? null };
+    },
   });
 
   const guard = (req: IncomingMessage): { status: number; code: string; message: string } | null => {
@@ -76,7 +91,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (bad) return refuse(res, bad.status, bad.code, bad.message);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/trpc' || url.pathname.startsWith('/trpc/')) {
-      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      if (!authorized(req)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > maxBody)
         return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body of ${length} bytes is over the ${maxBody}-byte limit; send fewer tasks per batch`);
@@ -92,14 +107,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const artifact = /^\/artifacts\/(\d+)\/(\d+)$/.exec(url.pathname);
     if (artifact) {
-      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      if (!authorized(req)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      // A project's token reaches its own project's artifacts only.
+      const scope = scopeOf(req, false);
+      const owner = services.manager.queries.get(Number(artifact[1]));
+      if (scope != null && owner?.project !== scope) return refuse(res, 404, 'NOT_FOUND', `no task with id ${artifact[1]} in project ${scope}`);
       const list = services.manager.queries.artifacts(Number(artifact[1]));
       const a = list[Number(artifact[2])];
       if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
       return serveFile(a.path, a.name, res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
     }
     if (url.pathname === '/upload') {
-      if (!tokenValid(tokenFrom(req, false), token)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
+      if (!authorized(req)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
       return handleUpload(req, res, join(services.dirs.root, 'uploads'), opts.maxUploadBytes ?? DEFAULT_UPLOAD_MAX_BYTES);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served outside /trpc');
@@ -110,13 +129,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const wsHandler = applyWSSHandler({
     wss,
     router: appRouter,
-    createContext: () => ({ services, authorized: true }),
+    createContext: ({ req }) => {
+      // Checked again here: a token revoked since the guard looked is refused, never taken as the main one.
+      const project = scopeOf(req, true);
+      return { services, authorized: project !== undefined, project: project ?? null };
+    },
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
   });
   server.on('upgrade', (req, socket, head) => {
     const bad =
       guard(req) ??
-      (tokenValid(tokenFrom(req, true), token) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
+      (authorized(req, true) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
     if (bad) {
       socket.end(
         `HTTP/1.1 ${bad.status} ${bad.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: bad })}`,

@@ -13,6 +13,7 @@ import {
 } from '../../core/model/task.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
+import type { ProjectRecord } from '../../core/projects/projects.js';
 import type { ArraySummary, PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import { isActive } from '../../core/lifecycle/states.js';
 import type { DepTarget } from '../../core/workflow/dependencies.js';
@@ -89,6 +90,7 @@ export class MemoryTaskStore implements TaskStore {
         (t) =>
           (!f.states?.length || f.states.includes(t.state)) &&
           (!f.agent || t.agent === f.agent) &&
+          (f.project === undefined || t.project === f.project) &&
           (f.arrayId === undefined || t.arrayId === f.arrayId) &&
           (f.blocked === undefined || t.blocked === f.blocked) &&
           (f.beforeId === undefined || t.id < f.beforeId),
@@ -96,6 +98,22 @@ export class MemoryTaskStore implements TaskStore {
       .sort((a, b) => b.id - a.id)
       .slice(0, f.limit)
       .map(copy);
+  }
+
+  private readonly projectRows = new Map<string, ProjectRecord>();
+
+  projects(): ProjectRecord[] {
+    return [...this.projectRows.values()].map((p) => ({ ...p }));
+  }
+
+  putProject(p: ProjectRecord): void {
+    this.projectRows.set(p.name, { ...p });
+  }
+
+  countQueued(project: string): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (t.state === 'queued' && t.project === project) n++;
+    return n;
   }
 
   countByState(): Record<TaskState, number> {
@@ -110,6 +128,7 @@ export class MemoryTaskStore implements TaskStore {
     const matches = (t: TaskRecord): boolean => {
       if (filter.states?.length && !filter.states.includes(t.state)) return false;
       if (filter.agent && t.agent !== filter.agent) return false;
+      if (filter.project !== undefined && t.project !== filter.project) return false;
       if (filter.arrayId !== undefined && t.arrayId !== filter.arrayId) return false;
       if (filter.arrayHeads && t.arrayId !== null && t.arrayId !== t.id) return false;
       if (!q) return true;
@@ -137,6 +156,7 @@ export class MemoryTaskStore implements TaskStore {
       out.push({
         id: t.id,
         agent: t.agent,
+        project: t.project,
         priority: t.priority,
         notBefore: t.notBefore,
         request,

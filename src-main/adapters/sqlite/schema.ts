@@ -7,6 +7,8 @@ export const tasks = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     agent: text('agent').notNull(),
+    /** Its project (fair share, quotas, project-bound tokens). */
+    project: text('project').notNull().default('default'),
     name: text('name'),
     state: text('state').notNull(),
     desired: text('desired').notNull().default('run'),
@@ -48,6 +50,7 @@ export const tasks = sqliteTable(
   (t) => [
     index('tasks_queue').on(t.state, t.priority, t.id),
     index('tasks_agent').on(t.agent, t.id),
+    index('tasks_project').on(t.project, t.state, t.id),
     index('tasks_priority').on(t.priority, t.id),
     index('tasks_array')
       .on(t.arrayId, t.id)
@@ -147,4 +150,30 @@ export const telemetryHistory = sqliteTable(
     sample: text('sample').notNull(),
   },
   (t) => [primaryKey({ columns: [t.tier, t.at] })],
+);
+
+/** Each project's weight, quotas (null: none) and decayed usage (resource-seconds as of usage_at). */
+export const projects = sqliteTable('projects', {
+  name: text('name').primaryKey(),
+  weight: real('weight').notNull().default(1),
+  maxRunning: integer('max_running'),
+  maxVramMB: integer('max_vram_mb'),
+  maxQueued: integer('max_queued'),
+  usage: real('usage').notNull().default(0),
+  usageAt: integer('usage_at').notNull().default(0),
+});
+
+/** API tokens bound to one project (the main token is the file in the data dir). Only a hash is kept. */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hash: text('hash').notNull(),
+    prefix: text('prefix').notNull(),
+    project: text('project').notNull(),
+    label: text('label'),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash').on(t.hash)],
 );

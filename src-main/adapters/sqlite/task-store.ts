@@ -16,9 +16,10 @@ import { newTaskRecord } from '../../core/model/task.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { PeakSample } from '../../core/model/profile.js';
 import type { QueueEntry } from '../../core/scheduler/queue.js';
+import type { ProjectRecord } from '../../core/projects/projects.js';
 import type { ArraySummary, PageFilter, TaskFilter, TaskStore } from '../../core/ports.js';
 import type { OpenDb } from './db.js';
-import { artifacts, attempts, settings, tasks } from './schema.js';
+import { artifacts, attempts, projects as projectsTable, settings, tasks } from './schema.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 type AttemptRow = typeof attempts.$inferSelect;
@@ -43,6 +44,7 @@ function toTask(r: TaskRow): TaskRecord {
   return {
     id: r.id,
     agent: r.agent,
+    project: r.project,
     name: r.name,
     state: r.state as TaskState,
     desired: r.desired as TaskRecord['desired'],
@@ -100,7 +102,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -147,10 +149,10 @@ export class SqliteTaskStore implements TaskStore {
     // The one hot path (batch submit) uses a raw prepared statement: drizzle's row-by-row insert
     // is ten times slower.
     this.insertStmt = conn.sqlite.prepare(
-      `INSERT INTO tasks (agent, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
+      `INSERT INTO tasks (agent, project, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
         request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
         blocked, depends_mode, array_id, array_index, throttle)
-       VALUES (?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -167,6 +169,7 @@ export class SqliteTaskStore implements TaskStore {
         const arrayId = t.array ? (arrays.get(t.array.group) ?? null) : null;
         const info = this.insertStmt.run(
           t.agent,
+          t.project ?? 'default',
           t.name,
           t.priority,
           JSON.stringify(t.input),
@@ -230,6 +233,7 @@ export class SqliteTaskStore implements TaskStore {
       else where.push(inArray(tasks.state, [...f.states]));
     }
     if (f.agent) where.push(eq(tasks.agent, f.agent));
+    if (f.project !== undefined) where.push(eq(tasks.project, f.project));
     if (f.arrayId !== undefined) where.push(eq(tasks.arrayId, f.arrayId));
     // A literal, not a parameter: the partial index tasks_blocked is used only for `blocked = 1` as written.
     if (f.blocked !== undefined) where.push(f.blocked ? sql`${tasks.blocked} = 1` : sql`${tasks.blocked} = 0`);
@@ -242,6 +246,23 @@ export class SqliteTaskStore implements TaskStore {
       .limit(f.limit)
       .all()
       .map(toTask);
+  }
+
+  projects(): ProjectRecord[] {
+    return this.db.select().from(projectsTable).all();
+  }
+
+  putProject(p: ProjectRecord): void {
+    const row = { weight: p.weight, maxRunning: p.maxRunning, maxVramMB: p.maxVramMB, maxQueued: p.maxQueued, usage: p.usage, usageAt: p.usageAt };
+    this.db
+      .insert(projectsTable)
+      .values({ name: p.name, ...row })
+      .onConflictDoUpdate({ target: projectsTable.name, set: row })
+      .run();
+  }
+
+  countQueued(project: string): number {
+    return (this.conn.sqlite.prepare(`SELECT count(*) FROM tasks WHERE project = ? AND state = 'queued'`).pluck().get(project) as number) ?? 0;
   }
 
   countByState(): Record<TaskState, number> {
@@ -259,6 +280,7 @@ export class SqliteTaskStore implements TaskStore {
     const where: SQL[] = [];
     if (filter.states && filter.states.length > 0) where.push(inArray(tasks.state, [...filter.states]));
     if (filter.agent) where.push(eq(tasks.agent, filter.agent));
+    if (filter.project !== undefined) where.push(eq(tasks.project, filter.project));
     if (filter.arrayId !== undefined) where.push(eq(tasks.arrayId, filter.arrayId));
     if (filter.arrayHeads) where.push(sql`(${tasks.arrayId} IS NULL OR ${tasks.arrayId} = ${tasks.id})`);
     const q = filter.search?.trim();
@@ -296,15 +318,15 @@ export class SqliteTaskStore implements TaskStore {
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
       .prepare(
-        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
+        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle, project FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
       )
       .raw(true)
       .iterate() as IterableIterator<
-      [number, string, number, number | null, number, number, number, number, number, number, number, number, number | null, number | null]
+      [number, string, number, number | null, number, number, number, number, number, number, number, number, number | null, number | null, string]
     >;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
     const out: QueueEntry[] = [];
-    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB, attempts, createdAt, updatedAt, seq, arrayId, throttle] of rows) {
+    for (const [id, agent, priority, notBefore, cpu, memoryMB, gpuCount, vramMB, attempts, createdAt, updatedAt, seq, arrayId, throttle, project] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
       if (!request) {
@@ -313,11 +335,13 @@ export class SqliteTaskStore implements TaskStore {
       }
       let name = names.get(agent);
       if (name === undefined) names.set(agent, (name = agent));
+      let proj = names.get('\0' + project);
+      if (proj === undefined) names.set('\0' + project, (proj = project));
       // Waiting since its submit; or, once it has run, since it was queued again (a retry's backoff
       // ended, or a person retried it: the last change of a queued task that has run).
       const since = attempts === 0 ? Math.max(createdAt, notBefore ?? 0) : Math.max(updatedAt, notBefore ?? 0);
       const array = throttle !== null ? arrayId : null;
-      out.push({ id, agent: name, priority, notBefore, request, since, seq, array, throttle: array === null ? null : throttle });
+      out.push({ id, agent: name, project: proj, priority, notBefore, request, since, seq, array, throttle: array === null ? null : throttle });
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import { MAX_ARRAY, type TaskSubmission } from '../../../contracts/task.js';
+import { DEFAULT_PROJECT, MAX_ARRAY, type TaskSubmission } from '../../../contracts/task.js';
 import { parseArraySpec } from '../../../contracts/workflow.js';
 import { ManagerError } from '../errors.js';
 import type { LearnedProfile } from '../model/profile.js';
@@ -127,6 +127,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
       const linked = dependsOn.length > 0;
       out.push({
         agent: b.agent,
+        project: b.project,
         name: m.name ?? b.name,
         priority: b.priority,
         input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
@@ -204,6 +205,7 @@ function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionCon
   return {
     base: {
       agent: agent.name,
+      project: s.project ?? DEFAULT_PROJECT,
       name: s.name ?? null,
       priority: s.priority ?? 0,
       maxAttempts: s.maxAttempts ?? agent.retry.maxAttempts,

@@ -1,5 +1,6 @@
 import type { Holder, ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
+import { usageRate } from '../projects/projects.js';
 
 export interface PoolConfig {
   /** VRAM kept free on every GPU for the desktop and for allocator slack. */
@@ -59,8 +60,25 @@ export interface Pool {
   perAgent: Map<string, number>;
   /** Running tasks of each throttled array. */
   perArray: Map<number, number>;
+  /** Each project's running tasks, the VRAM they hold (MB), and their usage rate (see projects.ts). */
+  perProject: Map<string, ProjectUse>;
   /** The task resources are kept for in this cycle, if any. */
   keptFor: number | null;
+}
+
+export interface ProjectUse {
+  running: number;
+  vramMB: number;
+  rate: number;
+}
+
+function addUse(pool: Map<string, ProjectUse>, project: string, vramMB: number, rate: number): void {
+  const u = pool.get(project);
+  if (u) {
+    u.running += 1;
+    u.vramMB += vramMB;
+    u.rate += rate;
+  } else pool.set(project, { running: 1, vramMB, rate });
 }
 
 /** What a cycle kept for the task that waited too long (see reservation.ts). */
@@ -78,12 +96,14 @@ export interface KeptResources {
 export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], cfg: PoolConfig, observed: Observed = {}): Pool {
   const perAgent = new Map<string, number>();
   const perArray = new Map<number, number>();
+  const perProject = new Map<string, ProjectUse>();
   let cpuHeld = 0;
   let memMeasured = 0;
   let memOurs = 0;
   for (const t of running) {
     perAgent.set(t.agent, (perAgent.get(t.agent) ?? 0) + 1);
     if (t.array != null) perArray.set(t.array, (perArray.get(t.array) ?? 0) + 1);
+    addUse(perProject, t.project ?? 'default', t.request.gpu ? t.request.gpu.vramMB * t.request.gpu.count : 0, usageRate(t.request));
     cpuHeld += t.request.cpu;
     const measured = t.measuredMemoryMB ?? 0;
     memMeasured += measured;
@@ -151,13 +171,15 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     running: running.length,
     perAgent,
     perArray,
+    perProject,
     keptFor: null,
   };
 }
 
 /** Records a placement in the pool. */
-export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpus: readonly number[], array: number | null = null): void {
+export function reserve(pool: Pool, agent: string, request: ResourceRequest, gpus: readonly number[], array: number | null = null, project = 'default'): void {
   if (array !== null) pool.perArray.set(array, (pool.perArray.get(array) ?? 0) + 1);
+  addUse(pool.perProject, project, request.gpu ? request.gpu.vramMB * request.gpu.count : 0, usageRate(request));
   pool.cpuHeld += request.cpu;
   pool.memOursMB += request.memoryMB;
   pool.memFreeMB -= request.memoryMB;

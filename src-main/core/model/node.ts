@@ -36,6 +36,8 @@ export interface NodeSnapshot {
 export interface RunningUsage {
   taskId: number;
   agent: string;
+  /** Its project (absent: "default"). */
+  project?: string;
   request: ResourceRequest;
   /** GPU indexes it was given. */
   gpus: number[];

@@ -5,6 +5,8 @@ import type { AttemptOutcome, DependencyType, DesiredState, TaskState } from '..
 export interface TaskRecord {
   id: number;
   agent: string;
+  /** Its project (fair share, quotas, project-bound tokens); "default" unless given. */
+  project: string;
   name: string | null;
   state: TaskState;
   desired: DesiredState;
@@ -50,6 +52,8 @@ export type NewTask = Pick<
   TaskRecord,
   'agent' | 'name' | 'priority' | 'input' | 'request' | 'requestPinned' | 'maxAttempts' | 'backoffSec' | 'timeoutSec' | 'createdAt'
 > & {
+  /** Its project; absent: "default". */
+  project?: string;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -71,6 +75,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
   return {
     id,
     agent: t.agent,
+    project: t.project ?? 'default',
     name: t.name,
     priority: t.priority,
     input: t.input,

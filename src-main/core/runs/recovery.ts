@@ -24,6 +24,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
     ledger.add({
       taskId: task.id,
       agent: task.agent,
+      project: task.project,
       request: task.request,
       gpus: attempt.gpus,
       array: task.throttle !== null ? task.arrayId : null,

@@ -77,7 +77,19 @@ export class Supervisor {
     if (!begun) return;
     const attempt = begun.attempts;
     const array = task.throttle !== null ? task.arrayId : null;
-    const run: ActiveRun = { taskId, agent: task.agent, request: task.request, gpus, array, pgid: null, attempt, handle: null, startedAt: now, peak: noPeak() };
+    const run: ActiveRun = {
+      taskId,
+      agent: task.agent,
+      project: task.project,
+      request: task.request,
+      gpus,
+      array,
+      pgid: null,
+      attempt,
+      handle: null,
+      startedAt: now,
+      peak: noPeak(),
+    };
     ledger.add(run);
     publisher.begun(begun);
     const timeoutMs = task.timeoutSec !== null ? task.timeoutSec * 1000 : null;

@@ -30,7 +30,15 @@ export interface CycleResult {
 /** Where one queued task stands, from the last cycle; null if nothing holds it back. */
 export function explain(
   result: CycleResult | null,
-  task: { agent: string; request: ResourceRequest; notBefore: number | null; attempts?: number; arrayId?: number | null; throttle?: number | null },
+  task: {
+    agent: string;
+    project?: string;
+    request: ResourceRequest;
+    notBefore: number | null;
+    attempts?: number;
+    arrayId?: number | null;
+    throttle?: number | null;
+  },
   now: number,
 ): Status | null {
   // Before its first attempt, a notBefore is the submitter's `begin`; after one, a retry's backoff.
@@ -38,12 +46,14 @@ export function explain(
   if (!result) return null;
   if (result.held) return result.held;
   const array = task.throttle != null ? (task.arrayId ?? null) : null;
-  return result.reasons.get(shapeOf(task.agent, task.request, array)) ?? null;
+  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project)) ?? null;
 }
 
 interface Cursor {
   bucket: Bucket;
   pos: number;
+  /** Its project's fair-share rank when it was pushed (0 without fair share). */
+  rank: number;
 }
 
 const DEFAULT_PIPELINE = schedulingPipeline();
@@ -63,11 +73,26 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
   if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null };
   const starts: Placement[] = [];
-  const heads = new Heap<Cursor>((a, b) => pipeline.score(a.bucket.entries[a.pos]!, b.bucket.entries[b.pos]!));
-  for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0 });
+  const rank = (b: Bucket): number => (pipeline.rank ? pipeline.rank(b.project, ctx) : 0);
+  // Priority first; within one, the project furthest below its share; then queue order.
+  const heads = new Heap<Cursor>((x, y) => {
+    const a = x.bucket.entries[x.pos]!;
+    const b = y.bucket.entries[y.pos]!;
+    if (a.priority !== b.priority || x.rank === y.rank) return pipeline.score(a, b);
+    return x.rank < y.rank;
+  });
+  for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0, rank: rank(b) });
   const waiting: { bucket: Bucket; head: QueueEntry; limits: Status }[] = [];
   let kept: KeptResources | null = null;
   for (let cur = heads.pop(); cur; cur = heads.pop()) {
+    // Its project may have had tasks placed since it was ranked: ranks only grow, so re-rank lazily.
+    if (pipeline.rank) {
+      const now = rank(cur.bucket);
+      if (now > cur.rank) {
+        heads.push({ ...cur, rank: now });
+        continue;
+      }
+    }
     const limits = combine(pipeline.filters.map((f) => f.check(cur.bucket, ctx)));
     const placed = limits.code === 'ok' ? pipeline.fit.place(cur.bucket, ctx) : null;
     const entry = cur.bucket.entries[cur.pos]!;
@@ -85,7 +110,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     }
     pipeline.bind(entry, placed.gpus, ctx);
     starts.push({ taskId: entry.id, entry, gpus: placed.gpus });
-    if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1 });
+    if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1, rank: rank(cur.bucket) });
   }
   // Explain against what is left once this cycle's placements are made: that is what a task
   // waits for now, not what was free when it was looked at.

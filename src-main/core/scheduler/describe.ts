@@ -48,6 +48,13 @@ function wait(s: Shortfall): string {
       return `agent ${s.agent} runs at most ${s.capacity} at once (${amount(s.heldBy, 'ours')?.tasks ?? 0} running)`;
     case 'array-tasks':
       return `array ${s.array} runs at most ${s.capacity} at once (${amount(s.heldBy, 'ours')?.tasks ?? 0} running)`;
+    case 'project-tasks':
+      return `project ${s.project}: ${of(s.heldBy, 'ours')} of ${s.capacity} running`;
+    case 'project-vram':
+      return (
+        `project ${s.project}: ${mb(of(s.heldBy, 'ours'))} of ${mb(s.capacity)} VRAM held, needs ${mb(s.requested)}` +
+        (s.requested > s.capacity ? ` (more than the whole quota: raise it with \`agentmgr project set ${s.project} maxVramMB=N\`)` : '')
+      );
     case 'cpu': {
       const kept = keptText(s.heldBy, cores);
       return `needs ${cores(s.requested)}, ${cores(s.free)} free of ${s.capacity}${kept ? ` (${kept})` : ''}`;

@@ -1,3 +1,4 @@
+import type { Projects } from '../projects/projects.js';
 import type { Health } from '../health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
@@ -29,6 +30,8 @@ export interface LoopDeps {
   bind: (taskId: number, gpus: number[]) => void;
   /** Whether the queue is paused (read at each cycle). */
   paused: () => boolean;
+  /** Projects' weights, quotas and usage (fair share); absent: one project, no quotas. */
+  projects?: Projects;
 }
 
 /** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
@@ -44,20 +47,21 @@ export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCa
 }
 
 /** What a task's scheduling status is read from. */
-export type StatusInput = Pick<TaskRecord, 'id' | 'state' | 'agent' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'>;
+export type StatusInput = Pick<TaskRecord, 'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'>;
 
 /** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
 const MAX_REASON_EVENTS = 200;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
 export function toEntry(
-  t: Pick<TaskRecord, 'id' | 'agent' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'>,
+  t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'>,
   since: number,
 ): QueueEntry {
   const array = t.throttle !== null ? t.arrayId : null;
   return {
     id: t.id,
     agent: t.agent,
+    project: t.project,
     request: t.request,
     notBefore: t.notBefore,
     priority: t.priority,
@@ -150,13 +154,17 @@ export class SchedulerLoop {
     const { clock, config, telemetry, agents, ledger, health } = this.deps;
     if (!this.started || health.degraded()) return;
     const now = clock.now();
+    const running = ledger.running();
+    const projects = this.deps.projects;
+    projects?.accrue(running, now);
     const result = runCycle({
       now,
       ...cycleSettings(config, agents, this.deps.paused()),
       queue: this.queue,
       node: telemetry.current(),
-      running: ledger.running(),
+      running,
       observed: { foreignMB: ledger.foreign(now), limited: ledger.limited() },
+      projects: projects ? (name) => projects.limits(name, now) : undefined,
     });
     const before = this.lastCycle;
     this.lastCycle = result;

@@ -4,6 +4,8 @@ import { Heap } from './heap.js';
 export interface QueueEntry {
   id: number;
   agent: string;
+  /** Its project: a bucket holds one project's tasks, so its quotas and fair share apply to the whole bucket. */
+  project: string;
   request: ResourceRequest;
   /** Epoch ms before which it must not start (retry backoff); null if none. */
   notBefore: number | null;
@@ -21,13 +23,13 @@ export interface QueueEntry {
  * Tasks of one agent with one request are interchangeable to the scheduler: if the first of them
  * does not fit, none does. The queue keeps them together under this key.
  */
-export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null): string {
-  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}`;
+export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null, project = 'default'): string {
+  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}|${project}`;
   // The tasks of a throttled array are apart: once it is at its limit, only they must wait.
   return throttledArray === null ? key : `${key}|a${throttledArray}`;
 }
 
-export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array'>): string => shapeOf(e.agent, e.request, e.array);
+export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array' | 'project'>): string => shapeOf(e.agent, e.request, e.array, e.project);
 
 /** Queue order: higher priority first, then by place (its id, unless moved), then id. */
 export function before(a: QueueEntry, b: QueueEntry): boolean {
@@ -37,6 +39,7 @@ export function before(a: QueueEntry, b: QueueEntry): boolean {
 export interface Bucket {
   key: string;
   agent: string;
+  project: string;
   request: ResourceRequest;
   /** The throttled array its tasks belong to (null: none), and that array's limit. */
   array: number | null;
@@ -173,7 +176,7 @@ export class QueueIndex {
     const key = entryShape(e);
     let b = this.buckets.get(key);
     if (!b) {
-      b = { key, agent: e.agent, request: e.request, array: e.array, throttle: e.throttle, entries: [] };
+      b = { key, agent: e.agent, project: e.project, request: e.request, array: e.array, throttle: e.throttle, entries: [] };
       this.buckets.set(key, b);
     }
     return b;

@@ -13,6 +13,7 @@ const gpu: ResourceRequest = { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 4
 const entry = (id: number, request = small, agentName = 'a', priority = 0): QueueEntry => ({
   id,
   agent: agentName,
+  project: 'default',
   request,
   notBefore: null,
   priority,

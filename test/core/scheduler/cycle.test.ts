@@ -23,6 +23,7 @@ const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefo
   seq: id,
   array: null,
   throttle: null,
+  project: 'default',
 });
 const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({
   taskId,

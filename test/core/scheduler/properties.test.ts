@@ -76,6 +76,7 @@ describe('properties', () => {
             seq: i + 1,
             array: null,
             throttle: null,
+            project: 'default',
           }));
           const queue = new QueueIndex();
           queue.addAll(candidates);

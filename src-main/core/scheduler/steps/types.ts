@@ -1,5 +1,6 @@
 import type { NodeSnapshot, RunningUsage } from '../../model/node.js';
 import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/pool.js';
+import type { ProjectLimits } from '../../projects/projects.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
 
@@ -20,6 +21,8 @@ export interface CycleInput extends PoolConfig {
   running: readonly RunningUsage[];
   /** What the ledger saw over time: other programs' VRAM reconciled over a window of readings, GPUs over a limit. */
   observed?: Observed;
+  /** Each project's weight, quotas and usage now (see projects/projects.ts); absent: one project, no quotas. */
+  projects?: (name: string) => ProjectLimits;
 }
 
 /** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */
@@ -60,6 +63,12 @@ export interface Reserver {
   keep(entry: QueueEntry, ctx: StepContext): KeptResources | null;
 }
 
+/**
+ * Orders projects within one priority (fair share): smaller goes first. It may only grow within a
+ * cycle (as placements are made), so a cycle re-ranks a bucket lazily when it comes up.
+ */
+export type Ranker = (project: string, ctx: StepContext) => number;
+
 /** Records a placement in the pool, so later tasks in the cycle see it. */
 export type Bind = (entry: QueueEntry, gpus: number[], ctx: StepContext) => void;
 
@@ -68,6 +77,8 @@ export interface Pipeline {
   filters: readonly Filter[];
   fit: Fitter;
   score: Score;
+  /** Fair share across projects within a priority; absent: none (priority, then queue order). */
+  rank?: Ranker;
   reserve: Reserver;
   bind: Bind;
 }
