@@ -616,3 +616,83 @@ describe('Manager: hold and release', () => {
     expect(h.store.getTask(t!.id)!.state).toBe('running');
   });
 });
+
+describe('Manager: projects, quotas and fair share', () => {
+  const cpu = agent({ name: 'job', resources: { cpu: 1, memoryMB: 100 } });
+
+  it('maxQueued: a submit that would queue more than the quota is refused whole, saying so; nothing is stored', () => {
+    h = harness([cpu], { maxConcurrency: 1 });
+    h.manager.setProject('batch', { maxQueued: 3 });
+    h.manager.submit([{ agent: 'job', project: 'batch' }, { agent: 'job', project: 'batch' }]);
+    h.clock.flush(); // one starts: 1 queued
+    expect(() =>
+      h.manager.submit([
+        { agent: 'job', project: 'batch' },
+        { agent: 'job', project: 'batch' },
+        { agent: 'job', project: 'batch' },
+      ]),
+    ).toThrow(/project batch: 1 of 3 queued, and this adds 3; at most 3 of its tasks may wait at once .*maxQueued=N.*nothing was submitted/);
+    expect(h.store.listTasks({ limit: 100 })).toHaveLength(2);
+    // Other projects are not held to it.
+    expect(h.manager.submit([{ agent: 'job' }, { agent: 'job' }, { agent: 'job' }])).toHaveLength(3);
+  });
+
+  it('a quota lowered below what runs stops nothing: it only holds new starts, and says why', () => {
+    h = harness([cpu]);
+    const tasks = h.manager.submit(Array.from({ length: 5 }, () => ({ agent: 'job', project: 'batch' })));
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(5);
+    h.manager.setProject('batch', { maxRunning: 2 });
+    const more = h.manager.submit([{ agent: 'job', project: 'batch' }]);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(5);
+    expect(tasks.every((t) => h.store.getTask(t.id)!.state === 'running')).toBe(true);
+    expect(why(more[0]!.id)).toBe('project batch: 5 of 2 running');
+    for (const r of h.runner.live().slice(0, 3)) r.exit({ exitCode: 0 });
+    h.clock.flush();
+    expect(h.store.getTask(more[0]!.id)!.state).toBe('queued'); // 2 still running: at the quota
+    h.runner.live()[0]!.exit({ exitCode: 0 });
+    h.clock.flush();
+    expect(h.store.getTask(more[0]!.id)!.state).toBe('running');
+  });
+
+  it('projects are listed with weight, quotas, usage and share; usage survives a restart', () => {
+    h = harness([cpu], {}, { store: 'sqlite' });
+    h.manager.setProject('batch', { weight: 2, maxRunning: 4, maxVramMB: 6000 });
+    h.manager.submit([{ agent: 'job', project: 'batch' }]);
+    h.clock.flush();
+    h.clock.advance(600_000);
+    const before = h.manager.projectViews().find((p) => p.name === 'batch')!;
+    expect(before).toMatchObject({ name: 'batch', weight: 2, maxRunning: 4, maxVramMB: 6000, maxQueued: null, running: 1, queued: 0, usageShare: 1, targetShare: 1 });
+    expect(before.usage).toBeGreaterThan(100); // 0.25 a second for about 600 s, a little decayed
+    h = h.restart();
+    const after = h.manager.projectViews().find((p) => p.name === 'batch')!;
+    expect(after.weight).toBe(2);
+    expect(after.usage).toBeGreaterThan(before.usage * 0.9);
+  });
+
+  it('fair share: two saturated projects with weights 2 and 1 share the machine 2:1 (within 10 %)', () => {
+    h = harness([cpu], { maxConcurrency: 3, usageHalfLifeMs: 3_600_000 });
+    h.manager.setProject('a', { weight: 2 });
+    h.manager.setProject('b', { weight: 1 });
+    h.manager.submit(Array.from({ length: 400 }, (_, i) => ({ agent: 'job', project: i % 2 === 0 ? 'b' : 'a' })));
+    h.clock.flush();
+    const startedAt = new Map<number, number>();
+    const runSec = { a: 0, b: 0 };
+    const MIN = 60_000;
+    for (let minute = 0; minute < 6 * 60; minute++) {
+      for (const r of h.runner.live()) if (!startedAt.has(r.pgid)) startedAt.set(r.pgid, h.clock.now());
+      h.clock.advance(MIN);
+      // Each task runs 5 minutes; after the first two hours, count who held the slots.
+      for (const r of h.runner.live()) {
+        const project = h.store.getTask(r.spec.taskId)!.project as 'a' | 'b';
+        if (minute >= 120) runSec[project] += 60;
+        if (h.clock.now() - startedAt.get(r.pgid)! >= 5 * MIN) r.exit({ exitCode: 0 });
+      }
+      h.clock.flush();
+    }
+    const share = runSec.a / (runSec.a + runSec.b);
+    expect(share).toBeGreaterThan((2 / 3) * 0.9);
+    expect(share).toBeLessThan((2 / 3) * 1.1);
+  });
+});

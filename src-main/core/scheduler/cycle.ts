@@ -82,7 +82,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     return x.rank < y.rank;
   });
   for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0, rank: rank(b) });
-  const waiting: { bucket: Bucket; head: QueueEntry; limits: Status }[] = [];
+  const waiting: { bucket: Bucket; head: QueueEntry }[] = [];
   let kept: KeptResources | null = null;
   for (let cur = heads.pop(); cur; cur = heads.pop()) {
     // Its project may have had tasks placed since it was ranked: ranks only grow, so re-rank lazily.
@@ -97,7 +97,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     const placed = limits.code === 'ok' ? pipeline.fit.place(cur.bucket, ctx) : null;
     const entry = cur.bucket.entries[cur.pos]!;
     if (!placed || placed.status.code !== 'ok') {
-      waiting.push({ bucket: cur.bucket, head: entry, limits });
+      waiting.push({ bucket: cur.bucket, head: entry });
       // Only the first task held back by resources alone can have them kept for it (not one
       // waiting for a GPU to come under its limits: keeping memory would not cool it).
       const byLimits = placed?.status.shortfalls.some((s) => s.limited) ?? false;
@@ -114,10 +114,12 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   }
   // Explain against what is left once this cycle's placements are made: that is what a task
   // waits for now, not what was free when it was looked at.
-  for (const { bucket, head, limits } of waiting) {
+  for (const { bucket, head } of waiting) {
     const mine = kept !== null && head.id === kept.taskId;
     // The task resources are kept for sees them as its own: free, not "kept for" itself.
     const view = mine ? { ...ctx, pool: withoutKept(ctx.pool) } : ctx;
+    // Limits too, as they stand now (placements after it was looked at may have filled them).
+    const limits = combine(pipeline.filters.map((f) => f.check(bucket, view)));
     const fitted = pipeline.fit.place(bucket, view).status;
     const status = combine([limits, fitted]);
     const extra = mine ? { kept: { taskId: head.id, afterMs: input.reserveAfterMs! } } : {};

@@ -3,11 +3,13 @@ import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
 import { backoffMs } from '../../../src-main/core/scheduler/backoff.js';
 import { explain, runCycle, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
+import { schedulingPipeline } from '../../../src-main/core/scheduler/pipeline.js';
 import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
 import { neverFits } from '../../../src-main/core/scheduler/fit.js';
 import { neverAt } from '../../../src-main/core/scheduler/status.js';
 import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
 import { resolveRequest } from '../../../src-main/core/scheduler/request.js';
+import type { ProjectLimits } from '../../../src-main/core/projects/projects.js';
 import { node, rtx4060 } from '../../helpers/fakes.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -25,12 +27,21 @@ const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefo
   throttle: null,
   project: 'default',
 });
-const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a'): RunningUsage => ({
+const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a', project = 'default'): RunningUsage => ({
   taskId,
   agent,
+  project,
   request,
   gpus,
   pgid,
+});
+const inProject = (c: Candidate, project: string): Candidate => ({ ...c, project });
+const limits = (over: Record<string, Partial<ProjectLimits>>) => (name: string): ProjectLimits => ({
+  weight: 1,
+  maxRunning: null,
+  maxVramMB: null,
+  usage: 0,
+  ...over[name],
 });
 
 type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
@@ -332,6 +343,39 @@ const cases: Case[] = [
     waits: { 2: /agent gpu runs at most 1 at once \(1 running\)/ },
   },
   {
+    name: 'project quota: at most maxRunning of its tasks at once; the reason names the project and the quota',
+    input: {
+      projects: limits({ batch: { maxRunning: 2 } }),
+      running: [running(9, small, [], null, 'a', 'batch')],
+      candidates: [inProject(cand(1), 'batch'), inProject(cand(2), 'batch'), cand(3)],
+    },
+    // (3 first: fair share, as batch has a task running and default none.)
+    starts: [3, 1],
+    waits: { 2: /^project batch: 2 of 2 running$/ },
+  },
+  {
+    name: 'project quota: at most maxVramMB reserved by its running tasks; other projects go on',
+    input: {
+      projects: limits({ batch: { maxVramMB: 6000 } }),
+      running: [running(9, gpu(4000), [0], null, 'a', 'batch')],
+      candidates: [inProject(cand(1, gpu(2500)), 'batch'), inProject(cand(2, gpu(2000)), 'batch'), cand(3, gpu(1000))],
+    },
+    starts: [3, 2],
+    waits: { 1: /^project batch: 6000 MB of 6000 MB VRAM held, needs 2500 MB; needs 2500 MB VRAM on GPU 0, 1188 MB free/ },
+  },
+  {
+    name: 'project quota: a task needing more VRAM than the whole quota says how to raise it',
+    input: { projects: limits({ batch: { maxVramMB: 2000 } }), candidates: [inProject(cand(1, gpu(3000)), 'batch')] },
+    starts: [],
+    waits: { 1: /project batch: 0 MB of 2000 MB VRAM held, needs 3000 MB \(more than the whole quota: raise it with `agentmgr project set batch maxVramMB=N`\)/ },
+  },
+  {
+    name: 'project quota: a quota of 0 starts nothing of the project (and says so), nothing else waits',
+    input: { projects: limits({ paused: { maxRunning: 0 } }), candidates: [inProject(cand(1), 'paused'), cand(2)] },
+    starts: [2],
+    waits: { 1: /project paused: 0 of 0 running/ },
+  },
+  {
     name: 'GPU limits: a GPU over its limit takes no new GPU task, a CPU task still starts, and the reason names the limit and the reading',
     input: {
       node: node({ gpus: [rtx4060()] }),
@@ -370,6 +414,62 @@ describe('runCycle', () => {
     expect(r.starts.map((s) => s.taskId)).toEqual(c.starts);
     for (const [id, re] of Object.entries(c.waits ?? {})) expect(r.why(Number(id))).toMatch(re);
     for (const [id, g] of Object.entries(c.gpus ?? {})) expect(r.starts.find((s) => s.taskId === Number(id))?.gpus).toEqual(g);
+  });
+
+  it('fair share: within a priority the project furthest below its share goes first; priority still wins across levels', () => {
+    // One GPU task fits at a time. "heavy" has used a lot; "light" little: light's task goes first
+    // though it was submitted later, but a higher priority still goes before both.
+    const order = (extra: Candidate[] = []) =>
+      cycle({
+        maxConcurrency: 1,
+        projects: limits({ heavy: { usage: 50_000 }, light: { usage: 1000 } }),
+        candidates: [inProject(cand(1, gpu(1000)), 'heavy'), inProject(cand(2, gpu(1000)), 'light'), ...extra],
+      }).starts.map((s) => s.taskId);
+    expect(order()).toEqual([2]);
+    expect(order([{ ...inProject(cand(3, gpu(1000)), 'heavy'), priority: 5 }])).toEqual([3]);
+    // Weight: heavy with 100 times the weight is further below its share.
+    const weighted = cycle({
+      maxConcurrency: 1,
+      projects: limits({ heavy: { usage: 50_000, weight: 100 }, light: { usage: 1000 } }),
+      candidates: [inProject(cand(1, gpu(1000)), 'heavy'), inProject(cand(2, gpu(1000)), 'light')],
+    });
+    expect(weighted.starts.map((s) => s.taskId)).toEqual([1]);
+  });
+
+  it('fair share: one cycle with room for several interleaves the projects (its own placements count)', () => {
+    const r = cycle({
+      maxConcurrency: 4,
+      projects: limits({}),
+      candidates: [1, 2, 3, 4].map((id) => inProject(cand(id), 'a')).concat([5, 6, 7, 8].map((id) => inProject(cand(id), 'b'))),
+    });
+    const projectOf = (id: number) => (id <= 4 ? 'a' : 'b');
+    expect(r.starts.map((s) => projectOf(s.taskId)).sort()).toEqual(['a', 'a', 'b', 'b']);
+    // Within a project, queue order.
+    expect(r.starts.filter((s) => s.taskId <= 4).map((s) => s.taskId)).toEqual([1, 2]);
+  });
+
+  it('without fair share (the pipeline option), it is priority then queue order whatever the project', () => {
+    const r = runCycle(
+      {
+        now: NOW,
+        paused: false,
+        maxConcurrency: 1,
+        reserveAfterMs: null,
+        agentLimit: () => null,
+        node: node(),
+        running: [],
+        vramMarginMB: 0,
+        memoryMarginMB: 0,
+        projects: limits({ heavy: { usage: 50_000 } }),
+        queue: (() => {
+          const q = new QueueIndex();
+          q.addAll([{ ...inProject(cand(1), 'heavy'), priority: 0 }, { ...inProject(cand(2), 'light'), priority: 0 }], NOW);
+          return q;
+        })(),
+      },
+      schedulingPipeline({ fairShare: false }),
+    );
+    expect(r.starts.map((s) => s.taskId)).toEqual([1]);
   });
 
   it('a task held back by GPU limits alone has nothing kept for it (keeping memory would not cool the GPU)', () => {
