@@ -98,7 +98,14 @@ const tasks = router({
   page: procedure.input(TaskPageQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
     const { items, total } = manager.queries.page(
-      { states: input.state, agent: input.agent, project: listProject(ctx, input.project), search: input.search, arrayId: input.arrayId, arrayHeads: input.arrayHeads },
+      {
+        states: input.state,
+        agent: input.agent,
+        project: listProject(ctx, input.project),
+        search: input.search,
+        arrayId: input.arrayId,
+        arrayHeads: input.arrayHeads,
+      },
       input.sort,
       input.offset,
       input.limit,
@@ -294,12 +301,10 @@ const projects = router({
 
 const tokens = router({
   /** A token for a script, bound to one project; the token itself is in the answer only. */
-  create: mainProcedure
-    .input(z.object({ project: ProjectNameSchema, label: z.string().max(200).optional() }).strict())
-    .mutation(({ ctx, input }) => {
-      ctx.services.manager.ensureProject(input.project);
-      return ctx.services.tokens.create(input.project, input.label ?? null);
-    }),
+  create: mainProcedure.input(z.object({ project: ProjectNameSchema, label: z.string().max(200).optional() }).strict()).mutation(({ ctx, input }) => {
+    ctx.services.manager.ensureProject(input.project);
+    return ctx.services.tokens.create(input.project, input.label ?? null);
+  }),
   list: mainProcedure.query(({ ctx }) => ctx.services.tokens.list()),
   revoke: mainProcedure.input(z.object({ id: z.number().int().positive() }).strict()).mutation(({ ctx, input }) => {
     if (!ctx.services.tokens.revoke(input.id))

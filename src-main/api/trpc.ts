@@ -53,6 +53,7 @@ const t = initTRPC.context<ApiContext>().create({
       appCode = 'INVALID_INPUT';
       message = `invalid request: the input is nested too deeply to read; flatten it (at most ${MAX_INPUT_DEPTH} levels)`;
     } else if (error.code === 'UNAUTHORIZED') appCode = 'UNAUTHORIZED';
+    else if (error.code === 'FORBIDDEN') appCode = 'FORBIDDEN';
     else if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
     else if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') appCode = 'INVALID_INPUT';
     else if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';

@@ -410,7 +410,10 @@ const COMMANDS: Record<string, Command> = {
       if (projects.length > 1 || projects.some((p) => p.name !== 'default'))
         print(
           `Projects: ${projects
-            .map((p) => `${p.name} ${Math.round(p.usageShare * 100)} % of use (share ${Math.round(p.targetShare * 100)} %, ${p.running} running, ${p.queued} queued)`)
+            .map(
+              (p) =>
+                `${p.name} ${Math.round(p.usageShare * 100)} % of use (share ${Math.round(p.targetShare * 100)} %, ${p.running} running, ${p.queued} queued)`,
+            )
             .join('; ')}`,
         );
       const e = q.estimate;

@@ -52,7 +52,10 @@ export class Manager {
     const { config } = deps;
     this.queries = new TaskQueries(deps.store);
     this.ledger = new Ledger(config);
-    this.projects = new Projects({ load: () => deps.store.projects(), save: (p) => deps.store.putProject(p) }, () => config.usageHalfLifeMs ?? DEFAULT_HALF_LIFE_MS);
+    this.projects = new Projects(
+      { load: () => deps.store.projects(), save: (p) => deps.store.putProject(p) },
+      () => config.usageHalfLifeMs ?? DEFAULT_HALF_LIFE_MS,
+    );
     this.profiles = new ProfileCache(deps.agents, deps.store);
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);

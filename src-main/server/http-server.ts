@@ -137,9 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
   });
   server.on('upgrade', (req, socket, head) => {
-    const bad =
-      guard(req) ??
-      (authorized(req, true) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
+    const bad = guard(req) ?? (authorized(req, true) ? null : { status: 401, code: 'UNAUTHORIZED', message: `missing or wrong API token: ${tokenHint}` });
     if (bad) {
       socket.end(
         `HTTP/1.1 ${bad.status} ${bad.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: bad })}`,

@@ -245,6 +245,58 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['settings', 'maxConcurrency=4', 'reserveAfterSec=60']).stdout).toMatch(/saved and applied/);
   });
 
+  it('projects and tokens: a script token sees its own project only; weights and quotas checked, with clear errors', () => {
+    const made = json<{ token: string; id: number; project: string }>(cli(['token', 'create', '--project', 'nightly', '--json']));
+    expect(made.project).toBe('nightly');
+    expect(made.token).toMatch(/^amp_/);
+    const listed = cli(['token', 'list']);
+    expect(listed.stdout).toMatch(new RegExp(`^${made.id}\\tnightly\\tamp_`, 'm'));
+    expect(listed.stdout).not.toContain(made.token);
+    // A script with its token (the URL comes from the data dir, as for a person).
+    const asScript = (args: string[]) => cli(args, undefined, { AGENTMGR_TOKEN: made.token });
+    cli(['pause']);
+    const theirs = json<{ id: number; project: string }>(cli(['submit', 'ok', '--project', 'team', '--json']));
+    const mine = json<{ id: number; project: string }>(asScript(['submit', 'ok', '--json']));
+    expect([theirs.project, mine.project]).toEqual(['team', 'nightly']);
+    expect(json<{ id: number }[]>(asScript(['list', '--json'])).map((x) => x.id)).toEqual([mine.id]);
+    const denied = asScript(['cancel', String(theirs.id)]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(new RegExp(`no task with id ${theirs.id} in project nightly`));
+    expect(asScript(['submit', 'ok', '--project', 'team']).stderr).toMatch(/bound to project nightly: it cannot submit to project team/);
+    expect(asScript(['pause']).stderr).toMatch(/this needs the main token/);
+    expect(json<{ id: number }[]>(cli(['list', '--project', 'team', '--json'])).map((x) => x.id)).toEqual([theirs.id]);
+
+    const set = json<{ name: string; weight: number; maxRunning: number | null; maxVramMB: number | null }>(
+      cli(['project', 'set', 'team', 'weight=2', 'maxRunning=4', 'maxVramMB=6000', '--json']),
+    );
+    expect(set).toMatchObject({ name: 'team', weight: 2, maxRunning: 4, maxVramMB: 6000 });
+    expect(cli(['project', 'list']).stdout).toMatch(/^team: weight 2 \(at most 4 running, 6000 MB VRAM\); 0 running, 1 queued;/m);
+    expect(cli(['status']).stdout).toMatch(/^Projects: .*team 0 % of use \(share \d+ %, 0 running, 1 queued\)/m);
+    for (const [args, why] of [
+      [['project', 'set', 'team', 'weight=0'], /weight=0: weight must be more than 0/],
+      [['project', 'set', 'team', 'weight=-2'], /weight must be more than 0/],
+      [['project', 'set', 'team', 'maxRunning=-1'], /maxRunning=-1: maxRunning must be 0 or more/],
+      [['project', 'set', 'team', 'maxVramMB=-5'], /maxVramMB must be 0 or more/],
+      [['project', 'set', 'team', 'speed=3'], /unknown project setting "speed"; they are: weight, maxRunning, maxVramMB, maxQueued/],
+      [['project', 'set', 'bad name!', 'weight=1'], /a project name is 1–64 letters/],
+      [['submit', 'ok', '--project', '../x'], /--project \.\.\/x: a project name is 1–64 letters/],
+      [['token', 'create'], /token create needs --project NAME/],
+    ] as const) {
+      const r = cli([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(why);
+    }
+    // The refused ones changed nothing; none removes a quota.
+    expect(json<{ maxRunning: number | null; weight: number }>(cli(['project', 'set', 'team', 'maxRunning=none', '--json']))).toMatchObject({
+      weight: 2,
+      maxRunning: null,
+    });
+    expect(cli(['token', 'revoke', String(made.id)]).stdout).toMatch(/revoked/);
+    expect(asScript(['list']).code).not.toBe(0);
+    cli(['cancel', String(theirs.id), String(mine.id)]);
+    cli(['resume']);
+  });
+
   it('settings: GPU limits for every GPU and for one, refused outside their ranges, none removes one', () => {
     const set = json<Record<string, unknown>>(cli(['settings', 'gpuMaxUtilPct=90', 'gpuMaxTempC=83', 'gpuMaxUtilPct.1=70', '--json']));
     expect(set).toMatchObject({ gpuMaxUtilPct: 90, gpuMaxTempC: 83, gpuMaxPowerW: null, gpuLimits: { 1: { maxUtilPct: 70 } } });

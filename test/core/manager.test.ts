@@ -623,7 +623,10 @@ describe('Manager: projects, quotas and fair share', () => {
   it('maxQueued: a submit that would queue more than the quota is refused whole, saying so; nothing is stored', () => {
     h = harness([cpu], { maxConcurrency: 1 });
     h.manager.setProject('batch', { maxQueued: 3 });
-    h.manager.submit([{ agent: 'job', project: 'batch' }, { agent: 'job', project: 'batch' }]);
+    h.manager.submit([
+      { agent: 'job', project: 'batch' },
+      { agent: 'job', project: 'batch' },
+    ]);
     h.clock.flush(); // one starts: 1 queued
     expect(() =>
       h.manager.submit([
@@ -663,7 +666,17 @@ describe('Manager: projects, quotas and fair share', () => {
     h.clock.flush();
     h.clock.advance(600_000);
     const before = h.manager.projectViews().find((p) => p.name === 'batch')!;
-    expect(before).toMatchObject({ name: 'batch', weight: 2, maxRunning: 4, maxVramMB: 6000, maxQueued: null, running: 1, queued: 0, usageShare: 1, targetShare: 1 });
+    expect(before).toMatchObject({
+      name: 'batch',
+      weight: 2,
+      maxRunning: 4,
+      maxVramMB: 6000,
+      maxQueued: null,
+      running: 1,
+      queued: 0,
+      usageShare: 1,
+      targetShare: 1,
+    });
     expect(before.usage).toBeGreaterThan(100); // 0.25 a second for about 600 s, a little decayed
     h = h.restart();
     const after = h.manager.projectViews().find((p) => p.name === 'batch')!;

@@ -153,6 +153,20 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
   expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120, gpuMaxUtilPct: 90 });
+  // Projects: added, weight and quota set here, refused when out of range, and the same for the CLI.
+  await page.getByLabel('New project').fill('batch');
+  await page.getByRole('button', { name: 'Add' }).click();
+  const row = page.getByRole('row', { name: 'project batch' });
+  await expect(row).toBeVisible();
+  await page.getByLabel('batch Weight').fill('0');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(row.getByRole('alert')).toHaveText(/weight must be more than 0/);
+  await page.getByLabel('batch Weight').fill('2');
+  await page.getByLabel('batch Max running').fill('4');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByText('Project batch saved')).toBeVisible();
+  const projects = JSON.parse((await s.cli(['project', 'list', '--json'])).stdout) as { name: string; weight: number; maxRunning: number | null }[];
+  expect(projects.find((p) => p.name === 'batch')).toMatchObject({ weight: 2, maxRunning: 4 });
   await shot(page, 'settings');
 });
 

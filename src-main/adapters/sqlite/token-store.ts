@@ -16,7 +16,11 @@ export class SqliteTokenStore {
   create(project: string, label: string | null, now: number): { token: string; view: TokenView } {
     const token = `amp_${randomBytes(24).toString('base64url')}`;
     const prefix = token.slice(0, 10);
-    const row = this.conn.db.insert(apiTokens).values({ hash: hash(token), prefix, project, label, createdAt: now }).returning().get();
+    const row = this.conn.db
+      .insert(apiTokens)
+      .values({ hash: hash(token), prefix, project, label, createdAt: now })
+      .returning()
+      .get();
     return { token, view: toView(row) };
   }
 

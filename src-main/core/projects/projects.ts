@@ -79,7 +79,8 @@ export class Projects {
     if (patch.weight !== undefined && !(patch.weight > 0)) throw new ManagerError('INVALID_INPUT', `weight must be more than 0 (got ${patch.weight})`);
     for (const k of ['maxRunning', 'maxVramMB', 'maxQueued'] as const) {
       const v = patch[k];
-      if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 0)) throw new ManagerError('INVALID_INPUT', `${k} must be a whole number, 0 or more (got ${v})`);
+      if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 0))
+        throw new ManagerError('INVALID_INPUT', `${k} must be a whole number, 0 or more (got ${v})`);
     }
     const cur = this.get(name);
     const next: ProjectRecord = { ...cur, ...patch, name, usageAt: cur.usageAt || now };

@@ -47,7 +47,10 @@ export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCa
 }
 
 /** What a task's scheduling status is read from. */
-export type StatusInput = Pick<TaskRecord, 'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'>;
+export type StatusInput = Pick<
+  TaskRecord,
+  'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'
+>;
 
 /** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
 const MAX_REASON_EVENTS = 200;

@@ -4,17 +4,7 @@ export type { Holding, SchedulingStatus, Shortfall };
 
 /** The names of the pipeline's steps, as `SchedulingStatus.step` reports them. */
 export type StepName =
-  | 'paused'
-  | 'held'
-  | 'dependencies'
-  | 'begin'
-  | 'backoff'
-  | 'concurrency'
-  | 'agent-concurrency'
-  | 'array-throttle'
-  | 'project-quota'
-  | 'resources'
-  | 'cycle';
+  'paused' | 'held' | 'dependencies' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'array-throttle' | 'project-quota' | 'resources' | 'cycle';
 
 /**
  * What every scheduler step returns (see pipeline.ts): `ok` lets the task go on to the next step;

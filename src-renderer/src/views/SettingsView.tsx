@@ -3,6 +3,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { SETTINGS_INFO, SettingsSchema } from '../../../contracts/settings.js';
 import { readable, type Api } from '../api.js';
 import { useToast } from '../lib/toasts.js';
+import { ProjectsPanel } from './ProjectsPanel.js';
 
 const FIELDS = (['maxConcurrency', 'vramMarginMB', 'telemetryMs', 'reserveAfterSec', 'gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW'] as const).map((key) => ({
   key,
@@ -93,6 +94,7 @@ export function SettingsView({ api }: { api: Api }) {
         </div>
         <button type="submit">Save</button>
       </form>
+      <ProjectsPanel api={api} />
     </section>
   );
 }

@@ -158,6 +158,8 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             <dd>{peak ? `${peak.cpu ?? '–'} CPU · ${mb(peak.memoryMB)} RAM${t.resources.gpu ? ` · ${mb(peak.vramMB)} VRAM` : ''}` : 'not started yet'}</dd>
             <dt>Priority</dt>
             <dd>{t.priority}</dd>
+            <dt>Project</dt>
+            <dd>{t.project}</dd>
             <dt>Timeout</dt>
             <dd>{t.timeoutSec ? `${t.timeoutSec} s` : 'none'}</dd>
             {t.arrayId !== null && (

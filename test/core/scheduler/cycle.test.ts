@@ -27,7 +27,14 @@ const cand = (id: number, request: ResourceRequest = small, agent = 'a', notBefo
   throttle: null,
   project: 'default',
 });
-const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], pgid: number | null = null, agent = 'a', project = 'default'): RunningUsage => ({
+const running = (
+  taskId: number,
+  request: ResourceRequest,
+  gpus: number[] = [],
+  pgid: number | null = null,
+  agent = 'a',
+  project = 'default',
+): RunningUsage => ({
   taskId,
   agent,
   project,
@@ -36,13 +43,15 @@ const running = (taskId: number, request: ResourceRequest, gpus: number[] = [], 
   pgid,
 });
 const inProject = (c: Candidate, project: string): Candidate => ({ ...c, project });
-const limits = (over: Record<string, Partial<ProjectLimits>>) => (name: string): ProjectLimits => ({
-  weight: 1,
-  maxRunning: null,
-  maxVramMB: null,
-  usage: 0,
-  ...over[name],
-});
+const limits =
+  (over: Record<string, Partial<ProjectLimits>>) =>
+  (name: string): ProjectLimits => ({
+    weight: 1,
+    maxRunning: null,
+    maxVramMB: null,
+    usage: 0,
+    ...over[name],
+  });
 
 type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
 
@@ -367,7 +376,9 @@ const cases: Case[] = [
     name: 'project quota: a task needing more VRAM than the whole quota says how to raise it',
     input: { projects: limits({ batch: { maxVramMB: 2000 } }), candidates: [inProject(cand(1, gpu(3000)), 'batch')] },
     starts: [],
-    waits: { 1: /project batch: 0 MB of 2000 MB VRAM held, needs 3000 MB \(more than the whole quota: raise it with `agentmgr project set batch maxVramMB=N`\)/ },
+    waits: {
+      1: /project batch: 0 MB of 2000 MB VRAM held, needs 3000 MB \(more than the whole quota: raise it with `agentmgr project set batch maxVramMB=N`\)/,
+    },
   },
   {
     name: 'project quota: a quota of 0 starts nothing of the project (and says so), nothing else waits',
@@ -463,7 +474,13 @@ describe('runCycle', () => {
         projects: limits({ heavy: { usage: 50_000 } }),
         queue: (() => {
           const q = new QueueIndex();
-          q.addAll([{ ...inProject(cand(1), 'heavy'), priority: 0 }, { ...inProject(cand(2), 'light'), priority: 0 }], NOW);
+          q.addAll(
+            [
+              { ...inProject(cand(1), 'heavy'), priority: 0 },
+              { ...inProject(cand(2), 'light'), priority: 0 },
+            ],
+            NOW,
+          );
           return q;
         })(),
       },

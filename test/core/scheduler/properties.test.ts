@@ -271,3 +271,77 @@ describe('properties', () => {
     );
   });
 });
+
+describe('properties: projects', () => {
+  const projectOp = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('submit' as const),
+        project: fc.constantFrom('a', 'b', 'c'),
+        vramMB: fc.constantFrom(0, 1000, 2500, 4000),
+        priority: fc.constantFrom(0, 0, 5),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('exit' as const), pick: fc.nat() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('quota' as const),
+        project: fc.constantFrom('a', 'b', 'c'),
+        maxRunning: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
+        maxVramMB: fc.option(fc.constantFrom(0, 2500, 5000), { nil: null }),
+        weight: fc.constantFrom(0.5, 1, 3),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 600_000 }) }) },
+  );
+
+  it('quotas are never exceeded by a start (a lowered one stops nothing, holds new starts), and every task ends exactly once', () => {
+    fc.assert(
+      fc.property(fc.array(projectOp, { minLength: 1, maxLength: 50 }), (ops) => {
+        const runner = new FakeRunner();
+        const h = harness([agent({ name: 'a', resources: { cpu: 0.5, memoryMB: 10 } })], { maxConcurrency: 8 }, { runner });
+        h.telemetry.set(node({ cpuCores: 16, gpus: [rtx4060(), rtx4060({ index: 1, uuid: 'GPU-1' })] }));
+        const violations: string[] = [];
+        const start = runner.start.bind(runner);
+        runner.start = (spec: LaunchSpec, listener: RunListener): RunHandle => {
+          const me = h.store.getTask(spec.taskId)!;
+          const p = h.manager.projects.get(me.project);
+          const mine = runner.live().filter((r) => h.store.getTask(r.spec.taskId)!.project === me.project);
+          if (p.maxRunning !== null && mine.length + 1 > p.maxRunning) violations.push(`${me.project}: ${mine.length + 1} running, quota ${p.maxRunning}`);
+          const vram = mine.reduce((a, r) => a + (h.store.getTask(r.spec.taskId)!.request.gpu?.vramMB ?? 0), 0) + (me.request.gpu?.vramMB ?? 0);
+          if (p.maxVramMB !== null && me.request.gpu && vram > p.maxVramMB) violations.push(`${me.project}: ${vram} MB VRAM, quota ${p.maxVramMB}`);
+          return start(spec, listener);
+        };
+        try {
+          for (const op of ops) {
+            if (op.kind === 'submit') {
+              h.manager.submit([{ agent: 'a', project: op.project, priority: op.priority, resources: { gpu: op.vramMB > 0 ? { vramMB: op.vramMB } : null } }]);
+            } else if (op.kind === 'exit') {
+              const live = runner.live();
+              if (live.length) live[op.pick % live.length]!.exit({ exitCode: 0 });
+            } else if (op.kind === 'quota') {
+              h.manager.setProject(op.project, { maxRunning: op.maxRunning, maxVramMB: op.maxVramMB, weight: op.weight });
+            } else h.clock.advance(op.ms);
+            h.clock.flush();
+          }
+          expect(violations).toEqual([]);
+          for (const p of ['a', 'b', 'c']) h.manager.setProject(p, { maxRunning: null, maxVramMB: null });
+          for (let i = 0; i < 200 && h.store.listTasks({ limit: 1000 }).some((t) => !TERMINAL_STATES.includes(t.state)); i++) {
+            for (const r of runner.live()) r.exit({ exitCode: 0 });
+            h.clock.advance(1000);
+            h.clock.flush();
+          }
+          for (const t of h.store.listTasks({ limit: 1000 })) {
+            expect(t.state).toBe('succeeded');
+            expect(h.store.events(t.id).filter((e) => e.type === 'attempt-ended')).toHaveLength(1);
+          }
+        } finally {
+          h.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
