@@ -245,7 +245,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['settings', 'maxConcurrency=4', 'reserveAfterSec=60']).stdout).toMatch(/saved and applied/);
   });
 
-  it('projects and tokens: a script token sees its own project only; weights and quotas checked, with clear errors', () => {
+  it('tokens: a script token sees and changes its own project only', () => {
     const made = json<{ token: string; id: number; project: string }>(cli(['token', 'create', '--project', 'nightly', '--json']));
     expect(made.project).toBe('nightly');
     expect(made.token).toMatch(/^amp_/);
@@ -265,7 +265,15 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(asScript(['submit', 'ok', '--project', 'team']).stderr).toMatch(/bound to project nightly: it cannot submit to project team/);
     expect(asScript(['pause']).stderr).toMatch(/this needs the main token/);
     expect(json<{ id: number }[]>(cli(['list', '--project', 'team', '--json'])).map((x) => x.id)).toEqual([theirs.id]);
+    expect(cli(['token', 'revoke', String(made.id)]).stdout).toMatch(/revoked/);
+    expect(asScript(['list']).code).not.toBe(0);
+    cli(['cancel', String(theirs.id), String(mine.id)]);
+    cli(['resume']);
+  }, 120_000);
 
+  it('projects: weights and quotas set, shown in status, refused out of range with clear errors', () => {
+    cli(['pause']);
+    const queued = json<{ id: number }>(cli(['submit', 'ok', '--project', 'team', '--json']));
     const set = json<{ name: string; weight: number; maxRunning: number | null; maxVramMB: number | null }>(
       cli(['project', 'set', 'team', 'weight=2', 'maxRunning=4', 'maxVramMB=6000', '--json']),
     );
@@ -291,11 +299,9 @@ describe('agentmgr CLI against agentmgr serve', () => {
       weight: 2,
       maxRunning: null,
     });
-    expect(cli(['token', 'revoke', String(made.id)]).stdout).toMatch(/revoked/);
-    expect(asScript(['list']).code).not.toBe(0);
-    cli(['cancel', String(theirs.id), String(mine.id)]);
+    cli(['cancel', String(queued.id)]);
     cli(['resume']);
-  });
+  }, 120_000);
 
   it('settings: GPU limits for every GPU and for one, refused outside their ranges, none removes one', () => {
     const set = json<Record<string, unknown>>(cli(['settings', 'gpuMaxUtilPct=90', 'gpuMaxTempC=83', 'gpuMaxUtilPct.1=70', '--json']));

@@ -116,7 +116,7 @@ describe('smaller holes', () => {
 
   it('files.inspect is not for HTTP clients: it would report on any path', async () => {
     const r = await refusal(api.files.inspect.query({ paths: ['/etc/shadow'] }));
-    expect(r.code).toBe('INTERNAL'); // FORBIDDEN has no app code of its own; the message says what to do
+    expect(r.code).toBe('FORBIDDEN');
     expect(r.message).toMatch(/files\.inspect is for files dropped on the desktop app; over HTTP, send a file with POST \/upload/);
   });
 
