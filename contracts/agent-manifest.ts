@@ -58,6 +58,13 @@ export const AgentManifestSchema = z
       .default(null),
     /** At most this many tasks of this agent at once; null for no limit of its own. */
     concurrency: z.number().int().min(1).max(10_000).nullable().default(null),
+    /**
+     * Its tasks may be stopped (SIGTERM, then SIGKILL after preemptGraceSec) and queued again
+     * to make room for a higher-priority task; the agent is told in AGENT_PREEMPTIBLE.
+     */
+    preemptible: z.boolean().default(false),
+    /** Its time to checkpoint after SIGTERM when preempted (AGENT_PREEMPT_GRACE_SEC). */
+    preemptGraceSec: z.number().int().min(0).max(3600).default(30),
     resourceInputs: ResourceInputsSchema.default({}),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   })
@@ -75,6 +82,8 @@ export const AgentViewSchema = z.object({
   expectedSec: z.number().nullable(),
   retry: z.object({ maxAttempts: z.number(), backoffSec: z.number() }),
   concurrency: z.number().nullable(),
+  preemptible: z.boolean(),
+  preemptGraceSec: z.number(),
   dir: z.string(),
   source: z.enum(['bundled', 'data-dir', 'extra']),
   /** What its recent successful attempts really used (95th percentile of their peaks) and the

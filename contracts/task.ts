@@ -12,7 +12,8 @@ export type TaskState = z.infer<typeof TaskStateSchema>;
 export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'];
 
 /** What the user asked for, kept apart from what was observed. */
-export const DesiredStateSchema = z.enum(['run', 'cancel']);
+/** `preempt`: stopped to make room for a higher-priority task; it is queued again when it ends. */
+export const DesiredStateSchema = z.enum(['run', 'cancel', 'preempt']);
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
 export const PRIORITY = { min: -1000, max: 1000 } as const;
@@ -80,6 +81,8 @@ export const TaskSubmissionSchema = z
     begin: z.union([z.number().int().min(0), z.string().min(1).max(64)]).optional(),
     /** Submitted held: it does not start until released. */
     hold: z.boolean().optional(),
+    /** May be preempted for a higher-priority task (default: the agent's `preemptible`). */
+    preemptible: z.boolean().optional(),
     /** This line's name in a batch, so later (or earlier) lines can depend on it. */
     ref: RefSchema.optional(),
     /** What it waits for before it may start; see DEPENDENCY_TYPES. */
@@ -102,7 +105,8 @@ export type TaskSubmission = z.infer<typeof TaskSubmissionSchema>;
 export const MAX_BATCH = 100_000;
 export const TaskBatchSchema = z.array(TaskSubmissionSchema).min(1).max(MAX_BATCH);
 
-export const AttemptOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
+/** `preempted`: stopped for a higher-priority task and queued again; not a failure, not counted against maxAttempts. */
+export const AttemptOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted', 'preempted']);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
 export const AttemptViewSchema = z.object({
@@ -191,6 +195,8 @@ export const SchedulingStatusSchema = z.object({
   until: z.number().nullable().optional(),
   /** Set when what our tasks free is kept for this task: it has waited longer than `afterMs`. */
   kept: z.object({ taskId: z.number().int(), afterMs: z.number() }).optional(),
+  /** Running tasks being preempted to make room for this one. */
+  preempting: z.array(z.number().int()).optional(),
   /** dependencies: what it still waits for (the first few), and how many more. */
   dependencies: z
     .object({
@@ -226,6 +232,8 @@ export const TaskViewSchema = z.object({
   priority: z.number().int(),
   /** Queued but held: it starts once released. */
   held: z.boolean(),
+  /** It may be preempted for a higher-priority task (and queued again). */
+  preemptible: z.boolean(),
   /** Queued, waiting for its dependencies (see `scheduling.dependencies`). */
   blocked: z.boolean(),
   /** The array it belongs to (the id of its first task), and its index there; null for none. */

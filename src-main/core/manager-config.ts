@@ -11,6 +11,10 @@ export interface ManagerConfig {
   readingWindowMs: number;
   /** Fair share: half of a project's usage is forgotten every this long (default 1 h). */
   usageHalfLifeMs?: number;
+  /** Preempt lower-priority preemptible tasks for a waiting one (default true). */
+  preemption?: boolean;
+  /** A task is never preempted before it has run this long (default 60 s). */
+  preemptMinRunMs?: number;
   /** Limits past which no new GPU task starts on a GPU (see ledger/gpu-limits.ts): every GPU's, and one GPU's over them. */
   gpuLimits?: { all: GpuLimits; perGpu: Record<string, GpuLimits> };
   /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */

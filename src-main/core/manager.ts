@@ -79,6 +79,7 @@ export class Manager {
       bind: (id, gpus) => this.supervisor.launch(id, gpus),
       paused: () => this.commands.paused,
       projects: this.projects,
+      preempt: (victim, plan) => this.supervisor.preempt(victim, plan),
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });

@@ -232,6 +232,8 @@ export interface LaunchSpec {
   gpus: readonly number[];
   /** Its array and index there (AGENT_ARRAY_ID, AGENT_ARRAY_INDEX); null or absent for none. */
   array?: { id: number; index: number } | null;
+  /** It may be preempted (AGENT_PREEMPTIBLE=1, with AGENT_PREEMPT_GRACE_SEC); absent: no. */
+  preemptible?: boolean;
   /**
    * How long from now it may run before it is stopped as timed out; null for none. A duration,
    * not a moment: the executor never compares against the Manager's clock.
@@ -264,9 +266,19 @@ export type RunnerEvent =
 
 export type RunListener = (event: RunnerEvent) => void;
 
+/** A stop that is not a person's cancel: a preemption, with its own grace and the line for the log. */
+export interface StopRequest {
+  graceMs: number;
+  /** Written to the attempt's log ("preempted for task 12 ..."). */
+  note: string;
+}
+
 export interface RunHandle {
-  /** SIGTERM to the whole process group, SIGKILL after the grace period. Idempotent. */
-  cancel(): void;
+  /**
+   * SIGTERM to the whole process group, SIGKILL after the grace period (the runner's, or the
+   * request's). Idempotent: the first stop wins.
+   */
+  cancel(request?: StopRequest): void;
   /** Stop watching without touching the process (Manager shutdown; it is re-adopted later). */
   detach(): void;
 }

@@ -709,3 +709,103 @@ describe('Manager: projects, quotas and fair share', () => {
     expect(share).toBeLessThan((2 / 3) * 1.1);
   });
 });
+
+describe('Manager: preemption', () => {
+  const batch = agent({ name: 'batch', preemptible: true, preemptGraceSec: 30, resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 5000 } } });
+  const render = agent({ name: 'render', resources: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 6000 } } });
+  const MIN = 60_000;
+
+  it('a high-priority GPU task preempts a preemptible batch task: SIGTERM with its grace, its memory counts until it is gone, then it is queued again in its place', () => {
+    h = harness([batch, render], { preemptMinRunMs: MIN });
+    h.runner.lingerOnCancel = true;
+    h.telemetry.set(node({ gpus: [rtx4060()] }));
+    const [b, later] = h.manager.submit([{ agent: 'batch' }, { agent: 'batch' }]);
+    h.clock.flush();
+    const victim = h.runner.live()[0]!;
+    expect(victim.spec.preemptible).toBe(true);
+    // Too young to be preempted: the render waits.
+    h.clock.advance(30_000);
+    const [r] = h.manager.submit([{ agent: 'render', priority: 10 }]);
+    h.clock.flush();
+    expect(victim.cancelled).toBe(false);
+    expect(why(r!.id)).toMatch(/needs 6000 MB VRAM on GPU 0, 3188 MB free/);
+    // Old enough: preempted, with its agent's grace and a line for its log.
+    h.clock.advance(31_000);
+    h.clock.flush();
+    expect(victim.cancelled).toBe(true);
+    expect(victim.stop).toEqual({ graceMs: 30_000, note: `preempted for task ${r!.id} (priority 10; this one has 0)` });
+    expect(h.store.getTask(b!.id)!.desired).toBe('preempt');
+    // While it checkpoints, its memory still counts: the render waits, saying room is being made.
+    expect(h.store.getTask(r!.id)!.state).toBe('queued');
+    expect(why(r!.id)).toMatch(new RegExp(`room is being made: task ${b!.id} of lower priority is being preempted`));
+    victim.exit({ exitCode: null, signal: 'SIGTERM' });
+    h.clock.flush();
+    expect(h.store.getTask(r!.id)!.state).toBe('running');
+    const again = h.store.getTask(b!.id)!;
+    expect(again).toMatchObject({ state: 'queued', desired: 'run', attempts: 1, maxAttempts: 2, seq: b!.seq, notBefore: null });
+    const [a1] = h.store.attempts(b!.id);
+    expect(a1).toMatchObject({ outcome: 'preempted', reason: `preempted for task ${r!.id} (priority 10; this one has 0); queued again` });
+    expect(h.store.events(b!.id).find((e) => e.type === 'preempted')?.data).toMatchObject({ by: r!.id, priority: 10 });
+    expect(h.store.events(r!.id).find((e) => e.type === 'preempting')?.data).toMatchObject({ victim: b!.id });
+    // It keeps its place: ahead of the later batch task once the render is done.
+    expect(h.store.getTask(later!.id)!.state).toBe('queued');
+    h.runner.live().find((x) => x.spec.taskId === r!.id)!.exit({ exitCode: 0 });
+    h.clock.flush();
+    expect(h.store.getTask(b!.id)!.state).toBe('running');
+    expect(h.store.getTask(later!.id)!.state).toBe('queued');
+  });
+
+  it('a non-preemptible task is never preempted, and a preemptible one submitted as not preemptible is not either', () => {
+    h = harness([batch, render], { preemptMinRunMs: MIN });
+    h.telemetry.set(node({ gpus: [rtx4060()] }));
+    const [b] = h.manager.submit([{ agent: 'batch', preemptible: false }]);
+    h.clock.flush();
+    h.clock.advance(10 * MIN);
+    const [r] = h.manager.submit([{ agent: 'render', priority: 10 }]);
+    h.clock.flush();
+    h.clock.advance(10 * MIN);
+    expect(h.runner.live().every((x) => !x.cancelled)).toBe(true);
+    expect(h.store.getTask(b!.id)!.state).toBe('running');
+    expect(h.store.getTask(r!.id)!.state).toBe('queued');
+  });
+
+  it('nothing is preempted for a task that would still not fit (a game holds the GPU), nor for one of equal priority', () => {
+    h = harness([batch, render], { preemptMinRunMs: MIN });
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 3000, processes: [{ pid: 5, name: 'game', usedMB: 3000, pgid: 5 }] })] }));
+    h.manager.submit([{ agent: 'batch' }]);
+    h.clock.flush();
+    h.clock.advance(10 * MIN);
+    h.manager.submit([{ agent: 'render', priority: 10, resources: { gpu: { vramMB: 7000 } } }, { agent: 'render' }]);
+    h.clock.flush();
+    h.clock.advance(MIN);
+    expect(h.runner.live().some((x) => x.cancelled)).toBe(false);
+  });
+
+  it('a preempted task that finishes in its grace period (exit 0 with a result) has succeeded', () => {
+    h = harness([batch, render], { preemptMinRunMs: MIN });
+    h.runner.lingerOnCancel = true;
+    h.telemetry.set(node({ gpus: [rtx4060()] }));
+    const [b] = h.manager.submit([{ agent: 'batch' }]);
+    h.clock.flush();
+    const victim = h.runner.live()[0]!;
+    h.clock.advance(2 * MIN);
+    h.manager.submit([{ agent: 'render', priority: 10 }]);
+    h.clock.flush();
+    expect(victim.cancelled).toBe(true);
+    victim.listener({ type: 'result', data: { done: true } });
+    victim.exit({ exitCode: 0 });
+    h.clock.flush();
+    expect(h.store.getTask(b!.id)).toMatchObject({ state: 'succeeded', result: { done: true } });
+  });
+
+  it('with preemption off, nothing is preempted', () => {
+    h = harness([batch, render], { preemptMinRunMs: MIN, preemption: false });
+    h.telemetry.set(node({ gpus: [rtx4060()] }));
+    h.manager.submit([{ agent: 'batch' }]);
+    h.clock.flush();
+    h.clock.advance(10 * MIN);
+    h.manager.submit([{ agent: 'render', priority: 10 }]);
+    h.clock.flush();
+    expect(h.runner.live().some((x) => x.cancelled)).toBe(false);
+  });
+});

@@ -17,6 +17,7 @@ import type {
   ManagerEvent,
   RunHandle,
   RunListener,
+  StopRequest,
   TelemetrySource,
 } from '../../src-main/core/ports.js';
 
@@ -107,6 +108,8 @@ export class FakeCatalog implements AgentCatalog {
 export interface FakeRun {
   spec: LaunchSpec;
   listener: RunListener;
+  /** How it was asked to stop: a preemption's grace and log line; null for a plain cancel (or none). */
+  stop: StopRequest | null;
   cancelled: boolean;
   detached: boolean;
   ended: boolean;
@@ -117,10 +120,11 @@ export interface FakeRun {
 
 let nextPid = 10_000;
 
-function makeRun(spec: LaunchSpec, listener: RunListener, pgid: number): { run: FakeRun; handle: RunHandle } {
+function makeRun(spec: LaunchSpec, listener: RunListener, pgid: number, linger = false): { run: FakeRun; handle: RunHandle } {
   const run: FakeRun = {
     spec,
     listener,
+    stop: null,
     cancelled: false,
     detached: false,
     ended: false,
@@ -132,10 +136,12 @@ function makeRun(spec: LaunchSpec, listener: RunListener, pgid: number): { run: 
     },
   };
   const handle: RunHandle = {
-    cancel: () => {
+    cancel: (request) => {
       if (run.cancelled || run.ended) return;
       run.cancelled = true;
-      run.exit({ exitCode: null, signal: 'SIGTERM' });
+      run.stop = request ?? null;
+      // As a process that takes its grace to checkpoint: it ends when the test says so.
+      if (!linger) run.exit({ exitCode: null, signal: 'SIGTERM' });
     },
     detach: () => {
       run.detached = true;
@@ -156,6 +162,9 @@ export class FakeRunner implements AgentRunner {
   /** Agents whose start fails, with the error (as a missing executable does for the real runner). */
   startErrors = new Map<string, string>();
 
+  /** Runs cancelled go on until the test ends them (a process checkpointing in its grace period). */
+  lingerOnCancel = false;
+
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
     const startError = this.startErrors.get(spec.agent.name);
     if (startError !== undefined) {
@@ -164,7 +173,7 @@ export class FakeRunner implements AgentRunner {
       return { cancel() {}, detach() {} };
     }
     const pid = nextPid++;
-    const { run, handle } = makeRun(spec, listener, pid);
+    const { run, handle } = makeRun(spec, listener, pid, this.lingerOnCancel);
     this.runs.push(run);
     listener({ type: 'spawned', pid, pidStartTime: String(pid * 7), pgid: pid, logDir: `/runs/${spec.taskId}/${spec.attempt}` });
     return handle;

@@ -244,6 +244,7 @@ export class MemoryTaskStore implements TaskStore {
     if (next.progress !== undefined) t.progress = next.progress;
     if (next.request) t.request = copy(next.request);
     if (next.maxAttempts !== undefined) t.maxAttempts = next.maxAttempts;
+    if (next.desired !== undefined) t.desired = next.desired;
     this.addEvent(taskId, attempt, 'attempt-ended', { ...end, next: next.state }, end.endedAt);
     return copy(t);
   }

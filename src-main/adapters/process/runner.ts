@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { outcome as resultOutcome, type RunOutcome } from '../../core/lifecycle/attempt-end.js';
-import type { AdoptResult, AdoptSpec, AgentRunner, Clock, LaunchSpec, RunHandle, RunListener } from '../../core/ports.js';
+import type { AdoptResult, AdoptSpec, AgentRunner, Clock, LaunchSpec, RunHandle, RunListener, StopRequest } from '../../core/ports.js';
 import { systemClock } from '../system-clock.js';
 import { AttemptLog, DEFAULT_LOG_CAPS, type LogCaps } from './attempt-log.js';
 import { appendEscaped, EXIT_FILE, readEscapedFile, readExitFile, readPidFile, readRunId, RUN_ID_FILE, writtenAt } from './attempt-files.js';
@@ -236,9 +236,9 @@ class Run implements RunHandle {
     this.log = new AttemptLog(this.dir, this.cfg.caps);
   }
 
-  cancel(): void {
+  cancel(request?: StopRequest): void {
     if (this.done) return;
-    requestCancel(this.escalation, this.now());
+    requestCancel(this.escalation, this.now(), request);
   }
 
   detach(): void {

@@ -34,6 +34,8 @@ export const tasks = sqliteTable(
     finishedAt: integer('finished_at'),
     /** 1 while held (agentmgr hold): queued, but not started until released. */
     held: integer('held').notNull().default(0),
+    /** 1: it may be preempted for a higher-priority task. */
+    preemptible: integer('preemptible').notNull().default(0),
     /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
     blocked: integer('blocked').notNull().default(0),
     /** 'all' or 'any': how its dependencies combine; null for none. */

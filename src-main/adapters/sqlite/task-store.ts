@@ -70,6 +70,7 @@ function toTask(r: TaskRow): TaskRecord {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     held: r.held === 1,
+    preemptible: r.preemptible === 1,
     blocked: r.blocked === 1,
     dependsMode: (r.dependsMode as TaskRecord['dependsMode']) ?? null,
     cause: r.cause,
@@ -102,7 +103,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -125,7 +126,7 @@ export class SqliteTaskStore implements TaskStore {
       ),
       endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
         cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb),
-        max_attempts = coalesce(?, max_attempts)
+        max_attempts = coalesce(?, max_attempts), desired = coalesce(?, desired)
         WHERE id = ? AND attempts = ? AND state IN ('starting', 'running') RETURNING ${TASK_COLS}`),
       progress: q(`UPDATE tasks SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? RETURNING ${TASK_COLS}`),
       cancelQueued: q(
@@ -151,8 +152,8 @@ export class SqliteTaskStore implements TaskStore {
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, project, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
         request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
-        blocked, depends_mode, array_id, array_index, throttle)
-       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        blocked, depends_mode, array_id, array_index, throttle, preemptible)
+       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -190,6 +191,7 @@ export class SqliteTaskStore implements TaskStore {
           arrayId,
           t.array?.index ?? null,
           t.array?.throttle ?? null,
+          t.preemptible ? 1 : 0,
         );
         const id = Number(info.lastInsertRowid);
         if (t.array && arrayId === null) {
@@ -404,6 +406,7 @@ export class SqliteTaskStore implements TaskStore {
         r ? (r.gpu?.count ?? 0) : null,
         r ? (r.gpu?.vramMB ?? 0) : null,
         next.maxAttempts ?? null,
+        next.desired ?? null,
         taskId,
         attempt,
       ) as TaskRow | undefined;

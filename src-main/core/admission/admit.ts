@@ -128,6 +128,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
       out.push({
         agent: b.agent,
         project: b.project,
+        preemptible: b.preemptible,
         name: m.name ?? b.name,
         priority: b.priority,
         input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
@@ -206,6 +207,7 @@ function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionCon
     base: {
       agent: agent.name,
       project: s.project ?? DEFAULT_PROJECT,
+      preemptible: s.preemptible ?? agent.preemptible,
       name: s.name ?? null,
       priority: s.priority ?? 0,
       maxAttempts: s.maxAttempts ?? agent.retry.maxAttempts,

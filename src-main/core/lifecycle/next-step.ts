@@ -8,7 +8,9 @@ import { classifyRun, type RunOutcome } from './attempt-end.js';
 import { isTerminal } from './states.js';
 
 export interface NextStepInput {
-  task: Pick<TaskRecord, 'attempts' | 'maxAttempts' | 'backoffSec' | 'desired' | 'request'>;
+  task: Pick<TaskRecord, 'attempts' | 'maxAttempts' | 'backoffSec' | 'desired' | 'request'> & { result?: unknown };
+  /** Preempted: why, and for which task (see runs/supervisor.ts); absent when not known (after a restart). */
+  preemptedFor?: string;
   attempt: number;
   outcome: RunOutcome;
   /** The most the attempt was seen to use. */
@@ -31,10 +33,29 @@ export interface NextStep {
  * out-of-memory the next attempt asks for what this one reached (with headroom). An attempt that
  * provably never ran does not count against the task's attempts.
  */
-export function nextStep({ task, attempt, outcome, peak, capacity, now, random }: NextStepInput): NextStep {
-  const cancelled = outcome.cancelled || task.desired === 'cancel';
+export function nextStep({ task, attempt, outcome, peak, capacity, now, random, preemptedFor }: NextStepInput): NextStep {
+  // Preempted: queued again at once, keeping its place; not a failure, and it does not use up an
+  // attempt. Unless it finished first (exit 0 with a result: nothing to run again).
+  const finished = outcome.exitCode === 0 && outcome.signal === null && (task.result ?? null) !== null;
+  if (task.desired === 'preempt' && !finished) {
+    return {
+      end: {
+        outcome: 'preempted',
+        reason: `preempted${preemptedFor ? ` ${preemptedFor}` : ' for a higher-priority task'}; queued again`,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        endedAt: now,
+        peakVramMB: peak.vramMB,
+        peakMemoryMB: peak.memoryMB,
+        peakCpu: peak.cpu,
+      },
+      next: { state: 'queued', notBefore: null, error: null, finishedAt: null, maxAttempts: task.maxAttempts + 1, desired: 'run' },
+    };
+  }
+  // A preempted task that finished first is not "cancelled": the SIGTERM was ours, not a person's.
+  const cancelled = task.desired === 'preempt' ? false : outcome.cancelled || task.desired === 'cancel';
   const end = classifyRun({ ...outcome, cancelled });
-  let state: TaskState = end.outcome;
+  let state = end.outcome as TaskState;
   let notBefore: number | null = null;
   let request: ResourceRequest | undefined;
   const maxAttempts = outcome.notStarted ? task.maxAttempts + 1 : task.maxAttempts;
@@ -62,6 +83,7 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random }
       ...(state === 'succeeded' ? { progress: 1 } : {}),
       ...(request ? { request } : {}),
       ...(maxAttempts !== task.maxAttempts ? { maxAttempts } : {}),
+      ...(task.desired === 'preempt' ? { desired: 'run' as const } : {}),
     },
   };
 }

@@ -47,4 +47,8 @@ export interface RunningUsage {
   pgid: number | null;
   /** Measured resident memory of its process group, where known. */
   measuredMemoryMB?: number | null;
+  /** For preemption (scheduler/preempt.ts): its priority, whether it may be preempted, and when it started. */
+  priority?: number;
+  preemptible?: boolean;
+  startedAt?: number;
 }

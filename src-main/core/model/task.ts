@@ -30,6 +30,8 @@ export interface TaskRecord {
   finishedAt: number | null;
   /** Queued but held (agentmgr hold): not started until released. */
   held: boolean;
+  /** May be preempted for a higher-priority task (see scheduler/preempt.ts). */
+  preemptible: boolean;
   /** Queued, waiting for its dependencies: outside the scheduler's queue until they are met. */
   blocked: boolean;
   /** How its dependencies combine; null when it has none. */
@@ -54,6 +56,8 @@ export type NewTask = Pick<
 > & {
   /** Its project; absent: "default". */
   project?: string;
+  /** May be preempted; absent: no. */
+  preemptible?: boolean;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -97,6 +101,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     startedAt: null,
     finishedAt: null,
     held: t.held ?? false,
+    preemptible: t.preemptible ?? false,
     blocked: t.blocked ?? false,
     dependsMode: t.dependsOn?.length ? (t.dependsMode ?? 'all') : null,
     cause: null,
@@ -157,8 +162,10 @@ export interface TaskAfterAttempt {
   progress?: number;
   /** A new request for the next attempt (raised after an out-of-memory). */
   request?: ResourceRequest;
-  /** A new attempt limit (raised when an attempt never ran). */
+  /** A new attempt limit (raised when an attempt never ran, or was preempted). */
   maxAttempts?: number;
+  /** What is asked of it from now on (back to `run` after a preemption). */
+  desired?: DesiredState;
 }
 
 /** One entry of a task's timeline (attempt-ended, retried, cancelled, result...). */

@@ -25,6 +25,8 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
       taskId: task.id,
       agent: task.agent,
       project: task.project,
+      priority: task.priority,
+      preemptible: task.preemptible,
       request: task.request,
       gpus: attempt.gpus,
       array: task.throttle !== null ? task.arrayId : null,
@@ -49,6 +51,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
         input: task.input,
         gpus: attempt.gpus,
         array: task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null,
+        preemptible: task.preemptible,
         // What is left of its time limit, by the Manager's clock.
         timeoutMs: task.timeoutSec !== null ? Math.max(0, attempt.startedAt + task.timeoutSec * 1000 - clock.now()) : null,
         pid: attempt.pid,

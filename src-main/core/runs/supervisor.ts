@@ -1,3 +1,4 @@
+import type { PreemptPlan } from '../scheduler/preempt.js';
 import type { AgentEvent } from '../../../contracts/agent-output.js';
 import type { Health } from '../health.js';
 import type { RunOutcome } from '../lifecycle/attempt-end.js';
@@ -49,6 +50,8 @@ export class Supervisor {
   private slots: Slots = { freed: () => {}, requeued: () => {}, dropped: () => {} };
   /** Set by stop(): runner reports that come later are left for the next Manager. */
   private stopped = false;
+  /** Why each task being preempted is (for its attempt's reason); lost on a restart, then said in general. */
+  private readonly preemptedFor = new Map<number, string>();
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -81,6 +84,8 @@ export class Supervisor {
       taskId,
       agent: task.agent,
       project: task.project,
+      priority: task.priority,
+      preemptible: task.preemptible,
       request: task.request,
       gpus,
       array,
@@ -95,7 +100,7 @@ export class Supervisor {
     const timeoutMs = task.timeoutSec !== null ? task.timeoutSec * 1000 : null;
     const arraySpec = task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null;
     run.handle = runner.start(
-      { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs, array: arraySpec },
+      { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs, array: arraySpec, preemptible: task.preemptible },
       this.listener(taskId, attempt),
     );
     publisher.resources();
@@ -191,7 +196,17 @@ export class Supervisor {
     const task = store.getTask(taskId);
     const run = ledger.get(taskId);
     if (!task || !run || run.attempt !== attempt) return;
-    const { end, next } = nextStep({ task, attempt, outcome, peak: run.peak, capacity: this.deps.capacity(), now: clock.now(), random: clock.random() });
+    const { end, next } = nextStep({
+      task,
+      attempt,
+      outcome,
+      peak: run.peak,
+      capacity: this.deps.capacity(),
+      now: clock.now(),
+      random: clock.random(),
+      preemptedFor: this.preemptedFor.get(taskId),
+    });
+    this.preemptedFor.delete(taskId);
     checkTransition(taskId, task.state, next.state);
     const ended = store.endAttempt(taskId, attempt, end, next);
     ledger.delete(taskId);
@@ -209,6 +224,28 @@ export class Supervisor {
     publisher.moved(ended);
     if (ended.state === 'queued') this.slots.requeued(ended);
     this.slots.freed();
+  }
+
+  /**
+   * Preempts a running task for a higher-priority one: marked first (so its end, even after a
+   * restart, is read as a preemption), an event on both tasks, then SIGTERM with the agent's
+   * preemptGraceSec to checkpoint before SIGKILL. Its memory counts until its process group is gone.
+   */
+  preempt(taskId: number, plan: PreemptPlan): void {
+    const { store, clock, publisher, agents, logger, ledger } = this.deps;
+    const run = ledger.get(taskId);
+    const task = store.getTask(taskId);
+    if (!run?.handle || !task || task.desired !== 'run' || !task.preemptible) return;
+    const now = clock.now();
+    const why = `for task ${plan.forTask} (priority ${plan.priority}; this one has ${task.priority})`;
+    const t = store.setDesired(taskId, 'preempt');
+    store.addEvent(taskId, run.attempt, 'preempted', { by: plan.forTask, priority: plan.priority, with: plan.victims }, now);
+    store.addEvent(plan.forTask, null, 'preempting', { victim: taskId, attempt: run.attempt }, now);
+    this.preemptedFor.set(taskId, why);
+    const graceSec = agents.get(task.agent)?.preemptGraceSec ?? 30;
+    run.handle.cancel({ graceMs: graceSec * 1000, note: `preempted ${why}` });
+    logger.info('preempted a task', { task: taskId, for: plan.forTask, graceSec });
+    if (t) publisher.task(t);
   }
 
   /** Ends that could not be recorded (the store refused) are recorded now. */

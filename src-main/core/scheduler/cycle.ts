@@ -3,6 +3,8 @@ import { buildPool, type KeptResources } from '../ledger/pool.js';
 import { Heap } from './heap.js';
 import { schedulingPipeline, type Pipeline } from './pipeline.js';
 import { withoutKept } from './reservation.js';
+import { fit } from './fit.js';
+import { chooseVictims, eligible, type PreemptPlan } from './preempt.js';
 import { shapeOf, type Bucket, type QueueEntry } from './queue.js';
 import { combine, waitAt, type Status } from './status.js';
 import type { CycleInput, StepContext } from './steps/types.js';
@@ -25,6 +27,8 @@ export interface CycleResult {
   wakeAt: number | null;
   /** What was kept for the task that waited too long, and for whom; null if nothing. */
   kept: KeptResources | null;
+  /** Running tasks to preempt for a waiting one of higher priority (see preempt.ts); null if none. */
+  preempt: PreemptPlan | null;
 }
 
 /** Where one queued task stands, from the last cycle; null if nothing holds it back. */
@@ -71,7 +75,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   const reasons = new Map<string, Status>();
   const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.observed) };
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
-  if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null };
+  if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null, preempt: null };
   const starts: Placement[] = [];
   const rank = (b: Bucket): number => (pipeline.rank ? pipeline.rank(b.project, ctx) : 0);
   // Priority first; within one, the project furthest below its share; then queue order.
@@ -112,6 +116,9 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     starts.push({ taskId: entry.id, entry, gpus: placed.gpus });
     if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1, rank: rank(cur.bucket) });
   }
+  const { plan: preempt, wakeAt: preemptAt } = planPreemption(input, ctx, pipeline, waiting);
+  if (preemptAt !== null) wakeAt = wakeAt === null ? preemptAt : Math.min(wakeAt, preemptAt);
+  const making = preempt ?? input.preemption?.inFlight ?? null;
   // Explain against what is left once this cycle's placements are made: that is what a task
   // waits for now, not what was free when it was looked at.
   for (const { bucket, head } of waiting) {
@@ -122,8 +129,44 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     const limits = combine(pipeline.filters.map((f) => f.check(bucket, view)));
     const fitted = pipeline.fit.place(bucket, view).status;
     const status = combine([limits, fitted]);
-    const extra = mine ? { kept: { taskId: head.id, afterMs: input.reserveAfterMs! } } : {};
+    const extra = {
+      ...(mine ? { kept: { taskId: head.id, afterMs: input.reserveAfterMs! } } : {}),
+      ...(making && making.forTask === head.id ? { preempting: making.victims } : {}),
+    };
     reasons.set(bucket.key, status.code === 'ok' ? waitAt(mine ? 'resources' : 'cycle', [], extra) : { ...status, ...extra });
   }
-  return { starts, reasons, held: null, wakeAt, kept };
+  return { starts, reasons, held: null, wakeAt, kept, preempt };
+}
+
+/**
+ * Preemption, after the placements: the first waiting task (by priority, then queue order) held
+ * back by resources alone that would fit once some lower-priority preemptible tasks are stopped
+ * gets the cheapest such set. One at a time: none while an earlier one's victims are still going.
+ */
+function planPreemption(
+  input: CycleInput,
+  ctx: StepContext,
+  pipeline: Pipeline,
+  waiting: readonly { bucket: Bucket; head: QueueEntry }[],
+): { plan: PreemptPlan | null; wakeAt: number | null } {
+  const p = input.preemption;
+  // Cheap when nothing running may be preempted (the usual case): no extra fit per waiting bucket.
+  if (!p || p.inFlight !== null || waiting.length === 0 || !input.running.some((r) => r.preemptible)) return { plan: null, wakeAt: null };
+  const order = [...waiting].sort((a, b) => (pipeline.score(a.head, b.head) ? -1 : 1));
+  let wakeAt: number | null = null;
+  for (const { bucket, head } of order) {
+    if (combine(pipeline.filters.map((f) => f.check(bucket, ctx))).code !== 'ok') continue;
+    const fitted = fit(head.request, ctx.pool);
+    if (fitted.ok || fitted.shortfalls.some((s) => s.limited || s.note !== undefined)) continue;
+    // Tasks that will be old enough to preempt later: look again then.
+    for (const r of eligible(input.running, head.priority, Number.MAX_SAFE_INTEGER, p.minRunMs)) {
+      const at = r.startedAt + p.minRunMs;
+      if (at > input.now) wakeAt = wakeAt === null ? at : Math.min(wakeAt, at);
+    }
+    const candidates = eligible(input.running, head.priority, input.now, p.minRunMs);
+    if (candidates.length === 0) continue;
+    const victims = chooseVictims(head.request, ctx.pool, input.node, candidates, input.now);
+    if (victims) return { plan: { forTask: head.id, priority: head.priority, victims }, wakeAt: null };
+  }
+  return { plan: null, wakeAt };
 }

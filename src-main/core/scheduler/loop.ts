@@ -1,4 +1,5 @@
 import type { Projects } from '../projects/projects.js';
+import type { PreemptPlan } from './preempt.js';
 import type { Health } from '../health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
@@ -15,6 +16,10 @@ export interface LoopConfig {
   vramMarginMB: number;
   memoryMarginMB: number;
   reserveAfterMs: number | null;
+  /** Preempt lower-priority preemptible tasks for a waiting one (default true). */
+  preemption?: boolean;
+  /** A task is never preempted before it has run this long (default 60 s). */
+  preemptMinRunMs?: number;
 }
 
 export interface LoopDeps {
@@ -32,6 +37,8 @@ export interface LoopDeps {
   paused: () => boolean;
   /** Projects' weights, quotas and usage (fair share); absent: one project, no quotas. */
   projects?: Projects;
+  /** Stops a running task to make room for a higher-priority one (the supervisor's preempt). */
+  preempt?: (victim: number, plan: PreemptPlan) => void;
 }
 
 /** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
@@ -85,6 +92,8 @@ export class SchedulerLoop {
   private cycleTimer: TimerHandle | null = null;
   private wakeTimer: { at: number; handle: TimerHandle } | null = null;
   private started = false;
+  /** The preemption under way: its plan and each victim's attempt (gone once that attempt has ended). */
+  private preempting: { plan: PreemptPlan; attempts: Map<number, number> } | null = null;
 
   constructor(private readonly deps: LoopDeps) {}
 
@@ -161,6 +170,7 @@ export class SchedulerLoop {
     const projects = this.deps.projects;
     projects?.accrue(running, now);
     const result = runCycle({
+      preemption: config.preemption === false || !this.deps.preempt ? undefined : { minRunMs: config.preemptMinRunMs ?? 60_000, inFlight: this.inFlight() },
       now,
       ...cycleSettings(config, agents, this.deps.paused()),
       queue: this.queue,
@@ -172,6 +182,7 @@ export class SchedulerLoop {
     const before = this.lastCycle;
     this.lastCycle = result;
     ledger.setKept(result.kept);
+    if (result.preempt) this.startPreemption(result.preempt);
     this.announceReasons(before, result);
     for (const p of result.starts) {
       this.queue.remove(p.entry);
@@ -184,6 +195,25 @@ export class SchedulerLoop {
       }
     }
     this.armWake(result.wakeAt);
+  }
+
+  /** The preemption under way, while any of its victims still runs (its memory counts until it is gone). */
+  private inFlight(): PreemptPlan | null {
+    const p = this.preempting;
+    if (!p) return null;
+    for (const [id, attempt] of p.attempts) if (this.deps.ledger.get(id)?.attempt !== attempt) p.attempts.delete(id);
+    if (p.attempts.size === 0) this.preempting = null;
+    return this.preempting?.plan ?? null;
+  }
+
+  private startPreemption(plan: PreemptPlan): void {
+    const attempts = new Map<number, number>();
+    for (const id of plan.victims) {
+      const run = this.deps.ledger.get(id);
+      if (run) attempts.set(id, run.attempt);
+    }
+    this.preempting = { plan, attempts };
+    for (const id of plan.victims) this.deps.preempt!(id, plan);
   }
 
   /**

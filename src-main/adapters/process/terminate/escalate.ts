@@ -8,6 +8,8 @@ export interface StopState {
   reason: Termination;
   termAt: number;
   killAt: number | null;
+  /** This stop's grace period (a preemption's may differ from the runner's). */
+  graceMs: number;
 }
 
 /**
@@ -32,9 +34,9 @@ export class Escalation {
     return this.state !== null && this.state.killAt !== null;
   }
 
-  begin(reason: Termination, message: string, now: number): void {
+  begin(reason: Termination, message: string, now: number, graceMs = this.graceMs): void {
     if (this.state) return;
-    this.state = { reason, termAt: now, killAt: null };
+    this.state = { reason, termAt: now, killAt: null, graceMs };
     this.note(message);
     this.family.rescan();
     this.family.signal('SIGTERM');
@@ -43,9 +45,9 @@ export class Escalation {
   /** At each poll: SIGKILL once the grace period is over. */
   tick(now: number): void {
     const s = this.state;
-    if (!s || s.killAt !== null || now - s.termAt < this.graceMs) return;
+    if (!s || s.killAt !== null || now - s.termAt < s.graceMs) return;
     if (this.family.alive()) {
-      this.note(`still running ${this.graceMs} ms after SIGTERM: SIGKILL to the process group`);
+      this.note(`still running ${s.graceMs} ms after SIGTERM: SIGKILL to the process group`);
       this.family.rescan();
       this.family.signal('SIGKILL');
     }

@@ -1,6 +1,7 @@
 import type { NodeSnapshot, RunningUsage } from '../../model/node.js';
 import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/pool.js';
 import type { ProjectLimits } from '../../projects/projects.js';
+import type { PreemptPlan } from '../preempt.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
 
@@ -23,6 +24,11 @@ export interface CycleInput extends PoolConfig {
   observed?: Observed;
   /** Each project's weight, quotas and usage now (see projects/projects.ts); absent: one project, no quotas. */
   projects?: (name: string) => ProjectLimits;
+  /**
+   * Preemption (scheduler/preempt.ts): how long a task must have run before it may be preempted,
+   * and the preemption under way (victims not yet gone), if any; absent: never preempt.
+   */
+  preemption?: { minRunMs: number; inFlight: PreemptPlan | null };
 }
 
 /** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */

@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `preemptible` integer DEFAULT 0 NOT NULL;
