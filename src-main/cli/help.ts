@@ -40,7 +40,8 @@ Run \`agentmgr help <command>\` for a command's options.`,
   --max-concurrency N  most tasks at once (AGENTMGR_MAX_CONCURRENCY, default: CPU cores)`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
                  [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
-                 [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME] [--wait] [--json]
+                 [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME]
+                 [--preemptible true|false] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -60,6 +61,8 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --timeout S    stop the task after S seconds
   --hold         submit held: it starts once released (agentmgr release)
   --project NAME its project (default "default"): fair share and quotas are per project
+  --preemptible true|false  whether it may be stopped (SIGTERM, then SIGKILL after the agent's
+                 preemptGraceSec) and queued again for a higher-priority task (default: the agent's)
   --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
   --batch FILE   JSON lines, each like {"agent": "demo", "input": {...}, "priority": 1}; - reads stdin.
                  A line may carry "ref": "ocr" and a later one "dependsOn": [{"type": "afterok",

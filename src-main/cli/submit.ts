@@ -23,6 +23,7 @@ export const SUBMIT_OPTIONS = {
   throttle: { type: 'string' },
   name: { type: 'string' },
   project: { type: 'string' },
+  preemptible: { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
@@ -68,6 +69,10 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   const timeout = intArg('--timeout', v.timeout as string | undefined, 1, 30 * 86400);
   if (timeout !== undefined) base.timeoutSec = timeout;
   if (typeof v.name === 'string') base.name = v.name;
+  if (typeof v.preemptible === 'string') {
+    if (v.preemptible !== 'true' && v.preemptible !== 'false') throw new CliError(`--preemptible takes true or false, not "${v.preemptible}"`, 2);
+    base.preemptible = v.preemptible === 'true';
+  }
   if (typeof v.project === 'string') {
     const p = ProjectNameSchema.safeParse(v.project);
     if (!p.success) throw new CliError(`--project ${v.project}: ${p.error.issues[0]!.message}`, 2);

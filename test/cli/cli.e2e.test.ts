@@ -289,6 +289,7 @@ describe('agentmgr CLI against agentmgr serve', () => {
       [['project', 'set', 'bad name!', 'weight=1'], /a project name is 1–64 letters/],
       [['submit', 'ok', '--project', '../x'], /--project \.\.\/x: a project name is 1–64 letters/],
       [['token', 'create'], /token create needs --project NAME/],
+      [['submit', 'ok', '--preemptible', 'maybe'], /--preemptible takes true or false, not "maybe"/],
     ] as const) {
       const r = cli([...args]);
       expect(r.code, args.join(' ')).toBe(2);
@@ -299,6 +300,9 @@ describe('agentmgr CLI against agentmgr serve', () => {
       weight: 2,
       maxRunning: null,
     });
+    const pre = json<{ id: number; preemptible: boolean }>(cli(['submit', 'ok', '--preemptible', 'true', '--json']));
+    expect(pre.preemptible).toBe(true);
+    cli(['cancel', String(pre.id)]);
     cli(['cancel', String(queued.id)]);
     cli(['resume']);
   }, 120_000);

@@ -749,7 +749,10 @@ describe('Manager: preemption', () => {
     expect(h.store.events(r!.id).find((e) => e.type === 'preempting')?.data).toMatchObject({ victim: b!.id });
     // It keeps its place: ahead of the later batch task once the render is done.
     expect(h.store.getTask(later!.id)!.state).toBe('queued');
-    h.runner.live().find((x) => x.spec.taskId === r!.id)!.exit({ exitCode: 0 });
+    h.runner
+      .live()
+      .find((x) => x.spec.taskId === r!.id)!
+      .exit({ exitCode: 0 });
     h.clock.flush();
     expect(h.store.getTask(b!.id)!.state).toBe('running');
     expect(h.store.getTask(later!.id)!.state).toBe('queued');

@@ -16,7 +16,9 @@ export function describeStatus(status: Status | null): string | null {
   if (status.kept)
     parts.push(`task ${status.kept.taskId} has waited longer than ${seconds(status.kept.afterMs)}, so what our tasks free is kept for it until it fits`);
   if (status.preempting?.length)
-    parts.push(`room is being made: ${status.preempting.length === 1 ? 'task' : 'tasks'} ${status.preempting.join(', ')} of lower priority ${status.preempting.length === 1 ? 'is' : 'are'} being preempted`);
+    parts.push(
+      `room is being made: ${status.preempting.length === 1 ? 'task' : 'tasks'} ${status.preempting.join(', ')} of lower priority ${status.preempting.length === 1 ? 'is' : 'are'} being preempted`,
+    );
   return parts.length > 0 ? parts.join('; ') : 'waiting for the next scheduling cycle';
 }
 

@@ -20,7 +20,7 @@ export interface PreemptPlan {
 
 /** The work a victim would lose: its elapsed resource-seconds (see projects.ts usageRate). */
 export function lostWork(r: PreemptCandidate, now: number): number {
-  return usageRate(r.request) * Math.max(0, now - r.startedAt) / 1000;
+  return (usageRate(r.request) * Math.max(0, now - r.startedAt)) / 1000;
 }
 
 /**

@@ -58,7 +58,12 @@ describe('preemption: the cheapest set that frees enough', () => {
     {
       name: 'several small ones when one is not enough, and no more than needed',
       request: gpu(5000),
-      running: [run(1, 2000, { startedAt: NOW - 3 * MIN }), run(2, 2000, { startedAt: NOW - 4 * MIN }), run(3, 2000, { startedAt: NOW - 5 * MIN }), run(4, 2000, { startedAt: NOW - 50 * MIN })],
+      running: [
+        run(1, 2000, { startedAt: NOW - 3 * MIN }),
+        run(2, 2000, { startedAt: NOW - 4 * MIN }),
+        run(3, 2000, { startedAt: NOW - 5 * MIN }),
+        run(4, 2000, { startedAt: NOW - 50 * MIN }),
+      ],
       victims: [1, 2, 3],
     },
     {
