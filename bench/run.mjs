@@ -9,6 +9,7 @@ import { dispatchBench } from './dispatch.mjs';
 import { memoryStartupBench } from './memory-startup.mjs';
 import { schedulingBench } from './scheduling.mjs';
 import { etaBench } from './eta.mjs';
+import { traceBench, traceResults } from './trace.mjs';
 import { submitBench } from './submit.mjs';
 import { ROOT } from './lib.mjs';
 
@@ -24,6 +25,7 @@ const benches = reportOnly
       ['submit', () => submitBench({ tasks: quick ? 20_000 : 100_000, singles: quick ? 200 : 1000 })],
       ['scheduling', () => schedulingBench({ quick })],
       ['estimates', () => etaBench({ quick })],
+      ['trace', () => traceResults(traceBench())],
       ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
       ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
       ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
@@ -60,6 +62,7 @@ if (!report.quick) {
     '',
     ...results.map((r) => `- **${r.name}**: ${r.how}.`),
     '',
+    ...results.filter((r) => r.table).map((r) => `<!-- trace -->\n${r.table}<!-- /trace -->\n`),
     readFileSync(join(ROOT, 'bench', 'analysis.md'), 'utf8'),
   ].join('\n');
   writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);

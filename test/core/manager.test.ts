@@ -386,6 +386,25 @@ describe('Manager: measured use, learned profiles, out of memory', () => {
     expect(own!.request.gpu!.vramMB).toBe(5000);
   });
 
+  it("a big model's learned VRAM has at most 512 MB of headroom: a 6.2 GB model still fits an 8 GB card beside the desktop", () => {
+    h = harness([learner]);
+    for (let i = 0; i < 3; i++) {
+      h.manager.submit([{ agent: 'learner' }]);
+      h.clock.flush();
+      const run = h.runner.live()[0]!;
+      uses(h, run.pgid, { vramMB: 6200, rssMB: 500, cpu: 1 });
+      run.exit();
+      h.telemetry.set(node({ gpus: [rtx4060()] })); // its memory is free again
+      h.clock.flush();
+    }
+    // 6200 + 15 % would be 7258 MB: more than an 8188 MB card has beside a 900 MB desktop.
+    expect(h.manager.profile('learner')!.request.gpu!.vramMB).toBe(6200 + 512 + 128);
+    h.telemetry.set(node({ gpus: [rtx4060({ usedMB: 900 })] }));
+    const [t] = h.manager.submit([{ agent: 'learner' }]);
+    h.clock.flush();
+    expect(h.store.getTask(t!.id)!.state).toBe('running');
+  });
+
   it('a CUDA out-of-memory is marked so, and the retry asks for what was really needed', () => {
     h = harness([learner]);
     const [t] = h.manager.submit([{ agent: 'learner', resources: { gpu: { vramMB: 3000 } } }]);

@@ -22,7 +22,12 @@ export const PROFILE = {
   window: 20,
   /** Headroom on top of the 95th percentile: a fraction, plus a fixed amount. */
   memory: { factor: 1.15, plusMB: 32 },
-  vram: { factor: 1.15, plusMB: 128 },
+  /**
+   * At most 512 MB of the fraction: 15 % of a 6.2 GB model is 930 MB, and with it an 8 GB card
+   * beside a desktop would never have room for a model it has run many times (found by the day
+   * trace, bench/trace.mjs).
+   */
+  vram: { factor: 1.15, plusMB: 128, maxExtraMB: 512 },
   cpu: { factor: 1.1, min: 0.1 },
 } as const;
 
@@ -54,7 +59,10 @@ export function learnProfile(declared: ResourceRequest, samples: readonly PeakSa
   if (declared.gpu) {
     request.gpu = {
       count: declared.gpu.count,
-      vramMB: vram.length >= PROFILE.minSamples ? Math.ceil(p95.vramMB! * PROFILE.vram.factor + PROFILE.vram.plusMB) : declared.gpu.vramMB,
+      vramMB:
+        vram.length >= PROFILE.minSamples
+          ? Math.ceil(p95.vramMB! + Math.min(p95.vramMB! * (PROFILE.vram.factor - 1), PROFILE.vram.maxExtraMB) + PROFILE.vram.plusMB)
+          : declared.gpu.vramMB,
     };
   }
   return { samples: samples.length, p95, request };

@@ -116,7 +116,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     starts.push({ taskId: entry.id, entry, gpus: placed.gpus });
     if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1, rank: rank(cur.bucket) });
   }
-  const { plan: preempt, wakeAt: preemptAt } = planPreemption(input, ctx, pipeline, waiting);
+  const { plan: preempt, wakeAt: preemptAt } = planPreemption(input, ctx, pipeline, waiting, kept);
   if (preemptAt !== null) wakeAt = wakeAt === null ? preemptAt : Math.min(wakeAt, preemptAt);
   const making = preempt ?? input.preemption?.inFlight ?? null;
   // Explain against what is left once this cycle's placements are made: that is what a task
@@ -148,6 +148,7 @@ function planPreemption(
   ctx: StepContext,
   pipeline: Pipeline,
   waiting: readonly { bucket: Bucket; head: QueueEntry }[],
+  kept: KeptResources | null,
 ): { plan: PreemptPlan | null; wakeAt: number | null } {
   const p = input.preemption;
   // Cheap when nothing running may be preempted (the usual case): no extra fit per waiting bucket.
@@ -156,7 +157,9 @@ function planPreemption(
   let wakeAt: number | null = null;
   for (const { bucket, head } of order) {
     if (combine(pipeline.filters.map((f) => f.check(bucket, ctx))).code !== 'ok') continue;
-    const fitted = fit(head.request, ctx.pool);
+    // What is kept for a task is its own to use (see reservation.ts).
+    const pool = kept !== null && kept.taskId === head.id ? withoutKept(ctx.pool) : ctx.pool;
+    const fitted = fit(head.request, pool);
     if (fitted.ok || fitted.shortfalls.some((s) => s.limited || s.note !== undefined)) continue;
     // Tasks that will be old enough to preempt later: look again then.
     for (const r of eligible(input.running, head.priority, Number.MAX_SAFE_INTEGER, p.minRunMs)) {
@@ -165,7 +168,7 @@ function planPreemption(
     }
     const candidates = eligible(input.running, head.priority, input.now, p.minRunMs);
     if (candidates.length === 0) continue;
-    const victims = chooseVictims(head.request, ctx.pool, input.node, candidates, input.now);
+    const victims = chooseVictims(head.request, pool, input.node, candidates, input.now);
     if (victims) return { plan: { forTask: head.id, priority: head.priority, victims }, wakeAt: null };
   }
   return { plan: null, wakeAt };
