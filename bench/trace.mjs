@@ -171,7 +171,23 @@ export function play(day, policy, { fairShare, preemption }) {
     }
   };
   while ((next < day.length || queued.length > 0 || running.size > 0) && now < cap) {
-    while (next < day.length && day[next].at <= now) queued.push(tasks[next++]);
+    while (next < day.length && day[next].at <= now) {
+      const t = tasks[next++];
+      // What held the card when a chat came: to explain its wait.
+      if (t.priority === 10)
+        t.arrivedWith = [...running.values()].map((r) =>
+          r.task.kind === 'sdxl'
+            ? 'render'
+            : r.task.kind === 'chat'
+              ? 'chat'
+              : r.task.peak > 0
+                ? now - r.startedAt < 60_000
+                  ? 'young batch'
+                  : 'batch'
+                : 'cpu',
+        );
+      queued.push(t);
+    }
     for (const r of [...running.values()]) if (r.endAt <= now) finish(r);
     projects.accrue(
       [...running.values()].filter((r) => !r.oom).map((r) => ({ project: r.task.project, request: req(r.task.request, r.task) })),
@@ -200,6 +216,21 @@ export function play(day, policy, { fairShare, preemption }) {
     .map((t) => ((t.firstWaitEnd ?? now) - t.at) / SEC)
     .sort((a, b) => a - b);
   const unfinished = tasks.filter((t) => t.done === null).length;
+  // Each chat that waited longer than the target, by what held the card when it came.
+  const slow = {};
+  for (const t of tasks.filter((x) => x.priority === 10 && ((x.firstWaitEnd ?? now) - x.at) / SEC >= 1.5 * LOAD_LARGEST_SEC)) {
+    const w = t.arrivedWith ?? [];
+    const why = w.includes('render')
+      ? 'a render'
+      : w.includes('chat')
+        ? 'another chat'
+        : w.includes('young batch')
+          ? 'batch tasks too young to preempt'
+          : w.includes('batch')
+            ? 'batch tasks (preemptible)'
+            : 'nothing on the GPU';
+    slow[why] = (slow[why] ?? 0) + 1;
+  }
   const q = (p) => high[Math.min(high.length - 1, Math.floor(p * high.length))];
   const makespan = now - day[0].at;
   const usable = TOTAL - MARGIN - day.reduce((a, t) => a + desktopAt(t.at), 0) / day.length;
@@ -218,6 +249,8 @@ export function play(day, policy, { fairShare, preemption }) {
     researchShare: sat, // research has weight 2, batch 1: target 2/3 of their use while both are saturated
     preemptions: stats.preemptions,
     unfinished,
+    slow,
+    highCount: high.length,
   };
 }
 
@@ -235,7 +268,7 @@ function order(queued, { projects, fairShare, running, now }, priorities = true)
 }
 
 /** The core's scheduler: runCycle with the real pipeline, fed what nvidia-smi would show. */
-function ours(s) {
+export function ours(s) {
   const queue = new QueueIndex();
   queue.addAll(
     s.queued.map((t) => ({
@@ -371,6 +404,18 @@ export function traceBench() {
 
 const f = (x, d = 2) => (x === null || x === undefined ? '–' : Number(x).toFixed(d));
 
+const pick = (rows, fairShare, preemption) =>
+  rows.find((r) => r.name === 'Agent Manager (this core)' && r.fairShare === fairShare && r.preemption === preemption);
+
+function slowText(rows) {
+  const me = pick(rows, true, true);
+  const n = Object.values(me.slow).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(me.slow)
+    .sort((a, b) => b[1] - a[1])
+    .map(([why, k]) => `${k} with ${why} on the card when they came`);
+  return `${n} of ${me.highCount} chats waited ${1.5 * LOAD_LARGEST_SEC} s or more: ${parts.join(', ')}`;
+}
+
 export function traceTable({ day, rows }) {
   return [
     `### A workstation day (bench/trace.mjs)`,
@@ -392,7 +437,7 @@ export function traceTable({ day, rows }) {
     '- Out of memory: this core and the free-VRAM FIFO kill nothing that declared its VRAM truthfully; with no VRAM check 1,170 starts die, and a third of the day never finishes. One at a time and whole-GPU (which do not see the desktop or the game) lose a few starts in the game hour. Under-declared tasks cost nothing here: learned profiles had caught up with them before they met a full card.',
     '- Makespan: arrivals through the day bound it, so the policies that share the card end within 0.1 % of the bound; one task at a time takes 1.49× as long, a whole GPU per task 1.40×.',
     "- Fair share: with it, the weight-2 project gets 0.71 of the two saturated projects' use (mean of four days; 2/3 is the target); without it, queue order gives each half.",
-    '- High-priority wait: **missed**. A chat needs 6.2 GB, nearly the whole card, so it waits for a render (priority 5, not preemptible, 25–45 s) to end, and for batch tasks younger than `minRunSec` (60 s) to become preemptible; preemption cuts the p95 from 316 s to 122 s, not to 7.5 s. Closing the gap needs the chat model kept resident (issue 14) or a shorter `minRunSec` for interactive work; the task-spooler stand-in does better here (69 s) only because its simpler preemption ignores the lost-work order.',
+    `- High-priority wait: **missed**. A chat needs 6.2 GB, nearly the whole card. Under this core ${slowText(rows)}. Preemption cuts the p95 from ${f(pick(rows, true, false).p95, 0)} s to ${f(pick(rows, true, true).p95, 0)} s, not to 7.5 s: \`minRunSec\` (60 s) protects young batch tasks, and renders are not preemptible. Closing the gap needs the chat model kept resident (issue 14) or a shorter \`minRunSec\` for interactive work.`,
     '',
   ].join('\n');
 }
