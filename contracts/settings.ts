@@ -31,6 +31,14 @@ export const SettingsSchema = z
     gpuMaxUtilPct: GpuLimitsSchema.shape.maxUtilPct.unwrap(),
     gpuMaxTempC: GpuLimitsSchema.shape.maxTempC.unwrap(),
     gpuMaxPowerW: GpuLimitsSchema.shape.maxPowerW.unwrap(),
+    /** Fair share: half of a project's usage is forgotten every this long. */
+    usageHalfLifeSec: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400),
+    /** A task is never preempted before it has run this long (so nothing thrashes). */
+    preemptMinRunSec: z.number().int().min(0).max(86_400),
     /** One GPU's limits, by index, over those of every GPU (`gpuMaxUtilPct.1=80` in the CLI). */
     gpuLimits: z.record(z.string().regex(/^\d+$/, 'a GPU index'), GpuLimitsSchema),
   })
@@ -60,6 +68,14 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   gpuMaxPowerW: {
     label: 'GPU power limit (W)',
     help: 'No new GPU task starts on a GPU drawing more than this over the last 10 s; it starts again 5 % below (1–2000, none = no limit).',
+  },
+  usageHalfLifeSec: {
+    label: 'Fair-share half-life (s)',
+    help: "Half of a project's recorded usage is forgotten every this long; shorter forgives heavy use sooner (60–2592000, default 3600).",
+  },
+  preemptMinRunSec: {
+    label: 'Preempt only after (s)',
+    help: 'A preemptible task is never preempted before it has run this long, so nothing thrashes (0–86400, default 60).',
   },
   gpuLimits: { label: 'Per-GPU limits', help: "One GPU's limits over the ones above, e.g. gpuMaxUtilPct.1=80 (none removes it)." },
 };

@@ -87,6 +87,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         readingWindowMs: options.readingWindowMs ?? 3 * pick('telemetryMs', options.telemetryMs),
         reserveAfterMs: toReserveMs(pick('reserveAfterSec', options.reserveAfterSec)),
         gpuLimits: gpuLimitsAtStart,
+        usageHalfLifeMs: (kept.usageHalfLifeSec ?? 3600) * 1000,
+        preemptMinRunMs: (kept.preemptMinRunSec ?? 60) * 1000,
       },
     });
     manager.start();
@@ -137,12 +139,25 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           gpuMaxTempC: gpuLimits().all.maxTempC ?? null,
           gpuMaxPowerW: gpuLimits().all.maxPowerW ?? null,
           gpuLimits: gpuLimits().perGpu,
+          usageHalfLifeSec: Math.round((manager.config.usageHalfLifeMs ?? 3_600_000) / 1000),
+          preemptMinRunSec: Math.round((manager.config.preemptMinRunMs ?? 60_000) / 1000),
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
           const next: Settings = { ...this.get(), ...patch };
           store.setSetting('settings', next);
-          const { telemetryMs, desktopNotifications: notify, reserveAfterSec, gpuMaxUtilPct, gpuMaxTempC, gpuMaxPowerW, gpuLimits: perGpu, ...rest } = patch;
+          const {
+            telemetryMs,
+            desktopNotifications: notify,
+            reserveAfterSec,
+            gpuMaxUtilPct,
+            gpuMaxTempC,
+            gpuMaxPowerW,
+            gpuLimits: perGpu,
+            usageHalfLifeSec,
+            preemptMinRunSec,
+            ...rest
+          } = patch;
           if (notify !== undefined) desktopNotifications = notify;
           const all = gpuLimits().all;
           const limits = {
@@ -153,7 +168,13 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             },
             perGpu: perGpu ?? gpuLimits().perGpu,
           };
-          manager.updateConfig({ ...rest, gpuLimits: limits, ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}) });
+          manager.updateConfig({
+            ...rest,
+            gpuLimits: limits,
+            ...(usageHalfLifeSec !== undefined ? { usageHalfLifeMs: usageHalfLifeSec * 1000 } : {}),
+            ...(preemptMinRunSec !== undefined ? { preemptMinRunMs: preemptMinRunSec * 1000 } : {}),
+            ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}),
+          });
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
           logger.info('settings changed', patch);
           return this.get();

@@ -327,6 +327,13 @@ describe('agentmgr CLI against agentmgr serve', () => {
       expect(bad.code, word).toBe(2);
       expect(bad.stderr, word).toMatch(why);
     }
+    // Fair share's half-life and preemption's minimum run, live.
+    expect(json<Record<string, unknown>>(cli(['settings', 'usageHalfLifeSec=1800', 'preemptMinRunSec=30', '--json']))).toMatchObject({
+      usageHalfLifeSec: 1800,
+      preemptMinRunSec: 30,
+    });
+    expect(cli(['settings', 'usageHalfLifeSec=10']).stderr).toMatch(/usageHalfLifeSec=10: Too small.*60–2592000/);
+    cli(['settings', 'usageHalfLifeSec=3600', 'preemptMinRunSec=60']);
     // Nothing was changed by the refused ones; none removes a limit.
     const after = json<Record<string, unknown>>(
       cli(['settings', 'gpuMaxUtilPct=none', 'gpuMaxTempC=none', 'gpuMaxTempC.0=none', 'gpuMaxUtilPct.1=none', '--json']),

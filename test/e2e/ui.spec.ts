@@ -137,7 +137,7 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   const reserve = page.getByLabel('Keep resources for a waiting task after (s)');
   await expect(reserve).toHaveValue('60');
   await field.fill('0');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByText(/Too small/)).toBeVisible();
   await field.fill('3');
   await reserve.fill('120');
@@ -145,10 +145,10 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   const util = page.getByLabel('GPU utilisation limit (%)');
   await expect(util).toHaveValue('');
   await util.fill('101');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByText('maxUtilPct must be 1–100 (%)')).toBeVisible();
   await util.fill('90');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByText('Settings saved and applied')).toBeVisible();
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
@@ -159,11 +159,11 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   const row = page.getByRole('row', { name: 'project batch' });
   await expect(row).toBeVisible();
   await page.getByLabel('batch Weight').fill('0');
-  await row.getByRole('button', { name: 'Save' }).click();
+  await row.getByRole('button', { name: 'Save project batch' }).click();
   await expect(row.getByRole('alert')).toHaveText(/weight must be more than 0/);
   await page.getByLabel('batch Weight').fill('2');
   await page.getByLabel('batch Max running').fill('4');
-  await row.getByRole('button', { name: 'Save' }).click();
+  await row.getByRole('button', { name: 'Save project batch' }).click();
   await expect(page.getByText('Project batch saved')).toBeVisible();
   const projects = JSON.parse((await s.cli(['project', 'list', '--json'])).stdout) as { name: string; weight: number; maxRunning: number | null }[];
   expect(projects.find((p) => p.name === 'batch')).toMatchObject({ weight: 2, maxRunning: 4 });

@@ -101,7 +101,7 @@ export function ProjectsPanel({ api }: { api: Api }) {
                   {p.running} / {p.queued}
                 </td>
                 <td>
-                  <button type="button" onClick={() => void save(p.name, form)} disabled={!edits[p.name]}>
+                  <button type="button" aria-label={`Save project ${p.name}`} onClick={() => void save(p.name, form)} disabled={!edits[p.name]}>
                     Save
                   </button>
                   {errors[p.name] ? (

@@ -5,7 +5,19 @@ import { readable, type Api } from '../api.js';
 import { useToast } from '../lib/toasts.js';
 import { ProjectsPanel } from './ProjectsPanel.js';
 
-const FIELDS = (['maxConcurrency', 'vramMarginMB', 'telemetryMs', 'reserveAfterSec', 'gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW'] as const).map((key) => ({
+const FIELDS = (
+  [
+    'maxConcurrency',
+    'vramMarginMB',
+    'telemetryMs',
+    'reserveAfterSec',
+    'gpuMaxUtilPct',
+    'gpuMaxTempC',
+    'gpuMaxPowerW',
+    'usageHalfLifeSec',
+    'preemptMinRunSec',
+  ] as const
+).map((key) => ({
   key,
   ...SETTINGS_INFO[key],
 }));
