@@ -39,16 +39,7 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
   const finished = outcome.exitCode === 0 && outcome.signal === null && (task.result ?? null) !== null;
   if (task.desired === 'preempt' && !finished) {
     return {
-      end: {
-        outcome: 'preempted',
-        reason: `preempted${preemptedFor ? ` ${preemptedFor}` : ' for a higher-priority task'}; queued again`,
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
-        endedAt: now,
-        peakVramMB: peak.vramMB,
-        peakMemoryMB: peak.memoryMB,
-        peakCpu: peak.cpu,
-      },
+      end: endRecord('preempted', `preempted${preemptedFor ? ` ${preemptedFor}` : ' for a higher-priority task'}; queued again`, outcome, peak, now),
       next: { state: 'queued', notBefore: null, error: null, finishedAt: null, maxAttempts: task.maxAttempts + 1, desired: 'run' },
     };
   }
@@ -65,16 +56,7 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
     if (outcome.oom) request = raisedAfterOom(task.request, peak, outcome.oom, capacity);
   }
   return {
-    end: {
-      outcome: end.outcome,
-      reason: end.reason,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      endedAt: now,
-      peakVramMB: peak.vramMB,
-      peakMemoryMB: peak.memoryMB,
-      peakCpu: peak.cpu,
-    },
+    end: endRecord(end.outcome, end.reason, outcome, peak, now),
     next: {
       state,
       notBefore,
@@ -85,6 +67,20 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
       ...(maxAttempts !== task.maxAttempts ? { maxAttempts } : {}),
       ...(task.desired === 'preempt' ? { desired: 'run' as const } : {}),
     },
+  };
+}
+
+/** How an attempt is recorded: its outcome and reason, how the process ended, its peaks. */
+function endRecord(result: AttemptEndRecord['outcome'], reason: string, outcome: RunOutcome, peak: PeakSample, now: number): AttemptEndRecord {
+  return {
+    outcome: result,
+    reason,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    endedAt: now,
+    peakVramMB: peak.vramMB,
+    peakMemoryMB: peak.memoryMB,
+    peakCpu: peak.cpu,
   };
 }
 

@@ -3,7 +3,7 @@ import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../../../src-main/core/model/node.js';
 import { backoffMs } from '../../../src-main/core/scheduler/backoff.js';
 import { explain, runCycle, type CycleInput } from '../../../src-main/core/scheduler/cycle.js';
-import { schedulingPipeline } from '../../../src-main/core/scheduler/pipeline.js';
+import { schedulingPipeline, type Pipeline } from '../../../src-main/core/scheduler/pipeline.js';
 import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
 import { neverFits } from '../../../src-main/core/scheduler/fit.js';
 import { neverAt } from '../../../src-main/core/scheduler/status.js';
@@ -55,26 +55,29 @@ const limits =
 
 type Input = Partial<Omit<CycleInput, 'queue'>> & { candidates: Candidate[] };
 
-function cycle(over: Input) {
+function cycle(over: Input, pipeline?: Pipeline) {
   const { candidates, ...rest } = over;
   const queue = new QueueIndex();
   queue.addAll(
     candidates.map((c) => ({ priority: 0, ...c })),
     NOW,
   );
-  const r = runCycle({
-    now: NOW,
-    paused: false,
-    maxConcurrency: 100,
-    reserveAfterMs: null,
-    agentLimit: () => null,
-    node: node(),
-    running: [],
-    vramMarginMB: 0,
-    memoryMarginMB: 0,
-    ...rest,
-    queue,
-  });
+  const r = runCycle(
+    {
+      now: NOW,
+      paused: false,
+      maxConcurrency: 100,
+      reserveAfterMs: null,
+      agentLimit: () => null,
+      node: node(),
+      running: [],
+      vramMarginMB: 0,
+      memoryMarginMB: 0,
+      ...rest,
+      queue,
+    },
+    pipeline,
+  );
   return {
     ...r,
     keptFor: r.kept?.taskId ?? null,
@@ -460,30 +463,8 @@ describe('runCycle', () => {
   });
 
   it('without fair share (the pipeline option), it is priority then queue order whatever the project', () => {
-    const r = runCycle(
-      {
-        now: NOW,
-        paused: false,
-        maxConcurrency: 1,
-        reserveAfterMs: null,
-        agentLimit: () => null,
-        node: node(),
-        running: [],
-        vramMarginMB: 0,
-        memoryMarginMB: 0,
-        projects: limits({ heavy: { usage: 50_000 } }),
-        queue: (() => {
-          const q = new QueueIndex();
-          q.addAll(
-            [
-              { ...inProject(cand(1), 'heavy'), priority: 0 },
-              { ...inProject(cand(2), 'light'), priority: 0 },
-            ],
-            NOW,
-          );
-          return q;
-        })(),
-      },
+    const r = cycle(
+      { maxConcurrency: 1, projects: limits({ heavy: { usage: 50_000 } }), candidates: [inProject(cand(1), 'heavy'), inProject(cand(2), 'light')] },
       schedulingPipeline({ fairShare: false }),
     );
     expect(r.starts.map((s) => s.taskId)).toEqual([1]);
