@@ -12,6 +12,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** The API's appCode where the Manager answered with one (UNAUTHORIZED, NOT_FOUND, ...). */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -20,6 +22,13 @@ export class CliError extends Error {
 export interface Endpoint {
   url: string;
   token: string;
+  /** Where the main token is kept (to say so when it is refused). */
+  tokenFile?: string;
+}
+
+/** Stable words for each CLI failure, for `--json` errors (`{"error": {"code", "message"}}`). */
+export function errorCode(e: CliError): string {
+  return e.code ?? (e.exitCode === 2 ? 'USAGE' : e.exitCode === 3 ? 'UNREACHABLE' : 'FAILED');
 }
 
 /** Where the Manager is: AGENTMGR_URL / AGENTMGR_TOKEN, else what `serve` wrote to the data dir. */
@@ -36,7 +45,7 @@ export function findEndpoint(dataDirFlag: string | undefined, env: NodeJS.Proces
     if (!existsSync(l.token)) throw new CliError(`no API token at ${l.token}: start \`agentmgr serve\` once, or set AGENTMGR_TOKEN`, 3);
     token = readFileSync(l.token, 'utf8').trim();
   }
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url: url.replace(/\/+$/, ''), token, tokenFile: l.token };
 }
 
 export function createClient(ep: Endpoint): { api: ApiClient; close(): void } {
@@ -73,10 +82,17 @@ export function explain(e: unknown, ep: Endpoint): CliError {
     if (cause === 'ECONNREFUSED' || /fetch failed|ECONNREFUSED/.test(e.message)) {
       return new CliError(`cannot reach the Manager at ${ep.url}: is \`agentmgr serve\` running?`, 3);
     }
-    if (data?.httpStatus === 401 || /401|Unauthorized|API token/i.test(e.message)) {
-      return new CliError(`the Manager at ${ep.url} refused the API token: check AGENTMGR_TOKEN or the data dir's api-token`, 3);
+    // A refused token is answered before tRPC (a plain 401), which the client reads as "Unable to transform response".
+    const status = (e.meta as { response?: { status?: number } } | undefined)?.response?.status ?? data?.httpStatus;
+    if (status === 401 || /\b401\b|Unauthorized|API token/i.test(e.message)) {
+      const where = ep.tokenFile ? `it is in ${ep.tokenFile}` : 'the main one is in the data dir, as api-token';
+      return new CliError(
+        `the API token is wrong or missing (the Manager at ${ep.url} refused it); ${where}, or give AGENTMGR_TOKEN; \`agentmgr ui\` prints a fresh URL`,
+        3,
+        'UNAUTHORIZED',
+      );
     }
-    return new CliError(e.message, 1);
+    return new CliError(e.message, 1, data?.appCode);
   }
   return new CliError((e as Error).message ?? String(e), 1);
 }

@@ -6,7 +6,7 @@ import { ConfigError, resolveServeOptions } from '../config.js';
 import { DataDirLockedError } from '../data-dir.js';
 import { startHeadless } from '../headless.js';
 import { intArg, parse, taskIds, type Options } from './args.js';
-import { CliError, createClient, explain, findEndpoint, type ApiClient } from './client.js';
+import { CliError, createClient, errorCode, explain, findEndpoint, type ApiClient } from './client.js';
 import { LIST_HEAD, listRow, showTask, table } from './format.js';
 import { HELP } from './help.js';
 import { readBatch, SUBMIT_OPTIONS, submissionsFromBatch, submissionsFromFlags } from './submit.js';
@@ -651,12 +651,21 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export async function runCli(argv: string[]): Promise<void> {
+  // A reader that stops early (`agentmgr list --json | head -1`) closes the pipe: that is not an error.
+  const quietOnClosedPipe = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  };
+  process.stdout.on('error', quietOnClosedPipe);
+  process.stderr.on('error', quietOnClosedPipe);
   try {
     const code = await main(argv);
     process.exitCode = code;
   } catch (e) {
     const err = e instanceof CliError ? e : new CliError((e as Error).message ?? String(e));
-    process.stderr.write(`agentmgr: ${err.message}\n`);
+    // With --json, errors are JSON too, so a script reads one shape.
+    if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error: { code: errorCode(err), message: err.message } }) + '\n');
+    else process.stderr.write(`agentmgr: ${err.message}\n`);
     process.exitCode = err.exitCode;
   }
 }

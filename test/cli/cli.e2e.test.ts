@@ -245,6 +245,28 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['settings', 'maxConcurrency=4', 'reserveAfterSec=60']).stdout).toMatch(/saved and applied/);
   });
 
+  it('a wrong or missing token says so and where the token is (exit 3); --json errors are JSON; a closed pipe is no crash', () => {
+    const wrong = cli(['status'], undefined, { AGENTMGR_TOKEN: 'not-the-token' });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain(`the API token is wrong or missing`);
+    expect(wrong.stderr).toContain(`it is in ${join(t.dir, 'api-token')}`);
+    expect(wrong.stderr).toContain('`agentmgr ui` prints a fresh URL');
+    expect(wrong.stderr).not.toMatch(/Unable to transform/);
+    const asJson = cli(['list', '--json'], undefined, { AGENTMGR_TOKEN: 'not-the-token' });
+    expect(asJson.code).toBe(3);
+    expect(JSON.parse(asJson.stderr)).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(/the API token is wrong or missing/) } });
+    const missing = JSON.parse(cli(['show', '999999', '--json']).stderr) as { error: { code: string; message: string } };
+    expect(missing.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/no task with id 999999/) });
+    expect(JSON.parse(cli(['list', '--state', 'nope', '--json']).stderr).error.code).toBe('USAGE');
+    // `agentmgr list --json | head -c 10`: the reader goes away; no EPIPE stack trace.
+    json(cli(['submit', 'ok', '--array', '0-299', '--hold', '--json']));
+    const piped = spawnSync('sh', ['-c', `'${process.execPath}' '${BIN}' list --json | head -c 10`], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(piped.status).toBe(0);
+    expect(piped.stderr).not.toMatch(/EPIPE|Error/);
+    expect(piped.stdout).toHaveLength(10);
+    cli(['cancel', '--array', String(json<{ id: number; arrayId: number }[]>(cli(['list', '--state', 'queued', '--limit', '1', '--json']))[0]!.arrayId)]);
+  }, 60_000);
+
   it('tokens: a script token sees and changes its own project only', () => {
     const made = json<{ token: string; id: number; project: string }>(cli(['token', 'create', '--project', 'nightly', '--json']));
     expect(made.project).toBe('nightly');
