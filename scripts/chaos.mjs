@@ -367,7 +367,7 @@ async function floods() {
         health = Math.max(health, Date.now() - t0);
         rss = Math.max(rss, rssMB(s.pid) - base);
         const file = join(w.data, 'runs', String(id), '1', 'stdout.raw');
-        if (existsSync(file)) raw = Math.max(raw, statSync(file).size);
+        if (existsSync(file)) raw = Math.max(raw, statSync(file).blocks * 512); // on disk: read output is punched out
         if (!h) alive = false;
         const t = await s.api.tasks.get.query({ id });
         done = TERMINAL.has(t.state);
@@ -375,8 +375,8 @@ async function floods() {
         await sleep(50);
       }
       const logBytes = Buffer.byteLength((await s.api.tasks.logs.query({ id })).text);
-      // The log keeps its head and tail (DEFAULT_LOG_CAPS, plus the Manager's notes). The raw file is
-      // emptied as it is read while the agent floods, and removed at the end: a burst that ends
+      // The log keeps its head and tail (DEFAULT_LOG_CAPS, plus the Manager's notes). The raw file's
+      // read part is punched out (or it is emptied) while the agent floods, and removed at the end: a burst that ends
       // between two looks is bounded by its own size, a long flood by what is read meanwhile.
       const logCapped = logBytes <= LOG_CAPS.headBytes + LOG_CAPS.tailBytes + 64 * 1024;
       const rawCapped = size < 512 * 1024 * 1024 || raw < size / 4;
@@ -384,7 +384,7 @@ async function floods() {
       worstHealth = Math.max(worstHealth, health);
       worstRss = Math.max(worstRss, rss);
       results.push(
-        `${kind === 'line' ? 'one line of' : kind} ${Math.round(size / 1048576)} MB: health within ${health} ms, RSS +${Math.round(rss)} MB, log ${Math.round(logBytes / 1024)} KB, raw file at most ${Math.round(raw / 1048576)} MB`,
+        `${kind === 'line' ? 'one line of' : kind} ${Math.round(size / 1048576)} MB: health within ${health} ms, RSS +${Math.round(rss)} MB, log ${Math.round(logBytes / 1024)} KB, raw file at most ${Math.round(raw / 1048576)} MB on disk`,
       );
     }
     report(`floods (${results.length})`, `${results.join('; ')}; the Manager ${alive ? 'alive' : 'NOT alive'} and the results kept`, {

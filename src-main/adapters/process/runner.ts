@@ -28,7 +28,7 @@ export interface RunnerConfig {
   /** How often output files and adopted processes are looked at. */
   pollMs: number;
   caps: LogCaps;
-  /** A raw output file is emptied once this much of it has been consumed (floods). */
+  /** A raw output file's disk space is given back each time this much more of it was read (floods). */
   rawTruncateBytes: number;
   /** Bounds on reading output; see PumpLimits. */
   pump: Omit<PumpLimits, 'rotateBytes'>;
