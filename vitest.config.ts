@@ -10,5 +10,8 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    // No test talks to an Ollama, ComfyUI or llama-server that happens to run on the machine:
+    // each resident is off unless a test points it at its fake.
+    env: { AGENTMGR_OLLAMA_URL: '', AGENTMGR_COMFYUI_URL: '', AGENTMGR_LLAMACPP_URL: '' },
   },
 });

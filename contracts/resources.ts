@@ -51,7 +51,12 @@ export type ResourceOverride = z.infer<typeof ResourceOverrideSchema>;
  * it is never shown below 0 (other programs may grow past what is left).
  * CPU is shared time, so only reservations count there: its `foreign` and `margin` are 0.
  */
-export const HolderSchema = z.object({ name: z.string(), mb: z.number() });
+export const HolderSchema = z.object({
+  name: z.string(),
+  mb: z.number(),
+  /** What more is known of it (a resident: "idle 3 min, can be freed"). */
+  note: z.string().optional(),
+});
 export type Holder = z.infer<typeof HolderSchema>;
 
 const amounts = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ResidentPolicySchema, ResidentUrlSchema } from './residents.js';
 
 /**
  * Limits past which no new GPU task starts on a GPU, judged on the average of its last 10 s
@@ -41,8 +42,20 @@ export const SettingsSchema = z
     preemptMinRunSec: z.number().int().min(0).max(86_400),
     /** One GPU's limits, by index, over those of every GPU (`gpuMaxUtilPct.1=80` in the CLI). */
     gpuLimits: z.record(z.string().regex(/^\d+$/, 'a GPU index'), GpuLimitsSchema),
+    /** Residents (contracts/residents.ts): each server's URL (empty: off) and policy. */
+    ollamaUrl: ResidentUrlSchema,
+    ollamaPolicy: ResidentPolicySchema,
+    comfyuiUrl: ResidentUrlSchema,
+    comfyuiPolicy: ResidentPolicySchema,
+    llamacppUrl: ResidentUrlSchema,
+    llamacppPolicy: ResidentPolicySchema,
+    /** A resident under when-idle is unloaded only after this long without activity. */
+    residentIdleSec: z.number().int().min(0).max(86_400),
   })
   .strict();
+
+/** The settings that are text, not numbers (the CLI and the UI pass them as typed). */
+export const TEXT_SETTINGS = new Set<keyof Settings>(['ollamaUrl', 'ollamaPolicy', 'comfyuiUrl', 'comfyuiPolicy', 'llamacppUrl', 'llamacppPolicy']);
 export type Settings = z.infer<typeof SettingsSchema>;
 export const SettingsPatchSchema = SettingsSchema.partial();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
@@ -78,4 +91,20 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
     help: 'A preemptible task is never preempted before it has run this long, so nothing thrashes (0–86400, default 60).',
   },
   gpuLimits: { label: 'Per-GPU limits', help: "One GPU's limits over the ones above, e.g. gpuMaxUtilPct.1=80 (none removes it)." },
+  ollamaUrl: { label: 'Ollama URL', help: 'Its API on this machine (default http://127.0.0.1:11434); empty turns the integration off.' },
+  ollamaPolicy: {
+    label: 'Ollama: unload models',
+    help: 'never, when-idle (default: after residentIdleSec without a request) or always, when a task needs the VRAM.',
+  },
+  comfyuiUrl: { label: 'ComfyUI URL', help: 'Its API on this machine (default http://127.0.0.1:8188); empty turns the integration off.' },
+  comfyuiPolicy: { label: 'ComfyUI: free memory', help: 'never, when-idle (default: its queue empty for residentIdleSec) or always.' },
+  llamacppUrl: {
+    label: 'llama-server URL',
+    help: 'A llama.cpp llama-server in router mode, e.g. http://127.0.0.1:8080 (off by default); only router mode can unload.',
+  },
+  llamacppPolicy: { label: 'llama-server: unload models', help: 'never, when-idle (default) or always.' },
+  residentIdleSec: {
+    label: 'Residents idle after (s)',
+    help: 'A resident under when-idle is asked to unload only after this long without activity (0–86400, default 60).',
+  },
 };

@@ -84,7 +84,16 @@ class Server {
       process.execPath,
       [BIN, 'serve', '--port', String(this.port ?? 0), '--data-dir', this.dataDir, '--agents-dir', this.agentsDir, '--max-concurrency', '8'],
       {
-        env: { ...process.env, AGENTMGR_KILL_GRACE_MS: '300', AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', ...this.env, ...extraEnv },
+        env: {
+          ...process.env,
+          AGENTMGR_KILL_GRACE_MS: '300',
+          AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi',
+          AGENTMGR_OLLAMA_URL: '',
+          AGENTMGR_COMFYUI_URL: '',
+          AGENTMGR_LLAMACPP_URL: '',
+          ...this.env,
+          ...extraEnv,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

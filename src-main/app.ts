@@ -21,6 +21,8 @@ import type { ApiServices } from './api/services.js';
 import { inspectPath } from './adapters/files/inspect.js';
 import { readAttemptLog } from './adapters/process/attempt-log.js';
 import { attemptDir } from './adapters/process/runner.js';
+import { ResidentMonitor, type ResidentConfig } from './adapters/residents/monitor.js';
+import { RESIDENT_DEFAULT_URLS, RESIDENT_KINDS } from '../contracts/residents.js';
 
 /**
  * The composition root's services: what the API needs (ApiServices), and what the HTTP server,
@@ -67,6 +69,19 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       all: { maxUtilPct: kept.gpuMaxUtilPct ?? null, maxTempC: kept.gpuMaxTempC ?? null, maxPowerW: kept.gpuMaxPowerW ?? null },
       perGpu: kept.gpuLimits ?? {},
     };
+    // Residents: a URL from the environment wins over the saved one (tests turn them off that way).
+    const residentConfig = (k: Partial<Settings>): ResidentConfig =>
+      Object.fromEntries(
+        RESIDENT_KINDS.map((kind) => [
+          kind,
+          {
+            url: options.residentUrls[kind] ?? k[`${kind}Url`] ?? RESIDENT_DEFAULT_URLS[kind],
+            policy: k[`${kind}Policy`] ?? 'when-idle',
+          },
+        ]),
+      ) as ResidentConfig;
+    const residents = new ResidentMonitor(residentConfig(kept), { logger, pollMs: options.residentPollMs });
+    let residentSettings = residentConfig(kept);
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
@@ -78,7 +93,9 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       clock: systemClock,
       events: bus,
       logger,
+      residents,
       config: {
+        residentIdleMs: (kept.residentIdleSec ?? 60) * 1000,
         maxConcurrency: pick('maxConcurrency', options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores)),
         vramMarginMB: pick('vramMarginMB', options.vramMarginMB),
         memoryMarginMB: options.memoryMarginMB,
@@ -92,6 +109,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       },
     });
     manager.start();
+    residents.start();
     const gpuLimits = () => manager.config.gpuLimits ?? gpuLimitsAtStart;
     // Resource history and the live stream of samples for the charts.
     const history = new TelemetryHistory({
@@ -141,6 +159,13 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           gpuLimits: gpuLimits().perGpu,
           usageHalfLifeSec: Math.round((manager.config.usageHalfLifeMs ?? 3_600_000) / 1000),
           preemptMinRunSec: Math.round((manager.config.preemptMinRunMs ?? 60_000) / 1000),
+          ollamaUrl: residentSettings.ollama.url,
+          ollamaPolicy: residentSettings.ollama.policy,
+          comfyuiUrl: residentSettings.comfyui.url,
+          comfyuiPolicy: residentSettings.comfyui.policy,
+          llamacppUrl: residentSettings.llamacpp.url,
+          llamacppPolicy: residentSettings.llamacpp.policy,
+          residentIdleSec: Math.round((manager.config.residentIdleMs ?? 60_000) / 1000),
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
@@ -156,8 +181,17 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             gpuLimits: perGpu,
             usageHalfLifeSec,
             preemptMinRunSec,
+            ollamaUrl: _ou,
+            ollamaPolicy: _op,
+            comfyuiUrl: _cu,
+            comfyuiPolicy: _cp,
+            llamacppUrl: _lu,
+            llamacppPolicy: _lp,
+            residentIdleSec,
             ...rest
           } = patch;
+          residentSettings = residentConfig(next);
+          residents.configure(residentSettings);
           if (notify !== undefined) desktopNotifications = notify;
           const all = gpuLimits().all;
           const limits = {
@@ -173,6 +207,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             gpuLimits: limits,
             ...(usageHalfLifeSec !== undefined ? { usageHalfLifeMs: usageHalfLifeSec * 1000 } : {}),
             ...(preemptMinRunSec !== undefined ? { preemptMinRunMs: preemptMinRunSec * 1000 } : {}),
+            ...(residentIdleSec !== undefined ? { residentIdleMs: residentIdleSec * 1000 } : {}),
             ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}),
           });
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
@@ -181,6 +216,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         },
       },
       close: (opts) => {
+        residents.stop();
         manager.stop(opts);
         telemetry.stop();
         history.flush();

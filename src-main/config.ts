@@ -28,6 +28,10 @@ export interface ServeOptions {
   reserveAfterSec: number;
   uploadMaxMB: number;
   nvidiaSmi: string;
+  /** Residents' URLs given by the environment (they win over saved ones; '' turns one off). */
+  residentUrls: Partial<Record<'ollama' | 'comfyui' | 'llamacpp', string>>;
+  /** How often each resident is polled. */
+  residentPollMs: number;
   /** Which of the live settings were given by a flag or the environment (they win over saved ones). */
   explicit: ReadonlySet<LiveSetting>;
 }
@@ -70,5 +74,12 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     reserveAfterSec: int('AGENTMGR_RESERVE_AFTER_SEC', env.AGENTMGR_RESERVE_AFTER_SEC, 0, 86_400) ?? 60,
     uploadMaxMB: int('AGENTMGR_UPLOAD_MAX_MB', env.AGENTMGR_UPLOAD_MAX_MB, 1, 1_048_576) ?? 2048,
     nvidiaSmi: env.AGENTMGR_NVIDIA_SMI ?? 'nvidia-smi',
+    residentUrls: Object.fromEntries(
+      (['ollama', 'comfyui', 'llamacpp'] as const).flatMap((k) => {
+        const v = env[`AGENTMGR_${k.toUpperCase()}_URL`];
+        return v === undefined ? [] : [[k, v]];
+      }),
+    ),
+    residentPollMs: int('AGENTMGR_RESIDENT_POLL_MS', env.AGENTMGR_RESIDENT_POLL_MS, 50, 600_000) ?? 2000,
   };
 }

@@ -16,6 +16,7 @@ import { ProjectPatchSchema } from '../../contracts/project.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
 import { isTerminal } from '../core/lifecycle/states.js';
+import { holderText } from '../core/scheduler/describe.js';
 import type { ApiServices } from './services.js';
 import { agentView, taskDetail, taskView } from './views.js';
 import { mainProcedure, procedure, router, taskProcedure, type ApiContext } from './trpc.js';
@@ -342,6 +343,8 @@ export const appRouter = router({
     return {
       snapshot: telemetry.snapshot(),
       view,
+      /** The AI servers beside us (Ollama, ComfyUI, llama.cpp): what each holds, and whether it can be freed. */
+      residents: manager.residents(),
       vramMarginMB: manager.config.vramMarginMB,
       memoryMarginMB: manager.config.memoryMarginMB,
       cpu: { cores: view.cpu.totalCores, held: view.cpu.oursCores },
@@ -353,7 +356,7 @@ export const appRouter = router({
         foreignMB: g.foreignMB,
         oursMB: g.oursMB,
         freeMB: g.freeMB,
-        foreignTop: g.foreignTop.map((p) => `${p.name} ${Math.round(p.mb)} MB`),
+        foreignTop: g.foreignTop.map(holderText),
         limited: g.limited ?? null,
       })),
     };

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { SETTINGS_INFO, SettingsPatchSchema, type Settings, type SettingsPatch } from '../../contracts/settings.js';
+import type { ResidentView } from '../../contracts/residents.js';
+import { SETTINGS_INFO, SettingsPatchSchema, TEXT_SETTINGS, type Settings, type SettingsPatch } from '../../contracts/settings.js';
 import { ProjectNameSchema, TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
 import { ProjectPatchSchema, type ProjectPatch, type ProjectView } from '../../contracts/project.js';
 import { ConfigError, resolveServeOptions } from '../config.js';
@@ -431,10 +432,11 @@ const COMMANDS: Record<string, Command> = {
       if (res.gpus.length === 0) print(`GPU:     none visible (${health.gpu.message ?? 'no NVIDIA GPU'})`);
       for (const g of res.gpus) {
         print(
-          `GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join(', ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`,
+          `GPU ${g.index}:   ${g.name}: ${g.oursMB} MB ours, ${g.foreignMB} MB other programs${g.foreignTop.length ? ` (${g.foreignTop.join('; ')})` : ''}, ${Math.max(0, g.freeMB)} MB free of ${g.totalMB} MB (${res.vramMarginMB} MB margin)`,
         );
         if (g.limited) print(`         ${g.limited}: no new GPU task starts on it`);
       }
+      for (const r of res.residents) print(`${(r.label + ':').padEnd(9)}${residentLine(r)}`);
       return 0;
     },
   },
@@ -468,7 +470,9 @@ const COMMANDS: Record<string, Command> = {
                       .join(' ')}`,
                 )
                 .join('; ') || 'none'
-            : String(value);
+            : value === ''
+              ? 'off'
+              : String(value);
       for (const [k, value] of Object.entries(now)) {
         const info = SETTINGS_INFO[k as keyof Settings];
         print(`${k.padEnd(width)}  ${shown(value).padEnd(6)}  ${info?.help ?? ''}`);
@@ -577,6 +581,15 @@ const PER_GPU_KEY = /^gpuMax(UtilPct|TempC|PowerW)\.(\d+)$/;
 const NULLABLE = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 const NONE = new Set(['none', 'off', 'null']);
 
+/** "llama3.1:8b 5600 MB, idle 3 min, can be freed (policy when-idle)", or why it is not read. */
+function residentLine(r: ResidentView): string {
+  if (r.state !== 'ok') return `${r.state} at ${r.url}: ${r.message ?? ''} (its VRAM counts as any other program's)`;
+  const models = r.models.length > 0 ? r.models.map((m) => `${m.name}${m.vramMB !== null ? ` ${m.vramMB} MB` : ''}`).join(', ') : 'no model loaded';
+  const activity = r.busy ? 'busy' : r.lastActiveAt !== null ? `idle ${aboutIn(Date.now() - r.lastActiveAt)}` : 'idle';
+  const free = r.freeing ? 'being asked to unload' : r.canFree ? 'can be freed' : (r.message ?? 'not freed now');
+  return `${models}; ${r.vramMB} MB on the GPU; ${activity}; ${free} (policy ${r.policy})`;
+}
+
 /**
  * KEY=VALUE words into a checked settings change; an error names the key and what it takes.
  * `gpuMaxUtilPct.1=80` sets GPU 1's own limit within `perGpu` (the current per-GPU limits).
@@ -600,6 +613,7 @@ function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): Settings
       raw.gpuLimits = gpus;
     } else if (key === 'gpuLimits') throw new CliError("set one GPU's limit as gpuMaxUtilPct.1=80 (or gpuMaxTempC.1, gpuMaxPowerW.1; none removes it)", 2);
     else if (key === 'desktopNotifications') raw[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (TEXT_SETTINGS.has(key as keyof Settings)) raw[key] = key.endsWith('Url') && NONE.has(value) ? '' : value;
     else raw[key] = NULLABLE.has(key) && NONE.has(value) ? null : number(value);
   }
   const parsed = SettingsPatchSchema.safeParse(raw);

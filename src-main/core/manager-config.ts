@@ -1,5 +1,5 @@
 import type { GpuLimits } from '../../contracts/settings.js';
-import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, TaskStore, TelemetrySource } from './ports.js';
+import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, ResidentPort, TaskStore, TelemetrySource } from './ports.js';
 
 export interface ManagerConfig {
   maxConcurrency: number;
@@ -19,6 +19,10 @@ export interface ManagerConfig {
   gpuLimits?: { all: GpuLimits; perGpu: Record<string, GpuLimits> };
   /** A task held back by resources this long gets them kept for it (see reservation.ts); null for never. */
   reserveAfterMs: number | null;
+  /** A resident under `when-idle` is unloaded only after this long without activity (default 60 s). */
+  residentIdleMs?: number;
+  /** An unload not seen done by then is given up on (default 30 s). */
+  residentUnloadTimeoutMs?: number;
   /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */
   resourcesEveryMs?: number;
 }
@@ -32,4 +36,6 @@ export interface ManagerDeps {
   events: EventSink;
   logger: Logger;
   config: ManagerConfig;
+  /** The AI servers beside us, as residents that can be asked to free VRAM; absent: none. */
+  residents?: ResidentPort;
 }

@@ -22,6 +22,10 @@ import { Workflow } from './workflow/settle.js';
 import { DEFAULT_HALF_LIFE_MS, Projects } from './projects/projects.js';
 import { Estimator, type Estimate } from './eta/estimator.js';
 import type { Eta } from './eta/simulate.js';
+import type { ResidentView } from '../../contracts/residents.js';
+import type { ResidentSnapshot } from './ports.js';
+import { askMB, holderNames, residentViews, type FreePlan, type UnloadAsk } from './residents/ladder.js';
+import { DEFAULT_RESIDENT_IDLE_MS } from './scheduler/loop.js';
 
 export type { ArrayActionResult, Degraded, ManagerConfig, ManagerDeps, MoveTo };
 
@@ -47,6 +51,9 @@ export class Manager {
   /** The store, read-only: what the API reads tasks through. */
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeResidents: (() => void) | null = null;
+  /** The residents as of their last poll, matched to the last telemetry. */
+  private residentSnaps: ResidentSnapshot[] = [];
 
   constructor(private readonly deps: ManagerDeps) {
     const { config } = deps;
@@ -80,6 +87,7 @@ export class Manager {
       paused: () => this.commands.paused,
       projects: this.projects,
       preempt: (victim, plan) => this.supervisor.preempt(victim, plan),
+      residents: deps.residents ? { list: () => this.residentSnaps, unload: (ask, plan) => this.askUnload(ask, plan) } : undefined,
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
@@ -117,10 +125,19 @@ export class Manager {
     this.unsubscribe = telemetry.subscribe(() =>
       this.health.guarded('telemetry', () => {
         this.ledger.observe(telemetry.current(), this.deps.clock.now());
+        this.refreshResidents();
         this.publisher.resources();
         this.loop.requestCycle();
       }),
     );
+    this.unsubscribeResidents =
+      this.deps.residents?.subscribe(() =>
+        this.health.guarded('residents', () => {
+          this.refreshResidents();
+          this.loop.requestCycle();
+        }),
+      ) ?? null;
+    this.refreshResidents();
     telemetry.watch(this.ledger.watchList());
     this.loop.start();
   }
@@ -132,6 +149,8 @@ export class Manager {
     this.projects.flush(this.deps.clock.now());
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unsubscribeResidents?.();
+    this.unsubscribeResidents = null;
     this.health.stop();
     this.publisher.stop();
     this.supervisor.stop(opts.stopAgents ?? false);
@@ -206,7 +225,33 @@ export class Manager {
     this.projects.ensure(name, this.deps.clock.now());
   }
 
+  /** Reads the residents against the latest telemetry, and names their processes for the explanations. */
+  private refreshResidents(): void {
+    const port = this.deps.residents;
+    if (!port) return;
+    this.residentSnaps = port.current(this.deps.telemetry.current());
+    this.ledger.setHolders(holderNames(this.residentSnaps, this.deps.clock.now(), this.deps.config.residentIdleMs ?? DEFAULT_RESIDENT_IDLE_MS));
+  }
+
+  /** The first rung of the ladder: asks a resident to unload, and says so on the waiting task. */
+  private askUnload(ask: UnloadAsk, plan: FreePlan): void {
+    const mb = Math.round(askMB(ask));
+    this.deps.residents!.unload(ask.kind, ask.models);
+    this.deps.store.addEvent(plan.forTask, null, 'freeing', { resident: ask.kind, models: ask.models, mb }, this.deps.clock.now());
+    this.deps.logger.info('asked a resident to unload, to make room for a waiting task', {
+      resident: ask.label,
+      models: ask.models ?? 'all',
+      mb,
+      task: plan.forTask,
+    });
+  }
+
   // ---- queries --------------------------------------------------------------------------------
+
+  /** The AI servers beside us: what each holds, whether it may be freed now, and whether it is being. */
+  residents(): ResidentView[] {
+    return residentViews(this.residentSnaps, this.deps.clock.now(), this.deps.config.residentIdleMs ?? DEFAULT_RESIDENT_IDLE_MS, this.loop.unloading());
+  }
 
   /**
    * Each project: weight, quotas, decayed usage and its share of all usage, against the share its

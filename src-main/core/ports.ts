@@ -16,6 +16,8 @@ import type { QueueEntry } from './scheduler/queue.js';
 import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, DependencyLink, NewTask, TaskAfterAttempt, TaskEventRecord, TaskRecord } from './model/task.js';
 import type { DepTarget } from './workflow/dependencies.js';
 import type { ProjectRecord } from './projects/projects.js';
+import type { ResidentKind } from '../../contracts/residents.js';
+import type { ResidentState } from './residents/ladder.js';
 
 export interface TimerHandle {
   readonly id: unknown;
@@ -327,3 +329,28 @@ export interface EventSink {
 
 /** Everything live subscribers get: the Manager's events, and telemetry samples for the charts. */
 export type AppEvent = ManagerEvent | { type: 'telemetry'; sample: TelemetrySample };
+
+/** A resident as its adapter last saw it: the core's state, plus what the views show. */
+export interface ResidentSnapshot extends ResidentState {
+  url: string;
+  /** ok: it answered; unreachable: no answer; error: it answered nonsense. */
+  state: 'ok' | 'unreachable' | 'error';
+  /** What went wrong, and when it is tried again; null when ok. */
+  message: string | null;
+  /** Its processes (the one listening on its port, and their children). */
+  pids: number[];
+}
+
+/**
+ * The AI servers beside us (Ollama, ComfyUI, llama.cpp), each through its own HTTP API
+ * (contract: test/adapters/residents.test.ts). Polled off the scheduling path: every call here
+ * answers from the last poll, at once.
+ */
+export interface ResidentPort {
+  /** Each enabled resident as of its last poll, with what its processes hold in `node`'s GPU process list. */
+  current(node: NodeSnapshot): ResidentSnapshot[];
+  /** Asks it to unload those models (null: all). Never throws; what it frees shows in telemetry. */
+  unload(kind: ResidentKind, models: string[] | null): void;
+  /** Calls back after a poll that changed something; the returned function unsubscribes. */
+  subscribe(listener: () => void): () => void;
+}

@@ -28,6 +28,9 @@ export async function startServer(): Promise<E2EServer> {
   writeFileSync(join(smi, 'gpus.csv'), gpuRow(900));
   const env = {
     ...process.env,
+    AGENTMGR_OLLAMA_URL: '',
+    AGENTMGR_COMFYUI_URL: '',
+    AGENTMGR_LLAMACPP_URL: '',
     FAKE_NVIDIA_SMI_DIR: smi,
     AGENTMGR_NVIDIA_SMI: join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'nvidia-smi'),
     AGENTMGR_TELEMETRY_MS: '250',

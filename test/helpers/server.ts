@@ -10,7 +10,15 @@ export const FAKE_NVIDIA_SMI = join(fileURLToPath(new URL('.', import.meta.url))
 export function startTestServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<HeadlessManager> {
   const options = resolveServeOptions(
     { 'data-dir': dataDir, port: '0', 'agents-dir': [FIXTURE_AGENTS] },
-    { AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi', AGENTMGR_KILL_GRACE_MS: '300', ...env },
+    {
+      AGENTMGR_NVIDIA_SMI: '/nonexistent/nvidia-smi',
+      AGENTMGR_KILL_GRACE_MS: '300',
+      // Residents off unless a test points one at its fake (see test/fixtures/residents).
+      AGENTMGR_OLLAMA_URL: '',
+      AGENTMGR_COMFYUI_URL: '',
+      AGENTMGR_LLAMACPP_URL: '',
+      ...env,
+    },
   );
   return startHeadless(options, process.env.AGENTMGR_TEST_LOG ? 'info' : 'silent');
 }

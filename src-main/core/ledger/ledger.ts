@@ -44,6 +44,7 @@ export class Ledger {
   private kept: KeptResources | null = null;
   private readonly readings: Readings;
   private readonly limiter: GpuLimiter;
+  private holderNames: ReadonlyMap<number, { name: string; note: string }> = new Map();
 
   /** `config` is read live: a settings change applies at the next look. */
   constructor(private readonly config: Readonly<LedgerConfig>) {
@@ -84,6 +85,15 @@ export class Ledger {
    */
   foreign(now: number): Map<number, number> {
     return this.readings.foreign(now);
+  }
+
+  /** Who holds foreign GPU processes' memory, by pid (residents), for the explanations. */
+  setHolders(holders: ReadonlyMap<number, { name: string; note: string }>): void {
+    this.holderNames = holders;
+  }
+
+  holders(): ReadonlyMap<number, { name: string; note: string }> {
+    return this.holderNames;
   }
 
   /** Why each GPU over one of its limits takes no new GPU task; absent: none. */
@@ -127,7 +137,7 @@ export class Ledger {
 
   /** The pool a scheduling cycle starts from: what is free now, before anything is kept. */
   pool(node: NodeSnapshot, now: number): Pool {
-    return buildPool(node, this.running(), this.config, { foreignMB: this.foreign(now), limited: this.limited() });
+    return buildPool(node, this.running(), this.config, { foreignMB: this.foreign(now), limited: this.limited(), holders: this.holderNames });
   }
 
   /** The one published account of the machine (see ResourceViewSchema). */

@@ -34,6 +34,8 @@ export interface GpuPool {
 export interface Observed {
   foreignMB?: ReadonlyMap<number, number>;
   limited?: ReadonlyMap<number, string>;
+  /** Who holds a GPU process's memory, by pid, where it is known (a resident: "Ollama: llama3.1:8b", "idle 3 min, can be freed"). */
+  holders?: ReadonlyMap<number, { name: string; note: string }>;
 }
 
 /**
@@ -120,7 +122,12 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     for (const p of g.processes ?? []) {
       const mb = p.usedMB ?? 0;
       if (p.pgid != null && ourGroups.has(p.pgid)) byGroup.set(p.pgid, (byGroup.get(p.pgid) ?? 0) + mb);
-      else foreignProcs.push({ name: p.name, mb });
+      else {
+        const named = observed.holders?.get(p.pid);
+        const same = named ? foreignProcs.find((h) => h.name === named.name) : undefined;
+        if (same) same.mb += mb;
+        else foreignProcs.push(named ? { name: named.name, mb, note: named.note } : { name: p.name, mb });
+      }
     }
     let measuredOurs = 0;
     let held = 0;

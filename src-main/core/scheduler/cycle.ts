@@ -5,6 +5,7 @@ import { schedulingPipeline, type Pipeline } from './pipeline.js';
 import { withoutKept } from './reservation.js';
 import { fit } from './fit.js';
 import { chooseVictims, eligible, type PreemptPlan } from './preempt.js';
+import { askMB, chooseUnloads, mayFree, type FreePlan } from '../residents/ladder.js';
 import { shapeOf, type Bucket, type QueueEntry } from './queue.js';
 import { combine, waitAt, type Status } from './status.js';
 import type { CycleInput, StepContext } from './steps/types.js';
@@ -29,6 +30,8 @@ export interface CycleResult {
   kept: KeptResources | null;
   /** Running tasks to preempt for a waiting one of higher priority (see preempt.ts); null if none. */
   preempt: PreemptPlan | null;
+  /** Residents to ask to unload for a waiting task (see residents/ladder.ts); null if none. */
+  free: FreePlan | null;
 }
 
 /** Where one queued task stands, from the last cycle; null if nothing holds it back. */
@@ -75,7 +78,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   const reasons = new Map<string, Status>();
   const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.observed) };
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
-  if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null, preempt: null };
+  if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null, preempt: null, free: null };
   const starts: Placement[] = [];
   const rank = (b: Bucket): number => (pipeline.rank ? pipeline.rank(b.project, ctx) : 0);
   // Priority first; within one, the project furthest below its share; then queue order.
@@ -116,7 +119,12 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     starts.push({ taskId: entry.id, entry, gpus: placed.gpus });
     if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1, rank: rank(cur.bucket) });
   }
-  const { plan: preempt, wakeAt: preemptAt } = planPreemption(input, ctx, pipeline, waiting, kept);
+  // The ladder: idle residents first; preemption only for a task they cannot (or not yet) make room for.
+  const free = planFreeing(input, ctx, pipeline, waiting, kept);
+  const unloading = free ?? input.residents?.inFlight ?? null;
+  const { plan: preempt, wakeAt: preemptAt } = free
+    ? { plan: null, wakeAt: null }
+    : planPreemption(input, ctx, pipeline, waiting, kept, unloading?.forTask ?? null);
   if (preemptAt !== null) wakeAt = wakeAt === null ? preemptAt : Math.min(wakeAt, preemptAt);
   const making = preempt ?? input.preemption?.inFlight ?? null;
   // Explain against what is left once this cycle's placements are made: that is what a task
@@ -132,10 +140,49 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     const extra = {
       ...(mine ? { kept: { taskId: head.id, afterMs: input.reserveAfterMs! } } : {}),
       ...(making && making.forTask === head.id ? { preempting: making.victims } : {}),
+      ...(unloading && unloading.forTask === head.id
+        ? { freeing: unloading.asks.map((a) => ({ label: a.label, models: a.models ?? [], mb: Math.round(askMB(a)) })) }
+        : {}),
     };
     reasons.set(bucket.key, status.code === 'ok' ? waitAt(mine ? 'resources' : 'cycle', [], extra) : { ...status, ...extra });
   }
-  return { starts, reasons, held: null, wakeAt, kept, preempt };
+  return { starts, reasons, held: null, wakeAt, kept, preempt, free };
+}
+
+/** The waiting tasks held back by resources alone, in the order the pipeline considers them, each with the pool it would use. */
+function* heldByResources(ctx: StepContext, pipeline: Pipeline, waiting: readonly { bucket: Bucket; head: QueueEntry }[], kept: KeptResources | null) {
+  const order = [...waiting].sort((a, b) => (pipeline.score(a.head, b.head) ? -1 : 1));
+  for (const { bucket, head } of order) {
+    if (combine(pipeline.filters.map((f) => f.check(bucket, ctx))).code !== 'ok') continue;
+    // What is kept for a task is its own to use (see reservation.ts).
+    const pool = kept !== null && kept.taskId === head.id ? withoutKept(ctx.pool) : ctx.pool;
+    const fitted = fit(head.request, pool);
+    if (fitted.ok || fitted.shortfalls.some((s) => s.limited || s.note !== undefined)) continue;
+    yield { head, pool };
+  }
+}
+
+/**
+ * The first rung: the first waiting task held back by resources alone that would fit once some
+ * residents its policies allow unloaded gets the cheapest such unloads. One at a time: none
+ * while an earlier one is under way (its memory still counts until telemetry shows it gone).
+ */
+function planFreeing(
+  input: CycleInput,
+  ctx: StepContext,
+  pipeline: Pipeline,
+  waiting: readonly { bucket: Bucket; head: QueueEntry }[],
+  kept: KeptResources | null,
+): FreePlan | null {
+  const r = input.residents;
+  if (!r || r.inFlight !== null || waiting.length === 0) return null;
+  const candidates = r.list.filter((x) => !r.skip.has(x.kind) && mayFree(x, input.now, r.idleMs));
+  if (candidates.length === 0) return null;
+  for (const { head, pool } of heldByResources(ctx, pipeline, waiting, kept)) {
+    const asks = chooseUnloads(head.request, pool, candidates);
+    if (asks) return { forTask: head.id, asks };
+  }
+  return null;
 }
 
 /**
@@ -149,18 +196,15 @@ function planPreemption(
   pipeline: Pipeline,
   waiting: readonly { bucket: Bucket; head: QueueEntry }[],
   kept: KeptResources | null,
+  /** A task residents are being unloaded for: it waits for that first. */
+  unloadingFor: number | null,
 ): { plan: PreemptPlan | null; wakeAt: number | null } {
   const p = input.preemption;
   // Cheap when nothing running may be preempted (the usual case): no extra fit per waiting bucket.
   if (!p || p.inFlight !== null || waiting.length === 0 || !input.running.some((r) => r.preemptible)) return { plan: null, wakeAt: null };
-  const order = [...waiting].sort((a, b) => (pipeline.score(a.head, b.head) ? -1 : 1));
   let wakeAt: number | null = null;
-  for (const { bucket, head } of order) {
-    if (combine(pipeline.filters.map((f) => f.check(bucket, ctx))).code !== 'ok') continue;
-    // What is kept for a task is its own to use (see reservation.ts).
-    const pool = kept !== null && kept.taskId === head.id ? withoutKept(ctx.pool) : ctx.pool;
-    const fitted = fit(head.request, pool);
-    if (fitted.ok || fitted.shortfalls.some((s) => s.limited || s.note !== undefined)) continue;
+  for (const { head, pool } of heldByResources(ctx, pipeline, waiting, kept)) {
+    if (head.id === unloadingFor) continue;
     // Tasks that will be old enough to preempt later: look again then.
     for (const r of eligible(input.running, head.priority, Number.MAX_SAFE_INTEGER, p.minRunMs)) {
       const at = r.startedAt + p.minRunMs;

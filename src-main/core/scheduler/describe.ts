@@ -19,6 +19,10 @@ export function describeStatus(status: Status | null): string | null {
     parts.push(
       `room is being made: ${status.preempting.length === 1 ? 'task' : 'tasks'} ${status.preempting.join(', ')} of lower priority ${status.preempting.length === 1 ? 'is' : 'are'} being preempted`,
     );
+  if (status.freeing?.length)
+    parts.push(
+      `room is being made: asked ${status.freeing.map((f) => `${f.label} to unload ${f.models.length > 0 ? f.models.join(', ') : 'its models'} (${mb(f.mb)})`).join(' and ')}; it starts once the memory shows free`,
+    );
   return parts.length > 0 ? parts.join('; ') : 'waiting for the next scheduling cycle';
 }
 
@@ -34,7 +38,7 @@ function keptText(held: readonly Holding[], unit: (n: number) => string): string
 function gpuText(free: number, total: number, held: readonly Holding[]): string {
   const others = amount(held, 'others');
   let first = `${mb(others?.amount ?? 0)} held by other programs`;
-  if (others?.top?.length) first += ` (${others.top.map((p) => `${p.name} ${Math.round(p.mb)} MB`).join(', ')})`;
+  if (others?.top?.length) first += ` (${others.top.map(holderText).join('; ')})`;
   const parts = [first];
   const ours = amount(held, 'ours');
   if (ours && ours.amount > 0) parts.push(`${mb(ours.amount)} by ${plural(ours.tasks ?? 0, 'running task')}`);
@@ -42,6 +46,11 @@ function gpuText(free: number, total: number, held: readonly Holding[]): string 
   if (kept) parts.push(kept);
   if (of(held, 'margin') > 0) parts.push(`${mb(of(held, 'margin'))} safety margin`);
   return `${mb(free)} free of ${mb(total)}: ${parts.join(', ')}`;
+}
+
+/** "game.exe 3000 MB", "Ollama: llama3.1:8b 5600 MB, idle 3 min, can be freed" */
+export function holderText(h: { name: string; mb: number; note?: string }): string {
+  return `${h.name} ${Math.round(h.mb)} MB${h.note ? `, ${h.note}` : ''}`;
 }
 
 function wait(s: Shortfall): string {

@@ -1,12 +1,14 @@
 import type { Projects } from '../projects/projects.js';
 import type { PreemptPlan } from './preempt.js';
+import type { ResidentKind } from '../../../contracts/residents.js';
+import { askMB, type FreePlan, type ResidentState, type UnloadAsk } from '../residents/ladder.js';
 import type { Health } from '../health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
 import type { AgentCatalog, Clock, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
 import type { Publisher } from '../publisher.js';
 import type { Slots } from '../runs/supervisor.js';
-import { explain, runCycle, type CycleResult } from './cycle.js';
+import { explain, runCycle, type CycleInput, type CycleResult } from './cycle.js';
 import { describeStatus } from './describe.js';
 import { QueueIndex, type QueueEntry } from './queue.js';
 import { waitAt, type Status } from './status.js';
@@ -20,7 +22,16 @@ export interface LoopConfig {
   preemption?: boolean;
   /** A task is never preempted before it has run this long (default 60 s). */
   preemptMinRunMs?: number;
+  /** A resident under `when-idle` is unloaded only after this long without activity (default 60 s). */
+  residentIdleMs?: number;
+  /** An unload that telemetry has not shown done by then is given up on, and that resident not asked again for a while (default 30 s). */
+  residentUnloadTimeoutMs?: number;
 }
+
+export const DEFAULT_RESIDENT_IDLE_MS = 60_000;
+export const DEFAULT_RESIDENT_UNLOAD_TIMEOUT_MS = 30_000;
+/** A resident whose unload did not free in time is not asked again for this long. */
+const RESIDENT_COOLDOWN_MS = 5 * 60_000;
 
 export interface LoopDeps {
   store: TaskStore;
@@ -39,6 +50,8 @@ export interface LoopDeps {
   projects?: Projects;
   /** Stops a running task to make room for a higher-priority one (the supervisor's preempt). */
   preempt?: (victim: number, plan: PreemptPlan) => void;
+  /** The residents (AI servers beside us) and how to ask one to unload; absent: none. */
+  residents?: { list(): ResidentState[]; unload(ask: UnloadAsk, plan: FreePlan): void };
 }
 
 /** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
@@ -58,6 +71,8 @@ export type StatusInput = Pick<
   TaskRecord,
   'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'
 >;
+
+const sumOf = (r: ResidentState | undefined): number => (r ? [...r.perGpuMB.values()].reduce((a, b) => a + b, 0) : 0);
 
 /** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
 const MAX_REASON_EVENTS = 200;
@@ -94,6 +109,10 @@ export class SchedulerLoop {
   private started = false;
   /** The preemption under way: its plan and each victim's attempt (gone once that attempt has ended). */
   private preempting: { plan: PreemptPlan; attempts: Map<number, number> } | null = null;
+  /** The unloads under way: until when they may take, and what each resident held when asked. */
+  private freeing: { plan: FreePlan; until: number; before: Map<ResidentKind, number> } | null = null;
+  /** Residents not to ask again until then (an ask that did not free in time). */
+  private readonly skipResidents = new Map<ResidentKind, number>();
 
   constructor(private readonly deps: LoopDeps) {}
 
@@ -169,20 +188,23 @@ export class SchedulerLoop {
     const running = ledger.running();
     const projects = this.deps.projects;
     projects?.accrue(running, now);
+    const residents = this.residentsInput(now);
     const result = runCycle({
+      residents,
       preemption: config.preemption === false || !this.deps.preempt ? undefined : { minRunMs: config.preemptMinRunMs ?? 60_000, inFlight: this.inFlight() },
       now,
       ...cycleSettings(config, agents, this.deps.paused()),
       queue: this.queue,
       node: telemetry.current(),
       running,
-      observed: { foreignMB: ledger.foreign(now), limited: ledger.limited() },
+      observed: { foreignMB: ledger.foreign(now), limited: ledger.limited(), holders: ledger.holders() },
       projects: projects ? (name) => projects.limits(name, now) : undefined,
     });
     const before = this.lastCycle;
     this.lastCycle = result;
     ledger.setKept(result.kept);
     if (result.preempt) this.startPreemption(result.preempt);
+    if (result.free && residents) this.startFreeing(result.free, residents.list, now);
     this.announceReasons(before, result);
     for (const p of result.starts) {
       this.queue.remove(p.entry);
@@ -194,7 +216,45 @@ export class SchedulerLoop {
         throw e;
       }
     }
-    this.armWake(result.wakeAt);
+    const freeingUntil = this.freeing?.until ?? null;
+    this.armWake(result.wakeAt === null ? freeingUntil : freeingUntil === null ? result.wakeAt : Math.min(result.wakeAt, freeingUntil));
+  }
+
+  /** The residents as the cycle sees them, after settling the unloads under way. */
+  private residentsInput(now: number): CycleInput['residents'] {
+    const r = this.deps.residents;
+    if (!r) return undefined;
+    const list = r.list();
+    for (const [kind, until] of this.skipResidents) if (until <= now) this.skipResidents.delete(kind);
+    const f = this.freeing;
+    if (f) {
+      const held = (kind: ResidentKind) => sumOf(list.find((x) => x.kind === kind));
+      // Done once telemetry shows what was asked for gone (or the task no longer waits).
+      const gone = f.plan.asks.every((a) => held(a.kind) <= (f.before.get(a.kind) ?? 0) - 0.9 * askMB(a));
+      const waits = this.deps.store.getTask(f.plan.forTask)?.state === 'queued';
+      if (gone || !waits) this.freeing = null;
+      else if (now >= f.until) {
+        for (const a of f.plan.asks) this.skipResidents.set(a.kind, now + RESIDENT_COOLDOWN_MS);
+        this.freeing = null;
+      }
+    }
+    return {
+      list,
+      idleMs: this.deps.config.residentIdleMs ?? DEFAULT_RESIDENT_IDLE_MS,
+      inFlight: this.freeing?.plan ?? null,
+      skip: new Set(this.skipResidents.keys()),
+    };
+  }
+
+  private startFreeing(plan: FreePlan, list: readonly ResidentState[], now: number): void {
+    const before = new Map(plan.asks.map((a) => [a.kind, sumOf(list.find((x) => x.kind === a.kind))]));
+    this.freeing = { plan, until: now + (this.deps.config.residentUnloadTimeoutMs ?? DEFAULT_RESIDENT_UNLOAD_TIMEOUT_MS), before };
+    for (const a of plan.asks) this.deps.residents!.unload(a, plan);
+  }
+
+  /** The unloads under way, for the views ("freeing"); null when none. */
+  unloading(): FreePlan | null {
+    return this.freeing?.plan ?? null;
   }
 
   /** The preemption under way, while any of its victims still runs (its memory counts until it is gone). */

@@ -48,6 +48,26 @@ export function ResourcesView({ api }: { api: Api }) {
           </p>
         )}
       </div>
+      {r && r.residents.length > 0 && (
+        <ul className="residents" aria-label="AI servers beside us">
+          {r.residents.map((x) => (
+            <li key={x.kind}>
+              <strong>{x.label}</strong>{' '}
+              {x.state !== 'ok' ? (
+                <span className="muted">
+                  {x.state} at {x.url}: {x.message} (its VRAM counts as any other program&apos;s)
+                </span>
+              ) : (
+                <span>
+                  {x.models.length > 0 ? x.models.map((m) => `${m.name}${m.vramMB !== null ? ` ${mb(m.vramMB)}` : ''}`).join(', ') : 'no model loaded'} ·{' '}
+                  {mb(x.vramMB)} on the GPU · {x.busy ? 'busy' : 'idle'} ·{' '}
+                  {x.freeing ? 'being asked to unload' : x.canFree ? 'can be freed' : (x.message ?? `not freed now (policy ${x.policy})`)}
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
       {history.isError && <p role="alert">{readable(history.error)}</p>}
       {samples.length === 0 && history.isSuccess && <p className="empty">Collecting the first samples…</p>}
       <div className="charts">

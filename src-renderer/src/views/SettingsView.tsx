@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
-import { SETTINGS_INFO, SettingsSchema } from '../../../contracts/settings.js';
+import { SETTINGS_INFO, SettingsSchema, TEXT_SETTINGS, type Settings } from '../../../contracts/settings.js';
+import { RESIDENT_KINDS } from '../../../contracts/residents.js';
 import { readable, type Api } from '../api.js';
 import { useToast } from '../lib/toasts.js';
 import { ProjectsPanel } from './ProjectsPanel.js';
@@ -16,6 +17,7 @@ const FIELDS = (
     'gpuMaxPowerW',
     'usageHalfLifeSec',
     'preemptMinRunSec',
+    'residentIdleSec',
   ] as const
 ).map((key) => ({
   key,
@@ -25,7 +27,15 @@ const FIELDS = (
 const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 
 const fromField = (k: string, v: string): unknown =>
-  k === 'desktopNotifications' ? v === 'true' : v.trim() === '' ? (OPTIONAL.has(k) ? null : NaN) : Number(v);
+  k === 'desktopNotifications'
+    ? v === 'true'
+    : TEXT_SETTINGS.has(k as keyof Settings)
+      ? v.trim()
+      : v.trim() === ''
+        ? OPTIONAL.has(k)
+          ? null
+          : NaN
+        : Number(v);
 
 /** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */
 export function SettingsView({ api }: { api: Api }) {
@@ -94,6 +104,33 @@ export function SettingsView({ api }: { api: Api }) {
             (<code>agentmgr settings gpuMaxUtilPct.1=80</code>).
           </p>
         )}
+        <fieldset className="residents-settings">
+          <legend>AI servers beside us (residents)</legend>
+          {RESIDENT_KINDS.flatMap((kind) => [`${kind}Url`, `${kind}Policy`] as const).map((key) => (
+            <div className="field" key={key}>
+              <label htmlFor={`s-${key}`}>{SETTINGS_INFO[key].label}</label>
+              {key.endsWith('Policy') ? (
+                <select id={`s-${key}`} value={form[key] ?? 'when-idle'} onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}>
+                  <option value="never">never</option>
+                  <option value="when-idle">when idle</option>
+                  <option value="always">always</option>
+                </select>
+              ) : (
+                <input
+                  id={`s-${key}`}
+                  value={form[key] ?? ''}
+                  placeholder="off"
+                  aria-invalid={Boolean(errors[key])}
+                  aria-describedby={`s-${key}-help`}
+                  onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}
+                />
+              )}
+              <small id={`s-${key}-help`} className={errors[key] ? 'error-text' : 'muted'}>
+                {errors[key] ?? SETTINGS_INFO[key].help}
+              </small>
+            </div>
+          ))}
+        </fieldset>
         <div className="field">
           <label>
             <input

@@ -2,6 +2,8 @@ import type { NodeSnapshot, RunningUsage } from '../../model/node.js';
 import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/pool.js';
 import type { ProjectLimits } from '../../projects/projects.js';
 import type { PreemptPlan } from '../preempt.js';
+import type { ResidentKind } from '../../../../contracts/residents.js';
+import type { FreePlan, ResidentState } from '../../residents/ladder.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
 
@@ -29,6 +31,13 @@ export interface CycleInput extends PoolConfig {
    * and the preemption under way (victims not yet gone), if any; absent: never preempt.
    */
   preemption?: { minRunMs: number; inFlight: PreemptPlan | null };
+  /**
+   * Residents (residents/ladder.ts), the first rung of the ladder: each one's state, how long one
+   * must be idle to be unloaded under `when-idle`, the unloads under way (their memory still
+   * counts until telemetry shows it gone), and the residents not to ask again for now (an earlier
+   * ask did not free in time). Absent: none.
+   */
+  residents?: { list: readonly ResidentState[]; idleMs: number; inFlight: FreePlan | null; skip: ReadonlySet<ResidentKind> };
 }
 
 /** What each step sees: the cycle's input, and the pool that this cycle's placements shrink. */

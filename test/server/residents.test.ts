@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, type ApiClient } from '../../src-main/cli/client.js';
+import type { HeadlessManager } from '../../src-main/headless.js';
+import { tempDir } from '../helpers/fakes.js';
+import { FAKE_NVIDIA_SMI, startTestServer } from '../helpers/server.js';
+
+/**
+ * The first rung of the ladder, through the whole Manager: a fake Ollama or ComfyUI (their
+ * documented HTTP APIs) whose own pid holds its models' VRAM in the fake nvidia-smi, falling a
+ * while after an unload; an 8 GB card with 400 MB of desktop.
+ */
+const FAKE = join(__dirname, '..', 'fixtures', 'residents', 'fake-resident.mjs');
+const t = tempDir();
+let n = 0;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const until = async <T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v).slice(0, 600)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+async function fakeResident(kind: 'ollama' | 'comfyui', smi: string, models: string): Promise<{ url: string; pid: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [FAKE, kind, '--smi-dir', smi, '--models', models, '--unload-delay-ms', '500'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => {
+    proc.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.once('data', (d: Buffer) => resolve(d.toString()));
+    proc.once('exit', (c) => reject(new Error(`the fake ${kind} exited (${c})`)));
+  });
+  const { port, pid } = JSON.parse(line) as { port: number; pid: number };
+  return { url: `http://127.0.0.1:${port}`, pid, proc };
+}
+
+async function setup(kind: 'ollama' | 'comfyui', models: string, env: Record<string, string> = {}) {
+  const dir = join(t.dir, String(++n));
+  const smi = join(dir, 'smi');
+  mkdirSync(smi, { recursive: true });
+  const fake = await fakeResident(kind, smi, models);
+  // The fake nvidia-smi is spawned by this process's Manager: it reads its folder from here.
+  process.env.FAKE_NVIDIA_SMI_DIR = smi;
+  const m: HeadlessManager = await startTestServer(join(dir, 'data'), {
+    AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI,
+    AGENTMGR_TELEMETRY_MS: '200',
+    AGENTMGR_VRAM_MARGIN_MB: '256',
+    AGENTMGR_RESIDENT_POLL_MS: '150',
+    [`AGENTMGR_${kind.toUpperCase()}_URL`]: fake.url,
+    ...env,
+  });
+  const { api, close }: { api: ApiClient; close: () => void } = createClient({ url: m.server.url, token: m.token });
+  cleanups.push(async () => {
+    close();
+    await m.stop({ stopAgents: true });
+  });
+  const calls = async (): Promise<unknown[]> => (await fetch(`${fake.url}/_fake/calls`)).json() as Promise<unknown[]>;
+  const busy = async (b: boolean) => fetch(`${fake.url}/_fake/busy`, { method: 'POST', body: JSON.stringify({ busy: b }) });
+  return { api, fake, calls, busy, m };
+}
+
+const gpuTask = { agent: 'ok', resources: { gpu: { count: 1, vramMB: 4000 } } };
+
+describe('residents: the AI servers beside us, freed on demand', () => {
+  it('a task needing 4 GB while Ollama holds 5.6 GB idle gets it: Ollama is asked to unload, the task starts once the memory shows free', async () => {
+    const { api, calls, fake, m } = await setup('ollama', 'llama3.1:8b=5600');
+    // Named in the account, with its model and whether it can be freed (idle: not yet, it was just seen).
+    const res = await until(
+      () => api.resources.query(),
+      (r) => r.residents.some((x) => x.kind === 'ollama' && x.state === 'ok' && x.vramMB === 5600) && (r.gpus[0]?.foreignTop.length ?? 0) > 0,
+      'Ollama read, holding 5.6 GB, in the GPU account',
+    );
+    expect(res.residents.find((x) => x.kind === 'ollama')).toMatchObject({ models: [{ name: 'llama3.1:8b', vramMB: 5600 }], pids: [fake.pid] });
+    expect(res.gpus[0]!.foreignTop[0]).toMatch(/^Ollama: llama3\.1:8b 5600 MB, idle \d+ s, can be freed once idle 60 s$/);
+    // Held by Ollama while it is not idle long enough: the reason names it.
+    const t1 = await api.tasks.submit.mutate(gpuTask);
+    const waiting = await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (x) => /Ollama: llama3\.1:8b 5600 MB/.test(x.waitingReason ?? ''),
+      'the reason to name Ollama',
+    );
+    expect(waiting.state).toBe('queued');
+    expect(await calls()).toEqual([]);
+    // Idle after 1 s: it is asked to unload, says so, and the task runs once the memory is free.
+    await api.settings.update.mutate({ residentIdleSec: 1 });
+    await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (x) => x.state === 'succeeded' || /asked Ollama to unload llama3\.1:8b \(5600 MB\)/.test(x.waitingReason ?? ''),
+      'the ask, in the reason',
+    );
+    const done = await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (x) => x.state === 'succeeded',
+      'the task to run',
+    );
+    expect(await calls()).toEqual([{ route: 'POST /api/generate', model: 'llama3.1:8b' }]);
+    expect(done.state).toBe('succeeded');
+    expect(m.services.store.events(t1.id).find((e) => e.type === 'freeing')?.data).toEqual({ resident: 'ollama', models: ['llama3.1:8b'], mb: 5600 });
+    const after = await api.resources.query();
+    expect(after.residents.find((x) => x.kind === 'ollama')).toMatchObject({ models: [], vramMB: 0 });
+  });
+
+  it('policy never: Ollama is never asked; the task waits, and the reason says why', async () => {
+    const { api, calls } = await setup('ollama', 'llama3.1:8b=5600');
+    await api.settings.update.mutate({ residentIdleSec: 0, ollamaPolicy: 'never' });
+    const t1 = await api.tasks.submit.mutate(gpuTask);
+    const x = await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (v) => /Ollama: llama3\.1:8b 5600 MB, idle \d+ s, kept loaded \(policy never\)/.test(v.waitingReason ?? ''),
+      'the reason to say it is kept loaded',
+    );
+    expect(x.state).toBe('queued');
+    // A few polls and cycles later, still nothing asked.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await calls()).toEqual([]);
+    expect((await api.tasks.get.query({ id: t1.id })).state).toBe('queued');
+    // always: asked at once.
+    await api.settings.update.mutate({ ollamaPolicy: 'always' });
+    await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (v) => v.state === 'succeeded',
+      'the task to run',
+    );
+    expect(await calls()).toHaveLength(1);
+  });
+
+  it('a busy ComfyUI is never asked to free; once its queue is empty and it has been idle, it is, with POST /free', async () => {
+    const { api, calls, busy } = await setup('comfyui', 'sdxl=6000');
+    await busy(true);
+    await api.settings.update.mutate({ residentIdleSec: 1 });
+    await until(
+      () => api.resources.query(),
+      (r) => r.residents.some((x) => x.kind === 'comfyui' && x.busy),
+      'ComfyUI seen busy',
+    );
+    const t1 = await api.tasks.submit.mutate(gpuTask);
+    await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (v) => /ComfyUI: loaded models 6000 MB, busy/.test(v.waitingReason ?? ''),
+      'the reason to say ComfyUI is busy',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await calls()).toEqual([]);
+    await busy(false);
+    await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (v) => v.state === 'succeeded',
+      'the task to run once ComfyUI freed',
+    );
+    expect(await calls()).toEqual([{ route: 'POST /free', unload_models: true, free_memory: true }]);
+  });
+
+  it('an unreachable resident is a status with a retry; its VRAM is plain foreign VRAM, and what fits still runs', async () => {
+    const { api, fake } = await setup('ollama', 'llama3.1:8b=2000');
+    await until(
+      () => api.resources.query(),
+      (r) => r.residents.some((x) => x.state === 'ok'),
+      'Ollama read',
+    );
+    // It stops answering (the process stops, its VRAM stays listed in nvidia-smi's last files).
+    fake.proc.kill('SIGSTOP');
+    cleanups.push(() => {
+      fake.proc.kill('SIGCONT');
+    });
+    const r = await until(
+      () => api.resources.query(),
+      (v) => v.residents.some((x) => x.state === 'unreachable'),
+      'Ollama unreachable',
+    );
+    expect(r.residents[0]!.message).toMatch(/no answer from http:\/\/127\.0\.0\.1:\d+\/api\/ps \(no answer within 1500 ms\); tried again in \d+ s/);
+    expect(r.residents[0]!.canFree).toBe(false);
+    expect(r.gpus[0]!.foreignMB).toBe(2400);
+    const t1 = await api.tasks.submit.mutate(gpuTask);
+    await until(
+      () => api.tasks.get.query({ id: t1.id }),
+      (v) => v.state === 'succeeded',
+      'the task that fits to run',
+    );
+  });
+
+  it('a resident URL that is not on this machine is refused, and nothing stored changes', async () => {
+    const { api } = await setup('ollama', '');
+    await expect(api.settings.update.mutate({ ollamaUrl: 'http://10.0.0.2:11434' })).rejects.toThrow(/a resident URL is http:\/\/127\.0\.0\.1:PORT/);
+    await expect(api.settings.update.mutate({ ollamaPolicy: 'sometimes' as never })).rejects.toThrow(/never, when-idle or always/);
+    expect((await api.settings.get.query()).ollamaPolicy).toBe('when-idle');
+  });
+});
