@@ -196,7 +196,7 @@ describe('the window between spawning and recording the pid', () => {
 
 describe('the double-fork escape is closed', () => {
   it.each(['exit', 'wait'])('a daemon made by fork, setsid, fork (agent that %ss) is stopped with the run', async (mode) => {
-    const s = spec(fixtureAgent('double-fork', { env: { MODE: mode } }));
+    const s = spec(fixtureAgent('double-fork', { env: { FIXTURE_MODE: mode } }));
     const dir = attemptDir(tmp.dir, s.taskId, s.attempt);
     const events: RunnerEvent[] = [];
     const h = runner.start(s, (e) => events.push(e));

@@ -122,7 +122,7 @@ describe('ProcessAgentRunner', () => {
   });
 
   it.each(['exit', 'wait'])('no grandchild survives (agent that %ss)', async (mode) => {
-    const agent = fixtureAgent('forker', { env: { MODE: mode } });
+    const agent = fixtureAgent('forker', { env: { FIXTURE_MODE: mode } });
     const r = await run(agent, {}, (h, events) => {
       if (mode === 'wait') {
         const t = setInterval(() => {
@@ -223,7 +223,7 @@ describe('ProcessAgentRunner', () => {
   });
 
   describe("processes that leave the agent's group (setsid)", () => {
-    const escaper = (mode: 'wait' | 'exit', exitAfter = '0.5') => fixtureAgent('escaper', { env: { MODE: mode, EXIT_AFTER: exitAfter } });
+    const escaper = (mode: 'wait' | 'exit', exitAfter = '0.5') => fixtureAgent('escaper', { env: { FIXTURE_MODE: mode, FIXTURE_EXIT_AFTER: exitAfter } });
     const daemonOf = (dir: string): number => Number(readFileSync(join(dir, 'artifacts', 'daemon'), 'utf8').trim());
     const seen = (events: RunnerEvent[], text: string) => events.some((e) => e.type === 'log' && e.text.includes(text));
 
