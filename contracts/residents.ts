@@ -62,3 +62,27 @@ export const ResidentViewSchema = z.object({
   freeing: z.boolean(),
 });
 export type ResidentView = z.infer<typeof ResidentViewSchema>;
+
+/**
+ * What `pause --free-vram` did: the queue is held, preemptible GPU tasks were stopped to be queued
+ * again (nothing is lost: they start over, or from their checkpoint, on resume), the others were
+ * left running, and each resident holding VRAM was asked to unload unless its policy is never.
+ */
+export const FreeVramResultSchema = z.object({
+  paused: z.literal(true),
+  requeued: z.array(z.number().int()),
+  /** GPU tasks left running, each with why (not preemptible). */
+  kept: z.array(z.object({ id: z.number().int(), why: z.string() })),
+  residents: z.array(
+    z.object({
+      kind: z.enum(RESIDENT_KINDS),
+      label: z.string(),
+      /** What it held (MB) when asked. */
+      vramMB: z.number(),
+      asked: z.boolean(),
+      /** Why it was not asked; null when it was. */
+      why: z.string().nullable(),
+    }),
+  ),
+});
+export type FreeVramResult = z.infer<typeof FreeVramResultSchema>;

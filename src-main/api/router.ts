@@ -13,6 +13,7 @@ import {
   type TaskView,
 } from '../../contracts/task.js';
 import { ProjectPatchSchema } from '../../contracts/project.js';
+import type { FreeVramResult } from '../../contracts/residents.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
 import { isTerminal } from '../core/lifecycle/states.js';
@@ -252,10 +253,17 @@ const telemetry = router({
 });
 
 const queue = router({
-  pause: mainProcedure.mutation(({ ctx }) => {
-    ctx.services.manager.setPaused(true);
-    return { paused: true };
-  }),
+  /**
+   * Holds the queue. With freeVram, also frees the GPU for the person: preemptible GPU tasks are
+   * queued again and residents asked to unload (see Manager.pauseAndFreeVram).
+   */
+  pause: mainProcedure
+    .input(z.object({ freeVram: z.boolean().optional() }).strict().optional())
+    .mutation(({ ctx, input }): { paused: true; freed?: FreeVramResult } => {
+      if (input?.freeVram) return { paused: true, freed: ctx.services.manager.pauseAndFreeVram() };
+      ctx.services.manager.setPaused(true);
+      return { paused: true };
+    }),
   resume: mainProcedure.mutation(({ ctx }) => {
     ctx.services.manager.setPaused(false);
     return { paused: false };

@@ -24,7 +24,7 @@ Commands:
   wait <id>...           wait for tasks to end (exit 0 only if all succeeded; --array ID)
   agents                 the agents there are
   status                 queue and machine at a glance
-  pause | resume         stop or restart starting new tasks
+  pause | resume         stop or restart starting new tasks (pause --free-vram: free the GPU too)
   settings [KEY=VALUE]   show or change the live settings
   project set|list       projects: weight (fair share) and quotas
   token create|list|revoke  tokens for scripts, each bound to one project
@@ -108,7 +108,13 @@ agentmgr retry --array ID [--failed]
   wait: 'agentmgr wait <id>... [--array ID] [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',
   agents: 'agentmgr agents [--json]',
   status: 'agentmgr status [--json]',
-  pause: 'agentmgr pause   (running tasks go on; no new ones start)',
+  pause: `agentmgr pause [--free-vram] [--json]
+
+Holds the queue: running tasks go on, no new ones start, nothing queued is lost.
+--free-vram also frees the GPU for you (a game, work of your own): preemptible GPU tasks are
+stopped and queued again (they get their grace to checkpoint), and Ollama, ComfyUI and
+llama-server are asked to unload their models, except a resident whose policy is never.
+Tasks that are not preemptible run to their end. \`agentmgr resume\` starts the queue again.`,
   resume: 'agentmgr resume',
   settings: `agentmgr settings [KEY=VALUE]... [--json]
 

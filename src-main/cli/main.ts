@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { ResidentView } from '../../contracts/residents.js';
+import type { FreeVramResult, ResidentView } from '../../contracts/residents.js';
 import { SETTINGS_INFO, SettingsPatchSchema, TEXT_SETTINGS, type Settings, type SettingsPatch } from '../../contracts/settings.js';
 import { ProjectNameSchema, TASK_STATES, TERMINAL_STATES, type TaskState, type TaskView } from '../../contracts/task.js';
 import { ProjectPatchSchema, type ProjectPatch, type ProjectView } from '../../contracts/project.js';
@@ -441,11 +441,17 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   pause: {
-    options: {},
+    options: { 'free-vram': { type: 'boolean' } },
     async run(api, _pos, v) {
-      const r = await api.queue.pause.mutate();
+      if (!v['free-vram']) {
+        const r = await api.queue.pause.mutate();
+        if (v.json) printJson(r);
+        else print('queue paused: running tasks go on, no new ones start (`agentmgr resume` to continue)');
+        return 0;
+      }
+      const r = await api.queue.pause.mutate({ freeVram: true });
       if (v.json) printJson(r);
-      else print('queue paused: running tasks go on, no new ones start (`agentmgr resume` to continue)');
+      else print(freeVramText(r.freed!).join('\n'));
       return 0;
     },
   },
@@ -588,6 +594,17 @@ function residentLine(r: ResidentView): string {
   const activity = r.busy ? 'busy' : r.lastActiveAt !== null ? `idle ${aboutIn(Date.now() - r.lastActiveAt)}` : 'idle';
   const free = r.freeing ? 'being asked to unload' : r.canFree ? 'can be freed' : (r.message ?? 'not freed now');
   return `${models}; ${r.vramMB} MB on the GPU; ${activity}; ${free} (policy ${r.policy})`;
+}
+
+/** What `pause --free-vram` did, a line each: the hold, the tasks queued again or kept, each resident. */
+function freeVramText(r: FreeVramResult): string[] {
+  const lines = ['queue paused: no new task starts (`agentmgr resume` to continue)'];
+  if (r.requeued.length > 0) lines.push(`queued again to free the GPU (nothing lost): ${r.requeued.map((id) => `#${id}`).join(', ')}`);
+  for (const k of r.kept) lines.push(`left running: #${k.id} (${k.why})`);
+  for (const x of r.residents)
+    lines.push(x.asked ? `${x.label}: asked to unload (${x.vramMB} MB)` : `${x.label}: not asked (${x.why}); it keeps ${x.vramMB} MB`);
+  if (r.requeued.length === 0 && r.kept.length === 0 && r.residents.length === 0) lines.push('nothing of ours or of the residents holds the GPU');
+  return lines;
 }
 
 /**

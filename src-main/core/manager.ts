@@ -22,7 +22,7 @@ import { Workflow } from './workflow/settle.js';
 import { DEFAULT_HALF_LIFE_MS, Projects } from './projects/projects.js';
 import { Estimator, type Estimate } from './eta/estimator.js';
 import type { Eta } from './eta/simulate.js';
-import type { ResidentView } from '../../contracts/residents.js';
+import type { FreeVramResult, ResidentView } from '../../contracts/residents.js';
 import type { ResidentSnapshot } from './ports.js';
 import { askMB, holderNames, residentViews, type FreePlan, type UnloadAsk } from './residents/ladder.js';
 import { DEFAULT_RESIDENT_IDLE_MS } from './scheduler/loop.js';
@@ -198,6 +198,38 @@ export class Manager {
 
   setPaused(paused: boolean): void {
     this.commands.setPaused(paused);
+  }
+
+  /**
+   * `pause --free-vram`, for a person who needs the card now (a game, a render of their own):
+   * holds the queue, stops preemptible GPU tasks so they are queued again, and asks every resident
+   * holding VRAM to unload, except those whose policy is never. Nothing queued is lost.
+   */
+  pauseAndFreeVram(): FreeVramResult {
+    this.setPaused(true);
+    const requeued: number[] = [];
+    const kept: FreeVramResult['kept'] = [];
+    for (const r of this.ledger.running()) {
+      if (!r.request.gpu || r.request.gpu.count <= 0) continue;
+      const task = this.deps.store.getTask(r.taskId);
+      if (!task || task.desired !== 'run') continue;
+      if (!task.preemptible) kept.push({ id: r.taskId, why: 'not preemptible: it runs to its end' });
+      else if (this.supervisor.yieldRun(r.taskId, 'to free the GPU (pause --free-vram)')) requeued.push(r.taskId);
+    }
+    const residents: FreeVramResult['residents'] = [];
+    for (const s of this.residentSnaps) {
+      const vramMB = Math.round([...s.perGpuMB.values()].reduce((a, b) => a + b, 0) || s.models.reduce((a, m) => a + (m.vramMB ?? 0), 0));
+      if (s.models.length === 0 && vramMB === 0) continue;
+      const why = !s.reachable ? 'it does not answer' : s.policy === 'never' ? 'its policy is never' : !s.unloadable ? 'its API cannot unload models' : null;
+      if (why === null) this.deps.residents!.unload(s.kind, null);
+      residents.push({ kind: s.kind, label: s.label, vramMB, asked: why === null, why });
+    }
+    this.deps.logger.info('paused the queue and freed the GPU', {
+      requeued,
+      kept: kept.map((k) => k.id),
+      residents: residents.filter((r) => r.asked).map((r) => r.kind),
+    });
+    return { paused: true, requeued, kept, residents };
   }
 
   hold(id: number): TaskRecord {

@@ -220,6 +220,7 @@ export class Desktop {
       },
       pause: () => this.services.manager.setPaused(true),
       resume: () => this.services.manager.setPaused(false),
+      'free-vram': () => void this.services.manager.pauseAndFreeVram(),
       quit: () => void this.quit(),
     };
     this.tray.setContextMenu(

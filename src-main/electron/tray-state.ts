@@ -31,7 +31,7 @@ export function trayTooltip(i: TrayInput): string {
 }
 
 export interface MenuItem {
-  id: 'open' | 'pause' | 'resume' | 'quit' | 'separator';
+  id: 'open' | 'pause' | 'resume' | 'free-vram' | 'quit' | 'separator';
   label?: string;
 }
 
@@ -39,6 +39,8 @@ export function trayMenu(i: TrayInput): MenuItem[] {
   return [
     { id: 'open', label: 'Open Agent Manager' },
     i.paused ? { id: 'resume', label: 'Resume queue' } : { id: 'pause', label: 'Pause queue' },
+    // For a game or work of one's own: the queue held, preemptible GPU tasks queued again, residents unloaded.
+    ...(i.vram ? [{ id: 'free-vram' as const, label: 'Pause and free the GPU' }] : []),
     { id: 'separator' },
     { id: 'quit', label: 'Quit' },
   ];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Desktop, type ElectronLike, type WindowLike } from '../../src-main/electron/desktop.js';
 import { IPC_CHANNEL, type IpcEventLike } from '../../src-main/electron/ipc-handler.js';
 import { noticeFor } from '../../src-main/electron/notifications.js';
-import { quickViewPosition, trayState, trayTooltip } from '../../src-main/electron/tray-state.js';
+import { quickViewPosition, trayMenu, trayState, trayTooltip } from '../../src-main/electron/tray-state.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
 import { startTestServer } from '../helpers/server.js';
@@ -327,6 +327,17 @@ describe('tray and notification decisions', () => {
     expect(trayTooltip({ ...base, running: 1, degraded: 'the disk is full: free some space' })).toBe(
       'Agent Manager: NOT STARTING TASKS: the disk is full: free some space · 1 running, 0 queued',
     );
+  });
+
+  it('the menu offers to pause and free the GPU only where there is one', () => {
+    expect(trayMenu({ ...base }).map((m) => m.id)).toEqual(['open', 'pause', 'separator', 'quit']);
+    expect(trayMenu({ ...base, paused: true, vram: { usedMB: 3277, totalMB: 8188 } }).map((m) => m.label ?? m.id)).toEqual([
+      'Open Agent Manager',
+      'Resume queue',
+      'Pause and free the GPU',
+      'separator',
+      'Quit',
+    ]);
   });
 
   it('the quick view opens next to the tray, inside the screen', () => {

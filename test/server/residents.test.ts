@@ -189,6 +189,70 @@ describe('residents: the AI servers beside us, freed on demand', () => {
     );
   });
 
+  it('pause --free-vram holds the queue, queues preemptible GPU tasks again, asks Ollama to unload, and loses nothing', async () => {
+    const { api, calls } = await setup('ollama', 'llama3.1:8b=2000', { AGENTMGR_MAX_CONCURRENCY: '6' });
+    await until(
+      () => api.resources.query(),
+      (r) => r.residents.some((x) => x.kind === 'ollama' && x.vramMB === 2000),
+      'Ollama read, holding 2 GB',
+    );
+    const gpu = (vramMB: number) => ({ cpu: 0.1, memoryMB: 32, gpu: { count: 1, vramMB } });
+    const batch = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 600 }, preemptible: true, resources: gpu(2000) });
+    const render = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 600 }, preemptible: false, resources: gpu(1000) });
+    const cpuOnly = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 600 }, preemptible: true, resources: { cpu: 0.1, memoryMB: 32 } });
+    for (const id of [batch.id, render.id, cpuOnly.id])
+      await until(
+        () => api.tasks.get.query({ id }),
+        (x) => x.state === 'running',
+        `task ${id} to run`,
+      );
+    const r = await api.queue.pause.mutate({ freeVram: true });
+    expect(r.freed).toEqual({
+      paused: true,
+      requeued: [batch.id],
+      kept: [{ id: render.id, why: 'not preemptible: it runs to its end' }],
+      residents: [{ kind: 'ollama', label: 'Ollama', vramMB: 2000, asked: true, why: null }],
+    });
+    expect((await api.queue.status.query()).paused).toBe(true);
+    // Queued again, its attempt ending as preempted (not failed), and held by the pause.
+    const requeued = await until(
+      () => api.tasks.get.query({ id: batch.id }),
+      (x) => x.state === 'queued',
+      'the batch task to be queued again',
+    );
+    expect(requeued.attemptList[0]).toMatchObject({
+      outcome: 'preempted',
+      reason: expect.stringMatching(/preempted to free the GPU \(pause --free-vram\); queued again/),
+    });
+    // Ollama was asked, and what it held is gone.
+    await until(
+      () => api.resources.query(),
+      (x) => x.residents.some((y) => y.kind === 'ollama' && y.models.length === 0 && y.vramMB === 0),
+      "Ollama's model to be unloaded",
+    );
+    expect(await calls()).toEqual([{ route: 'POST /api/generate', model: 'llama3.1:8b' }]);
+    // What was queued stays queued while paused; the render and the CPU task run on.
+    const later = await api.tasks.submit.mutate({ agent: 'ok', resources: gpu(500) });
+    await new Promise((res) => setTimeout(res, 600));
+    expect((await api.tasks.get.query({ id: later.id })).state).toBe('queued');
+    expect((await api.tasks.get.query({ id: render.id })).state).toBe('running');
+    expect((await api.tasks.get.query({ id: cpuOnly.id })).state).toBe('running');
+    // Resumed: all of it runs.
+    await api.queue.resume.mutate();
+    await until(
+      () => api.tasks.get.query({ id: later.id }),
+      (x) => x.state === 'succeeded',
+      'the later task to run',
+    );
+    const again = await until(
+      () => api.tasks.get.query({ id: batch.id }),
+      (x) => x.state === 'running' && x.attemptList.length === 2,
+      'the batch task to run again',
+    );
+    expect(again.attempts).toBe(2);
+    for (const id of [batch.id, render.id, cpuOnly.id]) await api.tasks.cancel.mutate({ id });
+  });
+
   it('a resident URL that is not on this machine is refused, and nothing stored changes', async () => {
     const { api } = await setup('ollama', '');
     await expect(api.settings.update.mutate({ ollamaUrl: 'http://10.0.0.2:11434' })).rejects.toThrow(/a resident URL is http:\/\/127\.0\.0\.1:PORT/);

@@ -232,20 +232,41 @@ export class Supervisor {
    * preemptGraceSec to checkpoint before SIGKILL. Its memory counts until its process group is gone.
    */
   preempt(taskId: number, plan: PreemptPlan): void {
-    const { store, clock, publisher, agents, logger, ledger } = this.deps;
+    const why = `for task ${plan.forTask} (priority ${plan.priority}; this one has ${this.deps.store.getTask(taskId)?.priority ?? 0})`;
+    if (!this.stopToRequeue(taskId, why, { by: plan.forTask, priority: plan.priority, with: plan.victims })) return;
+    this.deps.store.addEvent(
+      plan.forTask,
+      null,
+      'preempting',
+      { victim: taskId, attempt: this.deps.ledger.get(taskId)?.attempt ?? null },
+      this.deps.clock.now(),
+    );
+    this.deps.logger.info('preempted a task', { task: taskId, for: plan.forTask });
+  }
+
+  /**
+   * Stops a preemptible run so that it is queued again (its attempt ends as preempted, not
+   * failed), with its agent's grace to checkpoint: what `pause --free-vram` does to GPU tasks.
+   * Returns whether it was stopped.
+   */
+  yieldRun(taskId: number, why: string): boolean {
+    const done = this.stopToRequeue(taskId, why, { by: null, reason: why });
+    if (done) this.deps.logger.info('requeued a task to free the GPU', { task: taskId, why });
+    return done;
+  }
+
+  private stopToRequeue(taskId: number, why: string, data: Record<string, unknown>): boolean {
+    const { store, clock, publisher, agents, ledger } = this.deps;
     const run = ledger.get(taskId);
     const task = store.getTask(taskId);
-    if (!run?.handle || !task || task.desired !== 'run' || !task.preemptible) return;
-    const now = clock.now();
-    const why = `for task ${plan.forTask} (priority ${plan.priority}; this one has ${task.priority})`;
+    if (!run?.handle || !task || task.desired !== 'run' || !task.preemptible) return false;
     const t = store.setDesired(taskId, 'preempt');
-    store.addEvent(taskId, run.attempt, 'preempted', { by: plan.forTask, priority: plan.priority, with: plan.victims }, now);
-    store.addEvent(plan.forTask, null, 'preempting', { victim: taskId, attempt: run.attempt }, now);
+    store.addEvent(taskId, run.attempt, 'preempted', data, clock.now());
     this.preemptedFor.set(taskId, why);
     const graceSec = agents.get(task.agent)?.preemptGraceSec ?? 30;
     run.handle.cancel({ graceMs: graceSec * 1000, note: `preempted ${why}` });
-    logger.info('preempted a task', { task: taskId, for: plan.forTask, graceSec });
     if (t) publisher.task(t);
+    return true;
   }
 
   /** Ends that could not be recorded (the store refused) are recorded now. */
