@@ -164,9 +164,15 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await page.getByLabel('batch Weight').fill('2');
   await page.getByLabel('batch Max running').fill('4');
   await row.getByRole('button', { name: 'Save project batch' }).click();
-  await expect(page.getByText('Project batch saved')).toBeVisible();
-  const projects = JSON.parse((await s.cli(['project', 'list', '--json'])).stdout) as { name: string; weight: number; maxRunning: number | null }[];
-  expect(projects.find((p) => p.name === 'batch')).toMatchObject({ weight: 2, maxRunning: 4 });
+  // Adding the project said "saved" too: that toast may still be up beside this one.
+  await expect(page.getByText('Project batch saved').last()).toBeVisible();
+  await expect
+    .poll(async () =>
+      (JSON.parse((await s.cli(['project', 'list', '--json'])).stdout) as { name: string; weight: number; maxRunning: number | null }[]).find(
+        (p) => p.name === 'batch',
+      ),
+    )
+    .toMatchObject({ weight: 2, maxRunning: 4 });
   await shot(page, 'settings');
 });
 
