@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RESIDENT_KINDS } from './residents.js';
 import { ResourceRequestSchema } from './resources.js';
 
 export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -17,6 +18,14 @@ export const ResourceInputsSchema = z
     vramMB: z.string().min(1).optional(),
   })
   .strict();
+
+export const ResidentUseSchema = z
+  .object({
+    kind: z.enum(RESIDENT_KINDS, { error: `a resident is one of ${RESIDENT_KINDS.join(', ')}` }),
+    modelInput: z.string().min(1).optional(),
+  })
+  .strict();
+export type ResidentUse = z.infer<typeof ResidentUseSchema>;
 
 /**
  * agent.json. Every field but name and command has a default, so the smallest agent is
@@ -67,6 +76,13 @@ export const AgentManifestSchema = z
     preemptGraceSec: z.number().int().min(0).max(3600).default(30),
     resourceInputs: ResourceInputsSchema.default({}),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    /**
+     * The resident AI server its tasks drive (see residents.ts), and the input property that names
+     * the model. While such a task runs, what that server holds in VRAM counts as the task's (up to
+     * its request), the server is not asked to unload under it, and the agent is told its URL in
+     * AGENT_RESIDENT_URL; a task whose model the server reports gets its VRAM request from it.
+     */
+    resident: ResidentUseSchema.nullable().default(null),
   })
   .strict();
 export type AgentManifest = z.infer<typeof AgentManifestSchema>;
@@ -84,6 +100,7 @@ export const AgentViewSchema = z.object({
   concurrency: z.number().nullable(),
   preemptible: z.boolean(),
   preemptGraceSec: z.number(),
+  resident: ResidentUseSchema.nullable(),
   dir: z.string(),
   source: z.enum(['bundled', 'data-dir', 'extra']),
   /** What its recent successful attempts really used (95th percentile of their peaks) and the

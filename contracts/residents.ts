@@ -34,6 +34,10 @@ export const ResidentUrlSchema = z.string().refine((s) => s === '' || LOOPBACK_U
   message: 'a resident URL is http://127.0.0.1:PORT (or localhost, or [::1]) on this machine, or empty to turn it off',
 });
 
+/** Whether a loaded model is the one a task names: Ollama names a model without a tag as its ":latest". */
+export const sameModel = (loaded: string, named: string): boolean =>
+  loaded === named || (!named.includes(':') && loaded === `${named}:latest`) || (!loaded.includes(':') && named === `${loaded}:latest`);
+
 export const ResidentModelSchema = z.object({
   name: z.string(),
   /** What it holds in VRAM, as the server reports it (MB); null where the server does not say. */
@@ -56,6 +60,8 @@ export const ResidentViewSchema = z.object({
   /** What its processes hold on the GPUs now, from nvidia-smi (MB), or what it reports where they are not found. */
   vramMB: z.number(),
   pids: z.array(z.number().int()),
+  /** Our running tasks it is serving (an ollama or comfyui task): what it holds counts as theirs, and it is not unloaded under them. */
+  serving: z.array(z.number().int()),
   /** Whether its policy lets it be asked to unload now. */
   canFree: z.boolean(),
   /** An unload asked of it that telemetry has not yet shown done. */

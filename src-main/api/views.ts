@@ -101,6 +101,7 @@ export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentVi
     expectedSec: a.expectedSec,
     preemptible: a.preemptible,
     preemptGraceSec: a.preemptGraceSec,
+    resident: a.resident,
     retry: a.retry,
     concurrency: a.concurrency,
     dir: a.dir,

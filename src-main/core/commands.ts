@@ -1,5 +1,6 @@
 import type { Projects } from './projects/projects.js';
 import type { TaskSubmission } from '../../contracts/task.js';
+import type { ResidentKind } from '../../contracts/residents.js';
 import { admit, dependencyIds } from './admission/admit.js';
 import { ManagerError } from './errors.js';
 import type { Ledger } from './ledger/ledger.js';
@@ -26,6 +27,7 @@ export interface CommandDeps {
   publisher: Publisher;
   capacity: () => Capacity;
   profile: (agent: string) => LearnedProfile | null;
+  residentModelMB?: (kind: ResidentKind, model: string) => number | null;
   workflow: Workflow;
   projects: Projects;
 }
@@ -59,7 +61,14 @@ export class Commands {
     const now = this.deps.clock.now();
     const ids = dependencyIds(submissions);
     const targets = ids.length > 0 ? this.deps.store.dependencyTargets(ids) : new Map();
-    const rows = admit(submissions, { agents: this.deps.agents, capacity: this.deps.capacity(), profile: this.deps.profile, now, targets });
+    const rows = admit(submissions, {
+      agents: this.deps.agents,
+      capacity: this.deps.capacity(),
+      profile: this.deps.profile,
+      residentModelMB: this.deps.residentModelMB,
+      now,
+      targets,
+    });
     this.checkQueuedQuota(rows);
     const stored = this.deps.store.insertTasks(rows);
     for (const p of new Set(rows.map((r) => r.project ?? 'default'))) this.deps.projects.ensure(p, now);

@@ -23,9 +23,7 @@ import { DEFAULT_HALF_LIFE_MS, Projects } from './projects/projects.js';
 import { Estimator, type Estimate } from './eta/estimator.js';
 import type { Eta } from './eta/simulate.js';
 import type { FreeVramResult, ResidentView } from '../../contracts/residents.js';
-import type { ResidentSnapshot } from './ports.js';
-import { askMB, holderNames, residentViews, type FreePlan, type UnloadAsk } from './residents/ladder.js';
-import { DEFAULT_RESIDENT_IDLE_MS } from './scheduler/loop.js';
+import { ResidentDesk } from './residents/desk.js';
 
 export type { ArrayActionResult, Degraded, ManagerConfig, ManagerDeps, MoveTo };
 
@@ -52,8 +50,8 @@ export class Manager {
   readonly queries: TaskQueries;
   private unsubscribe: (() => void) | null = null;
   private unsubscribeResidents: (() => void) | null = null;
-  /** The residents as of their last poll, matched to the last telemetry. */
-  private residentSnaps: ResidentSnapshot[] = [];
+  /** The residents (Ollama, ComfyUI, llama-server) as of their last poll, matched to the last telemetry. */
+  private readonly desk: ResidentDesk;
 
   constructor(private readonly deps: ManagerDeps) {
     const { config } = deps;
@@ -66,6 +64,7 @@ export class Manager {
     this.profiles = new ProfileCache(deps.agents, deps.store);
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);
+    this.desk = new ResidentDesk({ ...deps, ledger: this.ledger, idleMs: () => config.residentIdleMs });
     this.supervisor = new Supervisor({
       ...deps,
       ledger: this.ledger,
@@ -73,6 +72,7 @@ export class Manager {
       health: this.health,
       capacity: () => this.capacity(),
       progressFlushMs: () => config.progressFlushMs,
+      residentUrl: (kind) => this.desk.url(kind),
       succeeded: (agent) => {
         this.profiles.forget(agent);
         this.estimator.forget(agent);
@@ -87,7 +87,7 @@ export class Manager {
       paused: () => this.commands.paused,
       projects: this.projects,
       preempt: (victim, plan) => this.supervisor.preempt(victim, plan),
-      residents: deps.residents ? { list: () => this.residentSnaps, unload: (ask, plan) => this.askUnload(ask, plan) } : undefined,
+      residents: this.desk.enabled ? { list: () => this.desk.list(), unload: (ask, plan) => this.desk.askUnload(ask, plan) } : undefined,
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
@@ -100,6 +100,7 @@ export class Manager {
       publisher: this.publisher,
       capacity: () => this.capacity(),
       profile: (a) => this.profile(a),
+      residentModelMB: (kind, model) => this.desk.modelVramMB(kind, model),
       workflow: this.workflow,
       projects: this.projects,
     });
@@ -125,7 +126,7 @@ export class Manager {
     this.unsubscribe = telemetry.subscribe(() =>
       this.health.guarded('telemetry', () => {
         this.ledger.observe(telemetry.current(), this.deps.clock.now());
-        this.refreshResidents();
+        this.desk.refresh();
         this.publisher.resources();
         this.loop.requestCycle();
       }),
@@ -133,11 +134,11 @@ export class Manager {
     this.unsubscribeResidents =
       this.deps.residents?.subscribe(() =>
         this.health.guarded('residents', () => {
-          this.refreshResidents();
+          this.desk.refresh();
           this.loop.requestCycle();
         }),
       ) ?? null;
-    this.refreshResidents();
+    this.desk.refresh();
     telemetry.watch(this.ledger.watchList());
     this.loop.start();
   }
@@ -216,14 +217,7 @@ export class Manager {
       if (!task.preemptible) kept.push({ id: r.taskId, why: 'not preemptible: it runs to its end' });
       else if (this.supervisor.yieldRun(r.taskId, 'to free the GPU (pause --free-vram)')) requeued.push(r.taskId);
     }
-    const residents: FreeVramResult['residents'] = [];
-    for (const s of this.residentSnaps) {
-      const vramMB = Math.round([...s.perGpuMB.values()].reduce((a, b) => a + b, 0) || s.models.reduce((a, m) => a + (m.vramMB ?? 0), 0));
-      if (s.models.length === 0 && vramMB === 0) continue;
-      const why = !s.reachable ? 'it does not answer' : s.policy === 'never' ? 'its policy is never' : !s.unloadable ? 'its API cannot unload models' : null;
-      if (why === null) this.deps.residents!.unload(s.kind, null);
-      residents.push({ kind: s.kind, label: s.label, vramMB, asked: why === null, why });
-    }
+    const residents = this.desk.freeAll();
     this.deps.logger.info('paused the queue and freed the GPU', {
       requeued,
       kept: kept.map((k) => k.id),
@@ -257,32 +251,11 @@ export class Manager {
     this.projects.ensure(name, this.deps.clock.now());
   }
 
-  /** Reads the residents against the latest telemetry, and names their processes for the explanations. */
-  private refreshResidents(): void {
-    const port = this.deps.residents;
-    if (!port) return;
-    this.residentSnaps = port.current(this.deps.telemetry.current());
-    this.ledger.setHolders(holderNames(this.residentSnaps, this.deps.clock.now(), this.deps.config.residentIdleMs ?? DEFAULT_RESIDENT_IDLE_MS));
-  }
-
-  /** The first rung of the ladder: asks a resident to unload, and says so on the waiting task. */
-  private askUnload(ask: UnloadAsk, plan: FreePlan): void {
-    const mb = Math.round(askMB(ask));
-    this.deps.residents!.unload(ask.kind, ask.models);
-    this.deps.store.addEvent(plan.forTask, null, 'freeing', { resident: ask.kind, models: ask.models, mb }, this.deps.clock.now());
-    this.deps.logger.info('asked a resident to unload, to make room for a waiting task', {
-      resident: ask.label,
-      models: ask.models ?? 'all',
-      mb,
-      task: plan.forTask,
-    });
-  }
-
   // ---- queries --------------------------------------------------------------------------------
 
   /** The AI servers beside us: what each holds, whether it may be freed now, and whether it is being. */
   residents(): ResidentView[] {
-    return residentViews(this.residentSnaps, this.deps.clock.now(), this.deps.config.residentIdleMs ?? DEFAULT_RESIDENT_IDLE_MS, this.loop.unloading());
+    return this.desk.views(this.loop.unloading());
   }
 
   /**

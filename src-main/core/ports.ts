@@ -241,6 +241,8 @@ export interface LaunchSpec {
    * not a moment: the executor never compares against the Manager's clock.
    */
   timeoutMs: number | null;
+  /** The URL of the resident server its agent drives (AGENT_RESIDENT_URL); absent or null: the agent's default. */
+  residentUrl?: string | null;
 }
 
 /**
@@ -351,6 +353,11 @@ export interface ResidentPort {
   current(node: NodeSnapshot): ResidentSnapshot[];
   /** Asks it to unload those models (null: all). Never throws; what it frees shows in telemetry. */
   unload(kind: ResidentKind, models: string[] | null): void;
+  /**
+   * What a model of that server needs in VRAM (MB), from its last poll: what it holds where the
+   * model is loaded, else an estimate from the model's size; null when the server does not know it.
+   */
+  modelVramMB?(kind: ResidentKind, model: string): number | null;
   /** Calls back after a poll that changed something; the returned function unsubscribes. */
   subscribe(listener: () => void): () => void;
 }

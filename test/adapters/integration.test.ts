@@ -71,7 +71,7 @@ describe('Manager with a real SQLite file and real subprocesses', () => {
     await settle(tasks.map((x) => x.id));
     const by = (name: string) => store.getTask(tasks[subs.findIndex((s) => s.agent === name)]!.id)!;
     expect(by('ok')).toMatchObject({ state: 'succeeded', result: { ok: true } });
-    expect(by('fail')).toMatchObject({ state: 'failed', attempts: 2, error: 'attempt 2: exit code 3' });
+    expect(by('fail')).toMatchObject({ state: 'failed', attempts: 2, error: 'attempt 2: exit code 3: about to fail' });
     expect(by('crash')).toMatchObject({ state: 'failed', error: 'attempt 1: killed by signal SIGSEGV' });
     expect(by('garbage')).toMatchObject({ state: 'succeeded', result: { survived: true } });
     expect(by('missing').state).toBe('failed');

@@ -164,6 +164,7 @@ export class MemoryTaskStore implements TaskStore {
         seq: t.seq,
         array,
         throttle: array === null ? null : t.throttle,
+        model: t.residentModel,
       });
     }
     return out;

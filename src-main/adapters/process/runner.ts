@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { outcome as resultOutcome, type RunOutcome } from '../../core/lifecycle/attempt-end.js';
 import type { AdoptResult, AdoptSpec, AgentRunner, Clock, LaunchSpec, RunHandle, RunListener, StopRequest } from '../../core/ports.js';
 import { systemClock } from '../system-clock.js';
@@ -18,6 +18,9 @@ import { Escalation } from './terminate/escalate.js';
 import { RunFamily } from './terminate/family.js';
 import { armTimeout } from './terminate/timeout.js';
 import { decodeStatus, describeEnd, notStarted, startFailed, unknownOutcome } from './result.js';
+
+/** The attempt's last stderr line, kept for an end collected again. */
+const LAST_ERROR_FILE = 'last-error';
 import { spawnAgent } from './spawn.js';
 
 export interface RunnerConfig {
@@ -378,6 +381,9 @@ class Run implements RunHandle {
       const oom = unknown ? null : detectOom(this.output.recent, { exitCode, signal, killedByUs: reason !== null });
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
+      outcome.lastError = this.output.lastStderr || null;
+      // Kept beside the log: an end collected again (the first never recorded) says the same.
+      if (outcome.lastError) writeFileSync(join(this.dir, LAST_ERROR_FILE), outcome.lastError);
       // Not saved on its own: finalize writes it into the log at once.
       this.note(
         `attempt ${this.spec.attempt} ended: ${describeEnd(outcome)}${oom ? ` (out of ${oom.kind === 'gpu' ? 'GPU' : 'host'} memory)` : ''}${collected ? ' (found on restart)' : ''}`,
@@ -389,6 +395,7 @@ class Run implements RunHandle {
       const oom = unknown ? null : detectOom('', { exitCode, signal, killedByUs: false });
       outcome.oom = oom?.kind ?? null;
       outcome.oomEvidence = oom?.evidence ?? null;
+      outcome.lastError = existsSync(join(this.dir, LAST_ERROR_FILE)) ? readFileSync(join(this.dir, LAST_ERROR_FILE), 'utf8') : null;
     }
     this.output.close();
     for (const f of ['stdout.raw', 'stderr.raw']) rmSync(join(this.dir, f), { force: true });

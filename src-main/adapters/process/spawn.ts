@@ -24,7 +24,7 @@ const WRAPPER = [
 
 /** Variables of the Manager's own that an agent must not see. */
 /** Never passed on: the API token, and an outer array's variables (ours are set below where they apply). */
-const HIDDEN_ENV = ['AGENTMGR_TOKEN', 'AGENT_ARRAY_ID', 'AGENT_ARRAY_INDEX', 'AGENT_PREEMPTIBLE', 'AGENT_PREEMPT_GRACE_SEC'];
+const HIDDEN_ENV = ['AGENTMGR_TOKEN', 'AGENT_ARRAY_ID', 'AGENT_ARRAY_INDEX', 'AGENT_PREEMPTIBLE', 'AGENT_PREEMPT_GRACE_SEC', 'AGENT_RESIDENT_URL'];
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
@@ -53,6 +53,8 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
     // Whether it may be preempted, and its time to checkpoint after SIGTERM if it is.
     AGENT_PREEMPTIBLE: spec.preemptible ? '1' : '0',
     AGENT_PREEMPT_GRACE_SEC: String(spec.agent.preemptGraceSec ?? 30),
+    // The resident server it drives, as configured in Settings (ollamaUrl, comfyuiUrl).
+    ...(spec.residentUrl ? { AGENT_RESIDENT_URL: spec.residentUrl } : {}),
     ...(spec.array ? { AGENT_ARRAY_ID: String(spec.array.id), AGENT_ARRAY_INDEX: String(spec.array.index) } : {}),
     CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
     AGENTMGR_EXIT_FILE: join(dir, EXIT_FILE),

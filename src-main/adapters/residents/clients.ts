@@ -13,6 +13,8 @@ export interface Polled {
   unloadable: boolean;
   /** Why it cannot unload, in words (llama-server not in router mode); null when it can. */
   note: string | null;
+  /** The models it has (loaded or not) and the size of each one's weights (MB), where it lists them (Ollama's /api/tags). */
+  available?: Map<string, number>;
 }
 
 export interface ResidentClient {
@@ -42,6 +44,15 @@ function parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
 const OllamaPs = z.object({
   models: z.array(z.object({ name: z.string(), model: z.string().optional(), size_vram: z.number().nonnegative(), expires_at: z.string().optional() }).loose()),
 });
+// GET /api/tags lists the models pulled, each with `size` (bytes of its weights on disk).
+const OllamaTags = z.object({ models: z.array(z.object({ name: z.string(), size: z.number().nonnegative() }).loose()) });
+
+/**
+ * What a model not yet loaded will hold in VRAM, from its weights' size: the weights, plus its
+ * KV cache and compute graph at Ollama's default context (about 15 % and half a GB more; an 8B
+ * Q4_K_M model of 4.7 GB loads as about 5.9 GB).
+ */
+export const ollamaVramEstimateMB = (weightsMB: number): number => Math.ceil(weightsMB * 1.15 + 512);
 
 export const ollama: ResidentClient = {
   kind: 'ollama',
@@ -49,7 +60,15 @@ export const ollama: ResidentClient = {
   processName: /ollama/i,
   async poll(base, timeoutMs) {
     const ps = parse(OllamaPs, await requestJson(base, 'api/ps', { timeoutMs }), 'Ollama /api/ps');
+    let available: Map<string, number> | undefined;
+    try {
+      const tags = OllamaTags.safeParse(await requestJson(base, 'api/tags', { timeoutMs }));
+      if (tags.success) available = new Map(tags.data.models.map((m) => [m.name, Math.round(m.size / MiB)]));
+    } catch {
+      // what is loaded still counts; sizes come with the next poll
+    }
     return {
+      available,
       busy: false,
       models: ps.models.map((m) => ({ name: m.name, vramMB: Math.round(m.size_vram / MiB) })),
       activity: JSON.stringify(ps.models.map((m) => [m.name, m.expires_at ?? null])),

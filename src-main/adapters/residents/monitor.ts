@@ -1,8 +1,8 @@
-import { RESIDENT_KINDS, RESIDENT_LABELS, type ResidentKind, type ResidentPolicy } from '../../../contracts/residents.js';
+import { RESIDENT_KINDS, RESIDENT_LABELS, sameModel, type ResidentKind, type ResidentPolicy } from '../../../contracts/residents.js';
 import type { NodeSnapshot } from '../../core/model/node.js';
 import type { Logger, ResidentPort, ResidentSnapshot } from '../../core/ports.js';
 import { readProcStat } from '../process/proc-stat.js';
-import { CLIENTS, type Polled, type ResidentClient } from './clients.js';
+import { CLIENTS, ollamaVramEstimateMB, type Polled, type ResidentClient } from './clients.js';
 import { ResidentHttpError } from './http-json.js';
 import { findListener, stillThere, withDescendants } from './listener.js';
 
@@ -134,6 +134,15 @@ export class ResidentMonitor implements ResidentPort {
       });
     }
     return out;
+  }
+
+  modelVramMB(kind: ResidentKind, model: string): number | null {
+    const polled = this.entries.get(kind)?.polled;
+    if (!polled) return null;
+    const loaded = polled.models.find((m) => sameModel(m.name, model));
+    if (loaded?.vramMB) return loaded.vramMB;
+    const weights = [...(polled.available ?? [])].find(([name]) => sameModel(name, model))?.[1];
+    return weights ? ollamaVramEstimateMB(weights) : null;
   }
 
   unload(kind: ResidentKind, models: string[] | null): void {

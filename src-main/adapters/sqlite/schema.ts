@@ -36,6 +36,8 @@ export const tasks = sqliteTable(
     held: integer('held').notNull().default(0),
     /** 1: it may be preempted for a higher-priority task. */
     preemptible: integer('preemptible').notNull().default(0),
+    /** The model it names on the resident server its agent drives (ollama's "model"); null for none. */
+    residentModel: text('resident_model'),
     /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
     blocked: integer('blocked').notNull().default(0),
     /** 'all' or 'any': how its dependencies combine; null for none. */

@@ -1,6 +1,7 @@
 import { DEFAULT_PROJECT, MAX_ARRAY, type TaskSubmission } from '../../../contracts/task.js';
 import { parseArraySpec } from '../../../contracts/workflow.js';
 import { ManagerError } from '../errors.js';
+import type { ResidentKind } from '../../../contracts/residents.js';
 import type { LearnedProfile } from '../model/profile.js';
 import type { NewDependency, NewTask } from '../model/task.js';
 import type { AgentCatalog, AgentSpec } from '../ports.js';
@@ -17,6 +18,8 @@ export interface AdmissionContext {
   capacity: Capacity;
   /** What the agent was learned to use (null until measured enough). */
   profile(agent: string): LearnedProfile | null;
+  /** What the resident server says a model needs in VRAM (MB), for an agent that drives one; null when it cannot say. */
+  residentModelMB?: (kind: ResidentKind, model: string) => number | null;
   now: number;
   /**
    * The stored tasks the submissions depend on, by the id given (an array's id: all its tasks);
@@ -129,6 +132,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         agent: b.agent,
         project: b.project,
         preemptible: b.preemptible,
+        residentModel: modelOf(agent, m.input),
         name: m.name ?? b.name,
         priority: b.priority,
         input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
@@ -222,10 +226,32 @@ function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionCon
   };
 }
 
+/** The model a task names on the resident server its agent drives (its input's `resident.modelInput`); null for none. */
+function modelOf(agent: AgentSpec, input: Record<string, unknown>): string | null {
+  const key = agent.resident?.modelInput;
+  const v = key ? input[key] : undefined;
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+/**
+ * An agent that drives a resident server, for a model the server knows: the VRAM that model needs
+ * there (loaded: what it holds; else estimated from its size), which says more than what the
+ * agent was learned to use across all its models.
+ */
+function modelSized(agent: AgentSpec, input: Record<string, unknown>, ctx: AdmissionContext): NewTask['request'] | null {
+  const use = agent.resident;
+  const name = modelOf(agent, input);
+  if (!use || name === null || !ctx.residentModelMB) return null;
+  const mb = ctx.residentModelMB(use.kind, name);
+  if (mb === null || !(mb > 0)) return null;
+  return { cpu: agent.resources.cpu, memoryMB: agent.resources.memoryMB, gpu: { count: agent.resources.gpu?.count || 1, vramMB: Math.ceil(mb) } };
+}
+
 function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, unknown>, index: number, where: string, ctx: AdmissionContext) {
   const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
-  const learned = resolved.pinned ? null : ctx.profile(agent.name);
-  const { request, pinned } = learned ? { request: learned.request, pinned: false } : resolved;
+  const model = resolved.pinned ? null : modelSized(agent, input, ctx);
+  const learned = resolved.pinned || model ? null : ctx.profile(agent.name);
+  const { request, pinned } = model ? { request: model, pinned: false } : learned ? { request: learned.request, pinned: false } : resolved;
   const impossible = neverFits(request, ctx.capacity);
   if (impossible)
     throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);

@@ -2,10 +2,11 @@ import type { ResourceView } from '../../../contracts/resources.js';
 import type { RunOutcome } from '../lifecycle/attempt-end.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import type { PeakSample } from '../model/profile.js';
+import type { ResidentKind } from '../../../contracts/residents.js';
 import type { RunHandle } from '../ports.js';
 import { GpuLimiter, limitsFor, type GpuLimits } from './gpu-limits.js';
 import { Readings } from './readings.js';
-import { applyKept, buildPool, type KeptResources, type Pool, type PoolConfig } from './pool.js';
+import { applyKept, buildPool, type KeptResources, type Observed, type Pool, type PoolConfig, type ResidentModel, type ResidentSpare } from './pool.js';
 
 /** A task that holds resources: being started, or running. */
 export interface ActiveRun extends RunningUsage {
@@ -45,6 +46,8 @@ export class Ledger {
   private readonly readings: Readings;
   private readonly limiter: GpuLimiter;
   private holderNames: ReadonlyMap<number, { name: string; note: string }> = new Map();
+  private residentPids = new Map<ResidentKind, ReadonlySet<number>>();
+  private residentModels = new Map<ResidentKind, readonly ResidentModel[]>();
 
   /** `config` is read live: a settings change applies at the next look. */
   constructor(private readonly config: Readonly<LedgerConfig>) {
@@ -96,6 +99,51 @@ export class Ledger {
     return this.holderNames;
   }
 
+  /** Each resident server's processes, for the tasks that drive one (see served()). */
+  setResidents(residents: readonly { kind: ResidentKind; pids: readonly number[]; models: readonly ResidentModel[] }[]): void {
+    this.residentPids = new Map(residents.map((r) => [r.kind, new Set(r.pids)]));
+    this.residentModels = new Map(residents.map((r) => [r.kind, r.models]));
+  }
+
+  /** What a resident's processes hold on each GPU in this snapshot, as nvidia-smi lists them. */
+  private residentHeld(node: NodeSnapshot, kind: ResidentKind): Map<number, number> {
+    const out = new Map<number, number>();
+    const pids = this.residentPids.get(kind);
+    if (!pids || pids.size === 0) return out;
+    for (const g of node.gpus) for (const p of g.processes ?? []) if (pids.has(p.pid)) out.set(g.index, (out.get(g.index) ?? 0) + (p.usedMB ?? 0));
+    return out;
+  }
+
+  /**
+   * On each GPU, what resident servers hold for our tasks that drive them: what nvidia-smi lists
+   * the server's processes with, up to what those tasks reserved there, counts as theirs and not
+   * as another program's (`servedMB`). Never more than either, so what is counted never falls
+   * below what is really held. What each holds beyond that (`spare`) is there for a queued task
+   * that drives it: its model may already be loaded.
+   */
+  private served(node: NodeSnapshot): { servedMB: Map<number, number>; spare: Map<ResidentKind, ResidentSpare> } {
+    const servedMB = new Map<number, number>();
+    const spare = new Map<ResidentKind, ResidentSpare>();
+    for (const kind of this.residentPids.keys()) {
+      const left = new Map<number, number>();
+      for (const [g, mb] of this.residentHeld(node, kind)) {
+        let reserved = 0;
+        for (const r of this.runs.values()) if (r.drives === kind && r.request.gpu && r.gpus.includes(g)) reserved += r.request.gpu.vramMB;
+        const credit = Math.min(mb, reserved);
+        if (credit > 0) servedMB.set(g, (servedMB.get(g) ?? 0) + credit);
+        if (mb - credit > 0) left.set(g, mb - credit);
+      }
+      if (left.size > 0) spare.set(kind, { byGpu: left, models: this.residentModels.get(kind) ?? [] });
+    }
+    return { servedMB, spare };
+  }
+
+  /** What a scheduling cycle (and the account) reads of the ledger's observations besides the snapshot (see Observed). */
+  observed(node: NodeSnapshot, now: number): Observed {
+    const { servedMB, spare } = this.served(node);
+    return { foreignMB: this.foreign(now), servedMB, residentSpare: spare, limited: this.limited(), holders: this.holderNames };
+  }
+
   /** Why each GPU over one of its limits takes no new GPU task; absent: none. */
   limited(): Map<number, string> {
     return this.limiter.limited();
@@ -111,6 +159,8 @@ export class Ledger {
       for (const g of node.gpus) {
         for (const p of g.processes ?? []) if (p.pgid === run.pgid && p.usedMB !== null) vram = (vram ?? 0) + p.usedMB;
       }
+      // A task that drives a resident server uses that server's memory, not its own.
+      if (run.drives) for (const mb of this.residentHeld(node, run.drives).values()) vram = (vram ?? 0) + mb;
       const group = node.groups?.get(run.pgid);
       run.measuredMemoryMB = group?.rssMB ?? null;
       run.peak = {
@@ -137,7 +187,7 @@ export class Ledger {
 
   /** The pool a scheduling cycle starts from: what is free now, before anything is kept. */
   pool(node: NodeSnapshot, now: number): Pool {
-    return buildPool(node, this.running(), this.config, { foreignMB: this.foreign(now), limited: this.limited(), holders: this.holderNames });
+    return buildPool(node, this.running(), this.config, this.observed(node, now));
   }
 
   /** The one published account of the machine (see ResourceViewSchema). */

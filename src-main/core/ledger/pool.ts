@@ -1,3 +1,4 @@
+import { sameModel, type ResidentKind } from '../../../contracts/residents.js';
 import type { Holder, ResourceRequest } from '../../../contracts/resources.js';
 import type { NodeSnapshot, RunningUsage } from '../model/node.js';
 import { usageRate } from '../projects/projects.js';
@@ -33,6 +34,10 @@ export interface GpuPool {
 /** What the ledger adds to a snapshot: readings reconciled over a window (readings.ts), and the GPUs over a limit (gpu-limits.ts). */
 export interface Observed {
   foreignMB?: ReadonlyMap<number, number>;
+  /** Of what other programs hold, what resident servers hold for our tasks that drive them: counted as those tasks' (see Ledger.served). */
+  servedMB?: ReadonlyMap<number, number>;
+  /** What each resident server holds on each GPU beyond that: usable by a queued task that drives it (its model may be loaded). */
+  residentSpare?: ReadonlyMap<ResidentKind, ResidentSpare>;
   limited?: ReadonlyMap<number, string>;
   /** Who holds a GPU process's memory, by pid, where it is known (a resident: "Ollama: llama3.1:8b", "idle 3 min, can be freed"). */
   holders?: ReadonlyMap<number, { name: string; note: string }>;
@@ -145,7 +150,7 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     // foreign and ours too: double counting against us, never in our favour. And what other
     // programs are listed as using is foreign whatever the GPU-wide reading says.
     const listedForeign = foreignProcs.reduce((sum, p) => sum + p.mb, 0);
-    const foreign = Math.max(0, observed.foreignMB?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign);
+    const foreign = Math.max(0, Math.max(observed.foreignMB?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign) - (observed.servedMB?.get(g.index) ?? 0));
     foreignProcs.sort((a, b) => b.mb - a.mb);
     return {
       index: g.index,
@@ -220,4 +225,47 @@ export function applyKept(pool: Pool, kept: KeptResources): void {
     g.freeMB -= mb;
   }
   pool.keptFor = kept.taskId;
+}
+
+/** A model a resident server has loaded, and what it holds (MB; null where the server does not say). */
+export interface ResidentModel {
+  name: string;
+  vramMB: number | null;
+}
+
+/** What a resident holds on each GPU beyond what our running tasks are credited with, and its loaded models. */
+export interface ResidentSpare {
+  byGpu: ReadonlyMap<number, number>;
+  models: readonly ResidentModel[];
+}
+
+/**
+ * What of a resident's spare memory is the named model's, on each GPU: all of it when that is
+ * the one model loaded, else its share by what each model holds; null when the model is not
+ * loaded or its share cannot be told (then the task's model would be loaded beside the others).
+ */
+export function modelSpare(spare: ResidentSpare, model: string): Map<number, number> | null {
+  const loaded = spare.models.find((m) => sameModel(m.name, model));
+  if (!loaded) return null;
+  if (spare.models.length === 1) return new Map(spare.byGpu);
+  const sum = spare.models.reduce((a, m) => a + (m.vramMB ?? NaN), 0);
+  if (!(sum > 0) || !loaded.vramMB) return null;
+  return new Map([...spare.byGpu].map(([g, mb]) => [g, (mb * loaded.vramMB!) / sum]));
+}
+
+/**
+ * The pool as a queued task that drives a resident server sees it: of what that server holds
+ * beyond what our running tasks are credited with, up to the task's own VRAM request, is the
+ * task's to use (the model it names may be what is loaded), not another program's.
+ */
+export function withResidentSpare(pool: Pool, spare: ReadonlyMap<number, number>, request: ResourceRequest): Pool {
+  const want = request.gpu?.vramMB ?? 0;
+  if (want <= 0) return pool;
+  return {
+    ...pool,
+    gpus: pool.gpus.map((g) => {
+      const give = Math.min(spare.get(g.index) ?? 0, want, g.foreignMB);
+      return give > 0 ? { ...g, foreignMB: g.foreignMB - give, freeMB: g.freeMB + give } : g;
+    }),
+  };
 }

@@ -20,6 +20,8 @@ export interface RunOutcome {
   notStarted?: boolean;
   /** SIGKILL had to follow SIGTERM (the grace period ran out). */
   forcefullyTerminated?: boolean;
+  /** Its last line on stderr, where it wrote one: most agents say there why they failed. */
+  lastError?: string | null;
   /** From spawn to the end, as the runner measured it (0 when it did not start or is unknown). */
   durationMs?: number;
 }
@@ -74,5 +76,5 @@ export function classifyRun(run: RunOutcome): AttemptEnd {
   if (run.oom === 'gpu') return { outcome: 'failed', reason: `out of GPU memory (${run.oomEvidence ?? 'CUDA out of memory'}; ${how})`, retryable: true };
   if (run.oom === 'host') return { outcome: 'failed', reason: `out of host memory (${run.oomEvidence ?? 'killed by the kernel'}; ${how})`, retryable: true };
   if (run.signal !== null) return { outcome: 'failed', reason: `killed by signal ${run.signal}`, retryable: true };
-  return { outcome: 'failed', reason: `exit code ${run.exitCode ?? 'unknown'}`, retryable: true };
+  return { outcome: 'failed', reason: `exit code ${run.exitCode ?? 'unknown'}${run.lastError ? `: ${run.lastError}` : ''}`, retryable: true };
 }

@@ -1,3 +1,4 @@
+import type { ResidentKind } from '../../../contracts/residents.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { GpuSnapshot, GpuStatus } from '../../../contracts/telemetry.js';
 
@@ -51,4 +52,6 @@ export interface RunningUsage {
   priority?: number;
   preemptible?: boolean;
   startedAt?: number;
+  /** The resident server its agent drives (an ollama or comfyui task): that server's VRAM up to its request is its own. */
+  drives?: ResidentKind | null;
 }

@@ -45,6 +45,8 @@ export interface TaskRecord {
   throttle: number | null;
   /** Its place within its priority: smaller starts first (its id, until moved). */
   seq: number;
+  /** The model it names on the resident server its agent drives (an ollama task's model); null for none. */
+  residentModel: string | null;
 }
 
 /** A new task's dependency: on a stored task, or on another task of the same insert (its index there). */
@@ -58,6 +60,8 @@ export type NewTask = Pick<
   project?: string;
   /** May be preempted; absent: no. */
   preemptible?: boolean;
+  /** The model it names on the resident server its agent drives; absent: none. */
+  residentModel?: string | null;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -109,6 +113,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     arrayIndex: t.array?.index ?? null,
     throttle: t.array?.throttle ?? null,
     seq: id,
+    residentModel: t.residentModel ?? null,
   };
 }
 

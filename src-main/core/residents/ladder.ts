@@ -23,6 +23,8 @@ export interface ResidentState {
   unloadable: boolean;
   /** What it holds on each GPU now (MB): its processes' readings in nvidia-smi. */
   perGpuMB: ReadonlyMap<number, number>;
+  /** Our running tasks it is serving (their agents drive it): it is never asked to unload under them. */
+  serving?: readonly number[];
 }
 
 /** One unload to ask for: some of a resident's models (all of them when `models` is null), and what it frees. */
@@ -43,6 +45,7 @@ export interface FreePlan {
 /** Whether a resident may be asked to unload now, under its policy. */
 export function mayFree(r: ResidentState, now: number, idleMs: number): boolean {
   if (!r.reachable || !r.unloadable || r.policy === 'never' || total(r.perGpuMB) <= 0) return false;
+  if (r.serving && r.serving.length > 0) return false;
   if (r.policy === 'always') return true;
   return !r.busy && (r.lastActiveAt === null || now - r.lastActiveAt >= idleMs);
 }
@@ -132,16 +135,19 @@ export function holderNames(
   const out = new Map<number, { name: string; note: string }>();
   for (const r of residents) {
     const name = r.models.length > 0 ? `${r.label}: ${r.models.map((m) => m.name).join(', ')}` : r.label;
-    const activity = r.busy ? 'busy' : r.lastActiveAt !== null ? `idle ${seconds(Math.max(0, now - r.lastActiveAt))}` : 'idle';
+    const serving = r.serving && r.serving.length > 0 ? `serving task ${r.serving.join(', ')}` : null;
+    const activity = serving ?? (r.busy ? 'busy' : r.lastActiveAt !== null ? `idle ${seconds(Math.max(0, now - r.lastActiveAt))}` : 'idle');
     const freeing = mayFree(r, now, idleMs)
       ? 'can be freed'
-      : !r.unloadable
-        ? 'its API cannot unload it'
-        : r.policy === 'never'
-          ? 'kept loaded (policy never)'
-          : r.policy === 'when-idle'
-            ? `can be freed once idle ${seconds(idleMs)}`
-            : 'cannot be freed now';
+      : serving
+        ? 'kept while it does'
+        : !r.unloadable
+          ? 'its API cannot unload it'
+          : r.policy === 'never'
+            ? 'kept loaded (policy never)'
+            : r.policy === 'when-idle'
+              ? `can be freed once idle ${seconds(idleMs)}`
+              : 'cannot be freed now';
     for (const pid of r.pids) out.set(pid, { name, note: `${activity}, ${freeing}` });
   }
   return out;
@@ -166,6 +172,7 @@ export function residentViews(
     models: r.models,
     vramMB: Math.round(total(r.perGpuMB)),
     pids: r.pids,
+    serving: [...(r.serving ?? [])],
     canFree: mayFree(r, now, idleMs),
     freeing: unloading?.asks.some((a) => a.kind === r.kind) ?? false,
   }));

@@ -35,6 +35,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
       handle: null,
       startedAt: attempt.startedAt,
       peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
+      drives: agent?.resident?.kind ?? null,
     });
     if (!agent) {
       // Its agent is gone: its fate cannot be known.

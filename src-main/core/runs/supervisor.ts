@@ -1,5 +1,6 @@
 import type { PreemptPlan } from '../scheduler/preempt.js';
 import type { AgentEvent } from '../../../contracts/agent-output.js';
+import type { ResidentKind } from '../../../contracts/residents.js';
 import type { Health } from '../health.js';
 import type { RunOutcome } from '../lifecycle/attempt-end.js';
 import { nextStep } from '../lifecycle/next-step.js';
@@ -36,6 +37,8 @@ export interface SupervisorDeps {
   progressFlushMs: () => number;
   /** An attempt of this agent succeeded: what was learned about it is out of date. */
   succeeded: (agent: string) => void;
+  /** The configured URL of a resident server, for an agent that drives it; null when that integration is off. */
+  residentUrl?: (kind: ResidentKind) => string | null;
 }
 
 /**
@@ -94,13 +97,24 @@ export class Supervisor {
       handle: null,
       startedAt: now,
       peak: noPeak(),
+      drives: agent.resident?.kind ?? null,
     };
     ledger.add(run);
     publisher.begun(begun);
     const timeoutMs = task.timeoutSec !== null ? task.timeoutSec * 1000 : null;
     const arraySpec = task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null;
     run.handle = runner.start(
-      { taskId, attempt, agent: agent as AgentSpec, input: task.input, gpus, timeoutMs, array: arraySpec, preemptible: task.preemptible },
+      {
+        taskId,
+        attempt,
+        agent: agent as AgentSpec,
+        input: task.input,
+        gpus,
+        timeoutMs,
+        array: arraySpec,
+        preemptible: task.preemptible,
+        residentUrl: agent.resident ? (this.deps.residentUrl?.(agent.resident.kind) ?? null) : null,
+      },
       this.listener(taskId, attempt),
     );
     publisher.resources();

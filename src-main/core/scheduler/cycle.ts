@@ -45,6 +45,7 @@ export function explain(
     attempts?: number;
     arrayId?: number | null;
     throttle?: number | null;
+    residentModel?: string | null;
   },
   now: number,
 ): Status | null {
@@ -53,7 +54,7 @@ export function explain(
   if (!result) return null;
   if (result.held) return result.held;
   const array = task.throttle != null ? (task.arrayId ?? null) : null;
-  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project)) ?? null;
+  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project, task.residentModel ?? null)) ?? null;
 }
 
 interface Cursor {

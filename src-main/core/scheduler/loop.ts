@@ -63,6 +63,7 @@ export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCa
     vramMarginMB: config.vramMarginMB,
     memoryMarginMB: config.memoryMarginMB,
     agentLimit: (name: string) => agents.get(name)?.concurrency ?? null,
+    drives: (name: string) => agents.get(name)?.resident?.kind ?? null,
   };
 }
 
@@ -70,7 +71,7 @@ export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCa
 export type StatusInput = Pick<
   TaskRecord,
   'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'
->;
+> & { residentModel?: string | null };
 
 const sumOf = (r: ResidentState | undefined): number => (r ? [...r.perGpuMB.values()].reduce((a, b) => a + b, 0) : 0);
 
@@ -79,7 +80,7 @@ const MAX_REASON_EVENTS = 200;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
 export function toEntry(
-  t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'>,
+  t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'> & { residentModel?: string | null },
   since: number,
 ): QueueEntry {
   const array = t.throttle !== null ? t.arrayId : null;
@@ -94,6 +95,7 @@ export function toEntry(
     seq: t.seq,
     array,
     throttle: array === null ? null : t.throttle,
+    model: t.residentModel ?? null,
   };
 }
 
@@ -197,7 +199,7 @@ export class SchedulerLoop {
       queue: this.queue,
       node: telemetry.current(),
       running,
-      observed: { foreignMB: ledger.foreign(now), limited: ledger.limited(), holders: ledger.holders() },
+      observed: ledger.observed(telemetry.current(), now),
       projects: projects ? (name) => projects.limits(name, now) : undefined,
     });
     const before = this.lastCycle;

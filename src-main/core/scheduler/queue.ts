@@ -17,19 +17,23 @@ export interface QueueEntry {
   /** Its array, when that array has a throttle (at most `throttle` of it at once); else null. */
   array: number | null;
   throttle: number | null;
+  /** The model it names on the resident server its agent drives (residency: scheduler/steps/resources.ts); null or absent for none. */
+  model?: string | null;
 }
 
 /**
  * Tasks of one agent with one request are interchangeable to the scheduler: if the first of them
  * does not fit, none does. The queue keeps them together under this key.
  */
-export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null, project = 'default'): string {
-  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}|${project}`;
+export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null, project = 'default', model: string | null = null): string {
+  // Tasks for different models of a resident are apart: one whose model is loaded may start where another may not.
+  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}|${project}${model === null ? '' : `|m${model}`}`;
   // The tasks of a throttled array are apart: once it is at its limit, only they must wait.
   return throttledArray === null ? key : `${key}|a${throttledArray}`;
 }
 
-export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array' | 'project'>): string => shapeOf(e.agent, e.request, e.array, e.project);
+export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array' | 'project' | 'model'>): string =>
+  shapeOf(e.agent, e.request, e.array, e.project, e.model ?? null);
 
 /** Queue order: higher priority first, then by place (its id, unless moved), then id. */
 export function before(a: QueueEntry, b: QueueEntry): boolean {
@@ -41,6 +45,8 @@ export interface Bucket {
   agent: string;
   project: string;
   request: ResourceRequest;
+  /** The resident model its tasks name (see QueueEntry.model); null for none. */
+  model: string | null;
   /** The throttled array its tasks belong to (null: none), and that array's limit. */
   array: number | null;
   throttle: number | null;
@@ -176,7 +182,7 @@ export class QueueIndex {
     const key = entryShape(e);
     let b = this.buckets.get(key);
     if (!b) {
-      b = { key, agent: e.agent, project: e.project, request: e.request, array: e.array, throttle: e.throttle, entries: [] };
+      b = { key, agent: e.agent, project: e.project, request: e.request, model: e.model ?? null, array: e.array, throttle: e.throttle, entries: [] };
       this.buckets.set(key, b);
     }
     return b;

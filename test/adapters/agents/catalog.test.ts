@@ -60,6 +60,6 @@ describe('FileAgentCatalog', () => {
   it('the bundled agents all load', () => {
     const c = new FileAgentCatalog([{ dir: bundledAgentsDir(), source: 'bundled' }]);
     expect(c.problems()).toEqual([]);
-    expect(c.list().map((a) => a.name)).toEqual(['demo', 'sha256', 'shell']);
+    expect(c.list().map((a) => a.name)).toEqual(['comfyui', 'demo', 'ollama', 'sha256', 'shell']);
   });
 });

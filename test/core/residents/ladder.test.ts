@@ -44,6 +44,7 @@ describe('the ladder, first rung: which resident may be asked', () => {
     ['never while it does not answer', { reachable: false }, false],
     ['never when its API cannot unload (llama-server with one model)', { unloadable: false }, false],
     ['never when it holds nothing', { perGpuMB: new Map() }, false],
+    ['never while it serves one of our tasks, whatever its policy', { serving: [7], policy: 'always' }, false],
   ])('%s', (_n, over, expected) => {
     expect(mayFree(resident(over), NOW, 60_000)).toBe(expected);
   });

@@ -29,6 +29,8 @@ export class OutputReader {
   private streams: RawStream[] = [];
   /** The end of the log, to look for out-of-memory messages when the run fails. */
   recent = '';
+  /** Its last line on stderr (trimmed, at most 300 characters), to say why a failed run failed. */
+  lastStderr = '';
 
   constructor(private readonly o: OutputReaderOptions) {}
 
@@ -81,6 +83,7 @@ export class OutputReader {
         : cutBytes > 0
           ? ` [agentmgr: ${cutBytes} more bytes of this line cut]`
           : '';
+      if (stream === 'stderr' && line.trim()) this.lastStderr = line.trim().slice(0, 300);
       if (stream === 'stderr' || cutNote) {
         add(line + cutNote + '\n');
         continue;

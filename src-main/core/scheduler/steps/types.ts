@@ -18,6 +18,8 @@ export interface CycleInput extends PoolConfig {
   reserveAfterMs: number | null;
   /** Per-agent concurrency limit, null for none. */
   agentLimit: (agent: string) => number | null;
+  /** The resident server an agent's tasks drive (see Observed.residentSpare); absent or null: none. */
+  drives?: (agent: string) => ResidentKind | null;
   /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
   queue: QueueIndex;
   node: NodeSnapshot;

@@ -1,0 +1,173 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ResourceRequest } from '../../../contracts/resources.js';
+import { Ledger, noPeak, type ActiveRun } from '../../../src-main/core/ledger/ledger.js';
+import { sameModel } from '../../../contracts/residents.js';
+import { modelSpare } from '../../../src-main/core/ledger/pool.js';
+import type { NodeSnapshot } from '../../../src-main/core/model/node.js';
+import { runCycle } from '../../../src-main/core/scheduler/cycle.js';
+import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
+import { node, rtx4060 } from '../../helpers/fakes.js';
+
+/**
+ * A task whose agent drives a resident server (an ollama or comfyui task) uses that server's
+ * memory, not its own: while it runs, what the server's processes hold up to the task's request
+ * counts as the task's; a queued one whose model is loaded may use what that model holds.
+ */
+const NOW = Date.UTC(2026, 0, 1);
+const SERVER = 200;
+const DESKTOP = 100;
+const gpu = (vramMB: number): ResourceRequest => ({ cpu: 0.1, memoryMB: 100, gpu: { count: 1, vramMB } });
+
+/** An 8 GB card: the desktop's process, and the server's holding `serverMB` (listed or not in nvidia-smi). */
+const card = (serverMB: number, desktopMB = 400, listed = true): NodeSnapshot =>
+  node({
+    gpus: [
+      rtx4060({
+        usedMB: desktopMB + serverMB,
+        freeMB: 8188 - desktopMB - serverMB,
+        processes: [
+          { pid: DESKTOP, name: 'Xorg', usedMB: desktopMB },
+          ...(listed && serverMB > 0 ? [{ pid: SERVER, name: '/usr/local/bin/ollama', usedMB: serverMB }] : []),
+        ],
+      }),
+    ],
+  });
+
+const run = (taskId: number, vramMB: number, drives: 'ollama' | null = 'ollama'): ActiveRun => ({
+  taskId,
+  agent: drives ? 'ollama' : 'render',
+  request: gpu(vramMB),
+  gpus: [0],
+  pgid: 1000 + taskId,
+  attempt: 1,
+  handle: null,
+  startedAt: NOW,
+  peak: noPeak(),
+  drives,
+});
+
+function ledgerWith(runs: ActiveRun[], models = [{ name: 'llama3.1:8b', vramMB: 5600 }]): Ledger {
+  const l = new Ledger({ vramMarginMB: 256, memoryMarginMB: 0, readingWindowMs: 0 });
+  for (const r of runs) l.add(r);
+  l.setResidents([{ kind: 'ollama', pids: [SERVER], models }]);
+  return l;
+}
+
+describe("a resident's memory, counted as the task's that drives it", () => {
+  it('while an ollama task runs, the model Ollama loaded for it is the task’s, once: not also foreign', () => {
+    const l = ledgerWith([run(1, 5600)]);
+    const n = card(5600);
+    l.observe(n, NOW);
+    const g = l.view(n, NOW).gpus[0]!;
+    expect({ foreign: g.foreignMB, ours: g.oursMB, free: g.freeMB }).toEqual({ foreign: 400, ours: 5600, free: 8188 - 400 - 5600 - 256 });
+    // What it uses is learned as the server's (the task's own process holds no GPU memory).
+    expect(l.get(1)!.peak.vramMB).toBe(5600);
+  });
+
+  it('only up to its request: more than that is the server’s own (another model, a larger context)', () => {
+    const l = ledgerWith([run(1, 4000)]);
+    const n = card(5600);
+    l.observe(n, NOW);
+    expect(l.view(n, NOW).gpus[0]!.foreignMB).toBe(400 + 1600);
+  });
+
+  it('a task that does not drive it gets no such credit; neither does memory nvidia-smi does not list for the server', () => {
+    const other = ledgerWith([run(1, 5600, null)]);
+    other.observe(card(5600), NOW);
+    expect(other.view(card(5600), NOW).gpus[0]!.foreignMB).toBe(6000);
+    const unlisted = ledgerWith([run(1, 5600)]);
+    unlisted.observe(card(5600, 400, false), NOW);
+    expect(unlisted.view(card(5600, 400, false), NOW).gpus[0]!.foreignMB).toBe(6000);
+  });
+
+  it('property: what is counted never falls below what is really held, however many tasks drive the server', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 8000 }),
+        fc.integer({ min: 0, max: 2000 }),
+        fc.array(fc.integer({ min: 1, max: 8000 }), { maxLength: 4 }),
+        fc.boolean(),
+        (serverMB, desktopMB, reservations, listed) => {
+          const l = ledgerWith(reservations.map((mb, i) => run(i + 1, mb)));
+          const n = card(serverMB, desktopMB, listed);
+          l.observe(n, NOW);
+          const g = l.view(n, NOW).gpus[0]!;
+          expect(g.foreignMB + g.oursMB).toBeGreaterThanOrEqual(desktopMB + serverMB);
+          expect(g.foreignMB).toBeGreaterThanOrEqual(desktopMB);
+        },
+      ),
+    );
+  });
+});
+
+describe('a queued task whose model is loaded', () => {
+  const entry = (id: number, model: string, vramMB: number): QueueEntry => ({
+    id,
+    agent: 'ollama',
+    project: 'default',
+    request: gpu(vramMB),
+    notBefore: null,
+    priority: 0,
+    since: NOW,
+    seq: id,
+    array: null,
+    throttle: null,
+    model,
+  });
+  const cycle = (entries: QueueEntry[], runs: ActiveRun[], models = [{ name: 'llama3.1:8b', vramMB: 5600 }]) => {
+    const l = ledgerWith(runs, models);
+    const n = card(models.reduce((a, m) => a + (m.vramMB ?? 0), 0));
+    l.observe(n, NOW);
+    const queue = new QueueIndex();
+    queue.addAll(entries, NOW);
+    return runCycle({
+      now: NOW,
+      paused: false,
+      maxConcurrency: 10,
+      reserveAfterMs: null,
+      agentLimit: () => null,
+      drives: (agent) => (agent === 'ollama' ? 'ollama' : null),
+      node: n,
+      running: l.running(),
+      vramMarginMB: 256,
+      memoryMarginMB: 0,
+      queue,
+      observed: l.observed(n, NOW),
+    });
+  };
+
+  it('starts on the memory its own model holds; a task for another model does not', () => {
+    // 8188 − 400 − 5600 − 256 = 1932 MB free: neither would fit as another program's memory.
+    expect(cycle([entry(1, 'llama3.1:8b', 5600)], []).starts.map((s) => s.taskId)).toEqual([1]);
+    expect(cycle([entry(1, 'llama3.1', 5600)], [], [{ name: 'llama3.1:latest', vramMB: 5600 }]).starts.map((s) => s.taskId)).toEqual([1]);
+    expect(cycle([entry(2, 'mistral:7b', 5600)], []).starts).toEqual([]);
+  });
+
+  it('what a running task is credited with is not given again; two loaded models share by what each holds', () => {
+    // A chat on the same model already runs with a 5600 MB request: the model's memory is taken.
+    expect(cycle([entry(2, 'llama3.1:8b', 5600)], [run(1, 5600)]).starts).toEqual([]);
+    const two = [
+      { name: 'llama3.1:8b', vramMB: 4000 },
+      { name: 'qwen2.5:1.5b', vramMB: 1500 },
+    ];
+    // 8188 − 400 − 5500 − 256 = 2032 free; qwen's share is 1500: a 3000 MB qwen task fits, a 4000 MB one does not.
+    expect(cycle([entry(1, 'qwen2.5:1.5b', 3000)], [], two).starts.map((s) => s.taskId)).toEqual([1]);
+    expect(cycle([entry(1, 'qwen2.5:1.5b', 4000)], [], two).starts).toEqual([]);
+  });
+
+  it('model names: untagged is ":latest"; a share is unknown where the server does not say what each holds', () => {
+    expect(sameModel('llama3.1:latest', 'llama3.1')).toBe(true);
+    expect(sameModel('llama3.1:8b', 'llama3.1')).toBe(false);
+    const spare = {
+      byGpu: new Map([[0, 3000]]),
+      models: [
+        { name: 'a', vramMB: null },
+        { name: 'b', vramMB: null },
+      ],
+    };
+    expect(modelSpare(spare, 'a')).toBeNull();
+    expect(modelSpare({ ...spare, models: [{ name: 'a', vramMB: null }] }, 'a')).toEqual(new Map([[0, 3000]]));
+    expect(modelSpare(spare, 'c')).toBeNull();
+  });
+});
