@@ -133,7 +133,9 @@ export class Ledger {
         if (credit > 0) servedMB.set(g, (servedMB.get(g) ?? 0) + credit);
         if (mb - credit > 0) left.set(g, mb - credit);
       }
-      if (left.size > 0) spare.set(kind, { byGpu: left, models: this.residentModels.get(kind) ?? [] });
+      // Its loaded models too where nothing is left over: the order prefers tasks for them (cycle.ts).
+      const models = this.residentModels.get(kind) ?? [];
+      if (left.size > 0 || models.length > 0) spare.set(kind, { byGpu: left, models });
     }
     return { servedMB, spare };
   }

@@ -8,6 +8,7 @@ import { chooseVictims, eligible, type PreemptPlan } from './preempt.js';
 import { askMB, chooseUnloads, mayFree, type FreePlan } from '../residents/ladder.js';
 import { shapeOf, type Bucket, type QueueEntry } from './queue.js';
 import { combine, waitAt, type Status } from './status.js';
+import { sameModel } from '../../../contracts/residents.js';
 import type { CycleInput, StepContext } from './steps/types.js';
 
 export type { CycleInput };
@@ -62,6 +63,28 @@ interface Cursor {
   pos: number;
   /** Its project's fair-share rank when it was pushed (0 without fair share). */
   rank: number;
+  /** Its model is loaded in the resident server its agent drives (and it may go first for that). */
+  warm: boolean;
+}
+
+/** How long a task whose model is not loaded may be passed by ones whose model is (default 2 min). */
+export const DEFAULT_RESIDENCY_BOUND_MS = 120_000;
+
+/**
+ * Residency-aware order: a task whose model its resident server has loaded skips that model's
+ * load (5–30 s), so among tasks equal in priority and fair share it goes first; but a task that
+ * has waited past the bound is passed no more (it counts as warm), so nothing starves.
+ */
+function warmth(input: CycleInput): (b: Bucket, e: QueueEntry) => boolean {
+  const bound = input.residencyBoundMs ?? DEFAULT_RESIDENCY_BOUND_MS;
+  const spare = input.observed?.residentSpare;
+  if (!spare || spare.size === 0 || !input.drives) return () => false;
+  return (b, e) => {
+    if (input.now - e.since >= bound) return true;
+    const kind = b.model !== null ? input.drives!(b.agent) : null;
+    const held = kind ? spare.get(kind) : undefined;
+    return held !== undefined && b.model !== null && held.models.some((m) => sameModel(m.name, b.model!));
+  };
 }
 
 const DEFAULT_PIPELINE = schedulingPipeline();
@@ -82,14 +105,19 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null, preempt: null, free: null };
   const starts: Placement[] = [];
   const rank = (b: Bucket): number => (pipeline.rank ? pipeline.rank(b.project, ctx) : 0);
-  // Priority first; within one, the project furthest below its share; then queue order.
+  const warm = warmth(input);
+  // Priority first; within one, the project furthest below its share; then a task whose model is
+  // loaded (within its bound); then queue order.
   const heads = new Heap<Cursor>((x, y) => {
     const a = x.bucket.entries[x.pos]!;
     const b = y.bucket.entries[y.pos]!;
-    if (a.priority !== b.priority || x.rank === y.rank) return pipeline.score(a, b);
-    return x.rank < y.rank;
+    if (a.priority !== b.priority) return pipeline.score(a, b);
+    if (x.rank !== y.rank) return x.rank < y.rank;
+    if (x.warm !== y.warm) return x.warm;
+    return pipeline.score(a, b);
   });
-  for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push({ bucket: b, pos: 0, rank: rank(b) });
+  const cursor = (bucket: Bucket, pos: number): Cursor => ({ bucket, pos, rank: rank(bucket), warm: warm(bucket, bucket.entries[pos]!) });
+  for (const b of input.queue.shapes()) if (b.entries.length > 0) heads.push(cursor(b, 0));
   const waiting: { bucket: Bucket; head: QueueEntry }[] = [];
   let kept: KeptResources | null = null;
   for (let cur = heads.pop(); cur; cur = heads.pop()) {
@@ -118,7 +146,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     }
     pipeline.bind(entry, placed.gpus, ctx);
     starts.push({ taskId: entry.id, entry, gpus: placed.gpus });
-    if (cur.pos + 1 < cur.bucket.entries.length) heads.push({ bucket: cur.bucket, pos: cur.pos + 1, rank: rank(cur.bucket) });
+    if (cur.pos + 1 < cur.bucket.entries.length) heads.push(cursor(cur.bucket, cur.pos + 1));
   }
   // The ladder: idle residents first; preemption only for a task they cannot (or not yet) make room for.
   const free = planFreeing(input, ctx, pipeline, waiting, kept);

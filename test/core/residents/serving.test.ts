@@ -156,6 +156,21 @@ describe('a queued task whose model is loaded', () => {
     expect(cycle([entry(1, 'qwen2.5:1.5b', 4000)], [], two).starts).toEqual([]);
   });
 
+  it('residency-aware order: among equals, a task whose model is loaded goes first, until the other has waited past the bound', () => {
+    // 8188 − 400 − 2000 (llama loaded) − 256 = 5532 MB free: room for one of the two, not both.
+    const cold = { ...entry(1, 'mistral:7b', 5000), since: NOW - 30_000 };
+    const hot = { ...entry(2, 'llama3.1:8b', 5600), since: NOW - 1_000 };
+    // The cold one is older, so first in queue order; but the loaded model skips a load.
+    const first = cycle([cold, hot], [], [{ name: 'llama3.1:8b', vramMB: 2000 }]);
+    expect(first.starts.map((x) => x.taskId)).toEqual([2]);
+    // Waited past the bound (2 min): it is passed no more.
+    const starved = cycle([{ ...cold, since: NOW - 121_000 }, hot], [], [{ name: 'llama3.1:8b', vramMB: 2000 }]);
+    expect(starved.starts.map((x) => x.taskId)).toEqual([1]);
+    // Priority still comes first.
+    const urgent = cycle([{ ...cold, priority: 5 }, hot], [], [{ name: 'llama3.1:8b', vramMB: 2000 }]);
+    expect(urgent.starts.map((x) => x.taskId)).toEqual([1]);
+  });
+
   it('model names: untagged is ":latest"; a share is unknown where the server does not say what each holds', () => {
     expect(sameModel('llama3.1:latest', 'llama3.1')).toBe(true);
     expect(sameModel('llama3.1:8b', 'llama3.1')).toBe(false);

@@ -20,6 +20,8 @@ export interface CycleInput extends PoolConfig {
   agentLimit: (agent: string) => number | null;
   /** The resident server an agent's tasks drive (see Observed.residentSpare); absent or null: none. */
   drives?: (agent: string) => ResidentKind | null;
+  /** How long a task whose model is not loaded may be passed by ones whose model is (see cycle.ts); absent: 2 min. */
+  residencyBoundMs?: number;
   /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
   queue: QueueIndex;
   node: NodeSnapshot;
