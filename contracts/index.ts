@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './settings.js';
 export * from './workflow.js';
 export * from './project.js';
+export * from './person.js';

@@ -51,11 +51,35 @@ export const SettingsSchema = z
     llamacppPolicy: ResidentPolicySchema,
     /** A resident under when-idle is unloaded only after this long without activity. */
     residentIdleSec: z.number().int().min(0).max(86_400),
+    /** Game mode (core/person/yield.ts): the programs that take the GPU, comma-separated globs; empty: off. */
+    gameModePrograms: z
+      .string()
+      .max(2000, 'at most 2000 characters of patterns')
+      .refine((s) => s.split(',').every((p) => p.trim() === '' || /^[A-Za-z0-9_.*?\-]+$/.test(p.trim())), {
+        message: 'program patterns are names with * and ? (like steam_app_*, *.exe), separated by commas',
+      }),
+    /** Game and focus mode hold GPU tasks below this priority (0: none held; 101: all). */
+    gameModeBelowPriority: z.number().int().min(-1000).max(1001),
+    /** Game mode ends this long after the last game exits. */
+    gameModeExitSec: z.number().int().min(0).max(3600),
+    /** Game mode also frees the GPU when it begins: preemptible GPU tasks below the threshold queued again, residents unloaded. */
+    gameModeFreeVram: z.boolean(),
   })
   .strict();
 
+/** What game mode looks for unless changed: Steam games (its launcher's reaper), gamescope, and Windows games under Wine or Proton. */
+export const DEFAULT_GAME_PROGRAMS = 'steam_app_*, gamescope, *.exe';
+
 /** The settings that are text, not numbers (the CLI and the UI pass them as typed). */
-export const TEXT_SETTINGS = new Set<keyof Settings>(['ollamaUrl', 'ollamaPolicy', 'comfyuiUrl', 'comfyuiPolicy', 'llamacppUrl', 'llamacppPolicy']);
+export const TEXT_SETTINGS = new Set<keyof Settings>([
+  'ollamaUrl',
+  'ollamaPolicy',
+  'comfyuiUrl',
+  'comfyuiPolicy',
+  'llamacppUrl',
+  'llamacppPolicy',
+  'gameModePrograms',
+]);
 export type Settings = z.infer<typeof SettingsSchema>;
 export const SettingsPatchSchema = SettingsSchema.partial();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
@@ -106,5 +130,18 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   residentIdleSec: {
     label: 'Residents idle after (s)',
     help: 'A resident under when-idle is asked to unload only after this long without activity (0–86400, default 60).',
+  },
+  gameModePrograms: {
+    label: 'Game mode: programs',
+    help: 'While one of these runs, GPU tasks below the priority below wait. Names with * and ?, comma-separated (default steam_app_*, gamescope, *.exe); empty turns game mode off.',
+  },
+  gameModeBelowPriority: {
+    label: 'Game and focus mode: hold GPU tasks below priority',
+    help: 'GPU tasks with a lower priority wait while a game runs or focus mode is on; higher ones and CPU tasks go on (default 10).',
+  },
+  gameModeExitSec: { label: 'Game mode: ends after (s)', help: 'How long after the last game exits GPU work resumes (0–3600, default 30).' },
+  gameModeFreeVram: {
+    label: 'Game mode: free the GPU when a game starts',
+    help: 'true: preemptible GPU tasks below the threshold are queued again and residents asked to unload; false (default): they finish.',
   },
 };

@@ -197,6 +197,8 @@ export const SchedulingStatusSchema = z.object({
   kept: z.object({ taskId: z.number().int(), afterMs: z.number() }).optional(),
   /** Running tasks being preempted to make room for this one. */
   preempting: z.array(z.number().int()).optional(),
+  /** person: what the GPU is yielded to (game mode, focus mode), in words. */
+  yielding: z.object({ by: z.enum(['game', 'focus']), reason: z.string() }).optional(),
   /** Residents (Ollama, ComfyUI, llama.cpp) asked to unload to make room for this one, and what that frees (MB). */
   freeing: z.array(z.object({ label: z.string(), models: z.array(z.string()), mb: z.number() })).optional(),
   /** dependencies: what it still waits for (the first few), and how many more. */

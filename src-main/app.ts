@@ -11,7 +11,8 @@ import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
-import { SettingsPatchSchema, type Settings } from '../contracts/settings.js';
+import { DEFAULT_GAME_PROGRAMS, SettingsPatchSchema, type Settings } from '../contracts/settings.js';
+import { GameWatch } from './adapters/person/game-watch.js';
 import type { LiveSetting, ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
@@ -82,6 +83,9 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       ) as ResidentConfig;
     const residents = new ResidentMonitor(residentConfig(kept), { logger, pollMs: options.residentPollMs });
     let residentSettings = residentConfig(kept);
+    // Game mode: the person's programs that take the GPU.
+    let gamePrograms = kept.gameModePrograms ?? DEFAULT_GAME_PROGRAMS;
+    const games = new GameWatch(gamePrograms, { intervalMs: options.gameWatchMs });
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
@@ -94,8 +98,12 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       events: bus,
       logger,
       residents,
+      person: games,
       config: {
         residentIdleMs: (kept.residentIdleSec ?? 60) * 1000,
+        yieldBelowPriority: kept.gameModeBelowPriority ?? 10,
+        gameModeExitMs: (kept.gameModeExitSec ?? 30) * 1000,
+        gameModeFreeVram: kept.gameModeFreeVram ?? false,
         maxConcurrency: pick('maxConcurrency', options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores)),
         vramMarginMB: pick('vramMarginMB', options.vramMarginMB),
         memoryMarginMB: options.memoryMarginMB,
@@ -110,6 +118,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     });
     manager.start();
     residents.start();
+    games.start();
     const gpuLimits = () => manager.config.gpuLimits ?? gpuLimitsAtStart;
     // Resource history and the live stream of samples for the charts.
     const history = new TelemetryHistory({
@@ -166,6 +175,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           llamacppUrl: residentSettings.llamacpp.url,
           llamacppPolicy: residentSettings.llamacpp.policy,
           residentIdleSec: Math.round((manager.config.residentIdleMs ?? 60_000) / 1000),
+          gameModePrograms: gamePrograms,
+          gameModeBelowPriority: manager.config.yieldBelowPriority ?? 10,
+          gameModeExitSec: Math.round((manager.config.gameModeExitMs ?? 30_000) / 1000),
+          gameModeFreeVram: manager.config.gameModeFreeVram ?? false,
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
@@ -188,6 +201,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             llamacppUrl: _lu,
             llamacppPolicy: _lp,
             residentIdleSec,
+            gameModePrograms,
+            gameModeBelowPriority,
+            gameModeExitSec,
+            gameModeFreeVram,
             ...rest
           } = patch;
           residentSettings = residentConfig(next);
@@ -208,14 +225,19 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             ...(usageHalfLifeSec !== undefined ? { usageHalfLifeMs: usageHalfLifeSec * 1000 } : {}),
             ...(preemptMinRunSec !== undefined ? { preemptMinRunMs: preemptMinRunSec * 1000 } : {}),
             ...(residentIdleSec !== undefined ? { residentIdleMs: residentIdleSec * 1000 } : {}),
+            ...(gameModeBelowPriority !== undefined ? { yieldBelowPriority: gameModeBelowPriority } : {}),
+            ...(gameModeExitSec !== undefined ? { gameModeExitMs: gameModeExitSec * 1000 } : {}),
+            ...(gameModeFreeVram !== undefined ? { gameModeFreeVram } : {}),
             ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}),
           });
+          if (gameModePrograms !== undefined) games.setPatterns((gamePrograms = gameModePrograms));
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);
           logger.info('settings changed', patch);
           return this.get();
         },
       },
       close: (opts) => {
+        games.stop();
         residents.stop();
         manager.stop(opts);
         telemetry.stop();

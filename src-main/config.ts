@@ -32,6 +32,8 @@ export interface ServeOptions {
   residentUrls: Partial<Record<'ollama' | 'comfyui' | 'llamacpp', string>>;
   /** How often each resident is polled. */
   residentPollMs: number;
+  /** How often game mode looks for the person's programs. */
+  gameWatchMs: number;
   /** Which of the live settings were given by a flag or the environment (they win over saved ones). */
   explicit: ReadonlySet<LiveSetting>;
 }
@@ -81,5 +83,6 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
       }),
     ),
     residentPollMs: int('AGENTMGR_RESIDENT_POLL_MS', env.AGENTMGR_RESIDENT_POLL_MS, 50, 600_000) ?? 2000,
+    gameWatchMs: int('AGENTMGR_GAME_WATCH_MS', env.AGENTMGR_GAME_WATCH_MS, 50, 600_000) ?? 2000,
   };
 }

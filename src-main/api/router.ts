@@ -13,6 +13,7 @@ import {
   type TaskView,
 } from '../../contracts/task.js';
 import { ProjectPatchSchema } from '../../contracts/project.js';
+import { FocusInputSchema } from '../../contracts/person.js';
 import type { FreeVramResult } from '../../contracts/residents.js';
 import { SettingsPatchSchema } from '../../contracts/settings.js';
 import { HistoryRangeSchema } from '../../contracts/telemetry.js';
@@ -268,14 +269,32 @@ const queue = router({
     ctx.services.manager.setPaused(false);
     return { paused: false };
   }),
-  /** The queue's pause state, whenever it changes (from any client). */
+  /**
+   * Focus mode: the GPU yielded to the person by hand, for good (until turned off) or for
+   * `forSec`; GPU tasks below the game-mode threshold wait (see gameModeBelowPriority).
+   */
+  focus: mainProcedure.input(FocusInputSchema).mutation(({ ctx, input }) => ({
+    yielding: ctx.services.manager.setFocus(input.on, input.forSec !== undefined ? input.forSec * 1000 : undefined),
+  })),
+  /** The queue's pause state and what the GPU is yielded to, whenever either changes (from any client). */
   changes: procedure.subscription(async function* ({ ctx, signal }) {
-    yield* ctx.services.events.stream((e) => (e.type === 'queue' ? { paused: e.paused } : undefined), signal);
+    const { manager } = ctx.services;
+    yield* ctx.services.events.stream(
+      (e) =>
+        e.type === 'queue'
+          ? { paused: e.paused, yielding: manager.yielding() }
+          : e.type === 'yielding'
+            ? { paused: manager.isPaused(), yielding: e.yielding }
+            : undefined,
+      signal,
+    );
   }),
   status: procedure.query(({ ctx }) => {
     const { manager } = ctx.services;
     return {
       paused: manager.isPaused(),
+      /** What the GPU is yielded to (game mode, focus mode): GPU tasks below its priority wait; null: nothing. */
+      yielding: manager.yielding(),
       counts: manager.queries.counts(),
       running: manager.running().length,
       queued: manager.queueLength(),

@@ -25,6 +25,7 @@ Commands:
   agents                 the agents there are
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks (pause --free-vram: free the GPU too)
+  focus on|off|for 1h    leave the GPU to you: GPU tasks below the game-mode priority wait
   settings [KEY=VALUE]   show or change the live settings
   project set|list       projects: weight (fair share) and quotas
   token create|list|revoke  tokens for scripts, each bound to one project
@@ -116,6 +117,13 @@ stopped and queued again (they get their grace to checkpoint), and Ollama, Comfy
 llama-server are asked to unload their models, except a resident whose policy is never.
 Tasks that are not preemptible run to their end. \`agentmgr resume\` starts the queue again.`,
   resume: 'agentmgr resume',
+  focus: `agentmgr focus [on | off | for DURATION] [--json]
+
+Focus mode leaves the GPU to you: while it is on, GPU tasks below the priority in
+gameModeBelowPriority (default 10) wait; CPU tasks and more urgent ones go on, and what runs
+is left to finish (\`agentmgr pause --free-vram\` frees the GPU now). \`focus for 1h\` (also 30m,
+90s, 1h30m, 2d) ends by itself; \`focus\` alone says what holds GPU work now. Game mode holds the
+same way by itself while one of gameModePrograms runs (see \`agentmgr settings\`).`,
   settings: `agentmgr settings [KEY=VALUE]... [--json]
 
 Without arguments, shows the live settings. With KEY=VALUE, changes them at once (kept across

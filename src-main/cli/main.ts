@@ -422,6 +422,7 @@ const COMMANDS: Record<string, Command> = {
         print(
           `Estimate: the queue is done in ${aboutIn(new Date(e.drainsAt).getTime() - Date.now())}${e.withoutEstimate > 0 ? ` (${e.withoutEstimate} task(s) without an estimate: see \`agentmgr show ID\`)` : ''}`,
         );
+      if (q.yielding) print(`Held:    ${q.yielding.reason}`);
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);
       print(
         `CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`,
@@ -452,6 +453,22 @@ const COMMANDS: Record<string, Command> = {
       const r = await api.queue.pause.mutate({ freeVram: true });
       if (v.json) printJson(r);
       else print(freeVramText(r.freed!).join('\n'));
+      return 0;
+    },
+  },
+  focus: {
+    options: {},
+    async run(api, pos, v) {
+      const forSec = focusArgs(pos);
+      const r =
+        forSec === 'status'
+          ? { yielding: (await api.queue.status.query()).yielding }
+          : await api.queue.focus.mutate(forSec === 'off' ? { on: false } : forSec === 'on' ? { on: true } : { on: true, forSec });
+      if (v.json) return (printJson(r), 0);
+      const y = r.yielding;
+      if (forSec === 'status') print(y === null ? 'nothing holds GPU work: GPU tasks start as they fit' : `held: ${y.reason}`);
+      else if (forSec === 'off') print(y === null ? 'focus mode off: GPU tasks start as they fit' : `focus mode off; ${y.reason} still holds`);
+      else print(`focus mode on: ${y?.reason ?? 'nothing holds (it may have ended already)'}`);
       return 0;
     },
   },
@@ -588,6 +605,21 @@ const NULLABLE = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 const NONE = new Set(['none', 'off', 'null']);
 
 /** "llama3.1:8b 5600 MB, idle 3 min, can be freed (policy when-idle)", or why it is not read. */
+/** `focus on`, `focus off`, `focus for 1h` (s, m, min, h, d; `1h30m`), or `focus` alone (where it stands). */
+function focusArgs(pos: readonly string[]): 'on' | 'off' | 'status' | number {
+  const usage = 'say `agentmgr focus on`, `agentmgr focus off`, or `agentmgr focus for 1h` (also 30m, 90s, 1h30m)';
+  if (pos.length === 0) return 'status';
+  if (pos.length === 1 && (pos[0] === 'on' || pos[0] === 'off')) return pos[0];
+  if (pos[0] !== 'for' || pos.length !== 2) throw new CliError(`focus ${pos.join(' ')}: ${usage}`, 2);
+  const parts = [...pos[1]!.matchAll(/(\d+(?:\.\d+)?)(s|min|m|h|d)/gi)];
+  const unit: Record<string, number> = { s: 1, m: 60, min: 60, h: 3600, d: 86_400 };
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== pos[1]!.replace(/\s+/g, ''))
+    throw new CliError(`focus for ${pos[1]}: not a duration; ${usage}`, 2);
+  const sec = Math.round(parts.reduce((a, p) => a + Number(p[1]) * unit[p[2]!.toLowerCase()]!, 0));
+  if (sec < 1 || sec > 7 * 86_400) throw new CliError(`focus for ${pos[1]}: give between 1 s and 7 days`, 2);
+  return sec;
+}
+
 function residentLine(r: ResidentView): string {
   if (r.state !== 'ok') return `${r.state} at ${r.url}: ${r.message ?? ''} (its VRAM counts as any other program's)`;
   const models = r.models.length > 0 ? r.models.map((m) => `${m.name}${m.vramMB !== null ? ` ${m.vramMB} MB` : ''}`).join(', ') : 'no model loaded';
@@ -629,8 +661,8 @@ function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): Settings
       else gpus[one[2]!] = own;
       raw.gpuLimits = gpus;
     } else if (key === 'gpuLimits') throw new CliError("set one GPU's limit as gpuMaxUtilPct.1=80 (or gpuMaxTempC.1, gpuMaxPowerW.1; none removes it)", 2);
-    else if (key === 'desktopNotifications') raw[key] = value === 'true' ? true : value === 'false' ? false : value;
-    else if (TEXT_SETTINGS.has(key as keyof Settings)) raw[key] = key.endsWith('Url') && NONE.has(value) ? '' : value;
+    else if (key === 'desktopNotifications' || key === 'gameModeFreeVram') raw[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (TEXT_SETTINGS.has(key as keyof Settings)) raw[key] = (key.endsWith('Url') || key === 'gameModePrograms') && NONE.has(value) ? '' : value;
     else raw[key] = NULLABLE.has(key) && NONE.has(value) ? null : number(value);
   }
   const parsed = SettingsPatchSchema.safeParse(raw);

@@ -1,8 +1,14 @@
 import type { GpuLimits } from '../../contracts/settings.js';
-import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, ResidentPort, TaskStore, TelemetrySource } from './ports.js';
+import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, PersonPort, ResidentPort, TaskStore, TelemetrySource } from './ports.js';
 
 export interface ManagerConfig {
   maxConcurrency: number;
+  /** Game and focus mode: GPU tasks below this priority wait (default 10). */
+  yieldBelowPriority?: number;
+  /** Game mode ends this long after the last game was seen (default 30 s). */
+  gameModeExitMs?: number;
+  /** Game mode also frees the GPU when it begins (preemptible GPU tasks below the threshold queued again, residents unloaded). */
+  gameModeFreeVram?: boolean;
   vramMarginMB: number;
   memoryMarginMB: number;
   /** Progress updates are written at most this often per task. */
@@ -38,4 +44,6 @@ export interface ManagerDeps {
   config: ManagerConfig;
   /** The AI servers beside us, as residents that can be asked to free VRAM; absent: none. */
   residents?: ResidentPort;
+  /** The person's programs that take the GPU (game mode); absent: none are looked for. */
+  person?: PersonPort;
 }

@@ -24,6 +24,8 @@ import { Estimator, type Estimate } from './eta/estimator.js';
 import type { Eta } from './eta/simulate.js';
 import type { FreeVramResult, ResidentView } from '../../contracts/residents.js';
 import { ResidentDesk } from './residents/desk.js';
+import { PersonDesk } from './person/desk.js';
+import type { YieldingView } from '../../contracts/person.js';
 
 export type { ArrayActionResult, Degraded, ManagerConfig, ManagerDeps, MoveTo };
 
@@ -52,6 +54,8 @@ export class Manager {
   private unsubscribeResidents: (() => void) | null = null;
   /** The residents (Ollama, ComfyUI, llama-server) as of their last poll, matched to the last telemetry. */
   private readonly desk: ResidentDesk;
+  /** Game mode and focus mode: the GPU yielded to the person. */
+  private readonly person: PersonDesk;
 
   constructor(private readonly deps: ManagerDeps) {
     const { config } = deps;
@@ -65,6 +69,18 @@ export class Manager {
     this.health = new Health(deps);
     this.publisher = new Publisher({ ...deps, ledger: this.ledger }, () => config.resourcesEveryMs ?? 900);
     this.desk = new ResidentDesk({ ...deps, ledger: this.ledger, idleMs: () => config.residentIdleMs });
+    this.person = new PersonDesk({
+      ...deps,
+      config: () => ({ belowPriority: config.yieldBelowPriority, exitMs: config.gameModeExitMs, freeVram: config.gameModeFreeVram }),
+      changed: () => {
+        this.estimator.queueChanged();
+        this.loop.requestCycle();
+      },
+      freeVram: (below) => {
+        this.freeGpu((r) => (r.priority ?? 0) < below, 'for game mode');
+        this.desk.freeAll();
+      },
+    });
     this.supervisor = new Supervisor({
       ...deps,
       ledger: this.ledger,
@@ -88,11 +104,12 @@ export class Manager {
       projects: this.projects,
       preempt: (victim, plan) => this.supervisor.preempt(victim, plan),
       residents: this.desk.enabled ? { list: () => this.desk.list(), unload: (ask, plan) => this.desk.askUnload(ask, plan) } : undefined,
+      person: () => this.person.hold(),
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
     this.publisher.watch((t) => this.workflow.changed(t));
-    this.estimator = new Estimator({ ...deps, ledger: this.ledger, loop: this.loop, paused: () => this.commands.paused });
+    this.estimator = new Estimator({ ...deps, ledger: this.ledger, loop: this.loop, paused: () => this.commands.paused, person: () => this.person.hold() });
     this.commands = new Commands({
       ...deps,
       loop: this.loop,
@@ -140,6 +157,7 @@ export class Manager {
       ) ?? null;
     this.desk.refresh();
     telemetry.watch(this.ledger.watchList());
+    this.person.start();
     this.loop.start();
   }
 
@@ -152,6 +170,7 @@ export class Manager {
     this.unsubscribe = null;
     this.unsubscribeResidents?.();
     this.unsubscribeResidents = null;
+    this.person.stop();
     this.health.stop();
     this.publisher.stop();
     this.supervisor.stop(opts.stopAgents ?? false);
@@ -208,15 +227,7 @@ export class Manager {
    */
   pauseAndFreeVram(): FreeVramResult {
     this.setPaused(true);
-    const requeued: number[] = [];
-    const kept: FreeVramResult['kept'] = [];
-    for (const r of this.ledger.running()) {
-      if (!r.request.gpu || r.request.gpu.count <= 0) continue;
-      const task = this.deps.store.getTask(r.taskId);
-      if (!task || task.desired !== 'run') continue;
-      if (!task.preemptible) kept.push({ id: r.taskId, why: 'not preemptible: it runs to its end' });
-      else if (this.supervisor.yieldRun(r.taskId, 'to free the GPU (pause --free-vram)')) requeued.push(r.taskId);
-    }
+    const { requeued, kept } = this.freeGpu(() => true, '(pause --free-vram)');
     const residents = this.desk.freeAll();
     this.deps.logger.info('paused the queue and freed the GPU', {
       requeued,
@@ -224,6 +235,30 @@ export class Manager {
       residents: residents.filter((r) => r.asked).map((r) => r.kind),
     });
     return { paused: true, requeued, kept, residents };
+  }
+
+  /** Stops the running GPU tasks `which` picks that are preemptible, to be queued again; names those left running. */
+  private freeGpu(which: (r: RunningUsage) => boolean, why: string): Pick<FreeVramResult, 'requeued' | 'kept'> {
+    const requeued: number[] = [];
+    const kept: FreeVramResult['kept'] = [];
+    for (const r of this.ledger.running()) {
+      if (!r.request.gpu || r.request.gpu.count <= 0 || !which(r)) continue;
+      const task = this.deps.store.getTask(r.taskId);
+      if (!task || task.desired !== 'run') continue;
+      if (!task.preemptible) kept.push({ id: r.taskId, why: 'not preemptible: it runs to its end' });
+      else if (this.supervisor.yieldRun(r.taskId, `to free the GPU ${why}`)) requeued.push(r.taskId);
+    }
+    return { requeued, kept };
+  }
+
+  /** Focus mode (`agentmgr focus on|off|for 1h`): GPU tasks below the threshold wait while it is on. */
+  setFocus(on: boolean, forMs?: number): YieldingView | null {
+    return this.person.setFocus(on, on && forMs !== undefined ? this.deps.clock.now() + forMs : null);
+  }
+
+  /** What the GPU is yielded to now (game mode, focus mode); null: nothing. */
+  yielding(): YieldingView | null {
+    return this.person.view();
   }
 
   hold(id: number): TaskRecord {

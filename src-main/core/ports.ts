@@ -17,6 +17,8 @@ import type { ArtifactRecord, AttemptEndRecord, AttemptRecord, DependencyLink, N
 import type { DepTarget } from './workflow/dependencies.js';
 import type { ProjectRecord } from './projects/projects.js';
 import type { ResidentKind } from '../../contracts/residents.js';
+import type { YieldingView } from '../../contracts/person.js';
+import type { GameSighting } from './person/yield.js';
 import type { ResidentState } from './residents/ladder.js';
 
 export interface TimerHandle {
@@ -320,6 +322,8 @@ export type ManagerEvent =
   | { type: 'resources'; view: ResourceView }
   | { type: 'log'; taskId: number; attempt: number; text: string }
   | { type: 'queue'; paused: boolean }
+  /** What the GPU is yielded to changed (game mode, focus mode; null: nothing now). */
+  | { type: 'yielding'; yielding: YieldingView | null }
   /** The Manager went degraded (its store cannot be written), or recovered (null). */
   | { type: 'health'; degraded: { since: number; reason: string } | null };
 
@@ -331,6 +335,17 @@ export interface EventSink {
 
 /** Everything live subscribers get: the Manager's events, and telemetry samples for the charts. */
 export type AppEvent = ManagerEvent | { type: 'telemetry'; sample: TelemetrySample };
+
+/**
+ * The person's programs that ask for the GPU (game mode): the processes matching
+ * `gameModePrograms`, looked for every few seconds off the scheduling path.
+ */
+export interface PersonPort {
+  /** As of the last look. */
+  games(): GameSighting[];
+  /** Calls back after each look; the returned function unsubscribes. */
+  subscribe(listener: () => void): () => void;
+}
 
 /** A resident as its adapter last saw it: the core's state, plus what the views show. */
 export interface ResidentSnapshot extends ResidentState {

@@ -205,6 +205,7 @@ export class Desktop {
       unseenFailures: this.unseenFailures,
       vram: view.gpus.length ? { usedMB: used, totalMB: total } : null,
       degraded: manager.degraded()?.reason ?? null,
+      yielding: manager.yielding(),
     };
   }
 
@@ -221,6 +222,8 @@ export class Desktop {
       pause: () => this.services.manager.setPaused(true),
       resume: () => this.services.manager.setPaused(false),
       'free-vram': () => void this.services.manager.pauseAndFreeVram(),
+      'focus-on': () => void this.services.manager.setFocus(true),
+      'focus-off': () => void this.services.manager.setFocus(false),
       quit: () => void this.quit(),
     };
     this.tray.setContextMenu(

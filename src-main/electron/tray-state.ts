@@ -11,6 +11,8 @@ export interface TrayInput {
   vram: { usedMB: number; totalMB: number } | null;
   /** Why the Manager cannot record work (a full disk), when it cannot; absent or null when all is well. */
   degraded?: string | null;
+  /** What the GPU is yielded to (game mode, focus mode), when it is; absent or null: nothing. */
+  yielding?: { by: 'game' | 'focus'; reason: string } | null;
 }
 
 export function trayState(i: TrayInput): TrayState {
@@ -27,11 +29,12 @@ export function trayTooltip(i: TrayInput): string {
   const vram = i.vram ? ` · VRAM ${gb(i.vram.usedMB)} of ${gb(i.vram.totalMB)} GB in use` : '';
   // Degraded first: it is why nothing new starts.
   const degraded = i.degraded ? `NOT STARTING TASKS: ${i.degraded} · ` : '';
-  return `Agent Manager: ${degraded}${parts.join(', ')}${vram}`;
+  const held = i.yielding ? ` · GPU left to you: ${i.yielding.reason}` : '';
+  return `Agent Manager: ${degraded}${parts.join(', ')}${vram}${held}`;
 }
 
 export interface MenuItem {
-  id: 'open' | 'pause' | 'resume' | 'free-vram' | 'quit' | 'separator';
+  id: 'open' | 'pause' | 'resume' | 'free-vram' | 'focus-on' | 'focus-off' | 'quit' | 'separator';
   label?: string;
 }
 
@@ -41,6 +44,8 @@ export function trayMenu(i: TrayInput): MenuItem[] {
     i.paused ? { id: 'resume', label: 'Resume queue' } : { id: 'pause', label: 'Pause queue' },
     // For a game or work of one's own: the queue held, preemptible GPU tasks queued again, residents unloaded.
     ...(i.vram ? [{ id: 'free-vram' as const, label: 'Pause and free the GPU' }] : []),
+    // Focus mode: GPU tasks below the game-mode priority wait until it is ended.
+    i.yielding?.by === 'focus' ? { id: 'focus-off', label: 'End focus mode' } : { id: 'focus-on', label: 'Focus mode: leave the GPU to me' },
     { id: 'separator' },
     { id: 'quit', label: 'Quit' },
   ];

@@ -67,6 +67,15 @@ export function App({ api, token }: { api: Api; token: string | null }) {
     }
   };
 
+  const setFocus = async (on: boolean) => {
+    try {
+      await api.queue.focus.mutate({ on });
+      void qc.invalidateQueries({ queryKey: ['status'] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    }
+  };
+
   const agentList = agents.data?.agents ?? [];
   const current = route.view === 'task' ? 'queue' : route.view;
   if (route.view === 'quick') {
@@ -102,6 +111,15 @@ export function App({ api, token }: { api: Api; token: string | null }) {
             >
               {status.data?.paused ? 'Resume queue' : 'Pause queue'}
             </button>
+            <button
+              className={`focus ${status.data?.yielding?.by === 'focus' ? 'on' : ''}`}
+              onClick={() => void setFocus(status.data?.yielding?.by !== 'focus')}
+              aria-pressed={status.data?.yielding?.by === 'focus'}
+              disabled={!status.data}
+              title="Focus mode: GPU tasks below the game-mode priority wait, so the GPU is yours"
+            >
+              Focus mode
+            </button>
             <span className={`conn ${connection}`} role="status" aria-live="polite" title="Connection to the Manager">
               {connection === 'open' ? 'Connected' : connection === 'connecting' ? 'Connecting…' : 'Connection lost: reconnecting…'}
             </span>
@@ -110,6 +128,16 @@ export function App({ api, token }: { api: Api; token: string | null }) {
         {status.data?.degraded && (
           <div className="banner degraded" role="alert">
             Not starting tasks: {status.data.degraded.reason}
+          </div>
+        )}
+        {status.data?.yielding && (
+          <div className="banner yielding" role="status">
+            GPU left to you: {status.data.yielding.reason}
+            {status.data.yielding.by === 'focus' && (
+              <button className="link" onClick={() => void setFocus(false)}>
+                End focus mode
+              </button>
+            )}
           </div>
         )}
         <main>

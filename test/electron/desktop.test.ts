@@ -330,14 +330,23 @@ describe('tray and notification decisions', () => {
   });
 
   it('the menu offers to pause and free the GPU only where there is one', () => {
-    expect(trayMenu({ ...base }).map((m) => m.id)).toEqual(['open', 'pause', 'separator', 'quit']);
+    expect(trayMenu({ ...base }).map((m) => m.id)).toEqual(['open', 'pause', 'focus-on', 'separator', 'quit']);
     expect(trayMenu({ ...base, paused: true, vram: { usedMB: 3277, totalMB: 8188 } }).map((m) => m.label ?? m.id)).toEqual([
       'Open Agent Manager',
       'Resume queue',
       'Pause and free the GPU',
+      'Focus mode: leave the GPU to me',
       'separator',
       'Quit',
     ]);
+  });
+
+  it('focus and game mode: the menu ends focus mode; the tooltip says what the GPU is left to', () => {
+    const focus = { ...base, yielding: { by: 'focus' as const, reason: 'focus mode (GPU tasks below priority 10 wait; agentmgr focus off ends it)' } };
+    expect(trayMenu(focus).find((m) => m.id.startsWith('focus'))).toEqual({ id: 'focus-off', label: 'End focus mode' });
+    const game = { ...base, yielding: { by: 'game' as const, reason: 'game mode — steam_app_1091500 is running (GPU tasks below priority 10 wait)' } };
+    expect(trayMenu(game).find((m) => m.id.startsWith('focus'))?.id).toBe('focus-on');
+    expect(trayTooltip(game)).toMatch(/ · GPU left to you: game mode — steam_app_1091500 is running \(GPU tasks below priority 10 wait\)$/);
   });
 
   it('the quick view opens next to the tray, inside the screen', () => {

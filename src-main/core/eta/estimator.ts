@@ -4,6 +4,7 @@ import type { AgentCatalog, Clock, TaskStore, TelemetrySource } from '../ports.j
 import { percentile } from '../model/profile.js';
 import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
 import { cycleSettings, toEntry } from '../scheduler/loop.js';
+import type { PersonHold } from '../person/yield.js';
 import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.js';
 
 export const ETA = {
@@ -37,6 +38,8 @@ export interface EstimatorDeps {
   loop: Pick<SchedulerLoop, 'snapshot'>;
   config: Readonly<LoopConfig>;
   paused: () => boolean;
+  /** What the GPU is yielded to now (game and focus mode): the tasks it holds back wait in the estimate too. */
+  person?: () => PersonHold | null;
 }
 
 export interface Estimate extends SimResult {
@@ -122,6 +125,7 @@ export class Estimator {
     const result = simulate({
       now,
       ...cycleSettings(config, this.deps.agents, this.deps.paused()),
+      person: this.deps.person?.() ?? null,
       node: telemetry.current(),
       running,
       queued: loop.snapshot(ETA.maxStarts),

@@ -129,9 +129,9 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
         continue;
       }
     }
-    const limits = combine(pipeline.filters.map((f) => f.check(cur.bucket, ctx)));
-    const placed = limits.code === 'ok' ? pipeline.fit.place(cur.bucket, ctx) : null;
     const entry = cur.bucket.entries[cur.pos]!;
+    const limits = combine(pipeline.filters.map((f) => f.check(cur.bucket, ctx, entry)));
+    const placed = limits.code === 'ok' ? pipeline.fit.place(cur.bucket, ctx) : null;
     if (!placed || placed.status.code !== 'ok') {
       waiting.push({ bucket: cur.bucket, head: entry });
       // Only the first task held back by resources alone can have them kept for it (not one
@@ -163,7 +163,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
     // The task resources are kept for sees them as its own: free, not "kept for" itself.
     const view = mine ? { ...ctx, pool: withoutKept(ctx.pool) } : ctx;
     // Limits too, as they stand now (placements after it was looked at may have filled them).
-    const limits = combine(pipeline.filters.map((f) => f.check(bucket, view)));
+    const limits = combine(pipeline.filters.map((f) => f.check(bucket, view, head)));
     const fitted = pipeline.fit.place(bucket, view).status;
     const status = combine([limits, fitted]);
     const extra = {
@@ -182,7 +182,7 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
 function* heldByResources(ctx: StepContext, pipeline: Pipeline, waiting: readonly { bucket: Bucket; head: QueueEntry }[], kept: KeptResources | null) {
   const order = [...waiting].sort((a, b) => (pipeline.score(a.head, b.head) ? -1 : 1));
   for (const { bucket, head } of order) {
-    if (combine(pipeline.filters.map((f) => f.check(bucket, ctx))).code !== 'ok') continue;
+    if (combine(pipeline.filters.map((f) => f.check(bucket, ctx, head))).code !== 'ok') continue;
     // What is kept for a task is its own to use (see reservation.ts).
     const pool = kept !== null && kept.taskId === head.id ? withoutKept(ctx.pool) : ctx.pool;
     const fitted = fit(head.request, pool);

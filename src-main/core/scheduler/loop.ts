@@ -2,6 +2,7 @@ import type { Projects } from '../projects/projects.js';
 import type { PreemptPlan } from './preempt.js';
 import type { ResidentKind } from '../../../contracts/residents.js';
 import { askMB, type FreePlan, type ResidentState, type UnloadAsk } from '../residents/ladder.js';
+import type { PersonHold } from '../person/yield.js';
 import type { Health } from '../health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
@@ -52,6 +53,8 @@ export interface LoopDeps {
   preempt?: (victim: number, plan: PreemptPlan) => void;
   /** The residents (AI servers beside us) and how to ask one to unload; absent: none. */
   residents?: { list(): ResidentState[]; unload(ask: UnloadAsk, plan: FreePlan): void };
+  /** What the GPU is yielded to now (game mode, focus mode); absent: nothing. */
+  person?: () => PersonHold | null;
 }
 
 /** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
@@ -200,6 +203,7 @@ export class SchedulerLoop {
       node: telemetry.current(),
       running,
       observed: ledger.observed(telemetry.current(), now),
+      person: this.deps.person?.() ?? null,
       projects: projects ? (name) => projects.limits(name, now) : undefined,
     });
     const before = this.lastCycle;

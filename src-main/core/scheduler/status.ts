@@ -4,7 +4,18 @@ export type { Holding, SchedulingStatus, Shortfall };
 
 /** The names of the pipeline's steps, as `SchedulingStatus.step` reports them. */
 export type StepName =
-  'paused' | 'held' | 'dependencies' | 'begin' | 'backoff' | 'concurrency' | 'agent-concurrency' | 'array-throttle' | 'project-quota' | 'resources' | 'cycle';
+  | 'paused'
+  | 'held'
+  | 'dependencies'
+  | 'begin'
+  | 'backoff'
+  | 'person'
+  | 'concurrency'
+  | 'agent-concurrency'
+  | 'array-throttle'
+  | 'project-quota'
+  | 'resources'
+  | 'cycle';
 
 /**
  * What every scheduler step returns (see pipeline.ts): `ok` lets the task go on to the next step;
@@ -14,7 +25,7 @@ export type Status = SchedulingStatus;
 
 export const OK: Status = { code: 'ok', step: null, shortfalls: [] };
 
-export function waitAt(step: StepName, shortfalls: Shortfall[], extra: Partial<Pick<Status, 'until' | 'kept' | 'dependencies'>> = {}): Status {
+export function waitAt(step: StepName, shortfalls: Shortfall[], extra: Partial<Pick<Status, 'until' | 'kept' | 'dependencies' | 'yielding'>> = {}): Status {
   return { code: 'wait', step, shortfalls, ...extra };
 }
 

@@ -45,7 +45,14 @@ export function QuickView({ api }: { api: Api }) {
         >
           {status.data?.paused ? 'Resume' : 'Pause'}
         </button>
+        <button
+          onClick={() => void act(() => api.queue.focus.mutate({ on: status.data?.yielding?.by !== 'focus' }))}
+          aria-pressed={status.data?.yielding?.by === 'focus'}
+        >
+          Focus
+        </button>
       </div>
+      {status.data?.yielding && <p className="yielding">GPU left to you: {status.data.yielding.reason}</p>}
       <ul className="quick-tasks">
         {running.data?.items.map((t) => (
           <li key={t.id}>

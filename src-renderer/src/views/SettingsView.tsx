@@ -26,16 +26,11 @@ const FIELDS = (
 /** Left blank: no limit. */
 const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 
+/** Settings shown as checkboxes. */
+const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram']);
+
 const fromField = (k: string, v: string): unknown =>
-  k === 'desktopNotifications'
-    ? v === 'true'
-    : TEXT_SETTINGS.has(k as keyof Settings)
-      ? v.trim()
-      : v.trim() === ''
-        ? OPTIONAL.has(k)
-          ? null
-          : NaN
-        : Number(v);
+  BOOLEANS.has(k) ? v === 'true' : TEXT_SETTINGS.has(k as keyof Settings) ? v.trim() : v.trim() === '' ? (OPTIONAL.has(k) ? null : NaN) : Number(v);
 
 /** The Manager's knobs: validated here and by the Manager, applied live, kept across restarts. */
 export function SettingsView({ api }: { api: Api }) {
@@ -130,6 +125,37 @@ export function SettingsView({ api }: { api: Api }) {
               </small>
             </div>
           ))}
+        </fieldset>
+        <fieldset className="person-settings">
+          <legend>Game and focus mode: the GPU left to you</legend>
+          {(['gameModePrograms', 'gameModeBelowPriority', 'gameModeExitSec'] as const).map((key) => (
+            <div className="field" key={key}>
+              <label htmlFor={`s-${key}`}>{SETTINGS_INFO[key].label}</label>
+              <input
+                id={`s-${key}`}
+                inputMode={key === 'gameModePrograms' ? undefined : 'numeric'}
+                value={form[key] ?? ''}
+                placeholder={key === 'gameModePrograms' ? 'off' : undefined}
+                aria-invalid={Boolean(errors[key])}
+                aria-describedby={`s-${key}-help`}
+                onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}
+              />
+              <small id={`s-${key}-help`} className={errors[key] ? 'error-text' : 'muted'}>
+                {errors[key] ?? SETTINGS_INFO[key].help}
+              </small>
+            </div>
+          ))}
+          <div className="field">
+            <label>
+              <input
+                type="checkbox"
+                checked={form.gameModeFreeVram === 'true'}
+                onChange={(e) => setForm((v) => ({ ...v, gameModeFreeVram: String(e.target.checked) }))}
+              />{' '}
+              {SETTINGS_INFO.gameModeFreeVram.label}
+            </label>
+            <small className="muted">{SETTINGS_INFO.gameModeFreeVram.help}</small>
+          </div>
         </fieldset>
         <div className="field">
           <label>

@@ -3,6 +3,7 @@ import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/poo
 import type { ProjectLimits } from '../../projects/projects.js';
 import type { PreemptPlan } from '../preempt.js';
 import type { ResidentKind } from '../../../../contracts/residents.js';
+import type { PersonHold } from '../../person/yield.js';
 import type { FreePlan, ResidentState } from '../../residents/ladder.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
@@ -22,6 +23,8 @@ export interface CycleInput extends PoolConfig {
   drives?: (agent: string) => ResidentKind | null;
   /** How long a task whose model is not loaded may be passed by ones whose model is (see cycle.ts); absent: 2 min. */
   residencyBoundMs?: number;
+  /** What the GPU is yielded to now (game mode, focus mode: core/person/yield.ts); absent or null: nothing. */
+  person?: PersonHold | null;
   /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
   queue: QueueIndex;
   node: NodeSnapshot;
@@ -62,7 +65,8 @@ export interface Prefilter {
  */
 export interface Filter {
   name: StepName;
-  check(bucket: Bucket, ctx: StepContext): Status;
+  /** `head`: the bucket's task being looked at (the first; those after it come no earlier in the queue's order). */
+  check(bucket: Bucket, ctx: StepContext, head: QueueEntry): Status;
 }
 
 /** The last filter: where the task fits, and on which GPUs; or every shortfall. */

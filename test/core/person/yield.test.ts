@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { PersonYield, type YieldConfig } from '../../../src-main/core/person/yield.js';
+import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
+import { runCycle } from '../../../src-main/core/scheduler/cycle.js';
+import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
+import { node } from '../../helpers/fakes.js';
+
+const NOW = Date.UTC(2026, 0, 1, 19);
+const cfg: YieldConfig = { belowPriority: 10, exitMs: 30_000 };
+const game = [{ pid: 4242, program: 'steam_app_1091500' }];
+
+describe('yielding the GPU to the person', () => {
+  it('game mode holds while the game runs and for the hysteresis after, then ends by itself', () => {
+    const y = new PersonYield();
+    expect(y.current(NOW, cfg)).toBeNull();
+    expect(y.sawGames(game, NOW, cfg)).toBe(true);
+    expect(y.current(NOW, cfg)).toMatchObject({ by: 'game', program: 'steam_app_1091500', since: NOW, belowPriority: 10 });
+    expect(y.current(NOW, cfg)!.reason).toBe('game mode — steam_app_1091500 is running (GPU tasks below priority 10 wait)');
+    // Still running 20 and 40 s later (the watcher looks every few seconds): no change, and it began when first seen.
+    expect(y.sawGames(game, NOW + 20_000, cfg)).toBe(false);
+    expect(y.sawGames(game, NOW + 40_000, cfg)).toBe(false);
+    expect(y.current(NOW + 40_000, cfg)!.since).toBe(NOW);
+    // Exits: game mode holds 30 s more (a restart, a loading screen), saying so, then ends.
+    expect(y.sawGames([], NOW + 42_000, cfg)).toBe(false);
+    expect(y.current(NOW + 50_000, cfg)!.reason).toMatch(/steam_app_1091500 ended; GPU work resumes 30 s after/);
+    expect(y.nextChange(NOW + 50_000, cfg)).toBe(NOW + 70_000);
+    expect(y.current(NOW + 70_000, cfg)).toBeNull();
+    expect(y.sawGames([], NOW + 72_000, cfg)).toBe(false);
+    expect(y.sawGames(game, NOW + 80_000, cfg)).toBe(true);
+    expect(y.current(NOW + 80_000, cfg)!.since).toBe(NOW + 80_000);
+    // Back within the hysteresis: the same stretch of game mode.
+    const z = new PersonYield();
+    z.sawGames(game, NOW, cfg);
+    z.sawGames([], NOW + 10_000, cfg);
+    expect(z.sawGames(game, NOW + 20_000, cfg)).toBe(false);
+    expect(z.current(NOW + 20_000, cfg)!.since).toBe(NOW);
+  });
+
+  it('focus mode: by hand, for good or until a moment, and it names itself before game mode', () => {
+    const y = new PersonYield();
+    y.setFocus(NOW + 3_600_000);
+    y.sawGames(game, NOW, cfg);
+    expect(y.current(NOW, cfg)).toMatchObject({ by: 'focus', until: NOW + 3_600_000 });
+    expect(y.current(NOW, cfg)!.reason).toBe('focus mode until 2026-01-01T20:00:00.000Z (GPU tasks below priority 10 wait; agentmgr focus off ends it)');
+    expect(y.nextChange(NOW, cfg)).toBe(NOW + 30_000); // the game's hysteresis first
+    y.setFocus(Infinity);
+    expect(y.current(NOW, cfg)).toMatchObject({ by: 'focus', until: null });
+    y.setFocus(null);
+    expect(y.current(NOW, cfg)?.by).toBe('game');
+  });
+
+  it('in the cycle: GPU tasks below the threshold wait, saying why; CPU tasks and urgent ones go on', () => {
+    const entry = (id: number, priority: number, vramMB: number | null): QueueEntry => ({
+      id,
+      agent: 'a',
+      project: 'default',
+      request: vramMB === null ? { cpu: 1, memoryMB: 100 } : { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB } },
+      notBefore: null,
+      priority,
+      since: NOW,
+      seq: id,
+      array: null,
+      throttle: null,
+    });
+    const y = new PersonYield();
+    y.sawGames(game, NOW, cfg);
+    const queue = new QueueIndex();
+    queue.addAll([entry(1, 0, 2000), entry(2, 0, null), entry(3, 10, 1000), entry(4, 9, 1000)], NOW);
+    const r = runCycle({
+      now: NOW,
+      paused: false,
+      maxConcurrency: 10,
+      reserveAfterMs: null,
+      agentLimit: () => null,
+      node: node(),
+      running: [],
+      vramMarginMB: 256,
+      memoryMarginMB: 0,
+      queue,
+      person: y.current(NOW, cfg),
+    });
+    expect(r.starts.map((s) => s.taskId).sort()).toEqual([2, 3]);
+    const why = [...r.reasons.values()].map((s) => describeStatus(s));
+    expect(why).toEqual([
+      'held: game mode — steam_app_1091500 is running (GPU tasks below priority 10 wait)',
+      'held: game mode — steam_app_1091500 is running (GPU tasks below priority 10 wait)',
+    ]);
+  });
+});
