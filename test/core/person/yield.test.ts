@@ -87,3 +87,32 @@ describe('yielding the GPU to the person', () => {
     ]);
   });
 });
+
+describe("the Manager's side: focus kept across a restart, and the hold's end noticed by the clock", () => {
+  it('focus for a while survives a new Manager on the same store, ends by itself, and says so', async () => {
+    const { PersonDesk } = await import('../../../src-main/core/person/desk.js');
+    const { MemoryTaskStore } = await import('../../../src-main/adapters/memory/memory-task-store.js');
+    const { VirtualClock } = await import('../../helpers/virtual-clock.js');
+    const { RecordingSink, quietLogger } = await import('../../helpers/fakes.js');
+    const store = new MemoryTaskStore();
+    const clock = new VirtualClock(NOW);
+    const events = new RecordingSink();
+    let changes = 0;
+    const make = () => new PersonDesk({ store, clock, events, logger: quietLogger, config: () => ({}), changed: () => changes++, freeVram: () => {} });
+    const first = make();
+    first.start();
+    first.setFocus(true, NOW + 60_000);
+    expect(first.view()).toMatchObject({ by: 'focus', until: NOW + 60_000 });
+    first.stop();
+    // A new Manager (same store): still in focus mode, until the same moment.
+    const second = make();
+    second.start();
+    expect(second.view()).toMatchObject({ by: 'focus', until: NOW + 60_000 });
+    const before = changes;
+    clock.advance(60_001);
+    expect(second.view()).toBeNull();
+    expect(changes).toBe(before + 1);
+    expect(events.events.at(-1)).toEqual({ type: 'yielding', yielding: null });
+    second.stop();
+  });
+});
