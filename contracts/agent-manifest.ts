@@ -83,6 +83,8 @@ export const AgentManifestSchema = z
      * AGENT_RESIDENT_URL; a task whose model the server reports gets its VRAM request from it.
      */
     resident: ResidentUseSchema.nullable().default(null),
+    /** Its tasks start only once the person has been away `idleAfterMin` minutes (idle-only work); a submission may say otherwise. */
+    whenIdle: z.boolean().default(false),
   })
   .strict();
 export type AgentManifest = z.infer<typeof AgentManifestSchema>;
@@ -101,6 +103,7 @@ export const AgentViewSchema = z.object({
   preemptible: z.boolean(),
   preemptGraceSec: z.number(),
   resident: ResidentUseSchema.nullable(),
+  whenIdle: z.boolean(),
   dir: z.string(),
   source: z.enum(['bundled', 'data-dir', 'extra']),
   /** What its recent successful attempts really used (95th percentile of their peaks) and the

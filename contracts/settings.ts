@@ -64,6 +64,8 @@ export const SettingsSchema = z
     gameModeExitSec: z.number().int().min(0).max(3600),
     /** Game mode also frees the GPU when it begins: preemptible GPU tasks below the threshold queued again, residents unloaded. */
     gameModeFreeVram: z.boolean(),
+    /** Idle-only work (whenIdle) starts once the person has been away this many minutes. */
+    idleAfterMin: z.number().int().min(0).max(1440),
   })
   .strict();
 
@@ -143,5 +145,9 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   gameModeFreeVram: {
     label: 'Game mode: free the GPU when a game starts',
     help: 'true: preemptible GPU tasks below the threshold are queued again and residents asked to unload; false (default): they finish.',
+  },
+  idleAfterMin: {
+    label: 'Idle-only work starts after (min away)',
+    help: 'Tasks marked whenIdle start once you have had no keyboard or mouse input this long (0–1440, default 10). Headless, the idle time is fed through the API (agentmgr idle SECONDS); never fed, you count as away.',
   },
 };

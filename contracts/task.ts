@@ -83,6 +83,8 @@ export const TaskSubmissionSchema = z
     hold: z.boolean().optional(),
     /** May be preempted for a higher-priority task (default: the agent's `preemptible`). */
     preemptible: z.boolean().optional(),
+    /** Starts only once the person has been away `idleAfterMin` minutes (default: the agent's `whenIdle`). */
+    whenIdle: z.boolean().optional(),
     /** This line's name in a batch, so later (or earlier) lines can depend on it. */
     ref: RefSchema.optional(),
     /** What it waits for before it may start; see DEPENDENCY_TYPES. */
@@ -198,7 +200,7 @@ export const SchedulingStatusSchema = z.object({
   /** Running tasks being preempted to make room for this one. */
   preempting: z.array(z.number().int()).optional(),
   /** person: what the GPU is yielded to (game mode, focus mode), in words. */
-  yielding: z.object({ by: z.enum(['game', 'focus']), reason: z.string() }).optional(),
+  yielding: z.object({ by: z.enum(['game', 'focus', 'idle']), reason: z.string() }).optional(),
   /** Residents (Ollama, ComfyUI, llama.cpp) asked to unload to make room for this one, and what that frees (MB). */
   freeing: z.array(z.object({ label: z.string(), models: z.array(z.string()), mb: z.number() })).optional(),
   /** dependencies: what it still waits for (the first few), and how many more. */
@@ -238,6 +240,8 @@ export const TaskViewSchema = z.object({
   held: z.boolean(),
   /** It may be preempted for a higher-priority task (and queued again). */
   preemptible: z.boolean(),
+  /** It starts only once the person has been away a while (idle-only work). */
+  whenIdle: z.boolean(),
   /** Queued, waiting for its dependencies (see `scheduling.dependencies`). */
   blocked: z.boolean(),
   /** The array it belongs to (the id of its first task), and its index there; null for none. */

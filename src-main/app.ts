@@ -104,6 +104,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         yieldBelowPriority: kept.gameModeBelowPriority ?? 10,
         gameModeExitMs: (kept.gameModeExitSec ?? 30) * 1000,
         gameModeFreeVram: kept.gameModeFreeVram ?? false,
+        idleAfterMs: (kept.idleAfterMin ?? 10) * 60_000,
         maxConcurrency: pick('maxConcurrency', options.maxConcurrency ?? Math.max(2, telemetry.current().cpuCores)),
         vramMarginMB: pick('vramMarginMB', options.vramMarginMB),
         memoryMarginMB: options.memoryMarginMB,
@@ -179,6 +180,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           gameModeBelowPriority: manager.config.yieldBelowPriority ?? 10,
           gameModeExitSec: Math.round((manager.config.gameModeExitMs ?? 30_000) / 1000),
           gameModeFreeVram: manager.config.gameModeFreeVram ?? false,
+          idleAfterMin: Math.round((manager.config.idleAfterMs ?? 600_000) / 60_000),
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
@@ -205,6 +207,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             gameModeBelowPriority,
             gameModeExitSec,
             gameModeFreeVram,
+            idleAfterMin,
             ...rest
           } = patch;
           residentSettings = residentConfig(next);
@@ -228,6 +231,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             ...(gameModeBelowPriority !== undefined ? { yieldBelowPriority: gameModeBelowPriority } : {}),
             ...(gameModeExitSec !== undefined ? { gameModeExitMs: gameModeExitSec * 1000 } : {}),
             ...(gameModeFreeVram !== undefined ? { gameModeFreeVram } : {}),
+            ...(idleAfterMin !== undefined ? { idleAfterMs: idleAfterMin * 60_000 } : {}),
             ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}),
           });
           if (gameModePrograms !== undefined) games.setPatterns((gamePrograms = gameModePrograms));

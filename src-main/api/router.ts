@@ -276,6 +276,25 @@ const queue = router({
   focus: mainProcedure.input(FocusInputSchema).mutation(({ ctx, input }) => ({
     yielding: ctx.services.manager.setFocus(input.on, input.forSec !== undefined ? input.forSec * 1000 : undefined),
   })),
+  /**
+   * The person's idle time (seconds without keyboard or mouse input), for idle-only work on a
+   * headless Manager; the desktop app reads its own. Fed again as it changes (0: they are back).
+   */
+  idle: mainProcedure
+    .input(
+      z
+        .object({
+          idleSec: z
+            .number()
+            .min(0)
+            .max(365 * 86_400),
+        })
+        .strict(),
+    )
+    .mutation(({ ctx, input }) => {
+      ctx.services.manager.reportIdle(input.idleSec);
+      return { idle: ctx.services.manager.idle() };
+    }),
   /** The queue's pause state and what the GPU is yielded to, whenever either changes (from any client). */
   changes: procedure.subscription(async function* ({ ctx, signal }) {
     const { manager } = ctx.services;
@@ -295,6 +314,8 @@ const queue = router({
       paused: manager.isPaused(),
       /** What the GPU is yielded to (game mode, focus mode): GPU tasks below its priority wait; null: nothing. */
       yielding: manager.yielding(),
+      /** How long the person has been away, against how long idle-only work waits for; null: not known (counted as away). */
+      idle: manager.idle(),
       counts: manager.queries.counts(),
       running: manager.running().length,
       queued: manager.queueLength(),

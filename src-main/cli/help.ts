@@ -26,6 +26,7 @@ Commands:
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks (pause --free-vram: free the GPU too)
   focus on|off|for 1h    leave the GPU to you: GPU tasks below the game-mode priority wait
+  idle <seconds>         tell a headless Manager how long you have been away (idle-only work)
   settings [KEY=VALUE]   show or change the live settings
   project set|list       projects: weight (fair share) and quotas
   token create|list|revoke  tokens for scripts, each bound to one project
@@ -42,7 +43,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
                  [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
                  [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME]
-                 [--preemptible true|false] [--wait] [--json]
+                 [--preemptible true|false] [--when-idle true|false] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -62,6 +63,8 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --timeout S    stop the task after S seconds
   --hold         submit held: it starts once released (agentmgr release)
   --project NAME its project (default "default"): fair share and quotas are per project
+  --when-idle true|false  idle-only work: it starts once you have been away idleAfterMin
+                 minutes (default: the agent's whenIdle)
   --preemptible true|false  whether it may be stopped (SIGTERM, then SIGKILL after the agent's
                  preemptGraceSec) and queued again for a higher-priority task (default: the agent's)
   --begin T      not before T: 2026-12-24T02:00 (local time), an ISO time with an offset, +30m, +2h, +1d
@@ -117,6 +120,12 @@ stopped and queued again (they get their grace to checkpoint), and Ollama, Comfy
 llama-server are asked to unload their models, except a resident whose policy is never.
 Tasks that are not preemptible run to their end. \`agentmgr resume\` starts the queue again.`,
   resume: 'agentmgr resume',
+  idle: `agentmgr idle <seconds> [--json]
+
+Idle-only work (submit --when-idle true, or an agent with whenIdle) starts once you have been away
+idleAfterMin minutes (default 10). The desktop app reads your idle time itself; a headless Manager
+is told it: \`agentmgr idle 0\` when you are back, \`agentmgr idle 900\` after 15 minutes away
+(it counts on from there). Never told, you count as away: a server has no one at it.`,
   focus: `agentmgr focus [on | off | for DURATION] [--json]
 
 Focus mode leaves the GPU to you: while it is on, GPU tasks below the priority in

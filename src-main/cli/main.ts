@@ -423,6 +423,8 @@ const COMMANDS: Record<string, Command> = {
           `Estimate: the queue is done in ${aboutIn(new Date(e.drainsAt).getTime() - Date.now())}${e.withoutEstimate > 0 ? ` (${e.withoutEstimate} task(s) without an estimate: see \`agentmgr show ID\`)` : ''}`,
         );
       if (q.yielding) print(`Held:    ${q.yielding.reason}`);
+      if (q.idle)
+        print(`Away:    ${q.idle.awaySec >= q.idle.needSec ? 'yes' : 'no'}: ${q.idle.awaySec} s without input; idle-only work needs ${q.idle.needSec} s`);
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);
       print(
         `CPU:     ${res.cpu.held} of ${res.cpu.cores} cores held by our tasks${res.snapshot.cpu.loadPct !== null ? `; load ${res.snapshot.cpu.loadPct}%` : ''}`,
@@ -453,6 +455,23 @@ const COMMANDS: Record<string, Command> = {
       const r = await api.queue.pause.mutate({ freeVram: true });
       if (v.json) printJson(r);
       else print(freeVramText(r.freed!).join('\n'));
+      return 0;
+    },
+  },
+  idle: {
+    options: {},
+    async run(api, pos, v) {
+      const sec = pos.length === 1 && /^\d+(\.\d+)?$/.test(pos[0]!) ? Number(pos[0]) : NaN;
+      if (!Number.isFinite(sec) || sec > 365 * 86_400)
+        throw new CliError('say how long you have been away, in seconds: `agentmgr idle 900` (0: you are back)', 2);
+      const r = await api.queue.idle.mutate({ idleSec: sec });
+      if (v.json) return (printJson(r), 0);
+      const g = r.idle!;
+      print(
+        g.awaySec >= g.needSec
+          ? `away ${g.awaySec} s: idle-only work may start (it waits for ${g.needSec} s away)`
+          : `away ${g.awaySec} s: idle-only work waits until you have been away ${g.needSec} s`,
+      );
       return 0;
     },
   },

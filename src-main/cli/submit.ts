@@ -24,6 +24,7 @@ export const SUBMIT_OPTIONS = {
   name: { type: 'string' },
   project: { type: 'string' },
   preemptible: { type: 'string' },
+  'when-idle': { type: 'string' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
@@ -72,6 +73,10 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   if (typeof v.preemptible === 'string') {
     if (v.preemptible !== 'true' && v.preemptible !== 'false') throw new CliError(`--preemptible takes true or false, not "${v.preemptible}"`, 2);
     base.preemptible = v.preemptible === 'true';
+  }
+  if (typeof v['when-idle'] === 'string') {
+    if (v['when-idle'] !== 'true' && v['when-idle'] !== 'false') throw new CliError(`--when-idle takes true or false, not "${v['when-idle']}"`, 2);
+    base.whenIdle = v['when-idle'] === 'true';
   }
   if (typeof v.project === 'string') {
     const p = ProjectNameSchema.safeParse(v.project);

@@ -7,6 +7,8 @@ export interface ManagerConfig {
   yieldBelowPriority?: number;
   /** Game mode ends this long after the last game was seen (default 30 s). */
   gameModeExitMs?: number;
+  /** Idle-only work (whenIdle) starts once the person has been away this long (default 10 min). */
+  idleAfterMs?: number;
   /** Game mode also frees the GPU when it begins (preemptible GPU tasks below the threshold queued again, residents unloaded). */
   gameModeFreeVram?: boolean;
   vramMarginMB: number;

@@ -71,7 +71,12 @@ export class Manager {
     this.desk = new ResidentDesk({ ...deps, ledger: this.ledger, idleMs: () => config.residentIdleMs });
     this.person = new PersonDesk({
       ...deps,
-      config: () => ({ belowPriority: config.yieldBelowPriority, exitMs: config.gameModeExitMs, freeVram: config.gameModeFreeVram }),
+      config: () => ({
+        belowPriority: config.yieldBelowPriority,
+        exitMs: config.gameModeExitMs,
+        freeVram: config.gameModeFreeVram,
+        idleAfterMs: config.idleAfterMs,
+      }),
       changed: () => {
         this.estimator.queueChanged();
         this.loop.requestCycle();
@@ -105,11 +110,19 @@ export class Manager {
       preempt: (victim, plan) => this.supervisor.preempt(victim, plan),
       residents: this.desk.enabled ? { list: () => this.desk.list(), unload: (ask, plan) => this.desk.askUnload(ask, plan) } : undefined,
       person: () => this.person.hold(),
+      idle: () => this.person.idle(),
     });
     this.supervisor.connect(this.loop.slots);
     this.workflow = new Workflow({ ...deps, publisher: this.publisher, loop: this.loop });
     this.publisher.watch((t) => this.workflow.changed(t));
-    this.estimator = new Estimator({ ...deps, ledger: this.ledger, loop: this.loop, paused: () => this.commands.paused, person: () => this.person.hold() });
+    this.estimator = new Estimator({
+      ...deps,
+      ledger: this.ledger,
+      loop: this.loop,
+      paused: () => this.commands.paused,
+      person: () => this.person.hold(),
+      idle: () => this.person.idle(),
+    });
     this.commands = new Commands({
       ...deps,
       loop: this.loop,
@@ -259,6 +272,21 @@ export class Manager {
   /** What the GPU is yielded to now (game mode, focus mode); null: nothing. */
   yielding(): YieldingView | null {
     return this.person.view();
+  }
+
+  /** The person's idle time: fed through the API headless; the desktop app reads Electron's instead (setIdleSource). */
+  reportIdle(sec: number): void {
+    this.person.reportIdle(sec);
+  }
+
+  setIdleSource(source: () => number | null): void {
+    this.person.setIdleSource(source);
+  }
+
+  /** How long the person has been away, against how long idle-only work waits for; null: not known (counted as away). */
+  idle(): { awaySec: number; needSec: number } | null {
+    const g = this.person.idle();
+    return g && { awaySec: Math.round(g.awayMs / 1000), needSec: Math.round(g.needMs / 1000) };
   }
 
   hold(id: number): TaskRecord {

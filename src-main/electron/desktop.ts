@@ -42,6 +42,8 @@ export interface ElectronLike {
   shell: { openExternal(url: string): Promise<void>; openPath(path: string): Promise<string>; showItemInFolder(path: string): void };
   screen: { getDisplayNearestPoint(p: { x: number; y: number }): { workArea: { x: number; y: number; width: number; height: number } } };
   ipcMain: { on(channel: string, listener: (event: IpcEventLike, message: unknown) => void): unknown };
+  /** The person's idle time in seconds (for idle-only work). */
+  powerMonitor: { getSystemIdleTime(): number };
 }
 
 export interface DesktopOptions {
@@ -85,6 +87,8 @@ export class Desktop {
       onError: (err) => this.services.logger.error('IPC failure', { error: String(err) }),
     });
     this.e.ipcMain.on(IPC_CHANNEL, (event, message) => void ipc.handle(event, message));
+    // Idle-only work waits for the person to be away: their idle time, read at each of game mode's looks.
+    this.services.manager.setIdleSource(() => this.e.powerMonitor.getSystemIdleTime());
     this.main = this.window({ width: 1200, height: 800, title: 'Agent Manager' }, '');
     this.main.once('ready-to-show', () => this.main?.show());
     // Closing the window keeps the app in the tray; only Quit ends it.

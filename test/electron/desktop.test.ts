@@ -9,6 +9,7 @@ import { startTestServer } from '../helpers/server.js';
 
 /** A fake of the parts of Electron the desktop shell uses, recording what it is asked to do. */
 function fakeElectron(answer = 0) {
+  const idle = { sec: 0 };
   let nextId = 1;
   const windows: (WindowLike & {
     options: Record<string, unknown>;
@@ -120,8 +121,9 @@ function fakeElectron(answer = 0) {
     shell: { openExternal: async () => undefined, openPath: async (p: string) => (opened.push(p), ''), showItemInFolder: (p: string) => void shown.push(p) },
     screen: { getDisplayNearestPoint: () => ({ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }) },
     ipcMain: { on: (_c: string, l: (event: IpcEventLike, message: unknown) => void) => (ipc = l) },
+    powerMonitor: { getSystemIdleTime: () => idle.sec },
   };
-  return { e: e as unknown as ElectronLike, windows, trays, notices, dialogs, opened, shown, ipc: () => ipc!, quits: () => quits };
+  return { e: e as unknown as ElectronLike, windows, trays, notices, dialogs, opened, shown, ipc: () => ipc!, quits: () => quits, idle };
 }
 
 const t = tempDir();
@@ -253,6 +255,23 @@ describe('the desktop shell (with a fake electron module)', () => {
     await waitFor(() => f.notices.some((n) => n.title === 'slow finished'));
     // One notice per end (task-ended), however many task events an end brings.
     expect(f.notices.filter((n) => n.title === 'fail failed')).toHaveLength(1);
+  });
+
+  it("idle-only work waits for the person to be away, by Electron's idle time", async () => {
+    const f = fakeElectron();
+    f.idle.sec = 5;
+    const d = new Desktop(f.e, m.services, opts);
+    d.start();
+    await m.services.settings.update({ idleAfterMin: 1 });
+    const task = m.services.manager.submit([{ agent: 'ok', whenIdle: true }])[0]!;
+    const cpu = m.services.manager.submit([{ agent: 'ok' }])[0]!;
+    await waitFor(() => m.services.store.getTask(cpu.id)!.state === 'succeeded');
+    expect(m.services.store.getTask(task.id)!.state).toBe('queued');
+    expect(m.services.manager.schedulingStatus(m.services.store.getTask(task.id)!)).toMatchObject({ step: 'idle' });
+    // Away for two minutes, as the system says at the next look.
+    f.idle.sec = 120;
+    await waitFor(() => m.services.store.getTask(task.id)!.state === 'succeeded');
+    await m.services.settings.update({ idleAfterMin: 10 });
   });
 
   it('notifications can be turned off', async () => {

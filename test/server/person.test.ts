@@ -167,4 +167,36 @@ describe('game mode and focus mode: the GPU left to the person', () => {
     await expect(api.settings.update.mutate({ gameModePrograms: 'my game' })).rejects.toThrow(/program patterns are names with \* and \?/);
     expect((await api.settings.get.query()).gameModePrograms).toBe('steam_app_*');
   });
+
+  it('idle-only work: headless and never told, you count as away; told you are back, it waits until you have been away idleAfterMin', async () => {
+    const first = await api.tasks.submit.mutate({ agent: 'ok', whenIdle: true });
+    expect(first.whenIdle).toBe(true);
+    await until(
+      () => state(first.id),
+      (s) => s === 'succeeded',
+      'idle-only work to run on a server no one has said they are at',
+    );
+    await api.settings.update.mutate({ idleAfterMin: 1 });
+    const back = await cli(['idle', '0']);
+    expect(back.stdout.trim()).toBe('away 0 s: idle-only work waits until you have been away 60 s');
+    const later = (await cli(['submit', 'ok', '--when-idle', 'true', '--json'])).stdout;
+    const id = (JSON.parse(later) as { id: number }).id;
+    const waiting = await until(
+      () => api.tasks.get.query({ id }),
+      (x) => /^idle-only work: it starts once you have been away 60 s \(away \d+ s now\)$/.test(x.waitingReason ?? ''),
+      'the reason to say it waits for you to be away',
+    );
+    expect(waiting.state).toBe('queued');
+    expect((await cli(['status'])).stdout).toMatch(/^Away: {4}no: \d+ s without input; idle-only work needs 60 s$/m);
+    // Away 58 s: two seconds on, it starts by itself.
+    await cli(['idle', '58']);
+    await until(
+      () => state(id),
+      (s) => s === 'succeeded',
+      'idle-only work to start once you have been away a minute',
+      20_000,
+    );
+    expect((await cli(['idle', 'soon'])).stderr).toMatch(/say how long you have been away, in seconds: `agentmgr idle 900`/);
+    await api.settings.update.mutate({ idleAfterMin: 10 });
+  });
 });

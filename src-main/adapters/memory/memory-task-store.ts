@@ -165,6 +165,7 @@ export class MemoryTaskStore implements TaskStore {
         array,
         throttle: array === null ? null : t.throttle,
         model: t.residentModel,
+        whenIdle: t.whenIdle,
       });
     }
     return out;

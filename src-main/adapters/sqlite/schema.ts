@@ -38,6 +38,8 @@ export const tasks = sqliteTable(
     preemptible: integer('preemptible').notNull().default(0),
     /** The model it names on the resident server its agent drives (ollama's "model"); null for none. */
     residentModel: text('resident_model'),
+    /** 1: it starts only once the person has been away a while (idle-only work). */
+    whenIdle: integer('when_idle').notNull().default(0),
     /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
     blocked: integer('blocked').notNull().default(0),
     /** 'all' or 'any': how its dependencies combine; null for none. */

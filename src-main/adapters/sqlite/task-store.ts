@@ -79,6 +79,7 @@ function toTask(r: TaskRow): TaskRecord {
     throttle: r.throttle,
     seq: r.seq ?? r.id,
     residentModel: r.residentModel ?? null,
+    whenIdle: r.whenIdle === 1,
   };
 }
 
@@ -104,7 +105,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -153,8 +154,8 @@ export class SqliteTaskStore implements TaskStore {
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, project, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
         request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
-        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model)
-       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model, when_idle)
+       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -194,6 +195,7 @@ export class SqliteTaskStore implements TaskStore {
           t.array?.throttle ?? null,
           t.preemptible ? 1 : 0,
           t.residentModel ?? null,
+          t.whenIdle ? 1 : 0,
         );
         const id = Number(info.lastInsertRowid);
         if (t.array && arrayId === null) {
@@ -322,7 +324,7 @@ export class SqliteTaskStore implements TaskStore {
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
       .prepare(
-        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle, project, resident_model FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
+        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle, project, resident_model, when_idle FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
       )
       .raw(true)
       .iterate() as IterableIterator<
@@ -343,6 +345,7 @@ export class SqliteTaskStore implements TaskStore {
         number | null,
         string,
         string | null,
+        number,
       ]
     >;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
@@ -364,6 +367,7 @@ export class SqliteTaskStore implements TaskStore {
       throttle,
       project,
       model,
+      whenIdle,
     ] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
@@ -379,7 +383,20 @@ export class SqliteTaskStore implements TaskStore {
       // ended, or a person retried it: the last change of a queued task that has run).
       const since = attempts === 0 ? Math.max(createdAt, notBefore ?? 0) : Math.max(updatedAt, notBefore ?? 0);
       const array = throttle !== null ? arrayId : null;
-      out.push({ id, agent: name, project: proj, priority, notBefore, request, since, seq, array, throttle: array === null ? null : throttle, model });
+      out.push({
+        id,
+        agent: name,
+        project: proj,
+        priority,
+        notBefore,
+        request,
+        since,
+        seq,
+        array,
+        throttle: array === null ? null : throttle,
+        model,
+        whenIdle: whenIdle === 1,
+      });
     }
     return out;
   }

@@ -4,7 +4,7 @@ import type { AgentCatalog, Clock, TaskStore, TelemetrySource } from '../ports.j
 import { percentile } from '../model/profile.js';
 import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
 import { cycleSettings, toEntry } from '../scheduler/loop.js';
-import type { PersonHold } from '../person/yield.js';
+import type { IdleGate, PersonHold } from '../person/yield.js';
 import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.js';
 
 export const ETA = {
@@ -40,6 +40,8 @@ export interface EstimatorDeps {
   paused: () => boolean;
   /** What the GPU is yielded to now (game and focus mode): the tasks it holds back wait in the estimate too. */
   person?: () => PersonHold | null;
+  /** Idle-only work's gate: those tasks wait in the estimate too while the person is here. */
+  idle?: () => IdleGate | null;
 }
 
 export interface Estimate extends SimResult {
@@ -126,6 +128,7 @@ export class Estimator {
       now,
       ...cycleSettings(config, this.deps.agents, this.deps.paused()),
       person: this.deps.person?.() ?? null,
+      idle: this.deps.idle?.() ?? null,
       node: telemetry.current(),
       running,
       queued: loop.snapshot(ETA.maxStarts),

@@ -47,6 +47,8 @@ export interface TaskRecord {
   seq: number;
   /** The model it names on the resident server its agent drives (an ollama task's model); null for none. */
   residentModel: string | null;
+  /** It starts only once the person has been away a while (idle-only work). */
+  whenIdle: boolean;
 }
 
 /** A new task's dependency: on a stored task, or on another task of the same insert (its index there). */
@@ -62,6 +64,8 @@ export type NewTask = Pick<
   preemptible?: boolean;
   /** The model it names on the resident server its agent drives; absent: none. */
   residentModel?: string | null;
+  /** Idle-only work; absent: no. */
+  whenIdle?: boolean;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -114,6 +118,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     throttle: t.array?.throttle ?? null,
     seq: id,
     residentModel: t.residentModel ?? null,
+    whenIdle: t.whenIdle ?? false,
   };
 }
 

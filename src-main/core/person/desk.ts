@@ -1,6 +1,9 @@
 import type { YieldingView } from '../../../contracts/person.js';
 import type { Clock, EventSink, Logger, PersonPort, TaskStore, TimerHandle } from '../ports.js';
-import { DEFAULT_YIELD, PersonYield, type PersonHold, type YieldConfig } from './yield.js';
+import { DEFAULT_YIELD, PersonYield, type IdleGate, type PersonHold, type YieldConfig } from './yield.js';
+
+/** Idle-only work starts once the person has been away this long, unless set (idleAfterMin). */
+export const DEFAULT_IDLE_AFTER_MS = 10 * 60_000;
 
 export const FOCUS_KEY = 'person.focus';
 
@@ -10,7 +13,7 @@ export interface PersonDeskDeps {
   clock: Clock;
   events: EventSink;
   logger: Logger;
-  config: () => Partial<YieldConfig> & { freeVram?: boolean };
+  config: () => Partial<YieldConfig> & { freeVram?: boolean; idleAfterMs?: number };
   /** Something changed what may start: schedule again. */
   changed: () => void;
   /** Game mode began with freeVram set: free the GPU (requeue preemptible GPU tasks below the threshold, unload residents). */
@@ -27,6 +30,9 @@ export class PersonDesk {
   private timer: TimerHandle | null = null;
   private unsubscribe: (() => void) | null = null;
   private last: string | null = null;
+  private lastGate: boolean | null = null;
+  /** The desktop's idle time (seconds), read at each look; absent: fed through the API (reportIdle). */
+  private idleSource: (() => number | null) | null = null;
 
   constructor(private readonly deps: PersonDeskDeps) {}
 
@@ -47,6 +53,27 @@ export class PersonDesk {
     this.unsubscribe = null;
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private get idleAfterMs(): number {
+    return this.deps.config().idleAfterMs ?? DEFAULT_IDLE_AFTER_MS;
+  }
+
+  /** Where the person's idle time comes from (Electron's powerMonitor in the desktop app). */
+  setIdleSource(source: () => number | null): void {
+    this.idleSource = source;
+    this.look();
+  }
+
+  /** The person's idle time, fed from outside (headless: the API). */
+  reportIdle(sec: number): void {
+    this.state.reportIdle(sec, this.deps.clock.now());
+    this.look();
+  }
+
+  /** Idle-only work's gate now; null: no idle time known (counted as away). */
+  idle(): IdleGate | null {
+    return this.state.idleGate(this.deps.clock.now(), this.idleAfterMs);
   }
 
   /** What holds GPU work back now, for the cycle; null: nothing. */
@@ -78,6 +105,16 @@ export class PersonDesk {
   look(): void {
     const now = this.deps.clock.now();
     const cfg = this.cfg;
+    const idleSec = this.idleSource?.() ?? null;
+    if (idleSec !== null) this.state.reportIdle(idleSec, now);
+    const gate = this.state.idleGate(now, this.idleAfterMs);
+    const open = gate === null || gate.awayMs >= gate.needMs;
+    if (open !== this.lastGate) {
+      // Idle-only work may start now, or must wait from now on.
+      if (this.lastGate !== null) this.deps.logger.info(open ? 'the person is away: idle-only work may start' : 'the person is back: idle-only work waits');
+      this.lastGate = open;
+      this.deps.changed();
+    }
     const began = this.state.sawGames(this.deps.person?.games() ?? [], now, cfg);
     const view = this.view();
     const key = view ? `${view.by}|${view.program}|${view.until}` : null;
@@ -91,7 +128,7 @@ export class PersonDesk {
     if (began && this.deps.config().freeVram) this.deps.freeVram(cfg.belowPriority);
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = null;
-    const next = this.state.nextChange(now, cfg);
+    const next = this.state.nextChange(now, cfg, this.idleAfterMs);
     if (next !== null) this.timer = this.deps.clock.setTimeout(() => this.look(), Math.max(0, next - now) + 1);
   }
 }

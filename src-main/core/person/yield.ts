@@ -16,6 +16,12 @@ export interface YieldConfig {
 
 export const DEFAULT_YIELD: YieldConfig = { belowPriority: 10, exitMs: 30_000 };
 
+/** Idle-only work's gate: how long the person has been away, and how long they must be. */
+export interface IdleGate {
+  awayMs: number;
+  needMs: number;
+}
+
 /** What holds GPU work back for the person now; null when nothing does. */
 export interface PersonHold extends YieldingView {
   belowPriority: number;
@@ -31,6 +37,23 @@ export class PersonYield {
   private game: { program: string; since: number; lastSeenAt: number } | null = null;
   /** Focus mode: on until this moment (Infinity: until turned off); null: off. */
   private focusUntil: number | null = null;
+  /** The person's idle time as last reported (seconds without input, at that moment); null: never reported. */
+  private idle: { sec: number; at: number } | null = null;
+
+  /** The person has had no input for `sec` seconds (the desktop's idle time, or fed through the API). */
+  reportIdle(sec: number, now: number): void {
+    this.idle = { sec: Math.max(0, sec), at: now };
+  }
+
+  /**
+   * Idle-only work's gate: how long the person has been away (their idle time as reported, plus
+   * what passed since), against `needMs`. Null when no idle time was ever reported: a server
+   * with no one at it counts as away.
+   */
+  idleGate(now: number, needMs: number): IdleGate | null {
+    if (this.idle === null) return null;
+    return { awayMs: this.idle.sec * 1000 + Math.max(0, now - this.idle.at), needMs };
+  }
 
   /** The watcher's latest look: the person's programs running now. Returns whether game mode began with it (it ends by the clock). */
   sawGames(games: readonly GameSighting[], now: number, cfg: YieldConfig): boolean {
@@ -57,8 +80,10 @@ export class PersonYield {
   }
 
   /** When what holds now would end by itself (focus's end, game mode's hysteresis), to look again then; null: nothing to wait for. */
-  nextChange(now: number, cfg: YieldConfig): number | null {
+  nextChange(now: number, cfg: YieldConfig, idleNeedMs?: number): number | null {
     const at: number[] = [];
+    const gate = idleNeedMs !== undefined ? this.idleGate(now, idleNeedMs) : null;
+    if (gate && gate.awayMs < gate.needMs) at.push(now + gate.needMs - gate.awayMs);
     if (this.focusUntil !== null && Number.isFinite(this.focusUntil) && this.focusUntil > now) at.push(this.focusUntil);
     if (this.game && this.gameOn(now, cfg)) at.push(this.game.lastSeenAt + cfg.exitMs);
     return at.length > 0 ? Math.min(...at) : null;

@@ -47,6 +47,7 @@ export function explain(
     arrayId?: number | null;
     throttle?: number | null;
     residentModel?: string | null;
+    whenIdle?: boolean;
   },
   now: number,
 ): Status | null {
@@ -55,7 +56,7 @@ export function explain(
   if (!result) return null;
   if (result.held) return result.held;
   const array = task.throttle != null ? (task.arrayId ?? null) : null;
-  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project, task.residentModel ?? null)) ?? null;
+  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project, task.residentModel ?? null, task.whenIdle ?? false)) ?? null;
 }
 
 interface Cursor {

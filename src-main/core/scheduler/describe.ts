@@ -10,6 +10,7 @@ export function describeStatus(status: Status | null): string | null {
   if (status.step === 'paused') return 'the queue is paused';
   if (status.step === 'held') return 'held: it starts once released (agentmgr release)';
   if (status.step === 'person' && status.yielding) return `held: ${status.yielding.reason}`;
+  if (status.step === 'idle' && status.yielding) return status.yielding.reason;
   if (status.step === 'dependencies' && status.dependencies) return dependencyText(status.dependencies);
   if (status.step === 'begin') return `waits to start until ${new Date(status.until ?? 0).toISOString()} (it was submitted to begin then)`;
   if (status.step === 'backoff') return `waiting to retry: next attempt not before ${new Date(status.until ?? 0).toISOString()}`;

@@ -2,7 +2,7 @@ import type { Projects } from '../projects/projects.js';
 import type { PreemptPlan } from './preempt.js';
 import type { ResidentKind } from '../../../contracts/residents.js';
 import { askMB, type FreePlan, type ResidentState, type UnloadAsk } from '../residents/ladder.js';
-import type { PersonHold } from '../person/yield.js';
+import type { IdleGate, PersonHold } from '../person/yield.js';
 import type { Health } from '../health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
@@ -55,6 +55,8 @@ export interface LoopDeps {
   residents?: { list(): ResidentState[]; unload(ask: UnloadAsk, plan: FreePlan): void };
   /** What the GPU is yielded to now (game mode, focus mode); absent: nothing. */
   person?: () => PersonHold | null;
+  /** Idle-only work's gate now; absent or null: the person counts as away. */
+  idle?: () => IdleGate | null;
 }
 
 /** The settings one cycle runs with (the scheduling loop's, and the estimates' simulation of it). */
@@ -74,7 +76,7 @@ export function cycleSettings(config: Readonly<LoopConfig>, agents: Pick<AgentCa
 export type StatusInput = Pick<
   TaskRecord,
   'id' | 'state' | 'agent' | 'project' | 'request' | 'notBefore' | 'attempts' | 'held' | 'blocked' | 'arrayId' | 'throttle'
-> & { residentModel?: string | null };
+> & { residentModel?: string | null; whenIdle?: boolean };
 
 const sumOf = (r: ResidentState | undefined): number => (r ? [...r.perGpuMB.values()].reduce((a, b) => a + b, 0) : 0);
 
@@ -83,7 +85,10 @@ const MAX_REASON_EVENTS = 200;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
 export function toEntry(
-  t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'> & { residentModel?: string | null },
+  t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'> & {
+    residentModel?: string | null;
+    whenIdle?: boolean;
+  },
   since: number,
 ): QueueEntry {
   const array = t.throttle !== null ? t.arrayId : null;
@@ -99,6 +104,7 @@ export function toEntry(
     array,
     throttle: array === null ? null : t.throttle,
     model: t.residentModel ?? null,
+    whenIdle: t.whenIdle ?? false,
   };
 }
 
@@ -204,6 +210,7 @@ export class SchedulerLoop {
       running,
       observed: ledger.observed(telemetry.current(), now),
       person: this.deps.person?.() ?? null,
+      idle: this.deps.idle?.() ?? null,
       projects: projects ? (name) => projects.limits(name, now) : undefined,
     });
     const before = this.lastCycle;

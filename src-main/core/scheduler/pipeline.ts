@@ -5,7 +5,7 @@ import { fairShare } from './steps/fair-share.js';
 import { projectQuota } from './steps/quota.js';
 import { keepForLongWaiter } from './steps/keep.js';
 import { paused } from './steps/paused.js';
-import { yieldToPerson } from './steps/person.js';
+import { idleOnly, yieldToPerson } from './steps/person.js';
 import { resources } from './steps/resources.js';
 import type { Pipeline } from './steps/types.js';
 
@@ -19,7 +19,7 @@ export type { Pipeline };
  *    held task, or one waiting for its dependencies, is not in the queue at all: see
  *    workflow/.)
  * 2. filters, per bucket of interchangeable tasks (one agent, request and project), cheapest
- *    first: the person's hold on the GPU (game and focus mode), the global limit, the agent's, the array's throttle, then the project's quotas. All
+ *    first: the person's hold on the GPU (game and focus mode), idle-only work, the global limit, the agent's, the array's throttle, then the project's quotas. All
  *    are checked, so a task held back by a limit also says what else it lacks.
  * 3. the fit, last and dearest: CPU, RAM and VRAM against what is free now, picking GPUs.
  * 4. score: the order tasks are considered in across buckets: priority, then within one the
@@ -35,7 +35,7 @@ export type { Pipeline };
 export function schedulingPipeline(opts: { fairShare?: boolean } = {}): Pipeline {
   return {
     prefilters: [paused],
-    filters: [yieldToPerson, globalConcurrency, agentConcurrency, arrayThrottle, projectQuota],
+    filters: [yieldToPerson, idleOnly, globalConcurrency, agentConcurrency, arrayThrottle, projectQuota],
     fit: resources,
     score: before,
     rank: opts.fairShare === false ? undefined : fairShare,

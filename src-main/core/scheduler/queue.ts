@@ -19,21 +19,31 @@ export interface QueueEntry {
   throttle: number | null;
   /** The model it names on the resident server its agent drives (residency: scheduler/steps/resources.ts); null or absent for none. */
   model?: string | null;
+  /** Idle-only work: it starts only once the person has been away a while. */
+  whenIdle?: boolean;
 }
 
 /**
  * Tasks of one agent with one request are interchangeable to the scheduler: if the first of them
  * does not fit, none does. The queue keeps them together under this key.
  */
-export function shapeOf(agent: string, r: ResourceRequest, throttledArray: number | null = null, project = 'default', model: string | null = null): string {
-  // Tasks for different models of a resident are apart: one whose model is loaded may start where another may not.
-  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}|${project}${model === null ? '' : `|m${model}`}`;
+export function shapeOf(
+  agent: string,
+  r: ResourceRequest,
+  throttledArray: number | null = null,
+  project = 'default',
+  model: string | null = null,
+  whenIdle = false,
+): string {
+  // Tasks for different models of a resident are apart: one whose model is loaded may start where
+  // another may not; so is idle-only work.
+  const key = `${agent}|${r.cpu}|${r.memoryMB}|${r.gpu?.count ?? 0}|${r.gpu?.vramMB ?? 0}|${project}${model === null ? '' : `|m${model}`}${whenIdle ? '|idle' : ''}`;
   // The tasks of a throttled array are apart: once it is at its limit, only they must wait.
   return throttledArray === null ? key : `${key}|a${throttledArray}`;
 }
 
-export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array' | 'project' | 'model'>): string =>
-  shapeOf(e.agent, e.request, e.array, e.project, e.model ?? null);
+export const entryShape = (e: Pick<QueueEntry, 'agent' | 'request' | 'array' | 'project' | 'model' | 'whenIdle'>): string =>
+  shapeOf(e.agent, e.request, e.array, e.project, e.model ?? null, e.whenIdle ?? false);
 
 /** Queue order: higher priority first, then by place (its id, unless moved), then id. */
 export function before(a: QueueEntry, b: QueueEntry): boolean {
@@ -47,6 +57,8 @@ export interface Bucket {
   request: ResourceRequest;
   /** The resident model its tasks name (see QueueEntry.model); null for none. */
   model: string | null;
+  /** Its tasks are idle-only work. */
+  whenIdle: boolean;
   /** The throttled array its tasks belong to (null: none), and that array's limit. */
   array: number | null;
   throttle: number | null;
@@ -182,7 +194,17 @@ export class QueueIndex {
     const key = entryShape(e);
     let b = this.buckets.get(key);
     if (!b) {
-      b = { key, agent: e.agent, project: e.project, request: e.request, model: e.model ?? null, array: e.array, throttle: e.throttle, entries: [] };
+      b = {
+        key,
+        agent: e.agent,
+        project: e.project,
+        request: e.request,
+        model: e.model ?? null,
+        whenIdle: e.whenIdle ?? false,
+        array: e.array,
+        throttle: e.throttle,
+        entries: [],
+      };
       this.buckets.set(key, b);
     }
     return b;

@@ -10,6 +10,7 @@ export type StepName =
   | 'begin'
   | 'backoff'
   | 'person'
+  | 'idle'
   | 'concurrency'
   | 'agent-concurrency'
   | 'array-throttle'

@@ -114,5 +114,52 @@ describe("the Manager's side: focus kept across a restart, and the hold's end no
     expect(changes).toBe(before + 1);
     expect(events.events.at(-1)).toEqual({ type: 'yielding', yielding: null });
     second.stop();
+
+describe('idle-only work', () => {
+  it('waits until the person has been away long enough, counting on from what was reported; unknown counts as away', () => {
+    const y = new PersonYield();
+    expect(y.idleGate(NOW, 600_000)).toBeNull();
+    y.reportIdle(30, NOW);
+    expect(y.idleGate(NOW + 60_000, 600_000)).toEqual({ awayMs: 90_000, needMs: 600_000 });
+    expect(y.nextChange(NOW, cfg, 600_000)).toBe(NOW + 570_000);
+    const entry = (id: number, whenIdle: boolean): QueueEntry => ({
+      id,
+      agent: 'a',
+      project: 'default',
+      request: { cpu: 1, memoryMB: 100 },
+      notBefore: null,
+      priority: 0,
+      since: NOW,
+      seq: id,
+      array: null,
+      throttle: null,
+      whenIdle,
+    });
+    const cycleAt = (gate: ReturnType<PersonYield['idleGate']>) => {
+      const queue = new QueueIndex();
+      queue.addAll([entry(1, true), entry(2, false)], NOW);
+      return runCycle({
+        now: NOW,
+        paused: false,
+        maxConcurrency: 10,
+        reserveAfterMs: null,
+        agentLimit: () => null,
+        node: node(),
+        running: [],
+        vramMarginMB: 256,
+        memoryMarginMB: 0,
+        queue,
+        idle: gate,
+      });
+    };
+    const here = cycleAt({ awayMs: 90_000, needMs: 600_000 });
+    expect(here.starts.map((s) => s.taskId)).toEqual([2]);
+    expect(describeStatus([...here.reasons.values()][0]!)).toBe('idle-only work: it starts once you have been away 10 min (away 90 s now)');
+    expect(
+      cycleAt({ awayMs: 600_000, needMs: 600_000 })
+        .starts.map((s) => s.taskId)
+        .sort(),
+    ).toEqual([1, 2]);
+    expect(cycleAt(null).starts).toHaveLength(2);
   });
 });

@@ -1,3 +1,4 @@
+import { seconds } from '../format.js';
 import { OK, waitAt } from '../status.js';
 import type { Filter } from './types.js';
 
@@ -13,5 +14,23 @@ export const yieldToPerson: Filter = {
     if (!hold || !b.request.gpu || b.request.gpu.count <= 0) return OK;
     if (head.priority >= hold.belowPriority) return OK;
     return waitAt('person', [], { yielding: { by: hold.by, reason: hold.reason } });
+  },
+};
+
+/**
+ * Idle-only work (`whenIdle`): it starts only once the person has been away long enough, by their
+ * idle time (the desktop's, or fed through the API; never fed: away).
+ */
+export const idleOnly: Filter = {
+  name: 'idle',
+  check: (b, { input }) => {
+    const g = input.idle;
+    if (!b.whenIdle || !g || g.awayMs >= g.needMs) return OK;
+    return waitAt('idle', [], {
+      yielding: {
+        by: 'idle',
+        reason: `idle-only work: it starts once you have been away ${seconds(g.needMs)} (away ${seconds(g.awayMs)} now)`,
+      },
+    });
   },
 };

@@ -3,7 +3,7 @@ import type { KeptResources, Observed, Pool, PoolConfig } from '../../ledger/poo
 import type { ProjectLimits } from '../../projects/projects.js';
 import type { PreemptPlan } from '../preempt.js';
 import type { ResidentKind } from '../../../../contracts/residents.js';
-import type { PersonHold } from '../../person/yield.js';
+import type { IdleGate, PersonHold } from '../../person/yield.js';
 import type { FreePlan, ResidentState } from '../../residents/ladder.js';
 import type { Bucket, QueueEntry, QueueIndex } from '../queue.js';
 import type { StepName, Status } from '../status.js';
@@ -25,6 +25,8 @@ export interface CycleInput extends PoolConfig {
   residencyBoundMs?: number;
   /** What the GPU is yielded to now (game mode, focus mode: core/person/yield.ts); absent or null: nothing. */
   person?: PersonHold | null;
+  /** Idle-only work's gate (how long the person has been away, against how long they must be); absent or null: away. */
+  idle?: IdleGate | null;
   /** The queued tasks. The cycle moves those whose backoff has ended into their buckets. */
   queue: QueueIndex;
   node: NodeSnapshot;

@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `when_idle` integer DEFAULT 0 NOT NULL;
