@@ -114,6 +114,8 @@ describe("the Manager's side: focus kept across a restart, and the hold's end no
     expect(changes).toBe(before + 1);
     expect(events.events.at(-1)).toEqual({ type: 'yielding', yielding: null });
     second.stop();
+  });
+});
 
 describe('idle-only work', () => {
   it('waits until the person has been away long enough, counting on from what was reported; unknown counts as away', () => {
