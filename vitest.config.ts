@@ -11,7 +11,8 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     // No test talks to an Ollama, ComfyUI or llama-server that happens to run on the machine:
-    // each resident is off unless a test points it at its fake.
-    env: { AGENTMGR_OLLAMA_URL: '', AGENTMGR_COMFYUI_URL: '', AGENTMGR_LLAMACPP_URL: '' },
+    // each resident is off unless a test points it at its fake. Game mode is off too, unless a
+    // test turns it on: another test's fake game (or a real one on the machine) holds nothing.
+    env: { AGENTMGR_OLLAMA_URL: '', AGENTMGR_COMFYUI_URL: '', AGENTMGR_LLAMACPP_URL: '', AGENTMGR_GAME_PROGRAMS: '' },
   },
 });

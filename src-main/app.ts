@@ -84,7 +84,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     const residents = new ResidentMonitor(residentConfig(kept), { logger, pollMs: options.residentPollMs });
     let residentSettings = residentConfig(kept);
     // Game mode: the person's programs that take the GPU.
-    let gamePrograms = kept.gameModePrograms ?? DEFAULT_GAME_PROGRAMS;
+    let gamePrograms = options.gamePrograms ?? kept.gameModePrograms ?? DEFAULT_GAME_PROGRAMS;
     const games = new GameWatch(gamePrograms, { intervalMs: options.gameWatchMs });
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));

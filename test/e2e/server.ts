@@ -31,6 +31,7 @@ export async function startServer(): Promise<E2EServer> {
     AGENTMGR_OLLAMA_URL: '',
     AGENTMGR_COMFYUI_URL: '',
     AGENTMGR_LLAMACPP_URL: '',
+    AGENTMGR_GAME_PROGRAMS: '',
     FAKE_NVIDIA_SMI_DIR: smi,
     AGENTMGR_NVIDIA_SMI: join(ROOT, 'test', 'fixtures', 'nvidia-smi', 'nvidia-smi'),
     AGENTMGR_TELEMETRY_MS: '250',

@@ -17,6 +17,8 @@ export function startTestServer(dataDir: string, env: NodeJS.ProcessEnv = {}): P
       AGENTMGR_OLLAMA_URL: '',
       AGENTMGR_COMFYUI_URL: '',
       AGENTMGR_LLAMACPP_URL: '',
+      // Game mode off unless a test turns it on (another test's fake game holds nothing here).
+      AGENTMGR_GAME_PROGRAMS: '',
       ...env,
     },
   );
