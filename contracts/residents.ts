@@ -28,9 +28,17 @@ export const ResidentPolicySchema = z.enum(['never', 'when-idle', 'always'], {
 export type ResidentPolicy = z.infer<typeof ResidentPolicySchema>;
 
 const LOOPBACK_URL = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?(\/[^\s]*)?$/i;
+const HTTP_URL = /^https?:\/\/[^\s/:]+(:\d{1,5})?(\/[^\s]*)?$/i;
 
-/** An empty URL turns the integration off. Only loopback: a resident is a program on this machine. */
-export const ResidentUrlSchema = z.string().refine((s) => s === '' || LOOPBACK_URL.test(s), {
+/** Whether a resident URL is on this machine's loopback (127.0.0.1, localhost, [::1]). */
+export const isLoopbackUrl = (url: string): boolean => LOOPBACK_URL.test(url);
+
+/**
+ * An empty URL turns the integration off. A resident is a program on this machine: a URL that is
+ * not loopback (a container's address, say) is taken only with residentRemoteAllowed (see
+ * settings.ts), so a typo cannot point the Manager at someone else's server.
+ */
+export const ResidentUrlSchema = z.string().refine((s) => s === '' || HTTP_URL.test(s) || /^https?:\/\/\[[0-9a-f:]+\](:\d{1,5})?(\/\S*)?$/i.test(s), {
   message: 'a resident URL is http://127.0.0.1:PORT (or localhost, or [::1]) on this machine, or empty to turn it off',
 });
 

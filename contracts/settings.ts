@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResidentPolicySchema, ResidentUrlSchema } from './residents.js';
+import { isLoopbackUrl, ResidentPolicySchema, ResidentUrlSchema } from './residents.js';
 
 /**
  * Limits past which no new GPU task starts on a GPU, judged on the average of its last 10 s
@@ -16,7 +16,7 @@ export const GpuLimitsSchema = z
 export type GpuLimits = z.infer<typeof GpuLimitsSchema>;
 
 /** The Manager's knobs a person can change while it runs; applied live and kept across restarts. */
-export const SettingsSchema = z
+const SettingsObject = z
   .object({
     maxConcurrency: z.number().int().min(1).max(10_000),
     vramMarginMB: z.number().int().min(0).max(65_536),
@@ -66,8 +66,32 @@ export const SettingsSchema = z
     gameModeFreeVram: z.boolean(),
     /** Idle-only work (whenIdle) starts once the person has been away this many minutes. */
     idleAfterMin: z.number().int().min(0).max(1440),
+    /** A resident URL that is not on this machine's loopback is taken (the person confirmed the server is theirs). */
+    residentRemoteAllowed: z.boolean(),
   })
   .strict();
+
+/**
+ * What is wrong with the residents' URLs taken together with residentRemoteAllowed, in words;
+ * null when nothing is. Checked on the whole settings after a change (and in the Settings view).
+ */
+export function remoteResidentProblem(s: Partial<Settings>): { key: keyof Settings; message: string } | null {
+  if (s.residentRemoteAllowed) return null;
+  for (const key of ['ollamaUrl', 'comfyuiUrl', 'llamacppUrl'] as const) {
+    const url = s[key];
+    if (url && !isLoopbackUrl(url))
+      return {
+        key,
+        message: `${key} ${url} is not on this machine (a resident is a server on this machine: http://127.0.0.1:PORT); if that server is yours, in a container or VM on this machine, say so with residentRemoteAllowed=true`,
+      };
+  }
+  return null;
+}
+
+export const SettingsSchema = SettingsObject.superRefine((s, ctx) => {
+  const p = remoteResidentProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
+});
 
 /** What game mode looks for unless changed: Steam games (its launcher's reaper), gamescope, and Windows games under Wine or Proton. */
 export const DEFAULT_GAME_PROGRAMS = 'steam_app_*, gamescope, *.exe';
@@ -82,8 +106,8 @@ export const TEXT_SETTINGS = new Set<keyof Settings>([
   'llamacppPolicy',
   'gameModePrograms',
 ]);
-export type Settings = z.infer<typeof SettingsSchema>;
-export const SettingsPatchSchema = SettingsSchema.partial();
+export type Settings = z.infer<typeof SettingsObject>;
+export const SettingsPatchSchema = SettingsObject.partial();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
 
 /** What each setting is, in words, for the Settings view and `agentmgr settings`. */
@@ -145,6 +169,10 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   gameModeFreeVram: {
     label: 'Game mode: free the GPU when a game starts',
     help: 'true: preemptible GPU tasks below the threshold are queued again and residents asked to unload; false (default): they finish.',
+  },
+  residentRemoteAllowed: {
+    label: 'Residents: allow a URL that is not on this machine',
+    help: "true: a resident URL such as a container's address (http://172.17.0.2:11434) is taken, as you confirm the server is yours; false (default): only http://127.0.0.1, localhost or [::1].",
   },
   idleAfterMin: {
     label: 'Idle-only work starts after (min away)',

@@ -11,8 +11,9 @@ import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
-import { DEFAULT_GAME_PROGRAMS, SettingsPatchSchema, type Settings } from '../contracts/settings.js';
+import { DEFAULT_GAME_PROGRAMS, remoteResidentProblem, SettingsPatchSchema, type Settings } from '../contracts/settings.js';
 import { GameWatch } from './adapters/person/game-watch.js';
+import { ManagerError } from './core/errors.js';
 import type { LiveSetting, ServeOptions } from './config.js';
 import { Manager } from './core/manager.js';
 import type { Logger } from './core/ports.js';
@@ -83,6 +84,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       ) as ResidentConfig;
     const residents = new ResidentMonitor(residentConfig(kept), { logger, pollMs: options.residentPollMs });
     let residentSettings = residentConfig(kept);
+    let residentRemoteAllowed = kept.residentRemoteAllowed ?? false;
     // Game mode: the person's programs that take the GPU.
     let gamePrograms = options.gamePrograms ?? kept.gameModePrograms ?? DEFAULT_GAME_PROGRAMS;
     const games = new GameWatch(gamePrograms, { intervalMs: options.gameWatchMs });
@@ -181,10 +183,13 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           gameModeExitSec: Math.round((manager.config.gameModeExitMs ?? 30_000) / 1000),
           gameModeFreeVram: manager.config.gameModeFreeVram ?? false,
           idleAfterMin: Math.round((manager.config.idleAfterMs ?? 600_000) / 60_000),
+          residentRemoteAllowed,
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
           const next: Settings = { ...this.get(), ...patch };
+          const remote = remoteResidentProblem(next);
+          if (remote) throw new ManagerError('INVALID_INPUT', remote.message);
           store.setSetting('settings', next);
           const {
             telemetryMs,
@@ -208,9 +213,17 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             gameModeExitSec,
             gameModeFreeVram,
             idleAfterMin,
+            residentRemoteAllowed: remoteOk,
             ...rest
           } = patch;
-          residentSettings = residentConfig(next);
+          if (remoteOk !== undefined) residentRemoteAllowed = remoteOk;
+          // A URL or policy changed now applies, even over one the environment gave at start.
+          residentSettings = Object.fromEntries(
+            RESIDENT_KINDS.map((kind) => [
+              kind,
+              { url: patch[`${kind}Url`] ?? residentSettings[kind].url, policy: patch[`${kind}Policy`] ?? residentSettings[kind].policy },
+            ]),
+          ) as ResidentConfig;
           residents.configure(residentSettings);
           if (notify !== undefined) desktopNotifications = notify;
           const all = gpuLimits().all;

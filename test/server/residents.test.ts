@@ -191,10 +191,25 @@ describe('residents: the AI servers beside us, freed on demand', () => {
     for (const id of [batch.id, render.id, cpuOnly.id]) await api.tasks.cancel.mutate({ id });
   });
 
-  it('a resident URL that is not on this machine is refused, and nothing stored changes', async () => {
-    const { api } = await setup('ollama', '');
-    await expect(api.settings.update.mutate({ ollamaUrl: 'http://10.0.0.2:11434' })).rejects.toThrow(/a resident URL is http:\/\/127\.0\.0\.1:PORT/);
+  it('a resident URL that is not on this machine is refused unless the person confirms the server is theirs; nothing stored changes', async () => {
+    const { api, fake } = await setup('ollama', '');
+    await expect(api.settings.update.mutate({ ollamaUrl: 'http://10.0.0.2:11434' })).rejects.toThrow(
+      /^ollamaUrl http:\/\/10\.0\.0\.2:11434 is not on this machine \(a resident is a server on this machine: http:\/\/127\.0\.0\.1:PORT\); if that server is yours, in a container or VM on this machine, say so with residentRemoteAllowed=true$/,
+    );
+    await expect(api.settings.update.mutate({ ollamaUrl: 'ftp://127.0.0.1' })).rejects.toThrow(/a resident URL is http:\/\/127\.0\.0\.1:PORT/);
     await expect(api.settings.update.mutate({ ollamaPolicy: 'sometimes' as never })).rejects.toThrow(/never, when-idle or always/);
-    expect((await api.settings.get.query()).ollamaPolicy).toBe('when-idle');
+    expect(await api.settings.get.query()).toMatchObject({ ollamaPolicy: 'when-idle', ollamaUrl: fake.url, residentRemoteAllowed: false });
+    // Confirmed: taken, and polled like any other.
+    const s = await api.settings.update.mutate({ ollamaUrl: 'http://10.0.0.2:11434', residentRemoteAllowed: true });
+    expect(s).toMatchObject({ ollamaUrl: 'http://10.0.0.2:11434', residentRemoteAllowed: true });
+    await until(
+      () => api.resources.query(),
+      // Whatever is (or is not) at that address here, it is no Ollama: a status, never an answer trusted.
+      (r) => r.residents.some((x) => x.url === 'http://10.0.0.2:11434' && x.state !== 'ok' && /http:\/\/10\.0\.0\.2:11434\/api\/ps/.test(x.message ?? '')),
+      'the remote URL polled',
+    );
+    // Taking the confirmation back while the URL is still remote is refused too.
+    await expect(api.settings.update.mutate({ residentRemoteAllowed: false })).rejects.toThrow(/ollamaUrl http:\/\/10\.0\.0\.2:11434 is not on this machine/);
+    expect((await api.settings.update.mutate({ ollamaUrl: fake.url, residentRemoteAllowed: false })).ollamaUrl).toBe(fake.url);
   });
 });

@@ -27,7 +27,7 @@ const FIELDS = (
 const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 
 /** Settings shown as checkboxes. */
-const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram']);
+const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram', 'residentRemoteAllowed']);
 
 const fromField = (k: string, v: string): unknown =>
   BOOLEANS.has(k) ? v === 'true' : TEXT_SETTINGS.has(k as keyof Settings) ? v.trim() : v.trim() === '' ? (OPTIONAL.has(k) ? null : NaN) : Number(v);
@@ -125,6 +125,17 @@ export function SettingsView({ api }: { api: Api }) {
               </small>
             </div>
           ))}
+          <div className="field">
+            <label>
+              <input
+                type="checkbox"
+                checked={form.residentRemoteAllowed === 'true'}
+                onChange={(e) => setForm((v) => ({ ...v, residentRemoteAllowed: String(e.target.checked) }))}
+              />{' '}
+              {SETTINGS_INFO.residentRemoteAllowed.label}
+            </label>
+            <small className="muted">{SETTINGS_INFO.residentRemoteAllowed.help}</small>
+          </div>
         </fieldset>
         <fieldset className="person-settings">
           <legend>Game and focus mode: the GPU left to you</legend>
