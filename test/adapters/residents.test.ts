@@ -16,7 +16,10 @@ const servers: Server[] = [];
 const monitors: ResidentMonitor[] = [];
 afterEach(() => {
   for (const m of monitors.splice(0)) m.stop();
-  for (const s of servers.splice(0)) (s.closeAllConnections?.(), s.close());
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 async function serve(handler: Handler): Promise<string> {
