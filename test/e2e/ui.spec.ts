@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -273,5 +275,58 @@ test('drag a queued row to reorder the queue; Move to top and bottom on the task
     for (const m of made) await s.cli(['cancel', String(m.id)]);
   } finally {
     await s.cli(['resume']);
+  }
+});
+
+test('residents, game mode and focus mode: set in Settings (checked as typed), shown in Resources, the header and a banner', async ({ page }) => {
+  // A fake Ollama beside the Manager, its own fake nvidia-smi folder apart (its VRAM is what it reports).
+  const fakeSmi = join(s.dir, 'fake-ollama-smi');
+  mkdirSync(fakeSmi, { recursive: true });
+  const fake = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../fixtures/residents/fake-resident.mjs', import.meta.url)), 'ollama', '--smi-dir', fakeSmi, '--models', 'llama3.1:8b=5600'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    const { port } = JSON.parse(await new Promise<string>((r) => fake.stdout!.once('data', (d: Buffer) => r(d.toString())))) as { port: number };
+    await open(page, '/settings');
+    const url = page.getByLabel('Ollama URL');
+    await url.fill('http://10.0.0.2:11434');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByText(/ollamaUrl http:\/\/10\.0\.0\.2:11434 is not on this machine/)).toBeVisible();
+    await url.fill(`http://127.0.0.1:${port}`);
+    const programs = page.getByLabel('Game mode: programs');
+    await programs.fill('my game');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByText(/program patterns are names with \* and \?/)).toBeVisible();
+    await programs.fill('steam_app_*, *.exe');
+    await page.getByLabel('Game and focus mode: hold GPU tasks below priority').fill('5');
+    await page.getByLabel('Game mode: free the GPU when a game starts').check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByText('Settings saved and applied')).toBeVisible();
+    expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({
+      ollamaUrl: `http://127.0.0.1:${port}`,
+      gameModePrograms: 'steam_app_*, *.exe',
+      gameModeBelowPriority: 5,
+      gameModeFreeVram: true,
+    });
+    // Resources names what Ollama holds.
+    await page.getByRole('link', { name: 'Resources' }).click();
+    await expect(page.getByRole('list', { name: 'AI servers beside us' })).toContainText('Ollama llama3.1:8b 5600 MB');
+    // Focus mode from the header: a banner says what holds, and ends it.
+    await page.getByRole('button', { name: 'Focus mode', exact: true }).click();
+    const banner = page.getByRole('status').filter({ hasText: 'GPU left to you' });
+    await expect(banner).toContainText('GPU left to you: focus mode (GPU tasks below priority 5 wait; agentmgr focus off ends it)');
+    await expect(page.getByRole('button', { name: 'Focus mode', exact: true })).toHaveAttribute('aria-pressed', 'true');
+    expect((await s.cli(['focus'])).stdout).toMatch(/^held: focus mode/);
+    await shot(page, 'focus-mode');
+    await banner.getByRole('button', { name: 'End focus mode' }).click();
+    await expect(banner).toHaveCount(0);
+    expect((await s.cli(['focus'])).stdout.trim()).toBe('nothing holds GPU work: GPU tasks start as they fit');
+  } finally {
+    fake.kill('SIGKILL');
+    await s.cli(['settings', 'ollamaUrl=off', 'gameModePrograms=off', 'gameModeBelowPriority=10', 'gameModeFreeVram=false']);
   }
 });
