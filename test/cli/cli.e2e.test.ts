@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,6 +223,38 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(text).toMatch(/Queue: +PAUSED/);
     expect(text).toMatch(/GPU: +none visible \(nvidia-smi not found/);
     cli(['resume']);
+  });
+
+  it('residents: status names what Ollama holds; pause --free-vram says what it did, line by line; a remote URL needs confirming', async () => {
+    const smi = join(t.dir, 'fake-ollama-smi');
+    mkdirSync(smi, { recursive: true });
+    const fake = spawn(
+      process.execPath,
+      [join(ROOT, 'test', 'fixtures', 'residents', 'fake-resident.mjs'), 'ollama', '--smi-dir', smi, '--models', 'llama3.1:8b=5600'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      const { port } = JSON.parse(await new Promise<string>((r) => fake.stdout!.once('data', (d: Buffer) => r(d.toString())))) as { port: number };
+      expect(cli(['settings', `ollamaUrl=http://127.0.0.1:${port}`]).code).toBe(0);
+      await waitFor(() => /^Ollama: +llama3\.1:8b 5600 MB; 0 MB on the GPU; idle/m.test(cli(['status']).stdout), 'Ollama in status');
+      // No GPU on this server: what Ollama reports it holds is on no GPU of ours.
+      expect(cli(['status']).stdout).toMatch(/^Ollama: +llama3\.1:8b 5600 MB; 0 MB on the GPU; idle[^;]*; [^;]+ \(policy when-idle\)$/m);
+      const freed = cli(['pause', '--free-vram']);
+      expect(freed.stdout.trim().split('\n')).toEqual([
+        'queue paused: no new task starts (`agentmgr resume` to continue)',
+        'Ollama: asked to unload (5600 MB)',
+      ]);
+      await waitFor(() => /^Ollama: +no model loaded; 0 MB on the GPU/m.test(cli(['status']).stdout), 'the model unloaded');
+      cli(['resume']);
+      const remote = cli(['settings', 'ollamaUrl=http://10.0.0.2:11434']);
+      expect(remote.code).not.toBe(0);
+      expect(remote.stderr).toMatch(/ollamaUrl http:\/\/10\.0\.0\.2:11434 is not on this machine .*residentRemoteAllowed=true/);
+    } finally {
+      fake.kill('SIGKILL');
+      cli(['settings', 'ollamaUrl=off']);
+    }
   });
 
   it('settings: shows them, changes them live, and says what a bad one should be', () => {
