@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'resources', 'tray');
-const COLORS = { idle: [148, 163, 184], running: [37, 99, 235], attention: [220, 38, 38] };
+const COLORS = { idle: [148, 163, 184], running: [37, 99, 235], attention: [220, 38, 38], held: [217, 119, 6] };
 
 function crc32(buf) {
   let c = ~0;

@@ -1,5 +1,5 @@
 /** What the tray shows, computed from the queue and the GPU, with no Electron in sight. */
-export type TrayState = 'idle' | 'running' | 'attention';
+export type TrayState = 'idle' | 'running' | 'attention' | 'held';
 
 export interface TrayInput {
   running: number;
@@ -17,6 +17,8 @@ export interface TrayInput {
 
 export function trayState(i: TrayInput): TrayState {
   if (i.unseenFailures > 0 || i.degraded) return 'attention';
+  // The GPU left to the person (game or focus mode): amber, whatever else runs.
+  if (i.yielding) return 'held';
   return i.running > 0 ? 'running' : 'idle';
 }
 

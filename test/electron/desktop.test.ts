@@ -274,6 +274,20 @@ describe('the desktop shell (with a fake electron module)', () => {
     await m.services.settings.update({ idleAfterMin: 10 });
   });
 
+  it('focus mode from the tray menu: the icon turns amber, the tooltip says so, and the menu ends it', async () => {
+    const f = fakeElectron();
+    const d = new Desktop(f.e, m.services, opts);
+    d.start();
+    const tray = f.trays[0]!;
+    tray.menu.find((i) => i.label === 'Focus mode: leave the GPU to me')!.click!();
+    expect(m.services.manager.yielding()?.by).toBe('focus');
+    await waitFor(() => tray.image === '/app/resources/tray/held.png');
+    expect(tray.tooltip).toMatch(/ · GPU left to you: focus mode \(GPU tasks below priority 10 wait; agentmgr focus off ends it\)$/);
+    tray.menu.find((i) => i.label === 'End focus mode')!.click!();
+    expect(m.services.manager.yielding()).toBeNull();
+    await waitFor(() => tray.image !== '/app/resources/tray/held.png');
+  });
+
   it('notifications can be turned off', async () => {
     await m.services.settings.update({ desktopNotifications: false });
     const f = fakeElectron();
@@ -365,6 +379,8 @@ describe('tray and notification decisions', () => {
     expect(trayMenu(focus).find((m) => m.id.startsWith('focus'))).toEqual({ id: 'focus-off', label: 'End focus mode' });
     const game = { ...base, yielding: { by: 'game' as const, reason: 'game mode — steam_app_1091500 is running (GPU tasks below priority 10 wait)' } };
     expect(trayMenu(game).find((m) => m.id.startsWith('focus'))?.id).toBe('focus-on');
+    expect(trayState(game)).toBe('held');
+    expect(trayState({ ...game, unseenFailures: 1 })).toBe('attention');
     expect(trayTooltip(game)).toMatch(/ · GPU left to you: game mode — steam_app_1091500 is running \(GPU tasks below priority 10 wait\)$/);
   });
 
