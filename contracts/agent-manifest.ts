@@ -39,7 +39,10 @@ export const AgentManifestSchema = z
     command: z.array(z.string().min(1)).min(1, 'the command needs at least the program to run'),
     accepts: z.array(ExtensionSchema).max(100).default([]),
     inputSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
-    resources: ResourceRequestSchema.default({ cpu: 1, memoryMB: 256 }),
+    // A partial request is merged with the defaults: {"gpu": {...}} alone keeps 1 core and 256 MB.
+    resources: ResourceRequestSchema.partial({ cpu: true, memoryMB: true })
+      .default({ cpu: 1, memoryMB: 256 })
+      .transform((r) => ({ ...r, cpu: r.cpu ?? 1, memoryMB: r.memoryMB ?? 256 })),
     timeoutSec: z
       .number()
       .int()

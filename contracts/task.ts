@@ -85,6 +85,10 @@ export const TaskSubmissionSchema = z
     preemptible: z.boolean().optional(),
     /** Starts only once the person has been away `idleAfterMin` minutes (default: the agent's `whenIdle`). */
     whenIdle: z.boolean().optional(),
+    /** Submit a file the agent's `accepts` does not list. */
+    force: z.boolean().optional(),
+    /** Accept a GPU request on a machine where no GPU can be seen (it waits until one can). */
+    waitForGpu: z.boolean().optional(),
     /** This line's name in a batch, so later (or earlier) lines can depend on it. */
     ref: RefSchema.optional(),
     /** What it waits for before it may start; see DEPENDENCY_TYPES. */

@@ -66,3 +66,6 @@ export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;
 
 export const HistoryRangeSchema = z.enum(['15m', '24h']);
 export type HistoryRange = z.infer<typeof HistoryRangeSchema>;
+
+/** The GPU status before nvidia-smi was first asked: not a finding that there is none. */
+export const GPU_NOT_QUERIED = 'GPU not queried yet';

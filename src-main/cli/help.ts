@@ -43,7 +43,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
                  [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
                  [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME]
-                 [--preemptible true|false] [--when-idle true|false] [--wait] [--json]
+                 [--preemptible true|false] [--when-idle true|false] [--force] [--wait-for-gpu] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -63,6 +63,8 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --timeout S    stop the task after S seconds
   --hold         submit held: it starts once released (agentmgr release)
   --project NAME its project (default "default"): fair share and quotas are per project
+  --force        submit a file the agent's accepts does not list
+  --wait-for-gpu accept a GPU request where no GPU can be seen (it waits until one can)
   --when-idle true|false  idle-only work: it starts once you have been away idleAfterMin
                  minutes (default: the agent's whenIdle)
   --preemptible true|false  whether it may be stopped (SIGTERM, then SIGKILL after the agent's

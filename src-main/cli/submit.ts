@@ -1,5 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { ProjectNameSchema, TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
 import { describeIssues } from '../../contracts/errors.js';
 import { parseArraySpec, parseDependencySpec } from '../../contracts/workflow.js';
@@ -25,11 +25,18 @@ export const SUBMIT_OPTIONS = {
   project: { type: 'string' },
   preemptible: { type: 'string' },
   'when-idle': { type: 'string' },
+  force: { type: 'boolean' },
+  'wait-for-gpu': { type: 'boolean' },
   batch: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
 
 type Values = Partial<Record<keyof typeof SUBMIT_OPTIONS, string | string[] | boolean>>;
+
+/** A relative `file` in an input means the caller's directory, not the Manager's. */
+function withAbsoluteFile<T extends Record<string, unknown>>(input: T): T {
+  return typeof input.file === 'string' && input.file !== '' && !isAbsolute(input.file) ? { ...input, file: resolve(input.file) } : input;
+}
 
 function checkFile(p: string): string {
   const abs = resolve(p);
@@ -40,6 +47,7 @@ function checkFile(p: string): string {
     throw new CliError(`--file ${p}: no such file`, 2);
   }
   if (!st.isFile()) throw new CliError(`--file ${p}: not a regular file (folders are not accepted; pass the files in it)`, 2);
+  if (st.size === 0) process.stderr.write(`warning: --file ${p} is empty (0 bytes); submitted anyway\n`);
   try {
     accessSync(abs, constants.R_OK);
   } catch {
@@ -60,9 +68,11 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
       throw new CliError(`--input is not valid JSON: ${(e as Error).message}`, 2);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliError('--input must be a JSON object, like \'{"seconds": 5}\'', 2);
-    input = parsed as Record<string, unknown>;
+    input = withAbsoluteFile(parsed as Record<string, unknown>);
   }
   const base: TaskSubmission = { agent, input };
+  if (v.force === true) base.force = true;
+  if (v['wait-for-gpu'] === true) base.waitForGpu = true;
   const priority = intArg('--priority', v.priority as string | undefined, -1000, 1000);
   if (priority !== undefined) base.priority = priority;
   const retries = intArg('--retries', v.retries as string | undefined, 0, 99);
@@ -141,7 +151,11 @@ export function submissionsFromBatch(text: string): { items: TaskSubmission[]; l
     }
     const parsed = TaskSubmissionSchema.safeParse(value);
     if (!parsed.success) throw new CliError(`batch line ${i + 1}: ${describeIssues(parsed.error.issues)}`, 2);
-    items.push(parsed.data);
+    items.push({
+      ...parsed.data,
+      ...(parsed.data.input ? { input: withAbsoluteFile(parsed.data.input) } : {}),
+      ...(parsed.data.each ? { each: parsed.data.each.map(withAbsoluteFile) } : {}),
+    });
     lines.push(i + 1);
   });
   if (items.length === 0) throw new CliError('the batch has no tasks: give one JSON object per line, like {"agent": "demo", "input": {"seconds": 1}}', 2);

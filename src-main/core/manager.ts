@@ -1,3 +1,4 @@
+import { GPU_NOT_QUERIED } from '../../contracts/telemetry.js';
 import type { ResourceView } from '../../contracts/resources.js';
 import type { ProjectPatch, ProjectView } from '../../contracts/project.js';
 import type { TaskActions, TaskSubmission } from '../../contracts/task.js';
@@ -432,6 +433,10 @@ export class Manager {
       cpuCores: node.cpuCores,
       memoryTotalMB: node.memoryTotalMB,
       gpuTotalsMB: node.gpus.filter((g) => !g.memoryUnknown).map((g) => g.totalMB),
+      gpuAbsent:
+        node.gpus.length === 0 && node.gpuStatus.state === 'absent' && node.gpuStatus.message !== GPU_NOT_QUERIED
+          ? (node.gpuStatus.message ?? 'nvidia-smi is not there')
+          : null,
       vramMarginMB,
       memoryMarginMB,
     };

@@ -226,6 +226,8 @@ export interface AgentCatalog {
   problems(): AgentProblem[];
   /** null if the input satisfies the agent's inputSchema, else what is wrong with it. */
   validateInput(agent: AgentSpec, input: Record<string, unknown>): string | null;
+  /** A copy of a valid input with its schema's defaults filled in (what is stored); absent: stored as given. */
+  withDefaults?(agent: AgentSpec, input: Record<string, unknown>): Record<string, unknown>;
 }
 
 export interface LaunchSpec {

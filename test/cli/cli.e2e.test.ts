@@ -180,7 +180,13 @@ describe('agentmgr CLI against agentmgr serve', () => {
     [['submit', 'nope'], 1, /unknown agent "nope"; known agents: /],
     [['submit', 'demo', '--input', '{bad'], 2, /--input is not valid JSON/],
     [['submit', 'demo', '--input', '[1]'], 2, /--input must be a JSON object/],
-    [['submit', 'demo', '--input', '{"seconds":-1}'], 1, /input for agent demo is invalid: seconds must be >= 0/],
+    [['submit', 'demo', '--input', '{"seconds":-1}'], 1, /input for agent demo is invalid: `seconds` must be at least 0/],
+    [['submit', 'demo', '--input', '{"secs":1}'], 1, /unknown input property `secs`; this agent takes: seconds, vramMB, steps, fail/],
+    [
+      ['submit', 'demo', '--vram', '2000'],
+      1,
+      /no GPU can be seen on this machine \(nvidia-smi not found: no NVIDIA driver on this machine[^)]*\): submit it without one \(--gpus 0, or resources.gpu null\), or with --wait-for-gpu/,
+    ],
     [['submit', 'demo', '--memory', '9000000'], 1, /can never run on this machine: it needs 9000000 MB RAM but this machine has/],
     [['submit', 'demo', '--memory=-5'], 2, /--memory must be a whole number from 0/],
     [['submit', 'demo', '--memory', '-5'], 2, /--memory needs a value; for a value that starts with "-", write --memory=VALUE/],
@@ -223,6 +229,37 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(text).toMatch(/Queue: +PAUSED/);
     expect(text).toMatch(/GPU: +none visible \(nvidia-smi not found/);
     cli(['resume']);
+  });
+
+  it("submit checks what it can: a file the agent does not take (--force overrides), an empty file warned of, a relative path in --input or a batch is the caller's", () => {
+    const notes = join(t.dir, 'notes.txt');
+    writeFileSync(notes, 'hello\n');
+    // (comfyui asks for a GPU, and this server has none: --wait-for-gpu lets it wait for one.)
+    const refused = cli(['submit', 'comfyui', '--file', notes, '--hold', '--wait-for-gpu']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/agent comfyui takes \.json files, not \.txt \(.*notes\.txt\); pick another agent, or submit it anyway with --force/);
+    const forced = json<{ id: number; input: { file: string }; held: boolean }>(
+      cli(['submit', 'comfyui', '--file', notes, '--hold', '--force', '--wait-for-gpu', '--json']),
+    );
+    expect(forced).toMatchObject({ held: true, input: { file: notes } });
+    cli(['cancel', String(forced.id)]);
+    const empty = join(t.dir, 'empty.bin');
+    writeFileSync(empty, '');
+    const warned = cli(['submit', 'sha256', '--file', empty, '--wait']);
+    expect(warned.stderr).toMatch(/warning: --file .*empty\.bin is empty \(0 bytes\); submitted anyway/);
+    expect(warned.code).toBe(0);
+    // Relative to where the command runs, not to the Manager.
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, [BIN, ...args], { env, cwd: t.dir, input, encoding: 'utf8', timeout: 30_000 });
+    const rel = JSON.parse(run(['submit', 'sha256', '--input', '{"file": "notes.txt"}', '--hold', '--json']).stdout) as { id: number; input: { file: string } };
+    expect(rel.input.file).toBe(notes);
+    const batch = JSON.parse(run(['submit', '--batch', '-', '--json'], '{"agent": "sha256", "input": {"file": "notes.txt"}, "hold": true}\n').stdout) as
+      { id: number; input: { file: string } } | { id: number; input: { file: string } }[];
+    const fromBatch = Array.isArray(batch) ? batch[0]! : batch;
+    expect(fromBatch.input.file).toBe(notes);
+    // Defaults from the agent's schema are stored with the task.
+    const demo = json<{ id: number; input: Record<string, unknown> }>(cli(['submit', 'demo', '--input', '{"seconds": 0.1}', '--hold', '--json']));
+    expect(demo.input).toEqual({ seconds: 0.1, vramMB: 0, steps: 10, fail: false });
+    for (const id of [rel.id, fromBatch.id, demo.id]) cli(['cancel', String(id)]);
   });
 
   it('residents: status names what Ollama holds; pause --free-vram says what it did, line by line; a remote URL needs confirming', async () => {

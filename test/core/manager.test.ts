@@ -64,10 +64,11 @@ describe('Manager: submit', () => {
     expect(h.store.listTasks({ limit: 10 })).toEqual([]);
   });
 
-  it('with no GPU visible, a GPU task is accepted and waits while the others run', () => {
+  it('with no GPU visible, a GPU task is refused unless it may wait for one; then it waits while the others run', () => {
     h = harness(agents);
     h.telemetry.set(node({ gpus: [], gpuStatus: { state: 'absent', message: 'nvidia-smi not found' } }));
-    const [g, c] = h.manager.submit([{ agent: 'gpu' }, { agent: 'cpu' }]);
+    expect(() => h.manager.submit([{ agent: 'gpu' }])).toThrow(/no GPU can be seen on this machine \(nvidia-smi not found\)/);
+    const [g, c] = h.manager.submit([{ agent: 'gpu', waitForGpu: true }, { agent: 'cpu' }]);
     h.clock.flush();
     expect(h.store.getTask(c!.id)!.state).toBe('running');
     expect(h.store.getTask(g!.id)!.state).toBe('queued');

@@ -113,7 +113,7 @@ describe('API over HTTP and WebSocket', () => {
     });
     expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 'x' } }))).toMatchObject({
       code: 'INVALID_INPUT',
-      message: expect.stringMatching(/seconds must be number/),
+      message: expect.stringMatching(/`seconds` must be a number/),
     });
     expect(await appError(api.tasks.submit.mutate({ agent: 'demo', priority: 5000 }))).toMatchObject({
       code: 'INVALID_INPUT',
@@ -134,8 +134,12 @@ describe('API over HTTP and WebSocket', () => {
     expect(await appError(api.tasks.get.query({ id: 999_999 }))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('a GPU task waits with a reason when no GPU is visible', async () => {
-    const task = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 } });
+  it('a GPU task is refused where no GPU can be seen, unless it may wait for one; then it waits with a reason', async () => {
+    expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 } }))).toMatchObject({
+      code: 'UNSATISFIABLE',
+      message: expect.stringMatching(/asks for 1 GPU \(3000 MB each\), but no GPU can be seen on this machine .*--wait-for-gpu \(waitForGpu\)/),
+    });
+    const task = await api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 }, waitForGpu: true });
     await waitFor(async () => (await api.tasks.get.query({ id: task.id })).waitingReason !== null, 'a scheduling cycle to look at it');
     const got = await api.tasks.get.query({ id: task.id });
     expect(got.state).toBe('queued');

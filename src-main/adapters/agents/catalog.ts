@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AgentManifestSchema, type AgentProblem } from '../../../contracts/agent-manifest.js';
 import { describeIssues } from '../../../contracts/errors.js';
 import type { AgentCatalog, AgentSpec } from '../../core/ports.js';
@@ -20,12 +20,16 @@ export class FileAgentCatalog implements AgentCatalog {
   private validators = new Map<string, ValidateFunction>();
   private issues: AgentProblem[] = [];
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  // A property's "default" in the input schema is filled in (on a copy) before the input is stored.
+  private readonly filler = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+  private readonly fillers = new Map<string, ValidateFunction>();
 
   constructor(private readonly sources: readonly AgentSource[]) {
     this.reload();
   }
 
   reload(): void {
+    this.fillers.clear();
     const agents = new Map<string, AgentSpec>();
     const validators = new Map<string, ValidateFunction>();
     const problems: AgentProblem[] = [];
@@ -91,15 +95,69 @@ export class FileAgentCatalog implements AgentCatalog {
     return [...this.issues];
   }
 
+  /** A copy of a valid input with its schema's defaults filled in, as it is stored and given to the agent. */
+  withDefaults(agent: AgentSpec, input: Record<string, unknown>): Record<string, unknown> {
+    let fill = this.fillers.get(agent.name);
+    if (!fill) {
+      try {
+        fill = this.filler.compile(agent.inputSchema);
+      } catch {
+        return input;
+      }
+      this.fillers.set(agent.name, fill);
+    }
+    const copy = structuredClone(input);
+    fill(copy);
+    return copy;
+  }
+
   validateInput(agent: AgentSpec, input: Record<string, unknown>): string | null {
     const v = this.validators.get(agent.name);
     if (!v || v(input)) return null;
-    return (v.errors ?? [])
-      .slice(0, 5)
-      .map(
-        (e) =>
-          `${e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'input'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`,
-      )
-      .join('; ');
+    const props = Object.keys(((agent.inputSchema as { properties?: object }).properties ?? {}) as object);
+    return [...new Set((v.errors ?? []).slice(0, 5).map((e) => inputProblem(e, props)))].join('; ');
   }
 }
+
+/**
+ * One schema error in words that name the property and what it takes: "unknown input property
+ * `secs`; this agent takes: seconds, steps", "`file` is needed", "`seconds` must be at least 0".
+ */
+export function inputProblem(e: ErrorObject, props: readonly string[]): string {
+  const at = e.instancePath ? `\`${e.instancePath.slice(1).replace(/\//g, '.')}\`` : 'the input';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown input property \`${String(p.additionalProperty)}\`${e.instancePath ? ` in ${at}` : ''}; this agent takes: ${props.join(', ') || 'no properties'}`;
+    case 'required':
+      return `\`${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}.` : ''}${String(p.missingProperty)}\` is needed`;
+    case 'type':
+      return `${at} must be ${article(String(p.type))}`;
+    case 'minimum':
+    case 'exclusiveMinimum':
+      return `${at} must be ${e.keyword === 'minimum' ? 'at least' : 'more than'} ${String(p.limit)}`;
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return `${at} must be ${e.keyword === 'maximum' ? 'at most' : 'less than'} ${String(p.limit)}`;
+    case 'minLength':
+      return Number(p.limit) === 1 ? `${at} must not be empty` : `${at} must be at least ${String(p.limit)} characters`;
+    case 'maxLength':
+      return `${at} must be at most ${String(p.limit)} characters`;
+    case 'enum':
+      return `${at} must be one of: ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+    case 'minItems':
+      return `${at} needs at least ${String(p.limit)} item${Number(p.limit) === 1 ? '' : 's'}`;
+    default:
+      return `${at} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+const article = (type: string): string =>
+  type
+    .split(',')
+    .map(
+      (t) =>
+        ({ integer: 'a whole number', number: 'a number', string: 'text', boolean: 'true or false', object: 'an object', array: 'a list', null: 'null' })[t] ??
+        t,
+    )
+    .join(' or ');

@@ -1,3 +1,4 @@
+import { GPU_NOT_QUERIED } from '../../../contracts/telemetry.js';
 import { basename } from 'node:path';
 import type { GpuStatus } from '../../../contracts/telemetry.js';
 import type { GpuView } from '../../core/model/node.js';
@@ -174,7 +175,7 @@ export class NvidiaSmiCollector {
   private readonly appsByGpu = new Map<string, { ts: string; rows: AppRow[] }>();
   private appsAt = 0;
   private appsBroken = false;
-  private status: GpuStatus = { state: 'absent', message: 'GPU not queried yet' };
+  private status: GpuStatus = { state: 'absent', message: GPU_NOT_QUERIED };
   private lastSaid: string[] = [];
   private gpuLoop!: SampledLoop<GpuRow>;
   private appLoop!: SampledLoop<AppRow>;

@@ -1,3 +1,4 @@
+import { GPU_NOT_QUERIED } from '../../../contracts/telemetry.js';
 import { cpus, totalmem } from 'node:os';
 import si from 'systeminformation';
 import type { TelemetrySnapshot } from '../../../contracts/telemetry.js';
@@ -41,7 +42,7 @@ export class SystemTelemetry implements TelemetrySource {
       memoryTotalMB: mb,
       memoryAvailableMB: mb,
       gpus: [],
-      gpuStatus: { state: 'absent', message: 'GPU not queried yet' },
+      gpuStatus: { state: 'absent', message: GPU_NOT_QUERIED },
     };
     this.gpu = new NvidiaSmiCollector({ binary: cfg.nvidiaSmi, intervalMs: cfg.intervalMs });
     this.gpu.subscribe(() => {

@@ -14,7 +14,7 @@ import { judge, type DepLinkLike, type DepTarget } from '../workflow/dependencie
 import { parseBegin } from './begin.js';
 
 export interface AdmissionContext {
-  agents: Pick<AgentCatalog, 'get' | 'list' | 'validateInput'>;
+  agents: Pick<AgentCatalog, 'get' | 'list' | 'validateInput' | 'withDefaults'>;
   capacity: Capacity;
   /** What the agent was learned to use (null until measured enough). */
   profile(agent: string): LearnedProfile | null;
@@ -120,10 +120,13 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     // Members of one array with the same input share one resolved request.
     let lastInput: Record<string, unknown> | null = null;
     let lastRequest: { request: NewTask['request']; requestPinned: boolean } | null = null;
+    let stored: Record<string, unknown> = {};
     for (const m of l.members) {
       if (m.input !== lastInput) {
+        // The request from the input as given (a default is not the submitter's choice); stored with its defaults.
         lastRequest = requestFor(agent, s, m.input, i, at(i), ctx);
         lastInput = m.input;
+        stored = ctx.agents.withDefaults ? ctx.agents.withDefaults(agent, m.input) : m.input;
       }
       // Spelled out, not spread: a spread makes V8 build a slow object (see newTaskRecord).
       const b = l.base;
@@ -136,7 +139,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         whenIdle: b.whenIdle,
         name: m.name ?? b.name,
         priority: b.priority,
-        input: m.index === null ? m.input : { ...m.input, arrayIndex: m.index },
+        input: m.index === null ? stored : { ...stored, arrayIndex: m.index },
         request: lastRequest!.request,
         requestPinned: lastRequest!.requestPinned,
         maxAttempts: b.maxAttempts,
@@ -153,6 +156,18 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     }
   });
   return out;
+}
+
+const extOf = (file: string): string => {
+  const base = file.split(/[\\/]/).pop() ?? '';
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot).toLowerCase() : '';
+};
+
+/** Whether an agent takes a file by its extension; one that declares no `accepts` is not judged. */
+function takesFile(agent: AgentSpec, file: string): boolean {
+  if (agent.accepts.length === 0 || agent.accepts.includes('*')) return true;
+  return agent.accepts.includes(extOf(file));
 }
 
 /** One line checked: its agent, inputs (one per array member), begin and throttle. */
@@ -193,6 +208,13 @@ function line(s: TaskSubmission, index: number, where: string, ctx: AdmissionCon
   let checked: Record<string, unknown> | null = null;
   for (const m of members) {
     if (m.input === checked) continue;
+    const file = m.input.file;
+    if (typeof file === 'string' && !s.force && !takesFile(agent, file))
+      throw new ManagerError(
+        'INVALID_INPUT',
+        `agent ${agent.name} takes ${agent.accepts.join(', ')} files, not ${extOf(file) || 'a file without an extension'} (${file})${where}; pick another agent, or submit it anyway with --force (force: true)`,
+        index,
+      );
     const problem = ctx.agents.validateInput(agent, m.input);
     if (problem)
       throw new ManagerError(
@@ -254,6 +276,12 @@ function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, u
   const model = resolved.pinned ? null : modelSized(agent, input, ctx);
   const learned = resolved.pinned || model ? null : ctx.profile(agent.name);
   const { request, pinned } = model ? { request: model, pinned: false } : learned ? { request: learned.request, pinned: false } : resolved;
+  if (request.gpu && request.gpu.count > 0 && ctx.capacity.gpuAbsent && !s.waitForGpu)
+    throw new ManagerError(
+      'UNSATISFIABLE',
+      `task asks for ${request.gpu.count} GPU${request.gpu.count === 1 ? '' : 's'} (${request.gpu.vramMB} MB each)${where}, but no GPU can be seen on this machine (${ctx.capacity.gpuAbsent}): submit it without one (--gpus 0, or resources.gpu null), or with --wait-for-gpu (waitForGpu) to keep it until one can be seen`,
+      index,
+    );
   const impossible = neverFits(request, ctx.capacity);
   if (impossible)
     throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);

@@ -101,6 +101,8 @@ export interface Capacity {
   memoryTotalMB: number;
   /** Total VRAM of each GPU seen; empty when none is seen (then GPU tasks wait rather than fail). */
   gpuTotalsMB: number[];
+  /** Why no GPU can be seen on this machine (nvidia-smi is not there), when that is known; absent or null otherwise. */
+  gpuAbsent?: string | null;
   vramMarginMB: number;
   memoryMarginMB: number;
 }

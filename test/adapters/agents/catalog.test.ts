@@ -52,9 +52,26 @@ describe('FileAgentCatalog', () => {
     const c = new FileAgentCatalog([{ dir: bundledAgentsDir(), source: 'bundled' }]);
     const demo = c.get('demo')!;
     expect(c.validateInput(demo, { seconds: 1 })).toBeNull();
-    expect(c.validateInput(demo, { seconds: -1 })).toBe('seconds must be >= 0');
-    expect(c.validateInput(demo, { bogus: 1 })).toBe('input must NOT have additional properties');
-    expect(c.validateInput(c.get('sha256')!, {})).toBe("input must have required property 'file'");
+    // Each message names the property and what it takes.
+    expect(c.validateInput(demo, { seconds: -1 })).toBe('`seconds` must be at least 0');
+    expect(c.validateInput(demo, { secs: 1 })).toBe('unknown input property `secs`; this agent takes: seconds, vramMB, steps, fail');
+    expect(c.validateInput(demo, { seconds: 'abc' })).toBe('`seconds` must be a number');
+    expect(c.validateInput(demo, { steps: 1.5 })).toBe('`steps` must be a whole number');
+    expect(c.validateInput(c.get('sha256')!, {})).toBe('`file` is needed');
+    expect(c.validateInput(c.get('sha256')!, { file: '' })).toBe('`file` must not be empty');
+    // Defaults are filled in on a copy (what is stored and given to the agent); the input given is left as it was.
+    const given = { seconds: 2 };
+    expect(c.withDefaults(demo, given)).toEqual({ seconds: 2, vramMB: 0, steps: 10, fail: false });
+    expect(given).toEqual({ seconds: 2 });
+  });
+
+  it('a partial resources in a manifest is merged with the defaults', () => {
+    const dir = join(t.dir, 'partial');
+    mkdirSync(join(dir, 'gpuonly'), { recursive: true });
+    writeFileSync(join(dir, 'gpuonly', 'agent.json'), JSON.stringify({ name: 'gpuonly', command: ['./x'], resources: { gpu: { count: 1, vramMB: 2000 } } }));
+    const c = new FileAgentCatalog([{ dir, source: 'extra' }]);
+    expect(c.problems()).toEqual([]);
+    expect(c.get('gpuonly')!.resources).toEqual({ cpu: 1, memoryMB: 256, gpu: { count: 1, vramMB: 2000 } });
   });
 
   it('the bundled agents all load', () => {
