@@ -292,6 +292,8 @@ test('residents, game mode and focus mode: set in Settings (checked as typed), s
   try {
     const { port } = JSON.parse(await new Promise<string>((r) => fake.stdout!.once('data', (d: Buffer) => r(d.toString())))) as { port: number };
     await open(page, '/settings');
+    // The form is filled from the Manager's settings once they come: type only after that.
+    await expect(page.getByLabel('Game and focus mode: hold GPU tasks below priority')).not.toHaveValue('');
     const url = page.getByLabel('Ollama URL');
     await url.fill('http://10.0.0.2:11434');
     await page.getByRole('button', { name: 'Save', exact: true }).click();

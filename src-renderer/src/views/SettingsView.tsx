@@ -70,20 +70,7 @@ export function SettingsView({ api }: { api: Api }) {
     <section className="settings" aria-label="Settings">
       <form onSubmit={(e) => void save(e)} noValidate>
         {FIELDS.map((f) => (
-          <div className="field" key={f.key}>
-            <label htmlFor={`s-${f.key}`}>{f.label}</label>
-            <input
-              id={`s-${f.key}`}
-              inputMode="numeric"
-              value={form[f.key] ?? ''}
-              aria-invalid={Boolean(errors[f.key])}
-              aria-describedby={`s-${f.key}-help`}
-              onChange={(e) => setForm((v) => ({ ...v, [f.key]: e.target.value }))}
-            />
-            <small id={`s-${f.key}-help`} className={errors[f.key] ? 'error-text' : 'muted'}>
-              {errors[f.key] ?? f.help}
-            </small>
-          </div>
+          <TextField key={f.key} k={f.key} numeric form={form} errors={errors} setForm={setForm} />
         ))}
         {Object.keys(q.data?.gpuLimits ?? {}).length > 0 && (
           <p className="muted" aria-label="Per-GPU limits">
@@ -101,86 +88,80 @@ export function SettingsView({ api }: { api: Api }) {
         )}
         <fieldset className="residents-settings">
           <legend>AI servers beside us (residents)</legend>
-          {RESIDENT_KINDS.flatMap((kind) => [`${kind}Url`, `${kind}Policy`] as const).map((key) => (
-            <div className="field" key={key}>
-              <label htmlFor={`s-${key}`}>{SETTINGS_INFO[key].label}</label>
-              {key.endsWith('Policy') ? (
+          {RESIDENT_KINDS.flatMap((kind) => [`${kind}Url`, `${kind}Policy`] as const).map((key) =>
+            key.endsWith('Policy') ? (
+              <div className="field" key={key}>
+                <label htmlFor={`s-${key}`}>{SETTINGS_INFO[key].label}</label>
                 <select id={`s-${key}`} value={form[key] ?? 'when-idle'} onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}>
                   <option value="never">never</option>
                   <option value="when-idle">when idle</option>
                   <option value="always">always</option>
                 </select>
-              ) : (
-                <input
-                  id={`s-${key}`}
-                  value={form[key] ?? ''}
-                  placeholder="off"
-                  aria-invalid={Boolean(errors[key])}
-                  aria-describedby={`s-${key}-help`}
-                  onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}
-                />
-              )}
-              <small id={`s-${key}-help`} className={errors[key] ? 'error-text' : 'muted'}>
-                {errors[key] ?? SETTINGS_INFO[key].help}
-              </small>
-            </div>
-          ))}
-          <div className="field">
-            <label>
-              <input
-                type="checkbox"
-                checked={form.residentRemoteAllowed === 'true'}
-                onChange={(e) => setForm((v) => ({ ...v, residentRemoteAllowed: String(e.target.checked) }))}
-              />{' '}
-              {SETTINGS_INFO.residentRemoteAllowed.label}
-            </label>
-            <small className="muted">{SETTINGS_INFO.residentRemoteAllowed.help}</small>
-          </div>
+                <small className="muted">{SETTINGS_INFO[key].help}</small>
+              </div>
+            ) : (
+              <TextField key={key} k={key} placeholder="off" form={form} errors={errors} setForm={setForm} />
+            ),
+          )}
+          <CheckField k="residentRemoteAllowed" form={form} setForm={setForm} />
         </fieldset>
         <fieldset className="person-settings">
           <legend>Game and focus mode: the GPU left to you</legend>
-          {(['gameModePrograms', 'gameModeBelowPriority', 'gameModeExitSec'] as const).map((key) => (
-            <div className="field" key={key}>
-              <label htmlFor={`s-${key}`}>{SETTINGS_INFO[key].label}</label>
-              <input
-                id={`s-${key}`}
-                inputMode={key === 'gameModePrograms' ? undefined : 'numeric'}
-                value={form[key] ?? ''}
-                placeholder={key === 'gameModePrograms' ? 'off' : undefined}
-                aria-invalid={Boolean(errors[key])}
-                aria-describedby={`s-${key}-help`}
-                onChange={(e) => setForm((v) => ({ ...v, [key]: e.target.value }))}
-              />
-              <small id={`s-${key}-help`} className={errors[key] ? 'error-text' : 'muted'}>
-                {errors[key] ?? SETTINGS_INFO[key].help}
-              </small>
-            </div>
+          {(['gameModePrograms', 'gameModeBelowPriority', 'gameModeExitSec', 'idleAfterMin'] as const).map((key) => (
+            <TextField
+              key={key}
+              k={key}
+              numeric={key !== 'gameModePrograms'}
+              placeholder={key === 'gameModePrograms' ? 'off' : undefined}
+              form={form}
+              errors={errors}
+              setForm={setForm}
+            />
           ))}
-          <div className="field">
-            <label>
-              <input
-                type="checkbox"
-                checked={form.gameModeFreeVram === 'true'}
-                onChange={(e) => setForm((v) => ({ ...v, gameModeFreeVram: String(e.target.checked) }))}
-              />{' '}
-              {SETTINGS_INFO.gameModeFreeVram.label}
-            </label>
-            <small className="muted">{SETTINGS_INFO.gameModeFreeVram.help}</small>
-          </div>
+          <CheckField k="gameModeFreeVram" form={form} setForm={setForm} />
         </fieldset>
-        <div className="field">
-          <label>
-            <input
-              type="checkbox"
-              checked={form.desktopNotifications === 'true'}
-              onChange={(e) => setForm((v) => ({ ...v, desktopNotifications: String(e.target.checked) }))}
-            />{' '}
-            {SETTINGS_INFO.desktopNotifications.label}
-          </label>
-        </div>
+        <CheckField k="desktopNotifications" form={form} setForm={setForm} help={false} />
         <button type="submit">Save</button>
       </form>
       <ProjectsPanel api={api} />
     </section>
+  );
+}
+
+type FormState = Record<string, string>;
+type SetForm = (f: (v: FormState) => FormState) => void;
+
+/** One setting as a text box: its label, and its help or what is wrong with it. */
+function TextField(p: { k: keyof Settings; numeric?: boolean; placeholder?: string; form: FormState; errors: FormState; setForm: SetForm }) {
+  const { k, form, errors } = p;
+  return (
+    <div className="field">
+      <label htmlFor={`s-${k}`}>{SETTINGS_INFO[k].label}</label>
+      <input
+        id={`s-${k}`}
+        inputMode={p.numeric ? 'numeric' : undefined}
+        value={form[k] ?? ''}
+        placeholder={p.placeholder}
+        aria-invalid={Boolean(errors[k])}
+        aria-describedby={`s-${k}-help`}
+        onChange={(e) => p.setForm((v) => ({ ...v, [k]: e.target.value }))}
+      />
+      <small id={`s-${k}-help`} className={errors[k] ? 'error-text' : 'muted'}>
+        {errors[k] ?? SETTINGS_INFO[k].help}
+      </small>
+    </div>
+  );
+}
+
+/** One true-or-false setting as a checkbox. */
+function CheckField({ k, form, setForm, help = true }: { k: keyof Settings; form: FormState; setForm: SetForm; help?: boolean }) {
+  return (
+    <div className="field">
+      <label>
+        <input type="checkbox" checked={form[k] === 'true'} onChange={(e) => setForm((v) => ({ ...v, [k]: String(e.target.checked) }))} />{' '}
+        {SETTINGS_INFO[k].label}
+      </label>
+      {help && <small className="muted">{SETTINGS_INFO[k].help}</small>}
+    </div>
   );
 }

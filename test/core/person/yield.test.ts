@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PersonYield, type YieldConfig } from '../../../src-main/core/person/yield.js';
 import { describeStatus } from '../../../src-main/core/scheduler/describe.js';
-import { runCycle } from '../../../src-main/core/scheduler/cycle.js';
-import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
-import { node } from '../../helpers/fakes.js';
+import { cycleOver, queued } from '../../helpers/cycle.js';
 
 const NOW = Date.UTC(2026, 0, 1, 19);
 const cfg: YieldConfig = { belowPriority: 10, exitMs: 30_000 };
@@ -50,35 +48,11 @@ describe('yielding the GPU to the person', () => {
   });
 
   it('in the cycle: GPU tasks below the threshold wait, saying why; CPU tasks and urgent ones go on', () => {
-    const entry = (id: number, priority: number, vramMB: number | null): QueueEntry => ({
-      id,
-      agent: 'a',
-      project: 'default',
-      request: vramMB === null ? { cpu: 1, memoryMB: 100 } : { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB } },
-      notBefore: null,
-      priority,
-      since: NOW,
-      seq: id,
-      array: null,
-      throttle: null,
-    });
+    const entry = (id: number, priority: number, vramMB: number | null) =>
+      queued(id, vramMB === null ? { cpu: 1, memoryMB: 100 } : { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB } }, { priority, since: NOW });
     const y = new PersonYield();
     y.sawGames(game, NOW, cfg);
-    const queue = new QueueIndex();
-    queue.addAll([entry(1, 0, 2000), entry(2, 0, null), entry(3, 10, 1000), entry(4, 9, 1000)], NOW);
-    const r = runCycle({
-      now: NOW,
-      paused: false,
-      maxConcurrency: 10,
-      reserveAfterMs: null,
-      agentLimit: () => null,
-      node: node(),
-      running: [],
-      vramMarginMB: 256,
-      memoryMarginMB: 0,
-      queue,
-      person: y.current(NOW, cfg),
-    });
+    const r = cycleOver([entry(1, 0, 2000), entry(2, 0, null), entry(3, 10, 1000), entry(4, 9, 1000)], NOW, { person: y.current(NOW, cfg) });
     expect(r.starts.map((s) => s.taskId).sort()).toEqual([2, 3]);
     const why = [...r.reasons.values()].map((s) => describeStatus(s));
     expect(why).toEqual([
@@ -124,36 +98,10 @@ describe('idle-only work', () => {
     y.reportIdle(30, NOW);
     expect(y.idleGate(NOW + 60_000, 600_000)).toEqual({ awayMs: 90_000, needMs: 600_000 });
     expect(y.nextChange(NOW, cfg, 600_000)).toBe(NOW + 570_000);
-    const entry = (id: number, whenIdle: boolean): QueueEntry => ({
-      id,
-      agent: 'a',
-      project: 'default',
-      request: { cpu: 1, memoryMB: 100 },
-      notBefore: null,
-      priority: 0,
-      since: NOW,
-      seq: id,
-      array: null,
-      throttle: null,
-      whenIdle,
-    });
-    const cycleAt = (gate: ReturnType<PersonYield['idleGate']>) => {
-      const queue = new QueueIndex();
-      queue.addAll([entry(1, true), entry(2, false)], NOW);
-      return runCycle({
-        now: NOW,
-        paused: false,
-        maxConcurrency: 10,
-        reserveAfterMs: null,
-        agentLimit: () => null,
-        node: node(),
-        running: [],
-        vramMarginMB: 256,
-        memoryMarginMB: 0,
-        queue,
+    const cycleAt = (gate: ReturnType<PersonYield['idleGate']>) =>
+      cycleOver([queued(1, { cpu: 1, memoryMB: 100 }, { whenIdle: true, since: NOW }), queued(2, { cpu: 1, memoryMB: 100 }, { since: NOW })], NOW, {
         idle: gate,
       });
-    };
     const here = cycleAt({ awayMs: 90_000, needMs: 600_000 });
     expect(here.starts.map((s) => s.taskId)).toEqual([2]);
     expect(describeStatus([...here.reasons.values()][0]!)).toBe('idle-only work: it starts once you have been away 10 min (away 90 s now)');

@@ -5,8 +5,8 @@ import { Ledger, noPeak, type ActiveRun } from '../../../src-main/core/ledger/le
 import { sameModel } from '../../../contracts/residents.js';
 import { modelSpare } from '../../../src-main/core/ledger/pool.js';
 import type { NodeSnapshot } from '../../../src-main/core/model/node.js';
-import { runCycle } from '../../../src-main/core/scheduler/cycle.js';
-import { QueueIndex, type QueueEntry } from '../../../src-main/core/scheduler/queue.js';
+import type { QueueEntry } from '../../../src-main/core/scheduler/queue.js';
+import { cycleOver, queued } from '../../helpers/cycle.js';
 import { node, rtx4060 } from '../../helpers/fakes.js';
 
 /**
@@ -102,37 +102,15 @@ describe("a resident's memory, counted as the task's that drives it", () => {
 });
 
 describe('a queued task whose model is loaded', () => {
-  const entry = (id: number, model: string, vramMB: number): QueueEntry => ({
-    id,
-    agent: 'ollama',
-    project: 'default',
-    request: gpu(vramMB),
-    notBefore: null,
-    priority: 0,
-    since: NOW,
-    seq: id,
-    array: null,
-    throttle: null,
-    model,
-  });
+  const entry = (id: number, model: string, vramMB: number): QueueEntry => queued(id, gpu(vramMB), { agent: 'ollama', since: NOW, model });
   const cycle = (entries: QueueEntry[], runs: ActiveRun[], models = [{ name: 'llama3.1:8b', vramMB: 5600 }]) => {
     const l = ledgerWith(runs, models);
     const n = card(models.reduce((a, m) => a + (m.vramMB ?? 0), 0));
     l.observe(n, NOW);
-    const queue = new QueueIndex();
-    queue.addAll(entries, NOW);
-    return runCycle({
-      now: NOW,
-      paused: false,
-      maxConcurrency: 10,
-      reserveAfterMs: null,
-      agentLimit: () => null,
+    return cycleOver(entries, NOW, {
       drives: (agent) => (agent === 'ollama' ? 'ollama' : null),
       node: n,
       running: l.running(),
-      vramMarginMB: 256,
-      memoryMarginMB: 0,
-      queue,
       observed: l.observed(n, NOW),
     });
   };
