@@ -1,36 +1,24 @@
 import { z } from 'zod';
+import { DEPENDENCY_TYPES, MAX_ARRAY, PRIORITY, PROJECT_NAME, PROJECT_NAME_RULE, TASK_STATES, TERMINAL_STATES } from './values.js';
 import { HolderSchema, ResourceOverrideSchema, ResourceRequestSchema } from './resources.js';
 
-/**
- * Observed task states. `queued` covers waiting for resources and waiting out a retry backoff
- * (`notBefore`); the terminal ones are listed in TERMINAL_STATES.
- */
-export const TASK_STATES = ['queued', 'starting', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
+/** Observed task states (see values.ts). */
 export const TaskStateSchema = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof TaskStateSchema>;
-
-export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'];
+export { DEPENDENCY_TYPES, MAX_ARRAY, PRIORITY, TASK_STATES, TERMINAL_STATES };
 
 /** What the user asked for, kept apart from what was observed. */
 /** `preempt`: stopped to make room for a higher-priority task; it is queued again when it ends. */
 export const DesiredStateSchema = z.enum(['run', 'cancel', 'preempt']);
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
-export const PRIORITY = { min: -1000, max: 1000 } as const;
 export const PrioritySchema = z.number().int().min(PRIORITY.min).max(PRIORITY.max);
 
 export const JsonObjectSchema = z.record(z.string(), z.unknown());
 
-/**
- * What a dependent waits for (Slurm's spelling): `afterok` each of them succeeded, `afternotok`
- * each ended without success, `afterany` each ended, `after` each started (or ended).
- */
-export const DEPENDENCY_TYPES = ['afterok', 'afternotok', 'afterany', 'after'] as const;
+/** What a dependent waits for (see values.ts). */
 export const DependencyTypeSchema = z.enum(DEPENDENCY_TYPES);
 export type DependencyType = z.infer<typeof DependencyTypeSchema>;
-
-/** At most this many tasks in one array (and in one submission's `each`). */
-export const MAX_ARRAY = 100_000;
 
 /** A batch line's own name, for later lines of the same batch to depend on. */
 export const RefSchema = z
@@ -52,9 +40,7 @@ export const DependencySchema = z
 export type Dependency = z.infer<typeof DependencySchema>;
 
 /** A project's name: what tasks are grouped by for fair share, quotas and project-bound tokens. */
-export const ProjectNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project name is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+export const ProjectNameSchema = z.string().regex(PROJECT_NAME, PROJECT_NAME_RULE);
 export const DEFAULT_PROJECT = 'default';
 
 export const TaskSubmissionSchema = z
@@ -304,6 +290,8 @@ export const TaskListQuerySchema = z
     project: z.string().max(64).optional(),
     /** Only the tasks of this array. */
     arrayId: z.number().int().positive().optional(),
+    /** Only tasks whose name contains this (any case). */
+    name: z.string().min(1).max(200).optional(),
     /** Return tasks with an id below this one (newest first). */
     cursor: z.number().int().positive().optional(),
     limit: z.number().int().min(1).max(1000).default(100),
@@ -334,3 +322,20 @@ export const TaskPageQuerySchema = z
   .strict();
 
 export const TaskIdsSchema = z.object({ ids: z.array(TaskIdSchema).min(1).max(10_000) }).strict();
+
+/** `clean`: which ended tasks to remove (every ended one when nothing is given). */
+export const TaskCleanSchema = z
+  .object({
+    state: z.array(z.enum(['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'])).optional(),
+    agent: z.string().max(64).optional(),
+    project: z.string().max(64).optional(),
+    /** Only those that ended at least this long ago. */
+    olderThanSec: z
+      .number()
+      .int()
+      .min(0)
+      .max(100 * 365 * 86_400)
+      .optional(),
+  })
+  .strict();
+export type TaskClean = z.infer<typeof TaskCleanSchema>;

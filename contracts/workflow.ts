@@ -1,4 +1,5 @@
-import { MAX_ARRAY, type DependencyType } from './task.js';
+import type { DependencyType } from './task.js';
+import { MAX_ARRAY } from './values.js';
 
 /**
  * The spellings people type for workflows, parsed into data (the CLI's flags; the API takes the

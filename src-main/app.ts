@@ -20,7 +20,10 @@ import type { Logger } from './core/ports.js';
 import { acquireLock, ensureDataDir, type DataDirLayout } from './data-dir.js';
 import { bundledAgentsDir } from './paths.js';
 import type { ApiServices } from './api/services.js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { inspectPath } from './adapters/files/inspect.js';
+import { AgentsWatch } from './adapters/agents/watch.js';
 import { readAttemptLog } from './adapters/process/attempt-log.js';
 import { attemptDir } from './adapters/process/runner.js';
 import { ResidentMonitor, type ResidentConfig } from './adapters/residents/monitor.js';
@@ -52,12 +55,26 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     db = openDb(dirs.db);
     const store = new SqliteTaskStore(db);
     const tokenStore = new SqliteTokenStore(db);
-    const agents = new FileAgentCatalog([
-      { dir: bundledAgentsDir(), source: 'bundled' },
-      { dir: dirs.agents, source: 'data-dir' },
+    const agentSources = [
+      { dir: bundledAgentsDir(), source: 'bundled' as const },
+      { dir: dirs.agents, source: 'data-dir' as const },
       ...options.agentsDirs.map((dir) => ({ dir, source: 'extra' as const })),
-    ]);
+    ];
+    const agents = new FileAgentCatalog(agentSources);
     for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
+    // New and changed agents are picked up as they are written (and by `agentmgr agents --reload`).
+    const reloadAgents = (why: string): void => {
+      const before = new Set(agents.list().map((a) => a.name));
+      agents.reload();
+      const now = agents.list().map((a) => a.name);
+      const added = now.filter((n) => !before.has(n));
+      const removed = [...before].filter((n) => !now.includes(n));
+      logger.info('agents reloaded', { why, agents: now.length, ...(added.length ? { added } : {}), ...(removed.length ? { removed } : {}) });
+      for (const p of agents.problems()) logger.warn('agent not loaded', { path: p.path, problem: p.message });
+    };
+    const agentsWatch = new AgentsWatch(agentSources, () => reloadAgents('changed on disk'), {
+      onError: (dir, e) => logger.warn('cannot watch an agents folder; `agentmgr agents --reload` picks up changes', { dir, error: e.message }),
+    });
     // Settings changed in the UI are kept; a flag or environment variable given at start wins.
     const saved = SettingsPatchSchema.safeParse(store.getSetting('settings') ?? {});
     const pick = <K extends LiveSetting>(key: K, fallback: Settings[K]): Settings[K] =>
@@ -120,6 +137,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       },
     });
     manager.start();
+    agentsWatch.start();
     residents.start();
     games.start();
     const gpuLimits = () => manager.config.gpuLimits ?? gpuLimitsAtStart;
@@ -143,6 +161,13 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       manager,
       store,
       agents,
+      reloadAgents: () => reloadAgents('asked'),
+      removeRuns: (ids) => {
+        for (const id of ids)
+          rm(join(dirs.runs, String(id)), { recursive: true, force: true }).catch((e: unknown) =>
+            logger.warn('the files of a removed task could not all be deleted', { task: id, error: String(e) }),
+          );
+      },
       telemetry,
       history,
       bus,
@@ -254,6 +279,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         },
       },
       close: (opts) => {
+        agentsWatch.close();
         games.stop();
         residents.stop();
         manager.stop(opts);

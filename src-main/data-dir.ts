@@ -1,33 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { layout, type DataDirLayout } from './data-layout.js';
 
-export const TOKEN_FILE = 'api-token';
-export const SERVER_FILE = 'server.json';
-const LOCK_FILE = 'manager.lock';
-
-export interface DataDirLayout {
-  root: string;
-  db: string;
-  runs: string;
-  agents: string;
-  token: string;
-  server: string;
-  lock: string;
-}
-
-export function layout(root: string): DataDirLayout {
-  return {
-    root,
-    db: join(root, 'agentmgr.sqlite'),
-    runs: join(root, 'runs'),
-    agents: join(root, 'agents'),
-    token: join(root, TOKEN_FILE),
-    server: join(root, SERVER_FILE),
-    lock: join(root, LOCK_FILE),
-  };
-}
+export { layout, SERVER_FILE, TOKEN_FILE, type DataDirLayout } from './data-layout.js';
 
 /** Tells the CLI where the Manager listens (removed on a clean stop). Readable by its owner only. */
 export function writeServerFile(l: DataDirLayout, server: { url: string; port: number }): void {

@@ -4,7 +4,9 @@ import {
   PrioritySchema,
   TaskBatchSchema,
   TaskIdSchema,
+  TaskCleanSchema,
   TaskIdsSchema,
+  TERMINAL_STATES,
   TaskPageQuerySchema,
   TaskListQuerySchema,
   TaskSubmissionSchema,
@@ -125,11 +127,29 @@ const tasks = router({
   setPriorityMany: taskProcedure
     .input(TaskIdsSchema.extend({ priority: PrioritySchema }).strict())
     .mutation(({ ctx, input }) => each(input.ids, (id) => ctx.services.manager.setPriority(id, input.priority))),
+  /** Ended tasks removed for good, with their logs and artifacts; each one not removed says why. */
+  remove: taskProcedure.input(TaskIdsSchema).mutation(({ ctx, input }) => {
+    const r = ctx.services.manager.remove(input.ids);
+    ctx.services.removeRuns(r.done);
+    return r;
+  }),
+  /** Every ended task the filter picks, removed (`agentmgr clean`, the UI's "Clear finished"). */
+  clean: procedure.input(TaskCleanSchema).mutation(({ ctx, input }) => {
+    const r = ctx.services.manager.clean({
+      states: input.state ?? TERMINAL_STATES,
+      agent: input.agent,
+      project: listProject(ctx, input.project),
+      endedBefore: input.olderThanSec !== undefined ? Date.now() - input.olderThanSec * 1000 : undefined,
+    });
+    ctx.services.removeRuns(r.ids);
+    return { removed: r.removed, kept: r.kept };
+  }),
   list: procedure.input(TaskListQuerySchema).query(({ ctx, input }) => {
     const { manager } = ctx.services;
     const rows = manager.queries.list({
       states: input.state,
       agent: input.agent,
+      name: input.name,
       project: listProject(ctx, input.project),
       arrayId: input.arrayId,
       beforeId: input.cursor,
@@ -242,6 +262,14 @@ const agents = router({
     agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name))),
     problems: ctx.services.agents.problems(),
   })),
+  /** Reads the agents folders again (new, changed and removed agents), then lists them. */
+  reload: mainProcedure.mutation(({ ctx }) => {
+    ctx.services.reloadAgents();
+    return {
+      agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name))),
+      problems: ctx.services.agents.problems(),
+    };
+  }),
 });
 
 const telemetry = router({
@@ -304,7 +332,9 @@ const queue = router({
           ? { paused: e.paused, yielding: manager.yielding() }
           : e.type === 'yielding'
             ? { paused: manager.isPaused(), yielding: e.yielding }
-            : undefined,
+            : e.type === 'removed'
+              ? { paused: manager.isPaused(), yielding: manager.yielding(), removed: e.ids }
+              : undefined,
       signal,
     );
   }),

@@ -17,6 +17,10 @@ export type InspectedPath =
 export interface ApiServices {
   manager: Manager;
   agents: Pick<AgentCatalog, 'list' | 'problems'>;
+  /** Reads the agents folders again (what the folder watcher does on a change). */
+  reloadAgents(): void;
+  /** Deletes the run folders (logs, artifacts) of tasks removed for good. */
+  removeRuns(ids: readonly number[]): void;
   /** Live events as an async iterable of what `pick` maps them to, until `signal` aborts. */
   events: { stream<T>(pick: (e: AppEvent) => T | undefined, signal: AbortSignal | undefined): AsyncGenerator<T> };
   telemetry: {

@@ -1,12 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createTRPCClient, createWSClient, httpBatchLink, splitLink, TRPCClientError, wsLink } from '@trpc/client';
-import superjson from 'superjson';
-import WebSocket from 'ws';
-import type { AppRouter } from '../api/router.js';
 import { defaultDataDir } from '../config.js';
-import { layout } from '../data-dir.js';
+import { layout } from '../data-layout.js';
+import { createRpcClient, RpcError, type ApiClient } from './rpc.js';
 
-export type ApiClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+export type { ApiClient } from './rpc.js';
 
 export class CliError extends Error {
   constructor(
@@ -48,42 +45,23 @@ export function findEndpoint(dataDirFlag: string | undefined, env: NodeJS.Proces
   return { url: url.replace(/\/+$/, ''), token, tokenFile: l.token };
 }
 
+/** A client for the Manager at `ep` (see rpc.ts); `close()` ends its connections. */
 export function createClient(ep: Endpoint): { api: ApiClient; close(): void } {
-  const headers = { Authorization: `Bearer ${ep.token}` };
-  class AuthedWebSocket extends WebSocket {
-    constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols, { headers });
-    }
-  }
-  const ws = createWSClient({
-    url: ep.url.replace(/^http/, 'ws') + '/trpc',
-    WebSocket: AuthedWebSocket as unknown as typeof globalThis.WebSocket,
-    lazy: { enabled: true, closeMs: 0 },
-    retryDelayMs: () => 500,
-  });
-  const api = createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === 'subscription',
-        true: wsLink({ client: ws, transformer: superjson }),
-        false: httpBatchLink({ url: ep.url + '/trpc', headers, transformer: superjson, maxURLLength: 4000, maxItems: 50 }),
-      }),
-    ],
-  });
-  return { api, close: () => void ws.close() };
+  return createRpcClient(ep.url, ep.token);
 }
 
 /** An API or connection error as one line that says what to fix. */
 export function explain(e: unknown, ep: Endpoint): CliError {
   if (e instanceof CliError) return e;
-  if (e instanceof TRPCClientError) {
-    const data = e.data as { appCode?: string; httpStatus?: number } | undefined;
+  // Ours (rpc.ts), or the official client's TRPCClientError from a subscription: the same fields.
+  if (e instanceof RpcError || (e instanceof Error && e.name === 'TRPCClientError')) {
+    const data = (e as RpcError).data;
     const cause = (e.cause as { cause?: { code?: string } } | undefined)?.cause?.code ?? (e.cause as { code?: string } | undefined)?.code;
     if (cause === 'ECONNREFUSED' || /fetch failed|ECONNREFUSED/.test(e.message)) {
       return new CliError(`cannot reach the Manager at ${ep.url}: is \`agentmgr serve\` running?`, 3);
     }
     // A refused token is answered before tRPC (a plain 401), which the client reads as "Unable to transform response".
-    const status = (e.meta as { response?: { status?: number } } | undefined)?.response?.status ?? data?.httpStatus;
+    const status = (e as RpcError).status ?? (e as { meta?: { response?: { status?: number } } }).meta?.response?.status ?? data?.httpStatus;
     if (status === 401 || /\b401\b|Unauthorized|API token/i.test(e.message)) {
       const where = ep.tokenFile ? `it is in ${ep.tokenFile}` : 'the main one is in the data dir, as api-token';
       return new CliError(

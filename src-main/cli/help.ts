@@ -143,3 +143,10 @@ restarts), e.g. \`agentmgr settings maxConcurrency=4 reserveAfterSec=120\`.
 ${SETTING_LINES}`,
   ui: "agentmgr ui [--no-open] [--json]\n\nPrints the UI's URL, with the API token in it, and opens it in the default browser.",
 };
+
+/** Prints the help for `cmd` (the command list when none is given, or none by that name). */
+export function help(cmd?: string): number {
+  const text = HELP[cmd ?? 'main'] ?? HELP.main!;
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  return 0;
+}

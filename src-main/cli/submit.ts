@@ -1,9 +1,9 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ProjectNameSchema, TaskSubmissionSchema, type TaskSubmission } from '../../contracts/task.js';
-import { describeIssues } from '../../contracts/errors.js';
+import type { TaskSubmission } from '../../contracts/task.js';
+import { PROJECT_NAME, PROJECT_NAME_RULE } from '../../contracts/values.js';
 import { parseArraySpec, parseDependencySpec } from '../../contracts/workflow.js';
-import { intArg, numArg } from './args.js';
+import { intArg, numArg, type Options } from './args.js';
 import { CliError } from './client.js';
 
 export const SUBMIT_OPTIONS = {
@@ -30,6 +30,61 @@ export const SUBMIT_OPTIONS = {
   batch: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
+
+/** `agentmgr run`: a submit's resource and scheduling flags, the caller's folder, and what to pass of its environment. */
+export const RUN_OPTIONS: Options = {
+  ...Object.fromEntries(Object.entries(SUBMIT_OPTIONS).filter(([k]) => !['input', 'file', 'batch', 'array', 'throttle', 'force'].includes(k))),
+  cwd: { type: 'string' },
+  env: { type: 'string', multiple: true },
+};
+
+/**
+ * The variables `agentmgr run` passes from the caller's environment: where programs and
+ * libraries are found, the language, the Python or Conda environment. Anything else (a secret in
+ * particular) travels only when named with `--env NAME`.
+ */
+export const RUN_ENV_ALLOWED = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'VIRTUAL_ENV',
+  'CONDA_PREFIX',
+  'CONDA_DEFAULT_ENV',
+  'PYTHONPATH',
+  'NODE_PATH',
+  'HF_HOME',
+];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Ours to set: the agent protocol's variables, and the GPU the Manager gave the task. */
+const ENV_RESERVED = /^(AGENT_|AGENTMGR_|CUDA_VISIBLE_DEVICES$|NVIDIA_VISIBLE_DEVICES$)/;
+
+/** The allow-listed variables (and LC_*) from `env`, plus each `--env NAME` or `--env NAME=VALUE`. */
+export function runEnvironment(env: NodeJS.ProcessEnv, extra: readonly string[]): Record<string, string> {
+  const outEnv: Record<string, string> = {};
+  for (const [k, val] of Object.entries(env)) if (val !== undefined && (RUN_ENV_ALLOWED.includes(k) || k.startsWith('LC_'))) outEnv[k] = val;
+  for (const e of extra) {
+    const eq = e.indexOf('=');
+    const name = eq < 0 ? e : e.slice(0, eq);
+    if (!ENV_NAME.test(name)) throw new CliError(`--env ${e}: "${name}" is not a variable name (letters, digits and _, not starting with a digit)`, 2);
+    if (ENV_RESERVED.test(name)) throw new CliError(`--env ${name}: the Manager sets this one itself; choose another name`, 2);
+    if (eq >= 0) outEnv[name] = e.slice(eq + 1);
+    else if (env[name] !== undefined) outEnv[name] = env[name]!;
+    else throw new CliError(`--env ${name}: it is not set here; give a value with --env ${name}=VALUE`, 2);
+  }
+  return outEnv;
+}
+
+/** One word is a shell line as written (`'ls | wc -l'`); several are a command and its arguments, each quoted. */
+export function shellLine(words: readonly string[]): string {
+  if (words.length === 1) return words[0]!;
+  return words.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
 
 type Values = Partial<Record<keyof typeof SUBMIT_OPTIONS, string | string[] | boolean>>;
 
@@ -89,8 +144,7 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
     base.whenIdle = v['when-idle'] === 'true';
   }
   if (typeof v.project === 'string') {
-    const p = ProjectNameSchema.safeParse(v.project);
-    if (!p.success) throw new CliError(`--project ${v.project}: ${p.error.issues[0]!.message}`, 2);
+    if (!PROJECT_NAME.test(v.project)) throw new CliError(`--project ${v.project}: ${PROJECT_NAME_RULE}`, 2);
     base.project = v.project;
   }
   // Read by the Manager, on its clock: local time, an ISO time with an offset, or +30m, +2h.
@@ -137,7 +191,9 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
 }
 
 /** JSON lines, each a submission; blank lines and lines starting with # are skipped. */
-export function submissionsFromBatch(text: string): { items: TaskSubmission[]; lines: number[] } {
+export async function submissionsFromBatch(text: string): Promise<{ items: TaskSubmission[]; lines: number[] }> {
+  // The schemas load only for a batch: a single submit is checked by the Manager alone.
+  const [{ TaskSubmissionSchema }, { describeIssues }] = await Promise.all([import('../../contracts/task.js'), import('../../contracts/errors.js')]);
   const items: TaskSubmission[] = [];
   const lines: number[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -150,7 +206,17 @@ export function submissionsFromBatch(text: string): { items: TaskSubmission[]; l
       throw new CliError(`batch line ${i + 1}: not valid JSON (${(e as Error).message})`, 2);
     }
     const parsed = TaskSubmissionSchema.safeParse(value);
-    if (!parsed.success) throw new CliError(`batch line ${i + 1}: ${describeIssues(parsed.error.issues)}`, 2);
+    if (!parsed.success) {
+      const top =
+        value !== null &&
+        typeof value === 'object' &&
+        'file' in value &&
+        !('input' in value && typeof value.input === 'object' && value.input && 'file' in value.input);
+      throw new CliError(
+        `batch line ${i + 1}: ${top ? 'a file goes inside the input: write {"agent": …, "input": {"file": "…"}}, not a top-level "file"' : describeIssues(parsed.error.issues)}`,
+        2,
+      );
+    }
     items.push({
       ...parsed.data,
       ...(parsed.data.input ? { input: withAbsoluteFile(parsed.data.input) } : {}),

@@ -1,5 +1,5 @@
 import type { Projects } from './projects/projects.js';
-import type { TaskSubmission } from '../../contracts/task.js';
+import type { TaskState, TaskSubmission } from '../../contracts/task.js';
 import type { ResidentKind } from '../../contracts/residents.js';
 import { admit, dependencyIds } from './admission/admit.js';
 import { ManagerError } from './errors.js';
@@ -143,6 +143,48 @@ export class Commands {
     }
     this.deps.loop.requestCycle();
     return t;
+  }
+
+  /**
+   * Removes ended tasks for good (their attempts, events and artifacts records; the caller
+   * removes their files). A task that has not ended is refused, and so is one a task still
+   * waiting depends on (directly, or through its array), since that would change what it waits for.
+   */
+  remove(ids: readonly number[]): { done: number[]; failed: { id: number; message: string }[] } {
+    const { store } = this.deps;
+    const ok: number[] = [];
+    const failed: { id: number; message: string }[] = [];
+    for (const id of new Set(ids)) {
+      const t = store.getTask(id);
+      if (!t) failed.push({ id, message: `no task with id ${id}` });
+      else if (!isTerminal(t.state)) failed.push({ id, message: `it is ${t.state}; only an ended task can be removed (cancel it first)` });
+      else {
+        const waiting = this.liveDependents(t);
+        if (waiting.length > 0)
+          failed.push({ id, message: `task ${waiting.join(', ')} still waits on it; cancel or wait for ${waiting.length > 1 ? 'those' : 'that'} first` });
+        else ok.push(id);
+      }
+    }
+    const done = ok.length > 0 ? store.removeEnded(ok) : [];
+    for (const id of ok) if (!done.includes(id)) failed.push({ id, message: 'it changed state meanwhile; try again' });
+    if (done.length > 0) this.deps.events.emit({ type: 'removed', ids: done });
+    return { done, failed };
+  }
+
+  /** Removes every ended task the filter picks, except those a waiting task depends on (counted in `kept`). */
+  clean(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): { removed: number; ids: number[]; kept: number } {
+    const candidates = this.deps.store.endedIds(f);
+    const r = this.remove(candidates);
+    return { removed: r.done.length, ids: r.done, kept: r.failed.length };
+  }
+
+  /** Tasks not yet ended that depend on `t`, or on the array it is part of. */
+  private liveDependents(t: TaskRecord): number[] {
+    const on = t.arrayId !== null && t.arrayId !== t.id ? [t.id, t.arrayId] : [t.id];
+    return this.deps.store.dependents(on, false).filter((d) => {
+      const dt = this.deps.store.getTask(d);
+      return dt !== null && !isTerminal(dt.state);
+    });
   }
 
   /** Cancels every task of the array that has not ended. */

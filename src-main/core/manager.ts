@@ -212,6 +212,16 @@ export class Manager {
     return this.commands.retry(id, opts);
   }
 
+  /** Removes ended tasks for good (see Commands.remove). */
+  remove(ids: readonly number[]): ReturnType<Commands['remove']> {
+    return this.commands.remove(ids);
+  }
+
+  /** Removes the ended tasks a filter picks (see Commands.clean). */
+  clean(f: Parameters<Commands['clean']>[0]): ReturnType<Commands['clean']> {
+    return this.commands.clean(f);
+  }
+
   /** Moves a queued task within the queue (top, bottom, or before another queued task). */
   move(id: number, where: MoveTo): TaskRecord {
     this.estimator.queueChanged();

@@ -76,6 +76,8 @@ export interface TaskFilter {
   arrayId?: number;
   /** Only those waiting for their dependencies (true), or only the others (false). */
   blocked?: boolean;
+  /** Only tasks whose name contains this (any case). */
+  name?: string;
   /** Only tasks with a smaller id (pages go newest first). */
   beforeId?: number;
   limit: number;
@@ -157,6 +159,13 @@ export interface TaskStore {
    * first given first; `total` counts them all); null when it depends on nothing.
    */
   dependencies(taskId: number, limit?: number): { mode: 'all' | 'any'; links: DependencyLink[]; total: number } | null;
+  /**
+   * Deletes each of `ids` that has ended, with its attempts, events, artifacts and dependency
+   * links, in one transaction; returns the ids deleted (one that has not ended is kept).
+   */
+  removeEnded(ids: readonly number[]): number[];
+  /** Ids of ended tasks (in `states`, of `agent`/`project`, ended before `endedBefore`), ascending. */
+  endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[];
   /** Ids of the tasks that depend on any of `ids` (only the queued ones still blocked, when `blockedOnly`), ascending. */
   dependents(ids: readonly number[], blockedOnly: boolean): number[];
   /**
@@ -324,6 +333,8 @@ export type ManagerEvent =
   | { type: 'resources'; view: ResourceView }
   | { type: 'log'; taskId: number; attempt: number; text: string }
   | { type: 'queue'; paused: boolean }
+  /** Ended tasks removed for good (`remove`, `clean`). */
+  | { type: 'removed'; ids: number[] }
   /** What the GPU is yielded to changed (game mode, focus mode; null: nothing now). */
   | { type: 'yielding'; yielding: YieldingView | null }
   /** The Manager went degraded (its store cannot be written), or recovered (null). */

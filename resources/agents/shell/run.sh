@@ -1,4 +1,6 @@
 #!/bin/sh
-# The shell agent: runs input.command with /bin/sh; its exit status is the task's.
-cmd=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.env.AGENT_INPUT_PATH, "utf8")).command)') || exit 2
-exec /bin/sh -c "$cmd"
+# The shell agent: runs input.command with /bin/sh, in input.cwd (else its own folder), with
+# input.env added to its environment (what `agentmgr run` passes); its exit status is the task's.
+setup=$(node "$(dirname "$0")/setup.cjs") || exit 2
+eval "$setup"
+exec /bin/sh -c "$AGENT_SHELL_COMMAND"

@@ -93,7 +93,8 @@ export class MemoryTaskStore implements TaskStore {
           (f.project === undefined || t.project === f.project) &&
           (f.arrayId === undefined || t.arrayId === f.arrayId) &&
           (f.blocked === undefined || t.blocked === f.blocked) &&
-          (f.beforeId === undefined || t.id < f.beforeId),
+          (f.beforeId === undefined || t.id < f.beforeId) &&
+          (!f.name || (t.name ?? '').toLowerCase().includes(f.name.toLowerCase())),
       )
       .sort((a, b) => b.id - a.id)
       .slice(0, f.limit)
@@ -348,6 +349,29 @@ export class MemoryTaskStore implements TaskStore {
       return { type: d.type, id: d.id, state: on?.state ?? 'cancelled', attempts: on?.attempts ?? 0, progress: on?.progress ?? null };
     });
     return { mode: t.dependsMode, links, total: deps.length };
+  }
+
+  removeEnded(ids: readonly number[]): number[] {
+    const ended = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
+    return ids.filter((id) => {
+      const t = this.tasks.get(id);
+      if (!t || !ended.has(t.state)) return false;
+      for (const m of [this.tasks, this.attemptsOf, this.artifactsOf, this.eventsOf, this.depsOf]) m.delete(id);
+      return true;
+    });
+  }
+
+  endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[] {
+    return [...this.tasks.values()]
+      .filter(
+        (t) =>
+          f.states.includes(t.state) &&
+          (!f.agent || t.agent === f.agent) &&
+          (f.project === undefined || t.project === f.project) &&
+          (f.endedBefore === undefined || (t.finishedAt ?? t.updatedAt) < f.endedBefore),
+      )
+      .map((t) => t.id)
+      .sort((a, b) => a - b);
   }
 
   dependents(ids: readonly number[], blockedOnly: boolean): number[] {

@@ -244,6 +244,7 @@ export class SqliteTaskStore implements TaskStore {
     // A literal, not a parameter: the partial index tasks_blocked is used only for `blocked = 1` as written.
     if (f.blocked !== undefined) where.push(f.blocked ? sql`${tasks.blocked} = 1` : sql`${tasks.blocked} = 0`);
     if (f.beforeId !== undefined) where.push(lt(tasks.id, f.beforeId));
+    if (f.name) where.push(sql`${tasks.name} LIKE ${`%${f.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`);
     return this.db
       .select()
       .from(tasks)
@@ -541,6 +542,27 @@ export class SqliteTaskStore implements TaskStore {
       .all(taskId, limit) as DependencyLink[];
     const total = (this.conn.sqlite.prepare(`SELECT count(*) AS n FROM task_deps WHERE task_id = ?`).get(taskId) as { n: number }).n;
     return { mode: t.mode, links, total };
+  }
+
+  removeEnded(ids: readonly number[]): number[] {
+    const del = this.conn.sqlite.prepare(`DELETE FROM tasks WHERE id = ? AND state IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted')`);
+    return this.conn.sqlite.transaction(() => ids.filter((id) => del.run(id).changes > 0))();
+  }
+
+  endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[] {
+    const where = [`state IN (${f.states.map(() => '?').join(', ')})`];
+    const args: (string | number)[] = [...f.states];
+    const add = (cond: string, value: string | number): void => {
+      where.push(cond);
+      args.push(value);
+    };
+    if (f.agent) add('agent = ?', f.agent);
+    if (f.project !== undefined) add('project = ?', f.project);
+    if (f.endedBefore !== undefined) add('coalesce(finished_at, updated_at) < ?', f.endedBefore);
+    return this.conn.sqlite
+      .prepare(`SELECT id FROM tasks WHERE ${where.join(' AND ')} ORDER BY id`)
+      .pluck()
+      .all(...args) as number[];
   }
 
   dependents(ids: readonly number[], blockedOnly: boolean): number[] {

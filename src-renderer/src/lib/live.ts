@@ -49,7 +49,16 @@ export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView,
       shown.delete(t.id);
     },
   });
-  const q = api.queue.changes.subscribe(undefined, { onData: () => void qc.invalidateQueries({ queryKey: ['status'] }) });
+  const q = api.queue.changes.subscribe(undefined, {
+    onData: (c) => {
+      void qc.invalidateQueries({ queryKey: ['status'] });
+      // Tasks removed for good (clean, remove): off every list, and their detail is gone.
+      if ('removed' in c && c.removed) {
+        for (const id of c.removed) qc.removeQueries({ queryKey: ['task', id] });
+        void qc.invalidateQueries({ queryKey: ['tasks'] });
+      }
+    },
+  });
   return () => {
     sub.unsubscribe();
     ended.unsubscribe();
