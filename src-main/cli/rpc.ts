@@ -41,17 +41,25 @@ const MAX_ITEMS = 50;
 
 type Envelope = { json: unknown; meta?: { values?: unknown; referentialEqualities?: unknown; v?: number } };
 
-/** The superjson form of an input: plain JSON needs no annotations; anything else takes the real library. */
+/**
+ * The superjson form of an input. An absent optional argument (a top-level undefined) is left
+ * out; anything else that is not plain JSON (a Date, a Map, an undefined inside the data) takes
+ * the real library, so the Manager sees it exactly as the official client would send it.
+ */
 async function encode(input: unknown): Promise<Envelope> {
-  if (plain(input)) return { json: input };
+  const given =
+    input !== null && typeof input === 'object' && Object.getPrototypeOf(input) === Object.prototype
+      ? Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
+      : input;
+  if (given === undefined || plain(given)) return { json: given };
   const superjson = (await import('superjson')).default;
   return superjson.serialize(input) as Envelope;
 }
 
 function plain(v: unknown): boolean {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean' || v === undefined) return true;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
   if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
-  if (Array.isArray(v)) return v.every((x) => x !== undefined && plain(x));
+  if (Array.isArray(v)) return v.every(plain);
   if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v).every(plain);
   return false;
 }

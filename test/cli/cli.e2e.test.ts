@@ -116,6 +116,80 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(cli(['logs', String(task.id)]).stdout).toMatch(/demo: 0.3 s in 3 steps[\s\S]*attempt 1 ended: exit code 0/);
   });
 
+  it('everyday verbs: run in the caller folder, cancel by filter reporting each id, clean and remove, list --format, show times', async () => {
+    // run: the command runs in the caller's folder with its allow-listed environment, and --env adds one.
+    const work = join(t.dir, 'work dir');
+    mkdirSync(work, { recursive: true });
+    const ran = spawnSync(process.execPath, [BIN, 'run', '--env', 'GREETING=hi there', '--wait', '--', 'sh', '-c', 'pwd; echo "$GREETING"; echo "$LANG"'], {
+      env: { ...env, LANG: 'C.UTF-8', SECRET_THING: 'x' },
+      cwd: work,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(ran.status, ran.stderr).toBe(0);
+    const runTask = json<{ id: number; input: { env: Record<string, string> } }[]>(cli(['list', '--agent', 'shell', '--limit', '1', '--json']))[0]!;
+    expect(runTask.input.env).toMatchObject({ GREETING: 'hi there', LANG: 'C.UTF-8' });
+    expect(runTask.input.env.SECRET_THING).toBeUndefined();
+    expect(cli(['logs', String(runTask.id)]).stdout).toMatch(new RegExp(`${work}\\n(.*\\n)?hi there\\nC\\.UTF-8`));
+
+    // cancel by filter: every matching task is reported, not just the first.
+    const held = [0, 1, 2].map(() => json<{ id: number }>(cli(['submit', 'ok', '--hold', '--name', 'sweep-me', '--json'])).id);
+    const c = cli(['cancel', '--name', 'sweep-me']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain(`cancelled 3 task(s): ${[...held].reverse().join(', ')}`);
+    // By id, one bad id does not stop the others; each failure is named.
+    const again = cli(['cancel', String(held[0]), '999999']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`task ${held[0]}: .*already ended[\\s\\S]*task 999999: no task with id 999999`));
+
+    // list --format and show's local times and durations.
+    const f = cli(['list', '--name', 'sweep-me', '--format', 'id,name,state,ended']);
+    expect(f.stdout.split('\n')[0]).toMatch(/^ID +NAME +STATE +ENDED$/);
+    expect(f.stdout).toMatch(new RegExp(`^${held[0]} +sweep-me +cancelled +\\d\\d:\\d\\d:\\d\\d$`, 'm'));
+    expect(cli(['show', String(runTask.id)]).stdout).toMatch(/started: +\d\d:\d\d:\d\d[\s\S]*ended: +\d\d:\d\d:\d\d[\s\S]*ran for: +\d+(\.\d)?s/);
+
+    // remove refuses what has not ended; clean removes ended tasks with their files.
+    const live = json<{ id: number }>(cli(['submit', 'ok', '--hold', '--json'])).id;
+    const r = cli(['remove', String(live), String(held[1])]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`removed 1 task\\(s\\): ${held[1]}[\\s\\S]*task ${live}: it is queued; only an ended task can be removed`));
+    expect(cli(['show', String(held[1])]).stderr).toMatch(/no task with id/);
+    expect(existsSync(join(t.dir, 'runs', String(runTask.id)))).toBe(true);
+    const cleaned = json<{ removed: number; kept: number }>(cli(['clean', '--json']));
+    expect(cleaned.removed).toBeGreaterThan(0);
+    expect(json<{ state: string }[]>(cli(['list', '--json'])).every((x) => ['queued', 'running', 'starting'].includes(x.state))).toBe(true);
+    await waitFor(() => !existsSync(join(t.dir, 'runs', String(runTask.id))), "the removed task's run folder is deleted", 10_000);
+    cli(['cancel', String(live)]);
+  });
+
+  it('global flags before the command, agents NAME, agents picked up without a restart, completion scripts', async () => {
+    expect(json<{ queue: unknown }>(cli(['--json', 'status'])).queue).toBeDefined();
+    expect(cli(['--data-dir', t.dir, 'list', '--limit', '1']).code).toBe(0);
+    const demo = cli(['agents', 'demo']);
+    expect(demo.stdout).toMatch(/^demo/);
+    expect(demo.stdout).toMatch(/input:\n +seconds +number[\s\S]*example: +agentmgr submit demo --input '\{/);
+    expect(cli(['agents', 'nope']).stderr).toMatch(/no agent "nope"; agents are: .*demo/);
+    // A new agent folder in the data dir is listed once written, without a restart.
+    const dir = join(t.dir, 'agents', 'fresh');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\necho fresh\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'agent.json'), JSON.stringify({ name: 'fresh', command: ['./run.sh'] }));
+    await waitFor(() => cli(['agents']).stdout.includes('fresh'), 'the new agent is picked up', 15_000, 200);
+    writeFileSync(join(dir, 'agent.json'), '{ not json');
+    const reloaded = cli(['agents', '--reload']);
+    expect(reloaded.stdout).toMatch(/reloaded: \d+ agent\(s\), \d+ not loaded/);
+    expect(reloaded.stdout).toMatch(/not loaded: .*fresh\/agent\.json/);
+    const bash = cli(['completion', 'bash']);
+    expect(bash.stdout).toContain('complete -o default -F _agentmgr agentmgr');
+    expect(bash.stdout).toMatch(/run\) flags="[^"]*--cwd[^"]*--env/);
+    // The script is valid bash, and completes a command from its first letters.
+    const probe = spawnSync('bash', ['-c', `${bash.stdout}\nCOMP_WORDS=(agentmgr sta); COMP_CWORD=1; _agentmgr; echo "\${COMPREPLY[@]}"`], {
+      encoding: 'utf8',
+    });
+    expect(probe.stdout.trim()).toBe('status');
+    expect(cli(['completion', 'zsh']).stdout).toMatch(/^#compdef agentmgr/);
+  });
+
   it('one task per --file, and --wait', () => {
     const a = join(t.dir, 'a.txt');
     const b = join(t.dir, 'b.bin');
@@ -651,79 +725,5 @@ describe('agentmgr CLI against agentmgr serve', () => {
     const r2 = cli(['status'], undefined, { AGENTMGR_URL: 'http://127.0.0.1:9', AGENTMGR_TOKEN: 'x' });
     expect(r2.code).toBe(3);
     expect(r2.stderr).toMatch(/cannot reach the Manager at http:\/\/127.0.0.1:9/);
-  });
-
-  it('everyday verbs: run in the caller folder, cancel by filter reporting each id, clean and remove, list --format, show times', async () => {
-    // run: the command runs in the caller's folder with its allow-listed environment, and --env adds one.
-    const work = join(t.dir, 'work dir');
-    mkdirSync(work, { recursive: true });
-    const ran = spawnSync(process.execPath, [BIN, 'run', '--env', 'GREETING=hi there', '--wait', '--', 'sh', '-c', 'pwd; echo "$GREETING"; echo "$LANG"'], {
-      env: { ...env, LANG: 'C.UTF-8', SECRET_THING: 'x' },
-      cwd: work,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(ran.status, ran.stderr).toBe(0);
-    const runTask = json<{ id: number; input: { env: Record<string, string> } }[]>(cli(['list', '--agent', 'shell', '--limit', '1', '--json']))[0]!;
-    expect(runTask.input.env).toMatchObject({ GREETING: 'hi there', LANG: 'C.UTF-8' });
-    expect(runTask.input.env.SECRET_THING).toBeUndefined();
-    expect(cli(['logs', String(runTask.id)]).stdout).toMatch(new RegExp(`${work}\\n(.*\\n)?hi there\\nC\\.UTF-8`));
-
-    // cancel by filter: every matching task is reported, not just the first.
-    const held = [0, 1, 2].map(() => json<{ id: number }>(cli(['submit', 'ok', '--hold', '--name', 'sweep-me', '--json'])).id);
-    const c = cli(['cancel', '--name', 'sweep-me']);
-    expect(c.code, c.stderr).toBe(0);
-    expect(c.stdout).toContain(`cancelled 3 task(s): ${[...held].reverse().join(', ')}`);
-    // By id, one bad id does not stop the others; each failure is named.
-    const again = cli(['cancel', String(held[0]), '999999']);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(new RegExp(`task ${held[0]}: .*already ended[\\s\\S]*task 999999: no task with id 999999`));
-
-    // list --format and show's local times and durations.
-    const f = cli(['list', '--name', 'sweep-me', '--format', 'id,name,state,ended']);
-    expect(f.stdout.split('\n')[0]).toMatch(/^ID +NAME +STATE +ENDED$/);
-    expect(f.stdout).toMatch(new RegExp(`^${held[0]} +sweep-me +cancelled +\\d\\d:\\d\\d:\\d\\d$`, 'm'));
-    expect(cli(['show', String(runTask.id)]).stdout).toMatch(/started: +\d\d:\d\d:\d\d[\s\S]*ended: +\d\d:\d\d:\d\d[\s\S]*ran for: +\d+(\.\d)?s/);
-
-    // remove refuses what has not ended; clean removes ended tasks with their files.
-    const live = json<{ id: number }>(cli(['submit', 'ok', '--hold', '--json'])).id;
-    const r = cli(['remove', String(live), String(held[1])]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(new RegExp(`removed 1 task\\(s\\): ${held[1]}[\\s\\S]*task ${live}: it is queued; only an ended task can be removed`));
-    expect(cli(['show', String(held[1])]).stderr).toMatch(/no task with id/);
-    expect(existsSync(join(t.dir, 'runs', String(runTask.id)))).toBe(true);
-    const cleaned = json<{ removed: number; kept: number }>(cli(['clean', '--json']));
-    expect(cleaned.removed).toBeGreaterThan(0);
-    expect(json<{ state: string }[]>(cli(['list', '--json'])).every((x) => ['queued', 'running', 'starting'].includes(x.state))).toBe(true);
-    await waitFor(() => !existsSync(join(t.dir, 'runs', String(runTask.id))), "the removed task's run folder is deleted", 10_000);
-    cli(['cancel', String(live)]);
-  });
-
-  it('global flags before the command, agents NAME, agents picked up without a restart, completion scripts', async () => {
-    expect(json<{ queue: unknown }>(cli(['--json', 'status'])).queue).toBeDefined();
-    expect(cli(['--data-dir', t.dir, 'list', '--limit', '1']).code).toBe(0);
-    const demo = cli(['agents', 'demo']);
-    expect(demo.stdout).toMatch(/^demo/);
-    expect(demo.stdout).toMatch(/input:\n +seconds +number[\s\S]*example: +agentmgr submit demo --input '\{/);
-    expect(cli(['agents', 'nope']).stderr).toMatch(/no agent "nope"; agents are: .*demo/);
-    // A new agent folder in the data dir is listed once written, without a restart.
-    const dir = join(t.dir, 'agents', 'fresh');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\necho fresh\n', { mode: 0o755 });
-    writeFileSync(join(dir, 'agent.json'), JSON.stringify({ name: 'fresh', command: ['./run.sh'] }));
-    await waitFor(() => cli(['agents']).stdout.includes('fresh'), 'the new agent is picked up', 15_000, 200);
-    writeFileSync(join(dir, 'agent.json'), '{ not json');
-    const reloaded = cli(['agents', '--reload']);
-    expect(reloaded.stdout).toMatch(/reloaded: \d+ agent\(s\), \d+ not loaded/);
-    expect(reloaded.stdout).toMatch(/not loaded: .*fresh\/agent\.json/);
-    const bash = cli(['completion', 'bash']);
-    expect(bash.stdout).toContain('complete -o default -F _agentmgr agentmgr');
-    expect(bash.stdout).toMatch(/run\) flags="[^"]*--cwd[^"]*--env/);
-    // The script is valid bash, and completes a command from its first letters.
-    const probe = spawnSync('bash', ['-c', `${bash.stdout}\nCOMP_WORDS=(agentmgr sta); COMP_CWORD=1; _agentmgr; echo "\${COMPREPLY[@]}"`], {
-      encoding: 'utf8',
-    });
-    expect(probe.stdout.trim()).toBe('status');
-    expect(cli(['completion', 'zsh']).stdout).toMatch(/^#compdef agentmgr/);
   });
 });

@@ -2,6 +2,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, wri
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { TRPCClientError } from '@trpc/client';
+import { RpcError } from '../../src-main/cli/rpc.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
@@ -44,7 +45,7 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
   try {
     await p;
   } catch (e) {
-    if (e instanceof TRPCClientError) return { code: (e.data as { appCode: string }).appCode, message: e.message };
+    if (e instanceof TRPCClientError || e instanceof RpcError) return { code: (e.data as { appCode: string }).appCode, message: e.message };
     throw e;
   }
   throw new Error('expected a refusal');

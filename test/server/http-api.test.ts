@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRPCClientError } from '@trpc/client';
+import { RpcError } from '../../src-main/cli/rpc.js';
 import { createCallerFactory } from '../../src-main/api/trpc.js';
 import { appRouter } from '../../src-main/api/router.js';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
@@ -34,7 +35,8 @@ async function appError(p: Promise<unknown>): Promise<{ code: string; message: s
   try {
     await p;
   } catch (e) {
-    if (e instanceof TRPCClientError) return { code: (e.data as { appCode: string }).appCode, message: e.message, index: (e.data as { index?: number }).index };
+    if (e instanceof TRPCClientError || e instanceof RpcError)
+      return { code: (e.data as { appCode: string }).appCode, message: e.message, index: (e.data as { index?: number }).index };
     throw e;
   }
   throw new Error('expected an error');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRPCClientError } from '@trpc/client';
+import { RpcError } from '../../src-main/cli/rpc.js';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
@@ -20,7 +21,8 @@ async function refused(p: Promise<unknown>): Promise<{ code: string; message: st
   try {
     await p;
   } catch (e) {
-    if (e instanceof TRPCClientError) return { code: (e.data as { appCode?: string; code?: string }).appCode ?? '', message: e.message };
+    if (e instanceof TRPCClientError || e instanceof RpcError)
+      return { code: (e.data as { appCode?: string; code?: string }).appCode ?? '', message: e.message };
     throw e;
   }
   throw new Error('expected a refusal');
