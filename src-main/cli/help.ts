@@ -13,16 +13,19 @@ Usage: agentmgr <command> [options]
 Commands:
   serve                  run the Manager and its API/UI on 127.0.0.1
   submit <agent> ...     submit a task (one per --file), or --batch FILE
-  list                   list tasks
+  run -- CMD ARGS...     run a command line as a task, here, with your PATH (--cwd, --env)
+  list                   list tasks (--state, --agent, --name, --format id,name,duration)
   show <id>              one task in detail
-  logs <id> [--follow]   a task's log
-  cancel <id>...         cancel tasks (--array ID: a whole array)
+  logs <id> [--follow]   a task's log (logs --follow: the newest running task)
+  cancel <id>...         cancel tasks (--array ID: a whole array; --state/--agent/--name/--all)
+  remove <id>...         remove ended tasks for good, with their files
+  clean                  remove ended tasks (--state S, --older-than 7d)
   hold <id>...           keep queued tasks from starting; release <id>... lets them go
   retry <id>...          run ended tasks again (--with-dependents; --array ID [--failed])
   priority <id> <n>      change a queued task's priority
   top | bottom <id>...   move queued tasks to the front or back of their priority
   wait <id>...           wait for tasks to end (exit 0 only if all succeeded; --array ID)
-  agents                 the agents there are
+  agents [NAME]          the agents there are, or one with its inputs (--reload)
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks (pause --free-vram: free the GPU too)
   focus on|off|for 1h    leave the GPU to you: GPU tasks below the game-mode priority wait
@@ -31,8 +34,9 @@ Commands:
   project set|list       projects: weight (fair share) and quotas
   token create|list|revoke  tokens for scripts, each bound to one project
   ui                     open the UI in a browser (prints its URL with the token)
+  completion bash|zsh    a shell completion script
 
-Every command takes --json (machine-readable output) and --data-dir DIR.
+Every command takes --json (machine-readable output) and --data-dir DIR, before or after it.
 Run \`agentmgr help <command>\` for a command's options.`,
   serve: `agentmgr serve [--port N] [--data-dir DIR] [--agents-dir DIR]... [--max-concurrency N]
 
@@ -74,17 +78,40 @@ agentmgr submit --batch FILE|- [--wait] [--json]
                  A line may carry "ref": "ocr" and a later one "dependsOn": [{"type": "afterok",
                  "refs": ["ocr"]}], "dependsMode": "any", "array": "0-9%2" or "each": [{...}, ...]
   --wait         then wait for the tasks, with progress`,
-  list: `agentmgr list [--state S] [--agent A] [--project P] [--array ID] [--limit N] [--json]
+  list: `agentmgr list [--state S] [--agent A] [--name TEXT] [--project P] [--array ID] [--limit N] [--format COLS] [--json]
 
   --state S   queued, starting, running, succeeded, failed, cancelled, timed_out, interrupted
               (comma-separated for several)
   --agent A   only this agent's tasks
   --project P only this project's tasks
   --array ID  only the tasks of this array (its id is its first task's)
-  --limit N   at most N tasks, newest first (default: all)`,
+  --limit N   at most N tasks, newest first (default: all)
+  --name TEXT only tasks whose name contains TEXT
+  --format C  the columns, comma-separated: id state agent name project array pri progress
+              attempts age created started starts duration ended note`,
   show: 'agentmgr show <id> [--json]',
-  logs: 'agentmgr logs <id> [--attempt N] [--follow]\n\n  --follow   keep printing new output until the task ends',
-  cancel: 'agentmgr cancel <id>... [--json]\nagentmgr cancel --array ID   (every task of the array that has not ended)',
+  logs: 'agentmgr logs <id> [--attempt N] [--follow]\nagentmgr logs --follow   (the newest running task)\n\n  --follow   keep printing new output until the task ends',
+  cancel: `agentmgr cancel <id>... [--json]
+agentmgr cancel --array ID   (every task of the array that has not ended)
+agentmgr cancel [--state S] [--agent A] [--name TEXT] [--all]   (every task the filter picks)
+
+Every id is handled; each one that could not be is named, and the exit status is then 1.
+hold, release, retry and priority take the same filters.`,
+  run: `agentmgr run [--cwd DIR] [--env NAME[=VALUE]]... [--priority N] [--cpu N] [--memory MB] [--vram MB] [--gpus N] [--name S] [--wait] -- CMD ARGS...
+
+Runs a command line as a task, in this folder (or --cwd), with PATH, HOME, LANG, LC_*, TZ,
+TMPDIR, VIRTUAL_ENV, CONDA_PREFIX, PYTHONPATH and a few more from your environment. Anything else
+goes only when named: --env NAME (its value here) or --env NAME=VALUE. One word is a shell line
+as written ('ls | wc -l'); several are a command and its arguments.`,
+  remove: 'agentmgr remove <id>... [--json]\n\nRemoves ended tasks for good, with their logs and artifacts.',
+  clean: `agentmgr clean [--state S[,S]] [--agent A] [--older-than DURATION] [--json]
+
+Removes every ended task (succeeded, failed, cancelled, timed_out, interrupted), or those in the
+states given, or those that ended longer ago than --older-than (90m, 12h, 7d, 2w), with their
+logs and artifacts. A task that a waiting task depends on is kept.`,
+  agents:
+    'agentmgr agents [NAME] [--reload] [--json]\n\nWith NAME: its inputs (type, limits, default) and a submit line to copy.\n--reload: read the agents folders again now (they are also watched).',
+  completion: 'agentmgr completion bash|zsh\n\nPrints a completion script: add `source <(agentmgr completion bash)` to ~/.bashrc (zsh: ~/.zshrc).',
   project: `agentmgr project set NAME [weight=N] [maxRunning=N] [maxVramMB=MB] [maxQueued=N] [--json]
 agentmgr project list [--json]
 
@@ -112,7 +139,6 @@ agentmgr retry --array ID [--failed]
   bottom: 'agentmgr bottom <id>...   (a queued task goes last among tasks of its priority)',
   priority: 'agentmgr priority <id> <n> [--json]   (only while the task is queued)',
   wait: 'agentmgr wait <id>... [--array ID] [--timeout S] [--json]\n\nExit status: 0 if all succeeded, 1 if any did not, 124 on timeout.',
-  agents: 'agentmgr agents [--json]',
   status: 'agentmgr status [--json]',
   pause: `agentmgr pause [--free-vram] [--json]
 
