@@ -11,6 +11,7 @@ import { schedulingBench } from './scheduling.mjs';
 import { etaBench } from './eta.mjs';
 import { traceBench, traceResults } from './trace.mjs';
 import { submitBench } from './submit.mjs';
+import { cliStartBench } from './cli-start.mjs';
 import { ROOT } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -28,6 +29,7 @@ const benches = reportOnly
       ['trace', () => traceResults(traceBench())],
       ['memory and start-up', () => memoryStartupBench({ tasks: quick ? 20_000 : 100_000, flow: quick ? 300 : 2000 })],
       ['idle-cpu', () => idleCpu({ seconds: quick ? 5 : 30 })],
+      ['cli start', () => cliStartBench({ runs: quick ? 3 : 15 })],
       ['ui', () => uiBench({ tasks: quick ? 10_000 : 100_000, runs: quick ? 2 : 5 })],
     ];
 for (const [name, fn] of benches) {
