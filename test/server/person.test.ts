@@ -123,8 +123,9 @@ describe('game mode and focus mode: the GPU left to the person', () => {
     const game = startGame();
     const requeued = await until(
       () => api.tasks.get.query({ id: batch.id }),
-      (x) => x.state === 'queued' && x.attemptList.length === 1,
-      'the batch task to be queued again',
+      // Its waiting reason is written by the scheduling cycle after the requeue.
+      (x) => x.state === 'queued' && x.attemptList.length === 1 && x.waitingReason !== null,
+      'the batch task to be queued again, saying why it waits',
     );
     expect(requeued.attemptList[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringMatching(/to free the GPU for game mode/) });
     expect(requeued.waitingReason).toMatch(/^held: game mode — steam_app_1091500/);
