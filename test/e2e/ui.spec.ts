@@ -34,6 +34,23 @@ test('without the token the page says how to get in', async ({ page }) => {
   await expect(page.getByText('agentmgr ui')).toBeVisible();
 });
 
+test('a wrong token shows the sign-in page with where the token is; a new #token= signs in without a reload', async ({ page }) => {
+  await page.goto(`${s.url}/#/queue&token=wrong-token`);
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('The API token is wrong or missing; it is in');
+  await expect(alert).toContainText(`${s.dir}/data/api-token`);
+  await expect(alert).toContainText('agentmgr ui prints a fresh URL');
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  await page.evaluate((t) => (window.location.hash = `#/queue&token=${t}`), s.token);
+  await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
+  await expect(page.getByRole('navigation', { name: 'Views' })).toBeVisible();
+  expect(page.url()).not.toContain('token=');
+  // And back: a token that stops being good (a wrong one pasted, a Manager with a new token) signs out.
+  await page.evaluate(() => (window.location.hash = '#/queue&token=another-wrong-one'));
+  await expect(page.getByRole('alert')).toContainText('The API token is wrong or missing');
+  expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+});
+
 test('the token is taken from the URL and removed from the address bar; an empty queue says what to do', async ({ page }) => {
   await page.goto(s.uiUrl);
   await expect(page.getByText('No tasks yet.')).toBeVisible();
