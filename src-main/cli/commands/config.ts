@@ -105,7 +105,7 @@ function projectPatch(words: string[]): ProjectPatch {
     if (!(PROJECT_KEYS as readonly string[]).includes(key)) throw new CliError(`unknown project setting "${key}"; they are: ${PROJECT_KEYS.join(', ')}`, 2);
     if (eq < 0) throw new CliError(`give the setting a value: ${key}=VALUE`, 2);
     const value = w.slice(eq + 1).trim();
-    raw[key] = key !== 'weight' && NONE.has(value) ? null : value === '' ? value : Number(value);
+    raw[key] = key !== 'weight' && NONE.has(value) ? null : typedNumber(key, value, key === 'weight' ? 'a number' : 'a whole number, or none');
   }
   const parsed = ProjectPatchSchema.safeParse(raw);
   if (!parsed.success) {
@@ -125,6 +125,14 @@ function projectLine(p: ProjectView): string {
   return `${p.name}: weight ${p.weight}${quotas.length ? ` (${quotas.join(', ')})` : ''}; ${p.running} running, ${p.queued} queued; ${pct(p.usageShare)} of recent use, share ${pct(p.targetShare)}`;
 }
 
+/** A typed number, or a message that echoes what was typed ("abc"), never "NaN". */
+function typedNumber(key: string, value: string, what: string, help = ''): number | string {
+  if (value === '') return value;
+  const n = Number(value);
+  if (Number.isNaN(n)) throw new CliError(`${key}=${value}: "${value}" is not a number; give ${what}. ${help}`.trim(), 2);
+  return n;
+}
+
 const PER_GPU_KEY = /^gpuMax(UtilPct|TempC|PowerW)\.(\d+)$/;
 const NULLABLE = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 const NONE = new Set(['none', 'off', 'null']);
@@ -135,7 +143,6 @@ const NONE = new Set(['none', 'off', 'null']);
  */
 function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): SettingsPatch {
   const raw: Record<string, unknown> = {};
-  const number = (value: string): unknown => (value === '' ? value : Number(value));
   for (const w of words) {
     const eq = w.indexOf('=');
     const key = eq > 0 ? w.slice(0, eq) : w;
@@ -143,6 +150,7 @@ function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): Settings
     if (!(key in SETTINGS_INFO) && !one) throw new CliError(`unknown setting "${key}"; settings are: ${Object.keys(SETTINGS_INFO).join(', ')}`, 2);
     if (eq < 0) throw new CliError(`give the setting a value: ${key}=VALUE`, 2);
     const value = w.slice(eq + 1).trim();
+    const number = (v: string) => typedNumber(key, v, NULLABLE.has(key) || one ? 'a number, or none' : 'a number', SETTINGS_INFO[key as keyof Settings]?.help);
     if (one) {
       const field = `max${one[1]}` as keyof Settings['gpuLimits'][string];
       const gpus = (raw.gpuLimits ?? structuredClone(perGpu)) as Record<string, Record<string, unknown>>;
