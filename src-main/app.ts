@@ -23,6 +23,7 @@ import type { ApiServices } from './api/services.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspectPath } from './adapters/files/inspect.js';
+import { sweepUploads } from './adapters/files/uploads.js';
 import { AgentsWatch } from './adapters/agents/watch.js';
 import { readAttemptLog } from './adapters/process/attempt-log.js';
 import { attemptDir } from './adapters/process/runner.js';
@@ -141,6 +142,15 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     residents.start();
     games.start();
     const gpuLimits = () => manager.config.gpuLimits ?? gpuLimitsAtStart;
+    // Uploads no task names any more (their task removed, or never submitted) go after an hour.
+    const uploadsDir = join(dirs.root, 'uploads');
+    const sweep = (): void => {
+      const gone = sweepUploads(uploadsDir, (dir) => manager.queries.inputMentions(dir), Date.now());
+      if (gone.length > 0) logger.info('uploads no task names any more were removed', { count: gone.length });
+    };
+    sweep();
+    const sweeper = setInterval(sweep, 10 * 60_000);
+    sweeper.unref();
     // Resource history and the live stream of samples for the charts.
     const history = new TelemetryHistory({
       persistence: new SqliteHistoryStore(db),
@@ -163,6 +173,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       agents,
       reloadAgents: () => reloadAgents('asked'),
       removeRuns: (ids) => {
+        sweep();
         for (const id of ids)
           rm(join(dirs.runs, String(id)), { recursive: true, force: true }).catch((e: unknown) =>
             logger.warn('the files of a removed task could not all be deleted', { task: id, error: String(e) }),
@@ -279,6 +290,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         },
       },
       close: (opts) => {
+        clearInterval(sweeper);
         agentsWatch.close();
         games.stop();
         residents.stop();

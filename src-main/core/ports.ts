@@ -164,6 +164,8 @@ export interface TaskStore {
    * links, in one transaction; returns the ids deleted (one that has not ended is kept).
    */
   removeEnded(ids: readonly number[]): number[];
+  /** Whether any stored task's input holds this text (as it is written in the input's JSON). */
+  inputMentions(text: string): boolean;
   /** Ids of ended tasks (in `states`, of `agent`/`project`, ended before `endedBefore`), ascending. */
   endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[];
   /** Ids of the tasks that depend on any of `ids` (only the queued ones still blocked, when `blockedOnly`), ascending. */

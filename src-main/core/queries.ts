@@ -29,6 +29,11 @@ export class TaskQueries {
     return this.store.attempts(id);
   }
 
+  /** Whether any stored task's input names this text (an uploaded file's folder, say). */
+  inputMentions(text: string): boolean {
+    return this.store.inputMentions(text);
+  }
+
   artifacts(id: number): ArtifactRecord[] {
     return this.store.artifacts(id);
   }

@@ -69,6 +69,19 @@ function taskIn(store: TaskStore, state: TaskState): TaskRecord {
 }
 
 describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
+  it("inputMentions finds text in any stored task's input, as written (quotes and backslashes too), and forgets removed tasks", () => {
+    const store = impl.open();
+    const dir = '/data/uploads/0a1b "q" \\x';
+    const [t] = store.insertTasks([newTask({ input: { file: `${dir}/photo.png`, nested: { n: 1 } } })]);
+    expect(store.inputMentions(dir)).toBe(true);
+    expect(store.inputMentions('/data/uploads/0a1b "q" \\y')).toBe(false);
+    expect(store.inputMentions('/data/uploads/ffff')).toBe(false);
+    store.beginAttempt(t!.id, 0, T0, []);
+    store.endAttempt(t!.id, 1, { ...end, outcome: 'succeeded' }, { state: 'succeeded', notBefore: null, error: null, finishedAt: T0 });
+    expect(store.removeEnded([t!.id])).toEqual([t!.id]);
+    expect(store.inputMentions(dir)).toBe(false);
+  });
+
   it('round-trips a task, with GPU request and JSON input', () => {
     const store = impl.open();
     const [t] = store.insertTasks([newTask({ request: { cpu: 0.5, memoryMB: 100, gpu: { count: 1, vramMB: 3000 } }, name: 'n', timeoutSec: 9 })]);

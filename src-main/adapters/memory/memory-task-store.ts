@@ -361,6 +361,11 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
+  inputMentions(text: string): boolean {
+    const needle = JSON.stringify(text).slice(1, -1);
+    return [...this.tasks.values()].some((t) => JSON.stringify(t.input).includes(needle));
+  }
+
   endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[] {
     return [...this.tasks.values()]
       .filter(

@@ -549,6 +549,11 @@ export class SqliteTaskStore implements TaskStore {
     return this.conn.sqlite.transaction(() => ids.filter((id) => del.run(id).changes > 0))();
   }
 
+  inputMentions(text: string): boolean {
+    const needle = JSON.stringify(text).slice(1, -1);
+    return this.conn.sqlite.prepare('SELECT 1 FROM tasks WHERE instr(input, ?) > 0 LIMIT 1').get(needle) !== undefined;
+  }
+
   endedIds(f: { states: readonly TaskState[]; agent?: string; project?: string; endedBefore?: number }): number[] {
     const where = [`state IN (${f.states.map(() => '?').join(', ')})`];
     const args: (string | number)[] = [...f.states];
