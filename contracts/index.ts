@@ -8,3 +8,4 @@ export * from './settings.js';
 export * from './workflow.js';
 export * from './project.js';
 export * from './person.js';
+export * from './artifacts.js';

@@ -24,6 +24,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspectPath } from './adapters/files/inspect.js';
 import { sweepUploads } from './adapters/files/uploads.js';
+import { readArtifactStart } from './server/static-files.js';
 import { AgentsWatch } from './adapters/agents/watch.js';
 import { readAttemptLog } from './adapters/process/attempt-log.js';
 import { attemptDir } from './adapters/process/runner.js';
@@ -187,6 +188,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       startedAt: Date.now(),
       dataDir: dirs.root,
       readLog: (taskId, attempt) => readAttemptLog(attemptDir(dirs.runs, taskId, attempt)),
+      readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptDir(dirs.runs, a.taskId, a.attempt), 'artifacts'), maxBytes),
       inspectPath,
       tokens: {
         create: (project, label) => tokenStore.create(project, label, Date.now()),

@@ -14,6 +14,7 @@ import {
   type TaskSubmission,
   type TaskView,
 } from '../../contracts/task.js';
+import { fileNameOf, PREVIEW_MAX_BYTES, PREVIEW_TEXT_BYTES, previewKind, type ArtifactPreview, type RecentArtifact } from '../../contracts/artifacts.js';
 import { ProjectPatchSchema } from '../../contracts/project.js';
 import { FocusInputSchema } from '../../contracts/person.js';
 import type { FreeVramResult } from '../../contracts/residents.js';
@@ -443,8 +444,46 @@ export const appRouter = router({
   agents,
   queue,
   telemetry,
-  /** An artifact opened with the system's default app, or shown in its folder (desktop app only). */
   artifacts: router({
+    /**
+     * What the task view shows inline: an image or a sound (up to PREVIEW_MAX_BYTES), or the start
+     * of a text file; the kind comes from the file's own extension. Anything else says why not.
+     */
+    preview: taskProcedure.input(z.object({ id: TaskIdSchema, index: z.number().int().min(0) }).strict()).query(({ ctx, input }): ArtifactPreview => {
+      const a = ctx.services.manager.queries.artifacts(input.id)[input.index];
+      if (!a) throw new TRPCError({ code: 'NOT_FOUND', message: `task ${input.id} has no artifact number ${input.index}` });
+      const { kind, mime } = previewKind(fileNameOf(a.path));
+      if (kind === 'none') return { kind, reason: `${fileNameOf(a.path)} is not an image, a sound or text; download it to open it` };
+      if (kind !== 'text' && a.sizeBytes > PREVIEW_MAX_BYTES)
+        return { kind: 'none', reason: `${fileNameOf(a.path)} is over ${PREVIEW_MAX_BYTES / 1024 / 1024} MB, too large to show here; download it` };
+      const read = ctx.services.readArtifact(a, kind === 'text' ? PREVIEW_TEXT_BYTES : PREVIEW_MAX_BYTES);
+      if ('error' in read) return { kind: 'none', reason: read.error };
+      if (kind === 'text') {
+        const text = new TextDecoder('utf-8', { fatal: false }).decode(read.bytes);
+        // A cut in the middle of a character shows as one replacement mark at the end: drop it.
+        return {
+          kind,
+          text: read.sizeBytes > read.bytes.length ? text.replace(/\uFFFD$/, '') : text,
+          truncated: read.sizeBytes > read.bytes.length,
+          sizeBytes: read.sizeBytes,
+        };
+      }
+      return { kind, mime, base64: Buffer.from(read.bytes).toString('base64'), sizeBytes: read.sizeBytes };
+    }),
+    /** The newest outputs of all tasks (a project's token: its own), for the gallery. */
+    recent: procedure.input(z.object({ limit: z.number().int().min(1).max(500).default(60) }).strict()).query(({ ctx, input }): RecentArtifact[] =>
+      ctx.services.manager.queries.recentArtifacts(input.limit, ctx.project ?? undefined).map(({ artifact: a, index, agent }) => ({
+        taskId: a.taskId,
+        agent,
+        index,
+        name: a.name,
+        fileName: fileNameOf(a.path),
+        kind: previewKind(fileNameOf(a.path)).kind,
+        sizeBytes: a.sizeBytes,
+        createdAt: new Date(a.createdAt),
+      })),
+    ),
+    /** An artifact opened with the system's default app, or shown in its folder (desktop app only). */
     open: taskProcedure
       .input(z.object({ id: TaskIdSchema, index: z.number().int().min(0), reveal: z.boolean().optional() }).strict())
       .mutation(async ({ ctx, input }) => {

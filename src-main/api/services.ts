@@ -2,6 +2,7 @@ import type { Settings, SettingsPatch } from '../../contracts/settings.js';
 import type { TokenView } from '../../contracts/project.js';
 import type { HistoryRange, TelemetrySample, TelemetrySnapshot } from '../../contracts/telemetry.js';
 import type { Manager } from '../core/manager.js';
+import type { ArtifactRecord } from '../core/model/task.js';
 import type { AgentCatalog, AppEvent } from '../core/ports.js';
 
 /** A dropped path, as checked where it is (see adapters/files/inspect.ts). */
@@ -31,6 +32,11 @@ export interface ApiServices {
   history: { get(range: HistoryRange): TelemetrySample[] };
   /** The whole log of one attempt ('' when there is none). */
   readLog(taskId: number, attempt: number): string;
+  /**
+   * The first `maxBytes` of an artifact's file, checked as a download is (the regular file the
+   * store lists, still inside its attempt's artifacts folder), or why it cannot be read.
+   */
+  readArtifact(a: ArtifactRecord, maxBytes: number): { bytes: Uint8Array; sizeBytes: number } | { error: string };
   /** Dropped files, checked where they are. */
   inspectPath(path: string): InspectedPath;
   settings: { get(): Settings; update(patch: SettingsPatch): Promise<Settings> };

@@ -190,6 +190,11 @@ export interface TaskStore {
   attempts(taskId: number): AttemptRecord[];
   /** Every artifact of the task, in the order recorded. */
   artifacts(taskId: number): ArtifactRecord[];
+  /**
+   * The newest artifacts of all tasks (of one project, when given): newest first, ties by task
+   * (higher id first) and then by place; `index` is the artifact's place in its task's list.
+   */
+  recentArtifacts(limit: number, project?: string): { artifact: ArtifactRecord; index: number; agent: string }[];
   /** Adds to the task's timeline. */
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void;
   /** The task's timeline, oldest first (every attempt-ended, retried and other event written). */

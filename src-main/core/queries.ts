@@ -34,6 +34,11 @@ export class TaskQueries {
     return this.store.inputMentions(text);
   }
 
+  /** The newest artifacts of all tasks (of one project, when given), newest first. */
+  recentArtifacts(limit: number, project?: string): { artifact: ArtifactRecord; index: number; agent: string }[] {
+    return this.store.recentArtifacts(limit, project);
+  }
+
   artifacts(id: number): ArtifactRecord[] {
     return this.store.artifacts(id);
   }

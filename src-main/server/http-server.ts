@@ -1,3 +1,4 @@
+import { fileNameOf } from '../../contracts/artifacts.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -115,7 +116,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const list = services.manager.queries.artifacts(Number(artifact[1]));
       const a = list[Number(artifact[2])];
       if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
-      return serveFile(a.path, a.name, res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
+      // The download is named after the file itself, with its extension; the event's `name` is a label.
+      return serveFile(a.path, fileNameOf(a.path), res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
     }
     if (url.pathname === '/upload') {
       if (!authorized(req)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);

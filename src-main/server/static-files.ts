@@ -1,4 +1,16 @@
-import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { basename, dirname, extname, join, normalize, sep } from 'node:path';
 
@@ -82,6 +94,26 @@ export function openArtifact(path: string, artifactsRoot: string): { fd: number;
   }
   if (!real.startsWith(root + sep)) return fail("the artifact is no longer inside its attempt's artifacts folder");
   return { fd, size: st.size };
+}
+
+/** The first `maxBytes` of an artifact, opened with the same checks as a download (for previews). */
+export function readArtifactStart(path: string, artifactsRoot: string, maxBytes: number): { bytes: Uint8Array; sizeBytes: number } | { error: string } {
+  const opened = openArtifact(path, artifactsRoot);
+  if ('error' in opened) return opened;
+  try {
+    const bytes = Buffer.alloc(Math.min(opened.size, maxBytes));
+    let got = 0;
+    while (got < bytes.length) {
+      const n = readSync(opened.fd, bytes, got, bytes.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return { bytes: bytes.subarray(0, got), sizeBytes: opened.size };
+  } catch (e) {
+    return { error: `the artifact could not be read: ${(e as Error).message}` };
+  } finally {
+    closeSync(opened.fd);
+  }
 }
 
 /** An artifact as a download (it is served only because the store lists it for that task). */

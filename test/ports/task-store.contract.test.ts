@@ -224,6 +224,31 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(active.find((a) => a.task.id === r.id)!.attempt).toMatchObject({ pid: 1, pgid: 1, logDir: '/x' });
   });
 
+  it("recentArtifacts: newest first across tasks, each with its place in its task's list, its agent, and by project", () => {
+    const store = impl.open();
+    const [a, b] = store.insertTasks([newTask({ agent: 'paint', project: 'art' }), newTask({ agent: 'ocr', project: 'docs' })]);
+    const art = (taskId: number, path: string, at: number) =>
+      store.addArtifact({ taskId, attempt: 1, name: `label ${path}`, path, sizeBytes: 3, createdAt: at });
+    art(a!.id, '/r/a0.png', T0 + 1);
+    art(b!.id, '/r/b0.txt', T0 + 2);
+    art(a!.id, '/r/a1.png', T0 + 3);
+    art(b!.id, '/r/b1.txt', T0 + 3); // same time: the later task first
+    const recent = store.recentArtifacts(10);
+    expect(recent.map((r) => [r.artifact.path, r.index, r.agent])).toEqual([
+      ['/r/b1.txt', 1, 'ocr'],
+      ['/r/a1.png', 1, 'paint'],
+      ['/r/b0.txt', 0, 'ocr'],
+      ['/r/a0.png', 0, 'paint'],
+    ]);
+    expect(recent[0]!.artifact).toEqual({ taskId: b!.id, attempt: 1, name: 'label /r/b1.txt', path: '/r/b1.txt', sizeBytes: 3, createdAt: T0 + 3 });
+    expect(store.recentArtifacts(2).map((r) => r.artifact.path)).toEqual(['/r/b1.txt', '/r/a1.png']);
+    expect(store.recentArtifacts(10, 'art').map((r) => [r.artifact.path, r.index])).toEqual([
+      ['/r/a1.png', 1],
+      ['/r/a0.png', 0],
+    ]);
+    expect(store.recentArtifacts(10, 'nobody')).toEqual([]);
+  });
+
   it('a result is stored once per value; artifacts are kept per path; peaks of successes, newest first', () => {
     const store = impl.open();
     const t = taskIn(store, 'running');

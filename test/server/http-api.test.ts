@@ -322,6 +322,51 @@ describe('API over HTTP and WebSocket', () => {
     expect(JSON.parse((await up('/upload', 'x')).body).error.message).toMatch(/give the file name/);
   });
 
+  it("artifacts: downloads are named after the file, previews by the file's kind, and the gallery lists the newest", async () => {
+    const task = await api.tasks.submit.mutate({ agent: 'media' });
+    await waitFor(async () => (await api.tasks.get.query({ id: task.id })).state === 'succeeded', 'the media task to succeed');
+    const detail = await api.tasks.get.query({ id: task.id });
+    expect(detail.artifacts.map((a) => a.name)).toEqual(['Rendered image', 'Notes', 'Tone', 'Weights']);
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const got = await http(m.server.port, `/artifacts/${task.id}/${i}`, { headers: auth });
+      expect(got.status).toBe(200);
+      names.push(String(got.headers['content-disposition']));
+    }
+    expect(names).toEqual([
+      "attachment; filename*=UTF-8''picture.png",
+      "attachment; filename*=UTF-8''notes.txt",
+      "attachment; filename*=UTF-8''tone.wav",
+      "attachment; filename*=UTF-8''model.bin",
+    ]);
+    const image = await api.artifacts.preview.query({ id: task.id, index: 0 });
+    expect(image).toMatchObject({ kind: 'image', mime: 'image/png' });
+    expect(
+      Buffer.from((image as { base64: string }).base64, 'base64')
+        .subarray(1, 4)
+        .toString('ascii'),
+    ).toBe('PNG');
+    expect(await api.artifacts.preview.query({ id: task.id, index: 1 })).toEqual({
+      kind: 'text',
+      text: 'first line of the notes\nsecond line\n',
+      truncated: false,
+      sizeBytes: 36,
+    });
+    expect(await api.artifacts.preview.query({ id: task.id, index: 2 })).toMatchObject({ kind: 'audio', mime: 'audio/wav', sizeBytes: 1644 });
+    expect(await api.artifacts.preview.query({ id: task.id, index: 3 })).toEqual({
+      kind: 'none',
+      reason: 'model.bin is not an image, a sound or text; download it to open it',
+    });
+    expect((await appError(api.artifacts.preview.query({ id: task.id, index: 9 }))).message).toMatch(/has no artifact number 9/);
+    const recent = await api.artifacts.recent.query({ limit: 4 });
+    expect(recent.map((r) => [r.taskId, r.index, r.fileName, r.kind, r.agent])).toEqual([
+      [task.id, 3, 'model.bin', 'none', 'media'],
+      [task.id, 2, 'tone.wav', 'audio', 'media'],
+      [task.id, 1, 'notes.txt', 'text', 'media'],
+      [task.id, 0, 'picture.png', 'image', 'media'],
+    ]);
+  });
+
   it('artifacts download only when the store lists them for that task', async () => {
     const task = await api.tasks.submit.mutate({ agent: 'ok' });
     for (let i = 0; i < 100 && (await api.tasks.get.query({ id: task.id })).state !== 'succeeded'; i++) await new Promise((x) => setTimeout(x, 50));

@@ -468,6 +468,16 @@ export class MemoryTaskStore implements TaskStore {
     return (this.attemptsOf.get(taskId) ?? []).map(copy);
   }
 
+  recentArtifacts(limit: number, project?: string): { artifact: ArtifactRecord; index: number; agent: string }[] {
+    const all: { artifact: ArtifactRecord; index: number; agent: string }[] = [];
+    for (const [taskId, list] of this.artifactsOf) {
+      const t = this.tasks.get(taskId);
+      if (!t || (project !== undefined && t.project !== project)) continue;
+      list.forEach((a, index) => all.push({ artifact: copy(a), index, agent: t.agent }));
+    }
+    return all.sort((x, y) => y.artifact.createdAt - x.artifact.createdAt || y.artifact.taskId - x.artifact.taskId || y.index - x.index).slice(0, limit);
+  }
+
   artifacts(taskId: number): ArtifactRecord[] {
     return (this.artifactsOf.get(taskId) ?? []).map(copy);
   }

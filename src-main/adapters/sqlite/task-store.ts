@@ -648,6 +648,20 @@ export class SqliteTaskStore implements TaskStore {
     return this.db.select().from(attempts).where(eq(attempts.taskId, taskId)).orderBy(attempts.number).all().map(toAttempt);
   }
 
+  recentArtifacts(limit: number, project?: string): { artifact: ArtifactRecord; index: number; agent: string }[] {
+    type Row = ArtifactRecord & { idx: number; agent: string };
+    const rows = this.conn.sqlite
+      .prepare(
+        `SELECT a.task_id AS taskId, a.attempt, a.name, a.path, a.size_bytes AS sizeBytes, a.created_at AS createdAt, t.agent,
+                (SELECT count(*) FROM artifacts b WHERE b.task_id = a.task_id AND b.id < a.id) AS idx
+           FROM artifacts a JOIN tasks t ON t.id = a.task_id
+          ${project !== undefined ? 'WHERE t.project = ?' : ''}
+          ORDER BY a.created_at DESC, a.task_id DESC, a.id DESC LIMIT ?`,
+      )
+      .all(...(project !== undefined ? [project, limit] : [limit])) as Row[];
+    return rows.map(({ idx, agent, ...artifact }) => ({ artifact, index: idx, agent }));
+  }
+
   artifacts(taskId: number): ArtifactRecord[] {
     return this.db
       .select()
