@@ -6,6 +6,7 @@ import { startLiveUpdates } from './lib/live.js';
 import { href, useRoute } from './lib/router.js';
 import { useToast } from './lib/toasts.js';
 import { AgentsView } from './views/AgentsView.js';
+import { GalleryView } from './views/GalleryView.js';
 import { QueueView } from './views/QueueView.js';
 import { QuickView } from './views/QuickView.js';
 import { ResourcesView } from './views/ResourcesView.js';
@@ -14,9 +15,10 @@ import { TaskDetail } from './views/TaskDetail.js';
 
 const NAV = [
   { view: 'queue', label: 'Queue', key: '1' },
-  { view: 'resources', label: 'Resources', key: '2' },
-  { view: 'agents', label: 'Agents', key: '3' },
-  { view: 'settings', label: 'Settings', key: '4' },
+  { view: 'gallery', label: 'Gallery', key: '2' },
+  { view: 'resources', label: 'Resources', key: '3' },
+  { view: 'agents', label: 'Agents', key: '4' },
+  { view: 'settings', label: 'Settings', key: '5' },
 ] as const;
 
 export function App({ api, token }: { api: Api; token: string | null }) {
@@ -143,6 +145,7 @@ export function App({ api, token }: { api: Api; token: string | null }) {
         <main>
           {route.view === 'queue' && <QueueView key={route.array ?? 0} api={api} agents={agentList.map((a) => a.name)} array={route.array} />}
           {route.view === 'task' && <TaskDetail api={api} id={route.id} token={token} />}
+          {route.view === 'gallery' && <GalleryView api={api} />}
           {route.view === 'resources' && <ResourcesView api={api} />}
           {route.view === 'agents' && <AgentsView api={api} agents={agentList} problems={agents.data?.problems ?? []} selected={route.agent} />}
           {route.view === 'settings' && <SettingsView api={api} />}

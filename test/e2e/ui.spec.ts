@@ -127,6 +127,38 @@ test('open a task, follow its log live, and cancel it', async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Retry' })).toBeVisible();
 });
 
+test('artifacts: inline previews of an image, text and a sound, downloads named after the file, and the gallery', async ({ page }) => {
+  const r = JSON.parse((await s.cli(['submit', 'media', '--json'])).stdout) as { id: number };
+  await open(page, `/task/${r.id}`);
+  await expect(page.locator('.detail-head .badge')).toHaveText('succeeded', { timeout: 15_000 });
+  const image = page.getByRole('img', { name: 'Preview of picture.png' });
+  await expect(image).toBeVisible();
+  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(4); // decoded, not a broken image
+  await expect(page.getByLabel('Preview of notes.txt')).toContainText('first line of the notes');
+  const audio = page.getByLabel('Play tone.wav');
+  await expect(audio).toBeAttached();
+  await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.readyState)).toBeGreaterThan(0); // its metadata loaded
+  await expect(page.getByText('Weights')).toBeVisible(); // a binary file: listed, no preview
+  await expect(page.locator('.artifacts li').nth(3).locator('img, pre, audio')).toHaveCount(0);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('.artifacts li').filter({ hasText: 'Rendered image' }).getByRole('button', { name: 'Download' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('picture.png');
+  await shot(page, 'artifact-previews');
+
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Gallery' }).click();
+  const card = page.getByRole('listitem', { name: `Rendered image from task ${r.id}` });
+  await expect(card.getByRole('img', { name: 'Preview of picture.png' })).toBeVisible();
+  await expect(page.getByRole('listitem', { name: `Notes from task ${r.id}` })).toContainText('first line of the notes');
+  await page.getByLabel('Show outputs of kind').selectOption('image');
+  await expect(page.getByRole('listitem', { name: `Notes from task ${r.id}` })).toHaveCount(0);
+  await expect(card).toBeVisible();
+  await shot(page, 'gallery');
+  await card.getByRole('link', { name: 'Rendered image' }).click();
+  await expect(page.getByRole('region', { name: `Task ${r.id}` })).toBeVisible();
+});
+
 test('the resource charts update live', async ({ page }) => {
   await open(page, '/resources');
   const chart = page.getByRole('img', { name: 'CPU load chart' });

@@ -36,3 +36,25 @@ export const STATE_LABEL: Record<string, string> = {
   timed_out: 'Timed out',
   interrupted: 'Interrupted',
 };
+
+/**
+ * A timestamp as people read it: the local time (with the date when not today) and how long
+ * ago, e.g. "14:03 · 5m ago" or "2 Dec 09:12 · 1d ago"; `full` is the whole local date and time
+ * (for a tooltip).
+ */
+export function when(d: Date | number, now = Date.now()): { text: string; full: string } {
+  const date = typeof d === 'number' ? new Date(d) : d;
+  const today = new Date(now).toDateString() === date.toDateString();
+  const time = date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const day = today ? '' : `${date.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} `;
+  return { text: `${day}${time} · ${age(date, now)} ago`, full: date.toLocaleString() };
+}
+
+/** A duration in words: "42s", "3m 05s", "2h 10m", "1d 4h". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}

@@ -46,6 +46,7 @@ export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView,
   const ended = api.tasks.ended.subscribe(undefined, {
     onData: (t) => {
       onEnd(t, shown.get(t.id));
+      void qc.invalidateQueries({ queryKey: ['gallery'] }); // its outputs are in
       shown.delete(t.id);
     },
   });
@@ -55,6 +56,7 @@ export function startLiveUpdates(api: Api, qc: QueryClient, onEnd: (t: TaskView,
       // Tasks removed for good (clean, remove): off every list, and their detail is gone.
       if ('removed' in c && c.removed) {
         for (const id of c.removed) qc.removeQueries({ queryKey: ['task', id] });
+        void qc.invalidateQueries({ queryKey: ['gallery'] });
         void qc.invalidateQueries({ queryKey: ['tasks'] });
       }
     },

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 /** Views are addressed by the hash: #/queue, #/queue/array/12, #/task/12, #/resources, #/agents, #/settings. */
 export type Route =
   | { view: 'queue'; array?: number }
+  | { view: 'gallery' }
   | { view: 'task'; id: number }
   | { view: 'resources' }
   | { view: 'agents'; agent?: string }
@@ -19,6 +20,8 @@ export function parseRoute(hash: string): Route {
     }
     case 'resources':
       return { view: 'resources' };
+    case 'gallery':
+      return { view: 'gallery' };
     case 'agents':
       return parts[1] ? { view: 'agents', agent: decodeURIComponent(parts[1]) } : { view: 'agents' };
     case 'settings':

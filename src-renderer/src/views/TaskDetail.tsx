@@ -1,6 +1,8 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { authHeaders, inElectron, readable, type Api } from '../api.js';
+import { ArtifactPreview } from '../components/ArtifactPreview.js';
+import { fileNameOf } from '../../../contracts/artifacts.js';
 import { Progress, StateBadge } from '../components/Progress.js';
 import { bytes, mb, resources } from '../lib/format.js';
 import { href } from '../lib/router.js';
@@ -248,26 +250,30 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
           <ul className="artifacts">
             {t.artifacts.map((a, i) => (
               <li key={a.path}>
-                <span>{a.name}</span> <small>{bytes(a.sizeBytes)}</small>
-                {inElectron() ? (
-                  <>
-                    <button className="link" onClick={() => void openInDesktop(i, false)}>
-                      Open
-                    </button>
-                    <button className="link" onClick={() => void openInDesktop(i, true)}>
-                      Show in folder
-                    </button>
-                  </>
-                ) : (
-                  <>
-                    <button className="link" onClick={() => void download(i, a.name, true)}>
-                      Open
-                    </button>
-                    <button className="link" onClick={() => void download(i, a.name, false)}>
-                      Download
-                    </button>
-                  </>
-                )}
+                <div className="artifact-head">
+                  <span>{a.name}</span> {fileNameOf(a.path) !== a.name && <code className="muted">{fileNameOf(a.path)}</code>}{' '}
+                  <small>{bytes(a.sizeBytes)}</small>
+                  {inElectron() ? (
+                    <>
+                      <button className="link" onClick={() => void openInDesktop(i, false)}>
+                        Open
+                      </button>
+                      <button className="link" onClick={() => void openInDesktop(i, true)}>
+                        Show in folder
+                      </button>
+                    </>
+                  ) : (
+                    <>
+                      <button className="link" onClick={() => void download(i, fileNameOf(a.path), true)}>
+                        Open
+                      </button>
+                      <button className="link" onClick={() => void download(i, fileNameOf(a.path), false)}>
+                        Download
+                      </button>
+                    </>
+                  )}
+                </div>
+                <ArtifactPreview api={api} id={t.id} index={i} fileName={fileNameOf(a.path)} version={`${a.attempt}:${a.sizeBytes}:${a.createdAt.getTime()}`} />
               </li>
             ))}
           </ul>
