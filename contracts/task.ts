@@ -300,7 +300,12 @@ export const TaskListQuerySchema = z
 
 export const TaskIdSchema = z.number().int().positive();
 
-export const TaskSortSchema = z.enum(['newest', 'oldest', 'priority']);
+/**
+ * newest/oldest: by id; priority: the queue's order (priority, then place); agent: A to Z;
+ * state: in lifecycle order (queued, starting, running, then the ended ones); the last two newest
+ * first within.
+ */
+export const TaskSortSchema = z.enum(['newest', 'oldest', 'priority', 'agent', 'state']);
 export type TaskSort = z.infer<typeof TaskSortSchema>;
 
 /** A page of the queue view: any window of the filtered, sorted list (for a virtualized list). */

@@ -60,6 +60,9 @@ export const TelemetrySampleSchema = z.object({
   cpuLoadPct: z.number().nullable(),
   memoryUsedMB: z.number(),
   memoryTotalMB: z.number(),
+  /** Of those, what our tasks' process groups used (CPU as % of the machine); absent in points saved before it was recorded. */
+  oursCpuPct: z.number().nullable().optional(),
+  oursMemoryMB: z.number().nullable().optional(),
   gpus: z.array(GpuSampleSchema),
 });
 export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;

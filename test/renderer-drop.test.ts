@@ -15,6 +15,18 @@ describe('drop planning (the UI)', () => {
     ['README', ['sha256']],
   ])('%s is taken by %j', (name, expected) => expect(agentsFor(name, agents)).toEqual(expected));
 
+  it('warns about empty files, and still lets them go', () => {
+    const plan = planDrop(
+      [
+        { name: 'empty.png', size: 0, kind: 'file' },
+        { name: 'full.png', size: 9, kind: 'file' },
+      ],
+      [{ name: 'ocr', accepts: ['.png'] }],
+    );
+    expect(plan).toMatchObject({ notes: ['empty.png is empty (0 bytes): an agent may have nothing to work on.'] });
+    expect('files' in plan && plan.files.map((f) => f.name)).toEqual(['empty.png', 'full.png']);
+  });
+
   it('says what cannot go: nothing dropped, folders, files no agent takes', () => {
     expect(planDrop([], agents)).toEqual({ error: 'Nothing was dropped. Drop one or more files from your file manager.' });
     expect(planDrop([{ name: 'photos', size: 0, kind: 'folder' }], [{ name: 'ocr', accepts: ['.png'] }])).toEqual({

@@ -132,6 +132,14 @@ export function App({ api, token }: { api: Api; token: string | null }) {
             Not starting tasks: {status.data.degraded.reason}
           </div>
         )}
+        {status.data?.paused && (
+          <div className="banner paused" role="status">
+            The queue is paused: nothing new starts; running tasks go on. Each waiting task still says what else it waits for.
+            <button className="link" onClick={() => void togglePause()}>
+              Resume
+            </button>
+          </div>
+        )}
         {status.data?.yielding && (
           <div className="banner yielding" role="status">
             GPU left to you: {status.data.yielding.reason}

@@ -166,6 +166,8 @@ test('the resource charts update live', async ({ page }) => {
   const before = Number(await chart.getAttribute('data-points'));
   await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(before);
   await expect(page.getByRole('img', { name: /GPU 0 VRAM \(NVIDIA GeForce RTX 4060\) chart/ })).toBeVisible();
+  // CPU and RAM, like VRAM, show ours against other programs.
+  for (const title of ['CPU load', 'Memory']) await expect(page.locator('figure').filter({ hasText: title })).toContainText(/our tasks[\s\S]*other programs/);
   await shot(page, 'resources');
 });
 
@@ -380,4 +382,81 @@ test('residents, game mode and focus mode: set in Settings (checked as typed), s
     fake.kill('SIGKILL');
     await s.cli(['settings', 'ollamaUrl=off', 'gameModePrograms=off', 'gameModeBelowPriority=10', 'gameModeFreeVram=false']);
   }
+});
+
+test('the upload button, Escape, a warning for empty files, and a fresh priority for each drop', async ({ page }) => {
+  await page.goto(s.uiUrl);
+  await expect(page.getByRole('combobox', { name: 'Filter by agent' })).toContainText('sha256'); // agents loaded
+  await page.getByLabel('Upload files').setInputFiles([
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') },
+    { name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) },
+  ]);
+  const dialog = page.getByRole('dialog');
+  await expect(dialog.getByRole('heading', { name: 'Run 2 files' })).toBeVisible();
+  await expect(dialog).toContainText('empty.txt is empty (0 bytes): an agent may have nothing to work on.');
+  await dialog.getByLabel('Priority').fill('7');
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await dropFiles(page, [{ name: 'other.txt', content: 'x' }]);
+  await expect(dialog.getByRole('heading', { name: 'Run 1 file' })).toBeVisible();
+  await expect(dialog.getByLabel('Priority')).toHaveValue('0'); // not the 7 of the drop before
+  await dialog.getByRole('button', { name: 'Create 1 task' }).click();
+  await expect(page.getByText('Submitted 1 task')).toBeVisible();
+});
+
+test('the queue: keyboard focus at load, / to search, sorting by a column header, a row menu, Clear finished, the paused reason', async ({ page }) => {
+  const id = (r: { stdout: string }) => (JSON.parse(r.stdout) as { id: number }).id;
+  const sub = async (agent: string, ...more: string[]) => id(await s.cli(['submit', agent, '--name', `sortme-${agent}`, ...more, '--json']));
+  // Submitted Z to A, so newest first and A to Z differ.
+  const others = [await sub('fail', '--retries', '0'), await sub('media')];
+  const done = await sub('ok');
+  for (const t of [done, ...others]) await s.cli(['wait', String(t)]);
+  await page.goto(s.uiUrl);
+  await expect(page.locator('[data-index="0"]')).toBeFocused();
+  await page.keyboard.press('/');
+  const search = page.getByRole('searchbox', { name: 'Search tasks by id or name' });
+  await expect(search).toBeFocused();
+  await search.fill('sortme');
+
+  // Sorting by a header: Agent is A to Z, ID again newest first.
+  const agentsShown = () => page.locator('[data-task-id] .c-agent').allTextContents();
+  const aToZ = ['fail sortme-fail', 'media sortme-media', 'ok sortme-ok'];
+  await expect.poll(agentsShown).toEqual([...aToZ].reverse());
+  await page.getByRole('columnheader', { name: 'Agent' }).getByRole('button').click();
+  await expect(page.getByRole('columnheader', { name: 'Agent' })).toHaveAttribute('aria-sort', 'ascending');
+  await expect(page.getByRole('combobox', { name: 'Sort' })).toHaveValue('agent');
+  await expect.poll(agentsShown).toEqual(aToZ);
+  await page.getByRole('columnheader', { name: 'ID' }).getByRole('button').click();
+  await expect(page.getByRole('columnheader', { name: 'ID' })).toHaveAttribute('aria-sort', 'descending');
+  await expect.poll(agentsShown).toEqual([...aToZ].reverse());
+
+  // The row menu: what can be done to this task now.
+  const row = page.locator(`[data-task-id="${done}"]`);
+  await row.click({ button: 'right' });
+  const menu = page.getByRole('menu', { name: `Task ${done}` });
+  await expect(menu.getByRole('menuitem')).toHaveText(['Open', 'Retry', 'Copy ID', 'Remove']);
+  await expect(menu.getByRole('menuitem', { name: 'Open' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(menu).toHaveCount(0);
+  await row.click({ button: 'right' });
+  await menu.getByRole('menuitem', { name: 'Remove' }).click();
+  await expect(page.getByText(`Task ${done} removed, with its log and artifacts`)).toBeVisible();
+  await expect(row).toHaveCount(0);
+  await search.fill('');
+
+  // Paused: the reason a task waits keeps what else it waits for.
+  await page.getByRole('button', { name: 'Pause queue' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'The queue is paused' })).toBeVisible();
+  const big = id(await s.cli(['submit', 'demo', '--input', '{"seconds":1,"vramMB":7500}', '--json']));
+  await expect(page.locator(`[data-task-id="${big}"]`)).toContainText(/the queue is paused; also: needs 7500 MB VRAM on GPU 0/);
+  await page.getByRole('button', { name: 'Resume queue' }).click();
+  await s.cli(['cancel', String(big)]);
+
+  // Clear finished removes every ended task, after asking.
+  await expect(page.locator('[data-task-id][data-state="cancelled"]').first()).toBeVisible();
+  await page.getByRole('button', { name: 'Clear finished' }).click();
+  await page.getByRole('group', { name: 'Clear finished' }).getByRole('button', { name: 'Remove' }).click();
+  await expect(page.getByText(/Removed \d+ ended tasks?, with their logs and artifacts/)).toBeVisible();
+  for (const state of ['succeeded', 'failed', 'cancelled']) await expect(page.locator(`[data-task-id][data-state="${state}"]`)).toHaveCount(0);
+  expect(JSON.parse((await s.cli(['list', '--state', 'succeeded', '--json'])).stdout)).toEqual([]);
 });

@@ -209,6 +209,17 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.pageTasks({ search: 'render' }, 'newest', 0, 10).items.map((t) => t.id)).toEqual([ids[1]]);
     expect(store.pageTasks({ search: `#${ids[2]}` }, 'newest', 0, 10).items.map((t) => t.id)).toEqual([ids[2]]);
     expect(store.pageTasks({ states: ['running'] }, 'newest', 0, 10)).toEqual({ items: [], total: 0 });
+    // The UI's column sorts: agent A to Z, state in lifecycle order; newest first within each.
+    expect(store.pageTasks({}, 'agent', 0, 10).items.map((t) => t.id)).toEqual([ids[3], ids[2], ids[0], ids[1]]);
+    store.beginAttempt(ids[0]!, 0, T0, []);
+    store.beginAttempt(ids[2]!, 0, T0, []);
+    store.markSpawned(ids[2]!, 1, proc);
+    expect(store.pageTasks({}, 'state', 0, 10).items.map((t) => [t.id, t.state])).toEqual([
+      [ids[3], 'queued'],
+      [ids[1], 'queued'],
+      [ids[0], 'starting'],
+      [ids[2], 'running'],
+    ]);
   });
 
   it('active lists starting and running tasks with their current attempt', () => {

@@ -138,7 +138,15 @@ export class MemoryTaskStore implements TaskStore {
       return byName || (Number.isInteger(id) && id > 0 && t.id === id);
     };
     const order = (a: TaskRecord, b: TaskRecord): number =>
-      sort === 'oldest' ? a.id - b.id : sort === 'priority' ? b.priority - a.priority || a.seq - b.seq || a.id - b.id : b.id - a.id;
+      sort === 'oldest'
+        ? a.id - b.id
+        : sort === 'priority'
+          ? b.priority - a.priority || a.seq - b.seq || a.id - b.id
+          : sort === 'agent'
+            ? (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0) || b.id - a.id
+            : sort === 'state'
+              ? TASK_STATES.indexOf(a.state) - TASK_STATES.indexOf(b.state) || b.id - a.id
+              : b.id - a.id;
     const all = [...this.tasks.values()].filter(matches).sort(order);
     return { items: all.slice(offset, offset + limit).map(copy), total: all.length };
   }

@@ -300,7 +300,15 @@ export class SqliteTaskStore implements TaskStore {
     const cond = where.length ? and(...where) : undefined;
     // 'priority' is the queue's order: priority, then place (seq, its id until moved).
     const order =
-      sort === 'oldest' ? [tasks.id] : sort === 'priority' ? [desc(tasks.priority), sql`coalesce(${tasks.seq}, ${tasks.id})`, tasks.id] : [desc(tasks.id)];
+      sort === 'oldest'
+        ? [tasks.id]
+        : sort === 'priority'
+          ? [desc(tasks.priority), sql`coalesce(${tasks.seq}, ${tasks.id})`, tasks.id]
+          : sort === 'agent'
+            ? [tasks.agent, desc(tasks.id)]
+            : sort === 'state'
+              ? [sql.raw(`CASE state ${TASK_STATES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} END`), desc(tasks.id)]
+              : [desc(tasks.id)];
     const items = this.db
       .select()
       .from(tasks)

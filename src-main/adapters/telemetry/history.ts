@@ -157,6 +157,8 @@ function fold(samples: TelemetrySample[]): TelemetrySample {
     cpuLoadPct: avgOrNull(samples.map((s) => s.cpuLoadPct)),
     memoryUsedMB: Math.round(avg(samples.map((s) => s.memoryUsedMB))),
     memoryTotalMB: last.memoryTotalMB,
+    oursCpuPct: avgOrNull(samples.map((s) => s.oursCpuPct ?? null)),
+    oursMemoryMB: avgOrNull(samples.map((s) => s.oursMemoryMB ?? null)),
     gpus: last.gpus.map((g) => {
       const same = samples.map((s) => s.gpus.find((x) => x.index === g.index)).filter((x): x is NonNullable<typeof x> => !!x);
       const peakOurs = Math.max(...same.map((x) => x.oursMB));

@@ -54,9 +54,9 @@ export function explain(
   // Before its first attempt, a notBefore is the submitter's `begin`; after one, a retry's backoff.
   if (task.notBefore !== null && task.notBefore > now) return waitAt(task.attempts === 0 ? 'begin' : 'backoff', [], { until: task.notBefore });
   if (!result) return null;
-  if (result.held) return result.held;
   const array = task.throttle != null ? (task.arrayId ?? null) : null;
-  return result.reasons.get(shapeOf(task.agent, task.request, array, task.project, task.residentModel ?? null, task.whenIdle ?? false)) ?? null;
+  const own = result.reasons.get(shapeOf(task.agent, task.request, array, task.project, task.residentModel ?? null, task.whenIdle ?? false));
+  return own ?? result.held ?? null;
 }
 
 interface Cursor {
@@ -103,7 +103,18 @@ export function runCycle(input: CycleInput, pipeline: Pipeline = DEFAULT_PIPELIN
   const reasons = new Map<string, Status>();
   const ctx: StepContext = { input, pool: buildPool(input.node, input.running, input, input.observed) };
   const held = combine(pipeline.prefilters.map((p) => p.check(ctx)));
-  if (held.code !== 'ok') return { starts: [], reasons, held, wakeAt, kept: null, preempt: null, free: null };
+  if (held.code !== 'ok') {
+    // Nothing starts, but each shape still says what else it would wait for once the queue runs
+    // ("the queue is paused; also: needs 1 GPU…"), so resuming holds no surprise.
+    for (const b of input.queue.shapes()) {
+      const head = b.entries[0];
+      if (!head) continue;
+      const limits = combine(pipeline.filters.map((f) => f.check(b, ctx, head)));
+      const fitted = pipeline.fit.place(b, ctx).status;
+      reasons.set(b.key, { ...held, shortfalls: [...held.shortfalls, ...limits.shortfalls, ...fitted.shortfalls] });
+    }
+    return { starts: [], reasons, held, wakeAt, kept: null, preempt: null, free: null };
+  }
   const starts: Placement[] = [];
   const rank = (b: Bucket): number => (pipeline.rank ? pipeline.rank(b.project, ctx) : 0);
   const warm = warmth(input);

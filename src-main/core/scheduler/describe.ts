@@ -7,7 +7,8 @@ import { cores, mb, plural, seconds } from './format.js';
  */
 export function describeStatus(status: Status | null): string | null {
   if (!status || status.code === 'ok') return null;
-  if (status.step === 'paused') return 'the queue is paused';
+  if (status.step === 'paused')
+    return status.shortfalls.length > 0 ? `the queue is paused; also: ${status.shortfalls.map(wait).join('; ')}` : 'the queue is paused';
   if (status.step === 'held') return 'held: it starts once released (agentmgr release)';
   if (status.step === 'person' && status.yielding) return `held: ${status.yielding.reason}`;
   if (status.step === 'idle' && status.yielding) return status.yielding.reason;

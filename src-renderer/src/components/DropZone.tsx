@@ -1,10 +1,34 @@
 import { useEffect, useState, type ReactNode } from 'react';
+import { useEscape } from '../lib/keys.js';
 import type { AgentView } from '../../../contracts/agent-manifest.js';
 import { authHeaders, inElectron, readable, type Api } from '../api.js';
 import { planDrop, type DroppedItem } from '../lib/drop.js';
 import { bytes } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { useToast } from '../lib/toasts.js';
+
+/** The event the upload button sends with the files chosen (see UploadButton). */
+export const CHOSEN_EVENT = 'agentmgr:files-chosen';
+
+/** "Upload files…": a file picker beside drag-and-drop; the files go through the same dialog. */
+export function UploadButton() {
+  return (
+    <label className="button upload" title="Choose files to run through an agent (or drop them anywhere on the window)">
+      Upload files…
+      <input
+        type="file"
+        multiple
+        className="visually-hidden"
+        aria-label="Upload files"
+        onChange={(e) => {
+          const files = Array.from(e.target.files ?? []);
+          e.target.value = ''; // choosing the same file again is a new choice
+          if (files.length) window.dispatchEvent(new CustomEvent(CHOSEN_EVENT, { detail: files }));
+        }}
+      />
+    </label>
+  );
+}
 
 interface Pending {
   files: (DroppedItem & { agents: string[]; file: File })[];
@@ -53,6 +77,13 @@ export function DropZone({
   const [choice, setChoice] = useState<Record<string, string>>({});
   const [priority, setPriority] = useState('0');
   const [busy, setBusy] = useState<string | null>(null);
+  // Each drop starts from the defaults: the priority set for one drop is not kept for the next.
+  const open = (p: Pending) => {
+    setChoice(Object.fromEntries(p.files.map((f) => [f.name, f.agents[0]!])));
+    setPriority('0');
+    setPending(p);
+  };
+  useEscape(pending !== null && busy === null, () => setPending(null));
 
   useEffect(() => {
     let depth = 0;
@@ -85,6 +116,11 @@ export function DropZone({
           items.push({ name: f.name, size: f.size, kind: entry?.isDirectory ? 'folder' : 'file', file: f });
         }
       } else for (const f of Array.from(dt?.files ?? [])) items.push({ name: f.name, size: f.size, kind: 'file', file: f });
+      take(items);
+    };
+    // Files chosen with the upload button take the same way as dropped ones.
+    const chosen = (e: Event) => take((e as CustomEvent<File[]>).detail.map((f) => ({ name: f.name, size: f.size, kind: 'file' as const, file: f })));
+    const take = (items: (DroppedItem & { file: File })[]) => {
       if (!loaded) {
         toast({ kind: 'error', text: 'The list of agents is still loading; drop the files again in a moment.' });
         return;
@@ -99,14 +135,15 @@ export function DropZone({
         return;
       }
       const files = plan.files.map((f) => ({ ...f, file: items.find((i) => i.name === f.name && i.size === f.size)!.file }));
-      setChoice(Object.fromEntries(files.map((f) => [f.name, f.agents[0]!])));
-      setPending({ files, notes: [...plan.notes] });
+      open({ files, notes: [...plan.notes] });
     };
+    window.addEventListener(CHOSEN_EVENT, chosen);
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragleave', leave);
     window.addEventListener('dragover', overFn);
     window.addEventListener('drop', drop);
     return () => {
+      window.removeEventListener(CHOSEN_EVENT, chosen);
       window.removeEventListener('dragenter', enter);
       window.removeEventListener('dragleave', leave);
       window.removeEventListener('dragover', overFn);
@@ -134,8 +171,7 @@ export function DropZone({
         const g = good.find((x) => x.name === f.name)!;
         return { ...f, file: g.file, realPath: (g as { realPath?: string }).realPath };
       });
-      setChoice(Object.fromEntries(files.map((f) => [f.name, f.agents[0]!])));
-      setPending({ files, notes: [...notes, ...plan.notes] });
+      open({ files, notes: [...notes, ...plan.notes] });
     } catch (e) {
       toast({ kind: 'error', text: readable(e) });
     }

@@ -24,6 +24,8 @@ export function planDrop(items: readonly DroppedItem[], agents: readonly { name:
   const notes: string[] = [];
   if (folders.length) notes.push(`Folders are not taken (${folders.join(', ')}): drop the files in them instead.`);
   if (unaccepted.length) notes.push(`No agent takes ${unaccepted.join(', ')}.`);
+  const empty = accepted.filter((f) => f.size === 0).map((f) => f.name);
+  if (empty.length) notes.push(`${empty.join(', ')} ${empty.length === 1 ? 'is' : 'are'} empty (0 bytes): an agent may have nothing to work on.`);
   if (accepted.length === 0) return { error: notes.join(' ') || 'No agent takes these files.' } as const;
   return { files: accepted, notes } as const;
 }

@@ -3,7 +3,8 @@ import { useState } from 'react';
 import type { PreviewKind } from '../../../contracts/artifacts.js';
 import { readable, type Api } from '../api.js';
 import { ArtifactPreview } from '../components/ArtifactPreview.js';
-import { bytes, when } from '../lib/format.js';
+import { Stamp } from '../components/Stamp.js';
+import { bytes } from '../lib/format.js';
 import { href } from '../lib/router.js';
 
 const SHOW: { value: PreviewKind | 'all'; label: string }[] = [
@@ -39,7 +40,6 @@ export function GalleryView({ api }: { api: Api }) {
       {q.data && q.data.length > 0 && items.length === 0 && <p className="empty">None of the recent outputs is of this kind.</p>}
       <ul className="gallery">
         {items.map((a) => {
-          const at = when(a.createdAt);
           return (
             <li key={`${a.taskId}/${a.index}`} aria-label={`${a.name} from task ${a.taskId}`}>
               <ArtifactPreview api={api} id={a.taskId} index={a.index} fileName={a.fileName} version={`${a.sizeBytes}:${a.createdAt.getTime()}`} lazy />
@@ -47,10 +47,7 @@ export function GalleryView({ api }: { api: Api }) {
                 <a href={href({ view: 'task', id: a.taskId })}>{a.name}</a>
               </div>
               <div className="meta">
-                {a.fileName !== a.name && <code>{a.fileName}</code>} {bytes(a.sizeBytes)} · #{a.taskId} {a.agent} ·{' '}
-                <time dateTime={a.createdAt.toISOString()} title={at.full}>
-                  {at.text}
-                </time>
+                {a.fileName !== a.name && <code>{a.fileName}</code>} {bytes(a.sizeBytes)} · #{a.taskId} {a.agent} · <Stamp at={a.createdAt} />
               </div>
             </li>
           );

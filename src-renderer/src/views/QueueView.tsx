@@ -1,12 +1,14 @@
 import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
-import type { TaskState, TaskView } from '../../../contracts/task.js';
+import type { TaskSort, TaskState, TaskView } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
 import { etaText } from '../../../contracts/workflow.js';
 import { readable, type Api } from '../api.js';
+import { UploadButton } from '../components/DropZone.js';
 import { Progress, StateBadge } from '../components/Progress.js';
-import { age, STATE_LABEL } from '../lib/format.js';
+import { RowMenu } from '../components/RowMenu.js';
+import { age, duration, STATE_LABEL, when } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { useToast } from '../lib/toasts.js';
 
@@ -20,6 +22,13 @@ function note(t: TaskView): string {
   }
   if (t.state === 'running' || t.state === 'starting') return t.progressMessage ?? '';
   return t.error ?? '';
+}
+/** The Age cell's tooltip: when it was submitted, started and ended, with how long each took. */
+function ageTitle(t: TaskView): string {
+  const lines = [`submitted ${when(t.createdAt).full}`];
+  if (t.startedAt) lines.push(`started ${when(t.startedAt).full} (waited ${duration(t.startedAt.getTime() - t.createdAt.getTime())})`);
+  if (t.finishedAt) lines.push(`ended ${when(t.finishedAt).full}${t.startedAt ? ` (ran ${duration(t.finishedAt.getTime() - t.startedAt.getTime())})` : ''}`);
+  return lines.join('\n');
 }
 const ROW = 40;
 /** An expanded array shows this many of its tasks at once (it scrolls for more). */
@@ -62,7 +71,7 @@ function TaskCells({ t, who }: { t: TaskView; who: string }) {
       <span role="cell" className="c-prog">
         <Progress value={t.progress} state={t.state} label={`Task ${t.id} progress`} />
       </span>
-      <span role="cell" className="c-age">
+      <span role="cell" className="c-age" title={ageTitle(t)}>
         {age(t.createdAt)}
       </span>
       <span role="cell" className="c-att">
@@ -99,7 +108,26 @@ function ArrayMembers({ api, arrayId }: { api: Api; arrayId: number }) {
     </div>
   );
 }
-type Sort = 'newest' | 'oldest' | 'priority';
+type Sort = TaskSort;
+
+/** The sortable columns: what a click on each header sorts by (a second click turns ID and Age around). */
+const SORT_BY: Partial<Record<string, { next: (s: Sort) => Sort; aria: (s: Sort) => 'ascending' | 'descending' | 'none' }>> = {
+  ID: { next: (s) => (s === 'newest' ? 'oldest' : 'newest'), aria: (s) => (s === 'newest' ? 'descending' : s === 'oldest' ? 'ascending' : 'none') },
+  Agent: { next: () => 'agent', aria: (s) => (s === 'agent' ? 'ascending' : 'none') },
+  State: { next: () => 'state', aria: (s) => (s === 'state' ? 'ascending' : 'none') },
+  Priority: { next: () => 'priority', aria: (s) => (s === 'priority' ? 'descending' : 'none') },
+  Age: { next: (s) => (s === 'newest' ? 'oldest' : 'newest'), aria: (s) => (s === 'newest' ? 'ascending' : s === 'oldest' ? 'descending' : 'none') },
+};
+const COLUMNS: [string, string][] = [
+  ['ID', 'c-id'],
+  ['Agent', 'c-agent'],
+  ['State', 'c-state'],
+  ['Priority', 'c-pri'],
+  ['Progress', 'c-prog'],
+  ['Age', 'c-age'],
+  ['Attempts', 'c-att'],
+  ['Note', 'c-note'],
+];
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -138,6 +166,9 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
     [states, agent, search, sort, array, grouped],
   );
   const [expanded, setExpanded] = useState<Set<number>>(new Set());
+  const [menu, setMenu] = useState<{ t: TaskView; x: number; y: number } | null>(null);
+  const [clearing, setClearing] = useState<'ask' | 'busy' | null>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState<number | null>(null);
   const [dropOn, setDropOn] = useState<number | null>(null);
 
@@ -254,13 +285,56 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
     }
   };
 
+  // `/` jumps to search, from anywhere but a field being typed in.
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      const el = e.target as HTMLElement | null;
+      const typing = el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+      if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+        e.preventDefault();
+        searchRef.current?.focus();
+        searchRef.current?.select();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+  // At load, the keyboard starts on the list (its first row), unless something else has focus already.
+  const focusedAtLoad = useRef(false);
+  useEffect(() => {
+    if (focusedAtLoad.current || !first.isSuccess) return;
+    focusedAtLoad.current = true;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    requestAnimationFrame(() => (parentRef.current?.querySelector('[data-index="0"]') as HTMLElement | null)?.focus({ preventScroll: true }));
+  }, [first.isSuccess]);
+
+  const clearFinished = async () => {
+    setClearing('busy');
+    try {
+      const r = await api.tasks.clean.mutate({ agent: agent || undefined });
+      toast({
+        kind: r.removed ? 'success' : 'info',
+        text: r.removed ? `Removed ${r.removed} ended task${r.removed === 1 ? '' : 's'}, with their logs and artifacts` : 'Nothing to clear: no task has ended',
+      });
+      setSelected(new Set());
+      void qc.invalidateQueries({ queryKey: ['tasks'] });
+    } catch (e) {
+      toast({ kind: 'error', text: readable(e) });
+    } finally {
+      setClearing(null);
+    }
+  };
+  const openMenu = (t: TaskView, x: number, y: number) => setMenu({ t, x, y });
+
   const validPriority = /^-?\d+$/.test(priority) && Math.abs(Number(priority)) <= 1000;
   return (
     <section className="queue" aria-label="Queue">
       <div className="toolbar">
         <input
+          ref={searchRef}
           type="search"
-          placeholder="Search by id or name"
+          title="Search (press / to jump here)"
+          placeholder="Search by id or name  /"
           aria-label="Search tasks by id or name"
           value={searchText}
           onChange={(e) => setSearchText(e.target.value)}
@@ -277,7 +351,25 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
           <option value="newest">Newest first</option>
           <option value="oldest">Oldest first</option>
           <option value="priority">Queue order (priority, then place)</option>
+          <option value="agent">Agent, A to Z</option>
+          <option value="state">State (waiting, running, ended)</option>
         </select>
+        <UploadButton />
+        {clearing === null ? (
+          <button onClick={() => setClearing('ask')} title="Remove every ended task (succeeded, failed, cancelled, timed out) with its log and artifacts">
+            Clear finished
+          </button>
+        ) : (
+          <span className="clear-confirm" role="group" aria-label="Clear finished">
+            Remove every ended task{agent ? ` of ${agent}` : ''}, with its log and artifacts?
+            <button className="danger" onClick={() => void clearFinished()} disabled={clearing === 'busy'}>
+              Remove
+            </button>
+            <button className="link" onClick={() => setClearing(null)} disabled={clearing === 'busy'}>
+              Keep
+            </button>
+          </span>
+        )}
         {array !== undefined && (
           <a className="chip on" href={href({ view: 'queue' })} title="Show every task">
             Array #{array} ✕
@@ -322,30 +414,22 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
               onChange={(e) => setSelected(e.target.checked ? new Set(first.data?.items.map((t) => t.id)) : new Set())}
             />
           </span>
-          <span role="columnheader" className="c-id">
-            ID
-          </span>
-          <span role="columnheader" className="c-agent">
-            Agent
-          </span>
-          <span role="columnheader" className="c-state">
-            State
-          </span>
-          <span role="columnheader" className="c-pri">
-            Priority
-          </span>
-          <span role="columnheader" className="c-prog">
-            Progress
-          </span>
-          <span role="columnheader" className="c-age">
-            Age
-          </span>
-          <span role="columnheader" className="c-att">
-            Attempts
-          </span>
-          <span role="columnheader" className="c-note">
-            Note
-          </span>
+          {COLUMNS.map(([label, cls]) => {
+            const by = SORT_BY[label];
+            const aria = by?.aria(sort) ?? 'none';
+            return (
+              <span key={label} role="columnheader" className={cls} aria-sort={by ? aria : undefined}>
+                {by ? (
+                  <button className="sort" onClick={() => setSort(by.next(sort))} title={`Sort by ${label.toLowerCase()}`}>
+                    {label}
+                    <span aria-hidden="true">{aria === 'ascending' ? ' ▲' : aria === 'descending' ? ' ▼' : ''}</span>
+                  </button>
+                ) : (
+                  label
+                )}
+              </span>
+            );
+          })}
         </div>
         {first.isError ? (
           <p className="empty" role="alert">
@@ -410,7 +494,7 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
                         <span role="cell" className="c-prog">
                           <Progress value={group?.progress ?? null} state={groupState(group?.counts)} label={`Array ${t.id} progress`} />
                         </span>
-                        <span role="cell" className="c-age">
+                        <span role="cell" className="c-age" title={ageTitle(t)}>
                           {age(t.createdAt)}
                         </span>
                         <span role="cell" className="c-att">
@@ -456,7 +540,18 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
                       setDropOn(null);
                     }}
                     style={{ position: 'absolute', top: 0, left: 0, right: 0, height: it.size, transform: `translateY(${it.start}px)` }}
-                    onKeyDown={(e) => onRowKey(e, it.index, t)}
+                    onKeyDown={(e) => {
+                      if (t && (e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey))) {
+                        e.preventDefault();
+                        const box = e.currentTarget.getBoundingClientRect();
+                        openMenu(t, box.left + 40, box.bottom);
+                      } else onRowKey(e, it.index, t);
+                    }}
+                    onContextMenu={(e) => {
+                      if (!t) return;
+                      e.preventDefault();
+                      openMenu(t, e.clientX, e.clientY);
+                    }}
                     onDoubleClick={() => t && (window.location.hash = href({ view: 'task', id: t.id }))}
                   >
                     {t ? (
@@ -476,6 +571,7 @@ export function QueueView({ api, agents, array }: { api: Api; agents: string[]; 
           </div>
         )}
       </div>
+      {menu && <RowMenu api={api} t={menu.t} x={menu.x} y={menu.y} onClose={() => setMenu(null)} />}
       <p className="count" aria-live="polite">
         {total.toLocaleString()} task{total === 1 ? '' : 's'}
       </p>

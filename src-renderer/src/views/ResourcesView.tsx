@@ -28,6 +28,8 @@ export function ResourcesView({ api }: { api: Api }) {
   }, [history.data, live]);
 
   const t = samples.map((s) => s.at / 1000);
+  const oursCpu = samples.map((s) => s.oursCpuPct ?? 0);
+  const oursMem = samples.map((s) => s.oursMemoryMB ?? 0);
   const gpuIndexes = samples.at(-1)?.gpus.map((g) => g.index) ?? [];
   const r = now.data;
 
@@ -71,21 +73,26 @@ export function ResourcesView({ api }: { api: Api }) {
       {history.isError && <p role="alert">{readable(history.error)}</p>}
       {samples.length === 0 && history.isSuccess && <p className="empty">Collecting the first samples…</p>}
       <div className="charts">
+        {/* Stacked as the VRAM chart is: our tasks at the bottom, other programs on top of them. */}
         <Chart
           title="CPU load"
           yLabel="%"
           max={100}
-          series={[{ label: 'CPU %', color: '#3b82f6', fill: 'zero' }]}
-          data={[t, samples.map((s) => s.cpuLoadPct ?? 0)]}
+          series={[
+            { label: 'our tasks', color: '#22c55e', fill: 'band' },
+            { label: 'other programs', color: '#3b82f6', fill: 'band' },
+          ]}
+          data={[t, oursCpu, samples.map((s, i) => Math.max(oursCpu[i]!, s.cpuLoadPct ?? 0))]}
         />
         <Chart
           title="Memory"
           yLabel="MB"
           series={[
-            { label: 'used', color: '#8b5cf6', fill: 'zero' },
+            { label: 'our tasks', color: '#22c55e', fill: 'band' },
+            { label: 'other programs', color: '#8b5cf6', fill: 'band' },
             { label: 'total', color: '#9ca3af' },
           ]}
-          data={[t, samples.map((s) => s.memoryUsedMB), samples.map((s) => s.memoryTotalMB)]}
+          data={[t, oursMem, samples.map((s, i) => Math.max(oursMem[i]!, s.memoryUsedMB)), samples.map((s) => s.memoryTotalMB)]}
         />
         {gpuIndexes.map((gi) => {
           const g = samples.map((s) => s.gpus.find((x) => x.index === gi));

@@ -4,7 +4,8 @@ import { authHeaders, inElectron, readable, type Api } from '../api.js';
 import { ArtifactPreview } from '../components/ArtifactPreview.js';
 import { fileNameOf } from '../../../contracts/artifacts.js';
 import { Progress, StateBadge } from '../components/Progress.js';
-import { bytes, mb, resources } from '../lib/format.js';
+import { Stamp } from '../components/Stamp.js';
+import { bytes, duration, mb, resources } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { etaText } from '../../../contracts/workflow.js';
 import { useToast } from '../lib/toasts.js';
@@ -164,6 +165,27 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             <dd>{t.project}</dd>
             <dt>Timeout</dt>
             <dd>{t.timeoutSec ? `${t.timeoutSec} s` : 'none'}</dd>
+            <dt>Submitted</dt>
+            <dd>
+              <Stamp at={t.createdAt} />
+            </dd>
+            {t.startedAt && (
+              <>
+                <dt>Started</dt>
+                <dd>
+                  <Stamp at={t.startedAt} /> (waited {duration(t.startedAt.getTime() - t.createdAt.getTime())})
+                </dd>
+              </>
+            )}
+            {t.finishedAt && (
+              <>
+                <dt>Ended</dt>
+                <dd>
+                  <Stamp at={t.finishedAt} />
+                  {t.startedAt && ` (ran ${duration(t.finishedAt.getTime() - t.startedAt.getTime())})`}
+                </dd>
+              </>
+            )}
             {t.arrayId !== null && (
               <>
                 <dt>Array</dt>
@@ -225,6 +247,7 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
                 <th scope="col">Reason</th>
                 <th scope="col">Started</th>
                 <th scope="col">Ended</th>
+                <th scope="col">Took</th>
               </tr>
             </thead>
             <tbody>
@@ -236,8 +259,11 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
                   </td>
                   <td>{a.signal ?? a.exitCode ?? '–'}</td>
                   <td>{a.reason ?? ''}</td>
-                  <td>{a.startedAt.toLocaleTimeString()}</td>
-                  <td>{a.endedAt?.toLocaleTimeString() ?? ''}</td>
+                  <td>
+                    <Stamp at={a.startedAt} />
+                  </td>
+                  <td>{a.endedAt ? <Stamp at={a.endedAt} /> : ''}</td>
+                  <td>{a.endedAt ? duration(a.endedAt.getTime() - a.startedAt.getTime()) : `${duration(Date.now() - a.startedAt.getTime())} so far`}</td>
                 </tr>
               ))}
             </tbody>

@@ -4,6 +4,7 @@ import type { TelemetrySample } from '../../../contracts/telemetry.js';
 import { openDb, type OpenDb } from '../../../src-main/adapters/sqlite/db.js';
 import { SqliteHistoryStore } from '../../../src-main/adapters/sqlite/history-store.js';
 import { HISTORY, TelemetryHistory, type HistoryPersistence } from '../../../src-main/adapters/telemetry/history.js';
+import { toSample } from '../../../src-main/adapters/telemetry/sample.js';
 import { tempDir } from '../../helpers/fakes.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -40,6 +41,33 @@ describe('TelemetryHistory', () => {
     expect(coarse).toHaveLength(2);
     expect(coarse[0]).toMatchObject({ at: T0, cpuLoadPct: 10, gpus: [{ oursMB: 5000, freeMB: 8188 - 1000 - 5000 }] });
     expect(coarse[1]).toMatchObject({ at: T0 + 60_000, cpuLoadPct: 30, gpus: [{ oursMB: 100 }] });
+  });
+});
+
+describe('history points: ours against other programs, for CPU and RAM too', () => {
+  it("a point counts our tasks' process groups apart, and a minute point averages them", () => {
+    const node = {
+      cpuCores: 8,
+      memoryTotalMB: 16000,
+      memoryAvailableMB: 6000,
+      gpus: [],
+      gpuStatus: { state: 'none' as const, message: 'no GPU' },
+      groups: new Map([
+        [100, { rssMB: 1200.4, cpuCores: 1.5 }],
+        [200, { rssMB: 800, cpuCores: 0.5 }],
+        [300, { rssMB: 10, cpuCores: null }], // measured once: no CPU figure yet
+      ]),
+    };
+    const view = { gpus: [] } as unknown as Parameters<typeof toSample>[1];
+    const p = toSample(node as unknown as Parameters<typeof toSample>[0], view, 40, T0);
+    expect(p).toMatchObject({ cpuLoadPct: 40, memoryUsedMB: 10000, oursCpuPct: 25, oursMemoryMB: 2010 });
+    const h = new TelemetryHistory();
+    for (let i = 0; i < 60; i++) h.add({ ...sample(T0 + i * 1000, 50, 0), oursCpuPct: i < 30 ? 10 : 20, oursMemoryMB: i < 30 ? 100 : 300 });
+    expect(h.get('24h')[0]).toMatchObject({ oursCpuPct: 15, oursMemoryMB: 200 });
+    // Points saved before these were recorded have none, and fold to none.
+    const old = new TelemetryHistory();
+    for (let i = 0; i < 60; i++) old.add(sample(T0 + i * 1000, 50, 0));
+    expect(old.get('24h')[0]!.oursCpuPct).toBeNull();
   });
 });
 

@@ -325,7 +325,13 @@ const cases: Case[] = [
     starts: [2],
     waits: { 3: /kept for task 1/ },
   },
-  { name: 'paused queue starts nothing', input: { paused: true, candidates: [cand(1)] }, starts: [], waits: { 1: /paused/ } },
+  { name: 'paused queue starts nothing', input: { paused: true, candidates: [cand(1)] }, starts: [], waits: { 1: /^the queue is paused$/ } },
+  {
+    name: 'a paused queue keeps the real blocking reason of a task that would not start anyway',
+    input: { paused: true, running: [running(9, gpu(6000), [0])], candidates: [cand(1, gpu(4000)), cand(2)] },
+    starts: [],
+    waits: { 1: /^the queue is paused; also: needs 4000 MB VRAM on GPU 0, \d+ MB free/, 2: /^the queue is paused$/ },
+  },
   {
     name: 'retry backoff',
     input: { candidates: [cand(1, small, 'a', NOW + 5000), cand(2)] },
