@@ -39,7 +39,7 @@ interface Pending {
 const MAX_URL = 4000;
 const MAX_ITEMS = 50;
 
-type Envelope = { json: unknown; meta?: { values?: unknown; referentialEqualities?: unknown; v?: number } };
+export type Envelope = { json: unknown; meta?: { values?: unknown; referentialEqualities?: unknown; v?: number } };
 
 /**
  * The superjson form of an input. An absent optional argument (a top-level undefined) is left
@@ -65,21 +65,25 @@ function plain(v: unknown): boolean {
 }
 
 /**
- * An answer's value. The Manager's answers carry Dates and undefineds, which are read here;
- * anything else superjson can say (Maps, Sets, BigInts, shared references) takes the real library.
+ * An answer's value. The Manager's answers carry Dates and undefineds, which are read here, and
+ * objects shared between two places (`resources` gives the GPU status twice), which superjson
+ * writes out in full at each place: the CLI reads them as two equal copies. Anything else
+ * superjson can say (Maps, Sets, BigInts, a cycle) takes the real library.
  */
-async function decode(e: Envelope): Promise<unknown> {
+export async function decode(e: Envelope): Promise<unknown> {
   const values = e.meta?.values;
-  if (values === undefined) return e.json;
+  const shared = e.meta?.referentialEqualities;
   const leaf = (t: unknown): 'Date' | 'undefined' | null =>
     Array.isArray(t) && t.length === 1 && (t[0] === 'Date' || t[0] === 'undefined') ? (t[0] as 'Date' | 'undefined') : null;
   const simple =
-    e.meta?.referentialEqualities === undefined &&
-    (Array.isArray(values) ? leaf(values) !== null : typeof values === 'object' && values !== null && Object.values(values).every((t) => leaf(t) !== null));
+    (shared === undefined || copiesInFull(e.json, shared)) &&
+    (values === undefined ||
+      (Array.isArray(values) ? leaf(values) !== null : typeof values === 'object' && values !== null && Object.values(values).every((t) => leaf(t) !== null)));
   if (!simple) {
     const superjson = (await import('superjson')).default;
     return superjson.deserialize(e as Parameters<typeof superjson.deserialize>[0]);
   }
+  if (values === undefined) return e.json;
   const revive = (t: 'Date' | 'undefined', raw: unknown): unknown => (t === 'Date' ? new Date(raw as string) : undefined);
   if (Array.isArray(values)) return revive(leaf(values)!, e.json);
   const root = e.json;
@@ -91,6 +95,27 @@ async function decode(e: Envelope): Promise<unknown> {
     node[last] = revive(leaf(t)!, node[last]);
   }
   return root;
+}
+
+/**
+ * Whether each shared object is written out in full wherever it appears (superjson does so for
+ * an object seen again, not for one inside itself: that place holds null). The root shared
+ * (superjson's array form) is left to the library.
+ */
+function copiesInFull(json: unknown, shared: unknown): boolean {
+  if (shared === null || typeof shared !== 'object' || Array.isArray(shared)) return false;
+  const at = (key: string): unknown => {
+    let node = json;
+    for (const k of parsePath(key)) {
+      if (node === null || typeof node !== 'object') return undefined;
+      node = (node as Record<string, unknown>)[k];
+    }
+    return node;
+  };
+  const object = (v: unknown) => v !== null && typeof v === 'object';
+  return Object.entries(shared as Record<string, unknown>).every(
+    ([key, more]) => object(at(key)) && Array.isArray(more) && more.every((p) => typeof p === 'string' && object(at(p))),
+  );
 }
 
 /** superjson's path: keys joined by ".", where "\." is a dot in a key and "\\" a backslash. */

@@ -1,5 +1,5 @@
 import type { TaskView } from '../../contracts/task.js';
-import { TERMINAL_STATES } from '../../contracts/task.js';
+import { TERMINAL_STATES } from '../../contracts/values.js';
 import type { ApiClient } from './client.js';
 import { bar, pct } from './format.js';
 

@@ -236,8 +236,13 @@ async function submitAndReport(
   v: Record<string, unknown>,
 ): Promise<number> {
   let ids: number[];
+  // One plain task: one round trip, the answer is its view.
+  let one: TaskView | null = null;
   try {
-    ids = (await api.tasks.submitBatch.mutate(subs)).ids;
+    if (subs.length === 1 && !subs[0]!.array && !subs[0]!.each) {
+      one = await api.tasks.submit.mutate(subs[0]!);
+      ids = [one.id];
+    } else ids = (await api.tasks.submitBatch.mutate(subs)).ids;
   } catch (e) {
     const index = (e as { data?: { index?: number } }).data?.index;
     if (lines && index !== undefined && lines[index] !== undefined)
@@ -249,7 +254,7 @@ async function submitAndReport(
     if (!v.json && ids.length > 20)
       print(`submitted ${ids.length} task(s): ${ids[0]}…${ids[ids.length - 1]}${lines ? '' : `; \`agentmgr list --array ${ids[0]}\` shows them`}`);
     else {
-      const created = await views(api, ids);
+      const created = one ? [one] : await views(api, ids);
       if (v.json) printJson(created.length === 1 ? created[0] : created);
       else for (const l of describeCreated(created)) print(l);
     }
