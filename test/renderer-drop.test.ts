@@ -24,7 +24,7 @@ describe('drop planning (the UI)', () => {
       [{ name: 'ocr', accepts: ['.png'] }],
     );
     expect(plan).toMatchObject({ notes: ['empty.png is empty (0 bytes): an agent may have nothing to work on.'] });
-    expect('files' in plan && plan.files.map((f) => f.name)).toEqual(['empty.png', 'full.png']);
+    expect('files' in plan ? plan.files?.map((f) => f.name) : null).toEqual(['empty.png', 'full.png']);
   });
 
   it('says what cannot go: nothing dropped, folders, files no agent takes', () => {

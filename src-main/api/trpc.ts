@@ -33,30 +33,54 @@ const TRPC_CODE: Record<ApiErrorCode, TrpcCode> = {
   INTERNAL: 'INTERNAL_SERVER_ERROR',
 };
 
+/** The HTTP status each application code answers with (tRPC's, and the REST routes'). */
+export const HTTP_STATUS: Record<ApiErrorCode, number> = {
+  UNKNOWN_AGENT: 404,
+  INVALID_INPUT: 400,
+  UNSATISFIABLE: 422,
+  NOT_FOUND: 404,
+  INVALID_STATE: 409,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL: 500,
+};
+
+/**
+ * An API error as callers see it, whatever the transport: its stable application code, the
+ * sentence that says what to fix, and (for a batch) the failing item's index.
+ */
+export function describeError(error: TRPCError): { appCode: ApiErrorCode; message: string; index?: number } {
+  const cause = error.cause;
+  let appCode: ApiErrorCode = 'INTERNAL';
+  let message = error.message;
+  let index: number | undefined;
+  if (cause instanceof ManagerError) {
+    appCode = cause.code;
+    index = cause.index;
+  } else if (cause instanceof ZodError) {
+    appCode = 'INVALID_INPUT';
+    message = `invalid request: ${describeIssues(cause.issues)}`;
+  } else if ((cause as { code?: unknown } | undefined)?.code === 'SQLITE_FULL') {
+    message = 'the disk is full: the task database cannot be written, and nothing was changed; free some space and try again';
+  } else if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
+    // A body nested so deep that reading it ran out of stack (JSON.parse, or the transformer).
+    appCode = 'INVALID_INPUT';
+    message = `invalid request: the input is nested too deeply to read; flatten it (at most ${MAX_INPUT_DEPTH} levels)`;
+  } else if (error.code === 'UNAUTHORIZED') appCode = 'UNAUTHORIZED';
+  else if (error.code === 'FORBIDDEN') appCode = 'FORBIDDEN';
+  else if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
+  else if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') appCode = 'INVALID_INPUT';
+  else if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';
+  else if (error.code === 'CONFLICT') appCode = 'INVALID_STATE';
+  else if (error.code === 'UNPROCESSABLE_CONTENT') appCode = 'UNSATISFIABLE';
+  return index === undefined ? { appCode, message } : { appCode, message, index };
+}
+
 const t = initTRPC.context<ApiContext>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
-    const cause = error.cause;
-    let appCode: ApiErrorCode = 'INTERNAL';
-    let message = shape.message;
-    let index: number | undefined;
-    if (cause instanceof ManagerError) {
-      appCode = cause.code;
-      index = cause.index;
-    } else if (cause instanceof ZodError) {
-      appCode = 'INVALID_INPUT';
-      message = `invalid request: ${describeIssues(cause.issues)}`;
-    } else if ((cause as { code?: unknown } | undefined)?.code === 'SQLITE_FULL') {
-      message = 'the disk is full: the task database cannot be written, and nothing was changed; free some space and try again';
-    } else if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
-      // A body nested so deep that reading it ran out of stack (JSON.parse, or the transformer).
-      appCode = 'INVALID_INPUT';
-      message = `invalid request: the input is nested too deeply to read; flatten it (at most ${MAX_INPUT_DEPTH} levels)`;
-    } else if (error.code === 'UNAUTHORIZED') appCode = 'UNAUTHORIZED';
-    else if (error.code === 'FORBIDDEN') appCode = 'FORBIDDEN';
-    else if (error.code === 'PAYLOAD_TOO_LARGE') appCode = 'PAYLOAD_TOO_LARGE';
-    else if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') appCode = 'INVALID_INPUT';
-    else if (error.code === 'NOT_FOUND') appCode = 'NOT_FOUND';
+    const { appCode, message, index } = describeError(error);
     return { ...shape, message, data: { ...shape.data, stack: undefined, appCode, index } };
   },
 });

@@ -9,6 +9,8 @@ import type { AppServices } from '../app.js';
 import { appRouter } from '../api/router.js';
 import { attemptDir } from '../adapters/process/runner.js';
 import { batchSize, hostAllowed, hostHeaderCount, MAX_BATCH_CALLS, originAllowed, tokenFrom, tokenValid } from './guards.js';
+import { REST_BASE } from '../../contracts/rest.js';
+import { restHandler, sendProblem } from './rest.js';
 import { serveFile, serveStatic } from './static-files.js';
 import { DEFAULT_UPLOAD_MAX_BYTES, handleUpload } from './upload.js';
 
@@ -56,6 +58,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return services.tokens.resolve(given) ?? undefined;
   };
   const authorized = (req: IncomingMessage, allowQuery = false): boolean => scopeOf(req, allowQuery) !== undefined;
+  const rest = restHandler(services, { maxBody, scopeOf: (req) => scopeOf(req, false), tokenHint });
 
   const trpc = createHTTPHandler({
     router: appRouter,
@@ -119,6 +122,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // The download is named after the file itself, with its extension; the event's `name` is a label.
       return serveFile(a.path, fileNameOf(a.path), res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
     }
+    if (url.pathname === REST_BASE || url.pathname.startsWith(`${REST_BASE}/`)) {
+      rest.handle(req, res, url).catch((e: unknown) => {
+        services.logger.error('REST request failed', { url: req.url, error: String(e) });
+        if (!res.headersSent) sendProblem(res, { appCode: 'INTERNAL', detail: 'the Manager failed to answer this request; see its log' });
+        else res.destroy();
+      });
+      return;
+    }
     if (url.pathname === '/upload') {
       if (!authorized(req)) return refuse(res, 401, 'UNAUTHORIZED', `missing or wrong API token: ${tokenHint}`);
       return handleUpload(req, res, join(services.dirs.root, 'uploads'), opts.maxUploadBytes ?? DEFAULT_UPLOAD_MAX_BYTES);
@@ -164,6 +175,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     url,
     close: () =>
       new Promise<void>((resolve) => {
+        rest.close();
         wsHandler.broadcastReconnectNotification();
         for (const c of wss.clients) c.terminate();
         wss.close();

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/wait';
+import { waitFor } from '../helpers/wait.js';
 
 const script = resolve(__dirname, '../../scripts/test-all.mjs');
 const node = JSON.stringify(process.execPath);
