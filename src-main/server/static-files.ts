@@ -126,7 +126,8 @@ export function serveFile(path: string, name: string, res: ServerResponse, artif
   res.writeHead(200, {
     'Content-Type': 'application/octet-stream',
     'Content-Length': String(opened.size),
-    'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+    // filename= for tools that read only it (curl -OJ), filename*= for the exact name (RFC 6266).
+    'Content-Disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\%]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
     'X-Content-Type-Options': 'nosniff',
   });
   // Streams from the checked descriptor, never by path again.

@@ -334,10 +334,10 @@ describe('API over HTTP and WebSocket', () => {
       names.push(String(got.headers['content-disposition']));
     }
     expect(names).toEqual([
-      "attachment; filename*=UTF-8''picture.png",
-      "attachment; filename*=UTF-8''notes.txt",
-      "attachment; filename*=UTF-8''tone.wav",
-      "attachment; filename*=UTF-8''model.bin",
+      `attachment; filename="picture.png"; filename*=UTF-8''picture.png`,
+      `attachment; filename="notes.txt"; filename*=UTF-8''notes.txt`,
+      `attachment; filename="tone.wav"; filename*=UTF-8''tone.wav`,
+      `attachment; filename="model.bin"; filename*=UTF-8''model.bin`,
     ]);
     const image = await api.artifacts.preview.query({ id: task.id, index: 0 });
     expect(image).toMatchObject({ kind: 'image', mime: 'image/png' });
