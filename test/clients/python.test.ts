@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeadlessManager } from '../../src-main/headless.js';
+import { runChild } from '../helpers/child.js';
 import { tempDir } from '../helpers/fakes.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -18,22 +18,13 @@ afterAll(async () => {
 describe('the Python client (clients/python)', () => {
   it("passes its own unittest suite against a real Manager, with Debian's python3", async () => {
     const dir = join(__dirname, '../../clients/python');
-    // Not spawnSync: the Manager it talks to runs in this process.
-    const r = await new Promise<{ code: number | null; out: string }>((done) => {
-      const c = spawn('python3', ['-m', 'unittest', 'discover', '-v', '-s', 'tests'], {
-        cwd: dir,
-        env: { ...process.env, AGENTMGR_DATA_DIR: t.dir, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: '', PYTHONDONTWRITEBYTECODE: '1' },
-      });
-      let out = '';
-      c.stdout.on('data', (d) => (out += d));
-      c.stderr.on('data', (d) => (out += d));
-      const timer = setTimeout(() => c.kill('SIGKILL'), 90_000);
-      c.on('close', (code) => {
-        clearTimeout(timer);
-        done({ code, out });
-      });
+    const r = await runChild('python3', ['-m', 'unittest', 'discover', '-v', '-s', 'tests'], {
+      cwd: dir,
+      env: { ...process.env, AGENTMGR_DATA_DIR: t.dir, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: '', PYTHONDONTWRITEBYTECODE: '1' },
+      timeoutMs: 90_000,
     });
-    expect(r.out).toMatch(/Ran \d+ tests/);
-    expect({ code: r.code, out: r.code === 0 ? '' : r.out }).toEqual({ code: 0, out: '' });
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(/Ran \d+ tests/);
+    expect({ code: r.code, out: r.code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
   }, 120_000);
 });
