@@ -87,7 +87,21 @@ export class Ledger {
    * Readings); a GPU missing from the map has no sample yet.
    */
   foreign(now: number): Map<number, number> {
-    return this.readings.foreign(now);
+    return this.readings.foreign(now, this.reservedByResident());
+  }
+
+  /** Per GPU, per resident server: what the running tasks that drive it reserve there. */
+  private reservedByResident(): Map<number, Map<string, number>> {
+    const out = new Map<number, Map<string, number>>();
+    for (const r of this.runs.values()) {
+      if (!r.drives || !r.request.gpu) continue;
+      for (const g of r.gpus) {
+        const byKind = out.get(g) ?? new Map<string, number>();
+        byKind.set(r.drives, (byKind.get(r.drives) ?? 0) + r.request.gpu.vramMB);
+        out.set(g, byKind);
+      }
+    }
+    return out;
   }
 
   /** Who holds foreign GPU processes' memory, by pid (residents), for the explanations. */
@@ -153,7 +167,14 @@ export class Ledger {
 
   /** Folds telemetry taken at `now` into each running task's measured use and peaks, and into the reconciled readings. */
   observe(node: NodeSnapshot, now: number): void {
-    this.readings.observe(node, this.runs.values(), now);
+    const residents = new Map<number, Map<string, number>>();
+    for (const kind of this.residentPids.keys())
+      for (const [g, mb] of this.residentHeld(node, kind)) {
+        const byKind = residents.get(g) ?? new Map<string, number>();
+        byKind.set(kind, mb);
+        residents.set(g, byKind);
+      }
+    this.readings.observe(node, this.runs.values(), now, residents);
     this.limiter.observe(node, now);
     for (const run of this.runs.values()) {
       if (run.pgid === null) continue;

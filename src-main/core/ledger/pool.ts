@@ -33,6 +33,7 @@ export interface GpuPool {
 
 /** What the ledger adds to a snapshot: readings reconciled over a window (readings.ts), and the GPUs over a limit (gpu-limits.ts). */
 export interface Observed {
+  /** What other programs hold, reconciled over the window, less what is served (below) sample by sample. */
   foreignMB?: ReadonlyMap<number, number>;
   /** Of what other programs hold, what resident servers hold for our tasks that drive them: counted as those tasks' (see Ledger.served). */
   servedMB?: ReadonlyMap<number, number>;
@@ -150,7 +151,9 @@ export function buildPool(node: NodeSnapshot, running: readonly RunningUsage[], 
     // foreign and ours too: double counting against us, never in our favour. And what other
     // programs are listed as using is foreign whatever the GPU-wide reading says.
     const listedForeign = foreignProcs.reduce((sum, p) => sum + p.mb, 0);
-    const foreign = Math.max(0, Math.max(observed.foreignMB?.get(g.index) ?? g.usedMB - measuredOurs, listedForeign) - (observed.servedMB?.get(g.index) ?? 0));
+    // What resident servers hold for our tasks is theirs: the reconciled estimate has it taken off already.
+    const served = observed.servedMB?.get(g.index) ?? 0;
+    const foreign = Math.max(0, observed.foreignMB?.get(g.index) ?? g.usedMB - measuredOurs - served, listedForeign - served);
     foreignProcs.sort((a, b) => b.mb - a.mb);
     return {
       index: g.index,

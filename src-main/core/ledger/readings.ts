@@ -26,10 +26,17 @@ interface Reading {
  *
  * Runs present before the first sample (adopted at start) have no history to pair with; their
  * readings are not subtracted until a whole window has been seen.
+ *
+ * A resident server's processes are other programs' in each sample, but what one holds for our
+ * tasks that drive it is theirs (see Ledger.served): each sample keeps what the server was listed
+ * with, and the estimate takes off, per sample, no more than that and no more than those tasks
+ * reserve now. So a process list newer than the GPU-wide figure (the model loading) takes the
+ * model off only the sample that cannot show it, and the older samples keep what the desktop
+ * holds; a model loaded before its task started is credited at once.
  */
 export class Readings {
   /** Per GPU: the estimate of what others hold, per sample, oldest first. */
-  private readonly samples = new Map<number, { at: number; foreignMB: number }[]>();
+  private readonly samples = new Map<number, { at: number; foreignMB: number; residents: ReadonlyMap<string, number> }[]>();
   /** Per run, per GPU: its own readings within the window, oldest first. */
   private readonly perRun = new Map<number, Map<number, Reading[]>>();
   private firstAt: number | null = null;
@@ -46,7 +53,8 @@ export class Readings {
     this.unpaired.delete(taskId);
   }
 
-  observe(node: NodeSnapshot, runs: Iterable<RunningUsage>, now: number): void {
+  /** `residents`: per GPU, what each resident server's processes are listed with in this snapshot. */
+  observe(node: NodeSnapshot, runs: Iterable<RunningUsage>, now: number, residents: ReadonlyMap<number, ReadonlyMap<string, number>> = new Map()): void {
     const w = this.windowMs();
     if (this.firstAt === null) this.firstAt = now;
     const paired = now - this.firstAt >= w;
@@ -76,21 +84,28 @@ export class Readings {
         }
       }
       const series = this.samples.get(g.index) ?? [];
-      series.push({ at: now, foreignMB: Math.max(0, g.usedMB - low, listedForeign) });
+      series.push({ at: now, foreignMB: Math.max(0, g.usedMB - low, listedForeign), residents: residents.get(g.index) ?? new Map() });
       trim(series, now - w, true);
       this.samples.set(g.index, series);
     }
   }
 
-  /** The estimate for each GPU as of `now`: the largest within the window (and the newest before it). */
-  foreign(now: number): Map<number, number> {
+  /**
+   * The estimate for each GPU as of `now`: the largest within the window (and the newest before
+   * it), each sample less what resident servers held there for our tasks, up to `reserved` (per
+   * GPU, per server: what the running tasks that drive it reserve there).
+   */
+  foreign(now: number, reserved: ReadonlyMap<number, ReadonlyMap<string, number>> = new Map()): Map<number, number> {
     const w = this.windowMs();
     const from = now - w;
     const out = new Map<number, number>();
     for (const [index, series] of this.samples) {
+      const cap = reserved.get(index);
       let most = 0;
       for (let i = series.length - 1; i >= 0; i--) {
-        most = Math.max(most, series[i]!.foreignMB);
+        let served = 0;
+        if (cap) for (const [kind, mb] of cap) served += Math.min(mb, series[i]!.residents.get(kind) ?? 0);
+        most = Math.max(most, series[i]!.foreignMB - served);
         if (series[i]!.at < from || w === 0) break;
       }
       out.set(index, most);

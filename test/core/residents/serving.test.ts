@@ -81,6 +81,32 @@ describe("a resident's memory, counted as the task's that drives it", () => {
     expect(unlisted.view(card(5600, 400, false), NOW).gpus[0]!.foreignMB).toBe(6000);
   });
 
+  it('the two nvidia-smi loops apart: a process list newer than the GPU-wide reading does not hide the desktop', () => {
+    // The desktop is not a compute process (not listed); the GPU-wide figure is read before the model loads, the list after.
+    const snap = (usedMB: number, serverMB: number): NodeSnapshot =>
+      node({
+        gpus: [rtx4060({ usedMB, freeMB: 8188 - usedMB, processes: serverMB > 0 ? [{ pid: SERVER, name: '/usr/local/bin/ollama', usedMB: serverMB }] : [] })],
+      });
+    const l = new Ledger({ vramMarginMB: 256, memoryMarginMB: 0, readingWindowMs: 1000 });
+    l.setResidents([{ kind: 'ollama', pids: [SERVER], models: [] }]);
+    l.observe(snap(400, 0), NOW);
+    l.add(run(1, 5600));
+    l.observe(snap(400, 0), NOW + 200);
+    const stale = snap(400, 5600);
+    l.observe(stale, NOW + 400);
+    expect(l.view(stale, NOW + 400).gpus[0]!.foreignMB).toBe(400);
+    const caughtUp = snap(6000, 5600);
+    l.observe(caughtUp, NOW + 600);
+    expect(l.view(caughtUp, NOW + 600).gpus[0]!.foreignMB).toBe(400);
+    // A model loaded before the task started is credited at once, not after the window.
+    const loaded = new Ledger({ vramMarginMB: 256, memoryMarginMB: 0, readingWindowMs: 1000 });
+    loaded.setResidents([{ kind: 'ollama', pids: [SERVER], models: [] }]);
+    loaded.observe(caughtUp, NOW);
+    loaded.add(run(1, 5600));
+    loaded.observe(caughtUp, NOW + 200);
+    expect(loaded.view(caughtUp, NOW + 200).gpus[0]!.foreignMB).toBe(400);
+  });
+
   it('property: what is counted never falls below what is really held, however many tasks drive the server', () => {
     fc.assert(
       fc.property(
