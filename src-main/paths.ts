@@ -15,13 +15,13 @@ export function packageRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'agent-manager') return (cached = dir);
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'agentmgr') return (cached = dir);
       } catch {
         // not ours; keep walking
       }
     }
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the agent-manager package root above ' + fileURLToPath(import.meta.url));
+    if (up === dir) throw new Error('cannot find the agentmgr package root above ' + fileURLToPath(import.meta.url));
     dir = up;
   }
 }
@@ -29,3 +29,7 @@ export function packageRoot(): string {
 export const migrationsDir = (): string => join(packageRoot(), 'drizzle');
 export const bundledAgentsDir = (): string => join(packageRoot(), 'resources', 'agents');
 export const rendererDir = (): string => join(packageRoot(), 'out', 'renderer');
+/** The Node agent SDK and the TypeScript hook agents run with (clients/node). */
+export const nodeSdkDir = (): string => join(packageRoot(), 'clients', 'node');
+/** The Python client and agent SDK (clients/python/agentmgr). */
+export const pythonSdkDir = (): string => join(packageRoot(), 'clients', 'python', 'agentmgr');

@@ -26,6 +26,7 @@ Commands:
   top | bottom <id>...   move queued tasks to the front or back of their priority
   wait <id>...           wait for tasks to end (exit 0 only if all succeeded; --array ID)
   agents [NAME]          the agents there are, or one with its inputs (--reload)
+  agent new NAME         write a working agent folder (--lang py|ts|sh); agent check DIR tries one
   status                 queue and machine at a glance
   pause | resume         stop or restart starting new tasks (pause --free-vram: free the GPU too)
   focus on|off|for 1h    leave the GPU to you: GPU tasks below the game-mode priority wait
@@ -111,6 +112,18 @@ states given, or those that ended longer ago than --older-than (90m, 12h, 7d, 2w
 logs and artifacts. A task that a waiting task depends on is kept.`,
   agents:
     'agentmgr agents [NAME] [--reload] [--json]\n\nWith NAME: its inputs (type, limits, default) and a submit line to copy.\n--reload: read the agents folders again now (they are also watched).',
+  agent: `agentmgr agent new NAME [--lang py|ts|sh] [--dir PARENT] [--json]
+agentmgr agent check DIR [--input FILE|JSON] [--stop-after SEC] [--timeout SEC] [--keep] [--json]
+
+new     writes a working agent folder: agent.json, the script (on the SDK, a copy of which it
+        carries: py and ts), sample-input.json and a README. Into <data dir>/agents by default,
+        where a running Manager picks it up as it is written; --dir PARENT puts it elsewhere.
+        It never overwrites: an existing folder is refused.
+check   checks agent.json (every problem at once), then runs the agent once on its sample input
+        (or --input) under the real runner, no Manager needed, and prints the events it saw and
+        what is wrong ("printed a progress of 1.7: progress is from 0 to 1"). --stop-after SEC
+        sends SIGTERM as a cancel or preemption would, to try its stop handler; --keep keeps the
+        attempt's folder (log, artifacts). Exit 0 when nothing is wrong, 1 otherwise.`,
   completion: 'agentmgr completion bash|zsh\n\nPrints a completion script: add `source <(agentmgr completion bash)` to ~/.bashrc (zsh: ~/.zshrc).',
   project: `agentmgr project set NAME [weight=N] [maxRunning=N] [maxVramMB=MB] [maxQueued=N] [--json]
 agentmgr project list [--json]

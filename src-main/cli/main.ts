@@ -40,7 +40,7 @@ export const GROUPS: Record<string, Group> = {
 };
 
 /** Commands that need no Manager to talk to. */
-const LOCAL = ['serve', 'ui', 'completion', 'help', 'version'];
+const LOCAL = ['serve', 'ui', 'agent', 'completion', 'help', 'version'];
 
 /** Flags every command takes, which may also come before the command (`agentmgr --json list`). */
 const GLOBAL_WITH_VALUE = new Set(['--data-dir']);
@@ -73,6 +73,7 @@ export async function main(argvIn: string[]): Promise<number> {
   if (cmd === 'serve') return (await import('./serve.js')).serve(rest);
   if (cmd === 'ui') return (await import('./serve.js')).ui(rest);
   if (cmd === 'completion') return (await import('./completion.js')).completion(rest);
+  if (cmd === 'agent') return (await import('./agent-dev.js')).agent(rest);
   const group = GROUPS[cmd];
   if (!group) {
     const near = [...Object.keys(GROUPS), ...LOCAL].find((c) => c.startsWith(cmd.slice(0, 3)) && cmd.length >= 3);

@@ -1,5 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { nodeSdkDir } from '../../paths.js';
 
 /**
  * Resolves an agent's command to the program to run. A first element starting with "./" or "../"
@@ -29,4 +31,17 @@ export function resolveCommand(command: readonly string[], agentDir: string, pat
   return program.includes('/')
     ? { error: `agent command not found: ${candidates[0]} (from "command" in ${join(agentDir, 'agent.json')})` }
     : { error: `agent command not found on PATH: ${program} (from "command" in ${join(agentDir, 'agent.json')})` };
+}
+
+/**
+ * A TypeScript agent (`["node", "./agent.ts"]`) runs with the SDK's type-stripping hook
+ * (clients/node/ts-hook.mjs), so it needs no build step on any Node the Manager supports.
+ */
+export function withTypeScriptHook(argv: string[], hook = join(nodeSdkDir(), 'ts-hook.mjs')): string[] {
+  const [program, ...args] = argv;
+  if (!program || !/^node(js)?(\.exe)?$/.test(basename(program))) return argv;
+  const script = args.find((a) => !a.startsWith('-'));
+  const href = pathToFileURL(hook).href;
+  if (!script || !/\.m?ts$/.test(script) || args.includes(href)) return argv;
+  return [program, '--import', href, ...args];
 }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LaunchSpec } from '../../core/ports.js';
 import { clearExitFile, EXIT_FILE, PID_FILE, writeRunId } from './attempt-files.js';
-import { resolveCommand } from './command.js';
+import { resolveCommand, withTypeScriptHook } from './command.js';
 import { RUN_ID_ENV } from './ownership.js';
 
 /**
@@ -35,6 +35,9 @@ export type Spawned = { child: ChildProcess; pid: number; runId: string } | { er
  */
 export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string): Spawned {
   mkdirSync(artifactsDir, { recursive: true });
+  // The task's own folder beside its attempts': checkpoints kept across retries and preemptions.
+  const stateDir = join(dirname(dir), 'state');
+  mkdirSync(stateDir, { recursive: true });
   clearExitFile(dir);
   const cmd = resolveCommand(spec.agent.command, spec.agent.dir);
   if ('error' in cmd) return { error: cmd.error };
@@ -49,6 +52,7 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
     AGENT_ATTEMPT: String(spec.attempt),
     AGENT_INPUT_PATH: inputPath,
     AGENT_ARTIFACTS_DIR: artifactsDir,
+    AGENT_STATE_DIR: stateDir,
     AGENT_NAME: spec.agent.name,
     // Whether it may be preempted, and its time to checkpoint after SIGTERM if it is.
     AGENT_PREEMPTIBLE: spec.preemptible ? '1' : '0',
@@ -64,7 +68,7 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
   const out = openSync(join(dir, 'stdout.raw'), 'a');
   const err = openSync(join(dir, 'stderr.raw'), 'a');
   try {
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'agentmgr-agent', ...cmd.argv], {
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)], {
       cwd: spec.agent.dir,
       env,
       detached: true,
