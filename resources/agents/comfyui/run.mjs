@@ -6,17 +6,15 @@
 // queue (POST /queue {"delete"}). The Manager passes ComfyUI's URL (comfyuiUrl) in AGENT_RESIDENT_URL.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
+import { agent } from 'agentmgr/agent';
 
-const say = (event) => process.stdout.write(JSON.stringify(event) + '\n');
-const fail = (message, code = 2) => {
-  process.stderr.write(`comfyui: ${message}\n`);
-  process.exit(code);
-};
+const task = agent();
+const fail = (message, code = 2) => task.fail(`comfyui: ${message}`, code);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const input = JSON.parse(readFileSync(process.env.AGENT_INPUT_PATH, 'utf8'));
-const base = (process.env.AGENT_RESIDENT_URL || 'http://127.0.0.1:8188').replace(/\/+$/, '');
+const input = task.input;
+const base = (task.residentUrl || 'http://127.0.0.1:8188').replace(/\/+$/, '');
 const EXPORT_HINT =
   'export it in the API format: in ComfyUI use Workflow → Export (API) (in older versions turn on "Enable Dev mode Options" in Settings, then use "Save (API)"), and submit that file';
 
@@ -57,12 +55,9 @@ const getJson = async (path) => {
 
 const clientId = randomUUID().replace(/-/g, '');
 let promptId = null;
-let stopping = false;
 
 // Stopped: interrupt our prompt where it runs, take it off the queue where it waits.
-async function stopInComfy(sig) {
-  if (stopping) return;
-  stopping = true;
+task.onStop(async () => {
   if (promptId) {
     try {
       const q = await getJson('queue');
@@ -70,14 +65,12 @@ async function stopInComfy(sig) {
       const waits = (q.queue_pending ?? []).some((item) => item[1] === promptId);
       if (runs) await call('interrupt', { method: 'POST', body: JSON.stringify({ prompt_id: promptId }), timeoutMs: 3000 });
       else if (waits) await call('queue', { method: 'POST', body: JSON.stringify({ delete: [promptId] }), timeoutMs: 3000 });
-      process.stderr.write(`comfyui: stopped (${sig}); ${runs ? 'interrupted the prompt in ComfyUI' : waits ? "took the prompt off ComfyUI's queue" : 'the prompt had ended'}\n`);
+      process.stderr.write(`comfyui: stopped; ${runs ? 'interrupted the prompt in ComfyUI' : waits ? "took the prompt off ComfyUI's queue" : 'the prompt had ended'}\n`);
     } catch (e) {
-      process.stderr.write(`comfyui: stopped (${sig}), but could not tell ComfyUI (${e.message})\n`);
+      process.stderr.write(`comfyui: stopped, but could not tell ComfyUI (${e.message})\n`);
     }
   }
-  process.exit(143);
-}
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => void stopInComfy(sig));
+});
 
 // Progress from the socket, where it can be opened (Node 20 needs --experimental-websocket).
 let progress = { p: 0.02, message: 'submitted' };
@@ -106,7 +99,7 @@ function follow() {
     else if (msg.type === 'execution_error') socketEnd = `ComfyUI failed in node ${d.node_id} (${d.node_type}): ${d.exception_message ?? 'an error'}`;
     else if (msg.type === 'execution_interrupted') socketEnd = 'interrupted in ComfyUI';
     else return;
-    say({ type: 'progress', progress: Math.min(0.99, progress.p), message: progress.message });
+    task.progress(Math.min(0.99, progress.p), progress.message);
   };
   ws.onerror = () => {
     // the history polls still see the end
@@ -131,21 +124,21 @@ if (!res.ok) {
 }
 promptId = answer.prompt_id;
 if (typeof promptId !== 'string') fail(`ComfyUI answered /prompt without a prompt_id: ${JSON.stringify(answer).slice(0, 200)}`, 1);
-say({ type: 'progress', progress: 0.02, message: `queued in ComfyUI as ${promptId}` });
+task.progress(0.02, `queued in ComfyUI as ${promptId}`);
 
 // The end, from the history; while it waits, where it is in ComfyUI's queue.
 let entry = null;
 let misses = 0;
 while (!entry) {
   await sleep(socketEnd ? 50 : 500);
-  if (stopping) await sleep(60_000);
+  if (task.stopping) await sleep(60_000);
   try {
     entry = (await getJson(`history/${encodeURIComponent(promptId)}`))[promptId] ?? null;
     misses = 0;
     if (!entry && progress.p < 0.05) {
       const q = await getJson('queue');
       const ahead = (q.queue_pending ?? []).findIndex((item) => item[1] === promptId);
-      if (ahead >= 0) say({ type: 'progress', progress: 0.02, message: `waiting in ComfyUI's queue, ${ahead + (q.queue_running?.length ?? 0)} ahead` });
+      if (ahead >= 0) task.progress(0.02, `waiting in ComfyUI's queue, ${ahead + (q.queue_running?.length ?? 0)} ahead`);
     }
   } catch (e) {
     if (++misses >= 20) fail(`lost ComfyUI at ${base} while it ran the workflow (${e.message})`, 1);
@@ -168,13 +161,13 @@ for (const [node, out] of Object.entries(entry.outputs ?? {})) {
     const r = await call(`view?${q}`, { timeoutMs: 60_000 });
     if (!r.ok) fail(`could not fetch ${item.filename} from ComfyUI: HTTP ${r.status}`, 1);
     let name = basename(item.filename);
-    for (let i = 2; existsSync(join(process.env.AGENT_ARTIFACTS_DIR, name)); i++) name = `${i}-${basename(item.filename)}`;
-    const path = join(process.env.AGENT_ARTIFACTS_DIR, name);
+    for (let i = 2; existsSync(task.artifactPath(name)); i++) name = `${i}-${basename(item.filename)}`;
+    const path = task.artifactPath(name);
     writeFileSync(path, Buffer.from(await r.arrayBuffer()));
-    say({ type: 'artifact', path, name });
+    task.artifact(path, name);
     saved.push({ node, name, subfolder: item.subfolder ?? '' });
   }
 }
-say({ type: 'result', data: { promptId, outputs: saved } });
-say({ type: 'progress', progress: 1, message: `${saved.length} output${saved.length === 1 ? '' : 's'} saved` });
+task.result({ promptId, outputs: saved });
+task.progress(1, `${saved.length} output${saved.length === 1 ? '' : 's'} saved`);
 process.exit(0);

@@ -3,16 +3,12 @@
 // Manager passes Ollama's URL (Settings: ollamaUrl) in AGENT_RESIDENT_URL. Cancelled or
 // preempted (SIGTERM): the request is dropped, which makes Ollama stop generating.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { agent } from 'agentmgr/agent';
 
-const say = (event) => process.stdout.write(JSON.stringify(event) + '\n');
-const fail = (message, code = 2) => {
-  process.stderr.write(`ollama: ${message}\n`);
-  process.exit(code);
-};
-
-const input = JSON.parse(readFileSync(process.env.AGENT_INPUT_PATH, 'utf8'));
-const base = (process.env.AGENT_RESIDENT_URL || 'http://127.0.0.1:11434').replace(/\/+$/, '');
+const task = agent();
+const fail = (message, code = 2) => task.fail(`ollama: ${message}`, code);
+const input = task.input;
+const base = (task.residentUrl || 'http://127.0.0.1:11434').replace(/\/+$/, '');
 
 const given = ['prompt', 'messages', 'file'].filter((k) => input[k] !== undefined);
 if (given.length !== 1) fail(`give exactly one of "prompt", "messages" or "file" (got ${given.length ? given.join(', ') : 'none'})`);
@@ -30,28 +26,20 @@ if (input.file !== undefined) {
 }
 if (input.system) messages = [{ role: 'system', content: input.system }, ...messages];
 
-const abort = new AbortController();
-let stopping = false;
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    stopping = true;
-    abort.abort();
-    process.stderr.write(`ollama: stopped (${sig}); the request to Ollama was dropped\n`);
-    process.exit(143);
-  });
-}
+// Stopped (cancel, preemption): the request is dropped, which makes Ollama stop generating.
+task.onStop(() => process.stderr.write('ollama: stopped; the request to Ollama was dropped\n'));
 
 const body = { model: input.model, messages, stream: true };
 if (input.options) body.options = input.options;
 if (input.keepAlive !== undefined) body.keep_alive = input.keepAlive;
 const wanted = typeof input.options?.num_predict === 'number' && input.options.num_predict > 0 ? input.options.num_predict : null;
 
-say({ type: 'progress', progress: 0, message: `asking ${input.model} at ${base}` });
+task.progress(0, `asking ${input.model} at ${base}`);
 let res;
 try {
-  res = await fetch(`${base}/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: abort.signal });
+  res = await fetch(`${base}/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: task.signal });
 } catch (e) {
-  if (stopping) process.exit(143);
+  if (task.stopping) await new Promise(() => {}); // the stop handler ends the attempt
   fail(`cannot reach Ollama at ${base} (${e.cause?.code ?? e.message}): is it running? Its URL is the ollamaUrl setting`, 1);
 }
 if (!res.ok) {
@@ -94,30 +82,26 @@ try {
       else if (Date.now() - lastSaid > 250) {
         lastSaid = Date.now();
         const p = wanted ? Math.min(0.99, tokens / wanted) : Math.min(0.95, 0.05 + tokens / 2000);
-        say({ type: 'progress', progress: p, message: `${tokens} tokens so far` });
+        task.progress(p, `${tokens} tokens so far`);
       }
     }
   }
 } catch (e) {
-  if (stopping) process.exit(143);
+  if (task.stopping) await new Promise(() => {}); // the stop handler ends the attempt
   fail(`the answer from Ollama broke off: ${e.message}`, 1);
 }
 if (!last) fail('Ollama ended the answer without saying it was done', 1);
 
-const out = join(process.env.AGENT_ARTIFACTS_DIR, 'answer.md');
-writeFileSync(out, answer.endsWith('\n') ? answer : answer + '\n');
-say({ type: 'artifact', path: out, name: 'answer.md' });
+writeFileSync(task.artifactPath('answer.md'), answer.endsWith('\n') ? answer : answer + '\n');
+task.artifact('answer.md', 'answer.md');
 const ms = (ns) => (typeof ns === 'number' ? Math.round(ns / 1e6) : null);
-say({
-  type: 'result',
-  data: {
-    model: last.model ?? input.model,
-    answer,
-    doneReason: last.done_reason ?? null,
-    promptTokens: last.prompt_eval_count ?? null,
-    answerTokens: last.eval_count ?? tokens,
-    totalMs: ms(last.total_duration),
-    loadMs: ms(last.load_duration),
-  },
+task.result({
+  model: last.model ?? input.model,
+  answer,
+  doneReason: last.done_reason ?? null,
+  promptTokens: last.prompt_eval_count ?? null,
+  answerTokens: last.eval_count ?? tokens,
+  totalMs: ms(last.total_duration),
+  loadMs: ms(last.load_duration),
 });
-say({ type: 'progress', progress: 1, message: `${last.eval_count ?? tokens} tokens` });
+task.progress(1, `${last.eval_count ?? tokens} tokens`);

@@ -98,6 +98,17 @@ describe("a resident's memory, counted as the task's that drives it", () => {
     const caughtUp = snap(6000, 5600);
     l.observe(caughtUp, NOW + 600);
     expect(l.view(caughtUp, NOW + 600).gpus[0]!.foreignMB).toBe(400);
+    // The other way round (the GPU-wide figure newer than the list): counted twice, never less, until the window has passed.
+    const other = new Ledger({ vramMarginMB: 256, memoryMarginMB: 0, readingWindowMs: 1000 });
+    other.setResidents([{ kind: 'ollama', pids: [SERVER], models: [] }]);
+    other.add(run(1, 5600));
+    other.observe(snap(400, 0), NOW);
+    other.observe(snap(6000, 0), NOW + 200);
+    expect(other.view(snap(6000, 0), NOW + 200).gpus[0]!.foreignMB).toBe(6000);
+    other.observe(caughtUp, NOW + 400);
+    expect(other.view(caughtUp, NOW + 400).gpus[0]!.foreignMB).toBe(6000);
+    other.observe(caughtUp, NOW + 1500);
+    expect(other.view(caughtUp, NOW + 1500).gpus[0]!.foreignMB).toBe(400);
     // A model loaded before the task started is credited at once, not after the window.
     const loaded = new Ledger({ vramMarginMB: 256, memoryMarginMB: 0, readingWindowMs: 1000 });
     loaded.setResidents([{ kind: 'ollama', pids: [SERVER], models: [] }]);
