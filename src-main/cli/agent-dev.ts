@@ -111,6 +111,30 @@ export function checkManifest(dir: string): { spec: AgentSpec | null; problems: 
   return { spec: { ...m, title: m.title ?? m.name, dir, source: 'extra' }, problems };
 }
 
+const sdkVersion = (file: string): number | null => {
+  try {
+    const m = /SDK_VERSION = (\d+)/.exec(readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+};
+
+/** Whether the SDK copy a folder carries is older than this Manager's. */
+export function sdkNotes(dir: string): string[] {
+  const notes: string[] = [];
+  for (const [copy, ours] of [
+    [join(dir, 'agentmgr', 'agent.mjs'), join(nodeSdkDir(), 'agent.mjs')],
+    [join(dir, 'agentmgr', 'agent.py'), join(pythonSdkDir(), 'agent.py')],
+  ] as const) {
+    const theirs = sdkVersion(copy);
+    const current = sdkVersion(ours);
+    if (theirs !== null && current !== null && theirs < current)
+      notes.push(`the SDK copy ${copy} is version ${theirs}, this Manager's is ${current}: copy ${ours} over it for what is new`);
+  }
+  return notes;
+}
+
 /** What is wrong with one line an agent printed that looks like an event, in words; null: nothing. */
 export function explainLine(line: string): string | null {
   const t = line.trim();
@@ -201,6 +225,7 @@ async function agentCheck(argv: string[]): Promise<number> {
   say(`checking ${dir}`);
   if (problems.length > 0 || !spec || !input) return report(problems, [], null, json, dir);
   say(`  manifest ok: "${spec.name}" runs ${spec.command.join(' ')}`);
+  for (const note of sdkNotes(dir)) say(`  note      ${note}`);
   say(`  input from ${inputFrom}: ${JSON.stringify(input).slice(0, 200)}`);
 
   const runsDir = mkdtempSync(join(tmpdir(), 'agentmgr-check-'));

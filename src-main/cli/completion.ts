@@ -10,6 +10,7 @@ async function commandFlags(): Promise<Record<string, string[]>> {
   for (const [name, group] of Object.entries(GROUPS)) table[name] = flags((await group()).COMMANDS[name]!.options);
   table.serve = flags({ port: 0, 'agents-dir': 0, 'max-concurrency': 0, quiet: 0 });
   table.ui = flags({ 'no-open': 0 });
+  table.agent = ['new', 'check', ...flags({ lang: 0, dir: 0, input: 0, 'stop-after': 0, timeout: 0, keep: 0 })];
   table.help = [];
   table.completion = [];
   return table;

@@ -64,6 +64,19 @@ describe.each(['py', 'ts', 'sh'] as const)('agent new --lang %s, then agent chec
     rmSync(join(kept, '..', '..', '..'), { recursive: true, force: true });
   });
 
+  it('says when the SDK copy it carries is older than the Manager’s', async () => {
+    if (lang === 'sh') return; // no SDK: the protocol by hand
+    const copy = join(dir, 'agentmgr', lang === 'py' ? 'agent.py' : 'agent.mjs');
+    const current = readFileSync(copy, 'utf8');
+    writeFileSync(copy, current.replace(/SDK_VERSION = \d+/, 'SDK_VERSION = 0'));
+    try {
+      const r = await cli(['agent', 'check', dir]);
+      expect(r.stdout).toMatch(/note +the SDK copy .* is version 0, this Manager's is 1: copy .* over it for what is new/);
+    } finally {
+      writeFileSync(copy, current);
+    }
+  });
+
   it('refuses to overwrite an existing folder, leaving it as it was', async () => {
     const before = readFileSync(join(dir, 'agent.json'), 'utf8');
     writeFileSync(join(dir, 'mine.txt'), 'my work');

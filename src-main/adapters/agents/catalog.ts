@@ -43,6 +43,8 @@ export class FileAgentCatalog implements AgentCatalog {
         continue;
       }
       for (const entry of entries) {
+        // Hidden folders are not agents: `agent new` writes into one, then renames it.
+        if (entry.startsWith('.')) continue;
         const dir = join(src.dir, entry);
         const file = join(dir, 'agent.json');
         try {

@@ -36,6 +36,14 @@ describe('FileAgentCatalog', () => {
     });
   });
 
+  it('a hidden folder is not an agent (agent new writes into one, then renames it)', () => {
+    const dir = join(t.dir, 'hidden-src');
+    mkdirSync(join(dir, '.half.new-x'), { recursive: true });
+    writeFileSync(join(dir, '.half.new-x', 'agent.json'), JSON.stringify({ name: 'half', command: ['./x'] }));
+    const c = new FileAgentCatalog([{ dir, source: 'extra' }]);
+    expect([c.get('half'), c.problems()]).toEqual([undefined, []]);
+  });
+
   it('a later folder overrides an agent of the same name', () => {
     const other = join(t.dir, 'override');
     mkdirSync(join(other, 'demo'), { recursive: true });
