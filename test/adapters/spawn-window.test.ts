@@ -73,7 +73,8 @@ describe('a crash between spawning an agent and recording its pid', () => {
     expect(second.store.attempts(task!.id)[0]!.pid).not.toBeNull();
     await waitFor(() => second.store.getTask(task!.id)?.state === 'succeeded', 'the task to succeed', 20_000);
     expect(second.store.getTask(task!.id)).toMatchObject({ attempts: 1, result: { pid: expect.any(Number) } });
-    expect(readdirSync(join(runsDir, String(task!.id)))).toEqual(['1']);
+    // One attempt's folder (beside the task's state folder, kept across attempts).
+    expect(readdirSync(join(runsDir, String(task!.id))).sort()).toEqual(['1', 'state']);
     const log = readAttemptLog(join(runsDir, String(task!.id), '1'));
     expect(log.match(/attempt 1 started/g)).toHaveLength(1);
     expect(log).toContain('found by its run id');
