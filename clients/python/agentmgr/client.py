@@ -139,26 +139,18 @@ class Client:
         """Every change as it happens, from /api/v1/events: (event id, event type, data).
 
         The type is "task" (data: a TaskView) or "reset" (changes were missed: fetch the tasks
-        again). Give the last id seen as `last_event_id` to resume after a disconnect.
+        again). Give the last id seen as `last_event_id` to resume after a disconnect. The stream
+        is connected when this returns, so a task submitted after it is seen from its first change.
         """
         req = urllib.request.Request(f"{self.url}/api/v1/events", headers={"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"})
         if last_event_id:
             req.add_header("Last-Event-ID", last_event_id)
+        # Connected here, not at the first next(): what happens after follow() returns is seen.
         try:
             r = urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
             raise self._problem(e) from None
-        with r:
-            fields: Dict[str, str] = {}
-            for raw in r:
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if line == "":
-                    if "data" in fields:
-                        yield fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"])
-                    fields = {}
-                elif not line.startswith(":") and ":" in line:
-                    k, v = line.split(":", 1)
-                    fields[k] = v[1:] if v.startswith(" ") else v
+        return _read_events(r)
 
     # ---- the rest ---------------------------------------------------------------------------
     def agents(self) -> AgentList:
@@ -175,3 +167,18 @@ class Client:
 
     def resume(self) -> Dict[str, Any]:
         return self._request("POST", "/queue:resume")
+
+
+def _read_events(r: Any) -> Iterator[Tuple[str, str, Any]]:
+    """The server-sent events of an open /api/v1/events response, until it ends."""
+    with r:
+        fields: Dict[str, str] = {}
+        for raw in r:
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if "data" in fields:
+                    yield fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"])
+                fields = {}
+            elif not line.startswith(":") and ":" in line:
+                k, v = line.split(":", 1)
+                fields[k] = v[1:] if v.startswith(" ") else v
