@@ -6,7 +6,7 @@
  */
 import type { AgentManifest, AgentProblem } from '../../contracts/agent-manifest.js';
 import type { AgentEvent } from '../../contracts/agent-output.js';
-import type { ResourceView } from '../../contracts/resources.js';
+import type { ResourceRequest, ResourceView } from '../../contracts/resources.js';
 import type { TelemetrySample } from '../../contracts/telemetry.js';
 import type { TaskSort, TaskState } from '../../contracts/task.js';
 import type { RunOutcome } from './lifecycle/attempt-end.js';
@@ -120,7 +120,7 @@ export interface TaskStore {
    * Records the process identity of a running attempt (null if that attempt has ended), and moves
    * the task starting -> running; a task already running is returned as it is.
    */
-  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): TaskRecord | null;
+  markSpawned(taskId: number, attempt: number, proc: { pid: number | null; pidStartTime: string; pgid: number | null; logDir: string }): TaskRecord | null;
   /**
    * Guarded: ends the attempt only if it is still running and the task is on it (starting or
    * running), moves the task to `next`, and logs one attempt-ended event; null (nothing written)
@@ -263,6 +263,8 @@ export interface LaunchSpec {
   timeoutMs: number | null;
   /** The URL of the resident server its agent drives (AGENT_RESIDENT_URL); absent or null: the agent's default. */
   residentUrl?: string | null;
+  /** What it asked for (a remote executor asks its own scheduler for it: Slurm's --mem, --gres); absent: the agent's. */
+  request?: ResourceRequest;
 }
 
 /**
@@ -281,7 +283,8 @@ export type AdoptResult = { alive: true; handle: RunHandle } | { alive: false; o
 
 /** What a run reports. Events arrive in output order; onExit comes once, last. */
 export type RunnerEvent =
-  | { type: 'spawned'; pid: number; pidStartTime: string; pgid: number; logDir: string }
+  /** The run's identity, recorded for re-adoption. pid and pgid are null for a run on another machine (Slurm): pidStartTime then names it ("slurm:<job id>"). */
+  | { type: 'spawned'; pid: number | null; pidStartTime: string; pgid: number | null; logDir: string }
   | Exclude<AgentEvent, { type: 'artifact' } | { type: 'log' }>
   | { type: 'artifact'; path: string; name: string; sizeBytes: number }
   /** Log text (one or more whole lines) already written to the attempt's log. */
@@ -313,8 +316,8 @@ export interface RunHandle {
  * a Slurm executor is the second (issue 15).
  *
  * It takes a LaunchSpec: the agent, its input, the GPUs it was given and how long it may run. It
- * reports RunnerEvents to the listener, in output order: `spawned` first (the process identity,
- * which the Manager records so a restarted Manager can re-adopt it), then progress, results,
+ * reports RunnerEvents to the listener, in output order: `spawned` first, but for log text (the
+ * process or job identity, which the Manager records so a restarted Manager can re-adopt it), then progress, results,
  * artifacts and log text, and `exit` exactly once, last, with how it ended. Nothing is reported
  * from inside start() itself for a start that fails, and nothing at all after `exit` or after
  * `detach()`. The handle cancels (the run then exits `cancelled`, whatever else it was doing,

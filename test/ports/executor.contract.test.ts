@@ -1,14 +1,18 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProcessAgentRunner } from '../../src-main/adapters/process/runner.js';
+import { SlurmQueue } from '../../src-main/adapters/slurm/queue.js';
+import { SlurmAgentRunner } from '../../src-main/adapters/slurm/runner.js';
 import type { RunOutcome } from '../../src-main/core/lifecycle/attempt-end.js';
 import type { AgentRunner, LaunchSpec, RunHandle, RunnerEvent } from '../../src-main/core/ports.js';
 import { agent, FakeRunner, tempDir } from '../helpers/fakes.js';
 import { fixtureAgent } from '../helpers/fixture-agents.js';
+import { cancelJobs, devSlurm, slurmCli } from '../helpers/slurm.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
  * The executor port (AgentRunner in ports.ts), run against every implementation: the process
- * runner with fixture agents, and the fake the Manager's tests use. What each kind of run does is
+ * runner and the Slurm runner (on the dev cluster, where it is up) with fixture agents, and the
+ * fake the Manager's tests use. What each kind of run does is
  * the same; how it is made to do it differs (a real agent ends by itself, a fake one by the test).
  */
 type Kind = 'succeeds' | 'fails' | 'hangs' | 'cannot-start';
@@ -21,6 +25,8 @@ interface Impl {
   drive(kind: Kind, taskId: number): void;
   /** A detached run that still lives (the fake is told; a real process simply is). */
   stillAlive?(pid: number): void;
+  /** Runs elsewhere: its spawned event names a job, not a local process (pid and pgid null). */
+  remote?: boolean;
 }
 
 const tmp = tempDir();
@@ -31,11 +37,30 @@ const base = (taskId: number): Omit<LaunchSpec, 'agent'> => ({ taskId, attempt: 
 const processRunner = new ProcessAgentRunner({ runsDir: tmp.dir, graceMs: 300, pollMs: 20 });
 const FIXTURE: Record<Kind, string> = { succeeds: 'ok', fails: 'fail', hangs: 'hang', 'cannot-start': 'missing' };
 
+const slurmUp = devSlurm();
+const queue = new SlurmQueue(slurmCli(), { pollMs: 200, maxPollMs: 1000 });
+const slurmRunner = new SlurmAgentRunner({ runsDir: tmp.dir + '/slurm', cli: slurmCli(), queue, graceMs: 2000, pollMs: 50, namePrefix: 'agentmgr-contract' });
+afterAll(() => {
+  queue.stop();
+  if (slurmUp) cancelJobs('agentmgr-contract');
+});
+
 const fake = new FakeRunner();
 fake.startErrors.set('missing', 'cannot start ./does-not-exist: no such file');
 
 const IMPLEMENTATIONS: Impl[] = [
   { name: 'ProcessAgentRunner', runner: processRunner, spec: (k, id) => ({ ...base(id), agent: fixtureAgent(FIXTURE[k]) }), drive: () => {} },
+  ...(slurmUp
+    ? [
+        {
+          name: 'SlurmAgentRunner',
+          runner: slurmRunner,
+          remote: true,
+          spec: (k: Kind, id: number) => ({ ...base(id), agent: fixtureAgent(FIXTURE[k]) }),
+          drive: () => {},
+        },
+      ]
+    : []),
   {
     name: 'FakeRunner',
     runner: fake,
@@ -65,10 +90,18 @@ describe.each(IMPLEMENTATIONS)('executor contract: $name', (impl) => {
     return { id, handle, ...r };
   };
 
-  it('reports spawned first and exit once, last; a success exits 0', async () => {
+  it('reports spawned before anything but log text, and exit once, last; a success exits 0', async () => {
     const r = start('succeeds');
-    await waitFor(() => r.exit() !== undefined, 'the exit');
-    expect(r.events[0]).toMatchObject({ type: 'spawned', pid: expect.any(Number), pgid: expect.any(Number), logDir: expect.any(String) });
+    await waitFor(() => r.exit() !== undefined, 'the exit', 30_000);
+    const id = impl.remote ? null : expect.any(Number);
+    // Log text may come first (a remote executor says it is submitting), nothing else.
+    expect(r.events.find((e) => e.type !== 'log')).toMatchObject({
+      type: 'spawned',
+      pid: id,
+      pgid: id,
+      pidStartTime: expect.any(String),
+      logDir: expect.any(String),
+    });
     expect(r.events.filter((e) => e.type === 'exit')).toHaveLength(1);
     expect(r.events.at(-1)!.type).toBe('exit');
     expect(r.exit()).toMatchObject({ exitCode: 0, signal: null, cancelled: false, timedOut: false, unknown: false, startError: null });
@@ -76,7 +109,7 @@ describe.each(IMPLEMENTATIONS)('executor contract: $name', (impl) => {
 
   it('a failure is its exit code', async () => {
     const r = start('fails');
-    await waitFor(() => r.exit() !== undefined, 'the exit');
+    await waitFor(() => r.exit() !== undefined, 'the exit', 30_000);
     expect(r.exit()).toMatchObject({ exitCode: 3, cancelled: false, startError: null });
   });
 
@@ -89,10 +122,10 @@ describe.each(IMPLEMENTATIONS)('executor contract: $name', (impl) => {
 
   it('cancel ends the run as cancelled, once, however often it is called', async () => {
     const r = start('hangs');
-    await waitFor(() => r.events.some((e) => e.type === 'spawned'), 'the spawn');
+    await waitFor(() => r.events.some((e) => e.type === 'spawned'), 'the spawn', 30_000);
     r.handle.cancel();
     r.handle.cancel();
-    await waitFor(() => r.exit() !== undefined, 'the exit', 10_000);
+    await waitFor(() => r.exit() !== undefined, 'the exit', 30_000);
     r.handle.cancel();
     expect(r.exit()!.cancelled).toBe(true);
     expect(r.events.filter((e) => e.type === 'exit')).toHaveLength(1);
@@ -100,10 +133,10 @@ describe.each(IMPLEMENTATIONS)('executor contract: $name', (impl) => {
 
   it('detach reports nothing more; adopt finds the run alive again and can cancel it', async () => {
     const r = start('hangs');
-    await waitFor(() => r.events.some((e) => e.type === 'spawned'), 'the spawn');
-    const sp = r.events[0] as Extract<RunnerEvent, { type: 'spawned' }>;
+    await waitFor(() => r.events.some((e) => e.type === 'spawned'), 'the spawn', 30_000);
+    const sp = r.events.find((e) => e.type === 'spawned') as Extract<RunnerEvent, { type: 'spawned' }>;
     r.handle.detach();
-    impl.stillAlive?.(sp.pid);
+    if (sp.pid !== null) impl.stillAlive?.(sp.pid);
     const seen = r.events.length;
     const again = recorder();
     const adopted = impl.runner.adopt(
@@ -113,7 +146,7 @@ describe.each(IMPLEMENTATIONS)('executor contract: $name', (impl) => {
     expect(adopted.alive).toBe(true);
     if (!adopted.alive) return;
     adopted.handle.cancel();
-    await waitFor(() => again.exit() !== undefined, 'the adopted run to end', 10_000);
+    await waitFor(() => again.exit() !== undefined, 'the adopted run to end', 30_000);
     expect(again.exit()!.cancelled).toBe(true);
     expect(r.events.length).toBe(seen);
   });

@@ -225,7 +225,7 @@ export class MemoryTaskStore implements TaskStore {
     return copy(t);
   }
 
-  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): TaskRecord | null {
+  markSpawned(taskId: number, attempt: number, proc: { pid: number | null; pidStartTime: string; pgid: number | null; logDir: string }): TaskRecord | null {
     const a = this.attempt(taskId, attempt);
     if (!a || a.outcome !== 'running') return null;
     Object.assign(a, { pid: proc.pid, pidStartTime: proc.pidStartTime, pgid: proc.pgid, logDir: proc.logDir });

@@ -22,9 +22,32 @@ const WRAPPER = [
   'exit "$s"',
 ].join('\n');
 
-/** Variables of the Manager's own that an agent must not see. */
 /** Never passed on: the API token, and an outer array's variables (ours are set below where they apply). */
 const HIDDEN_ENV = ['AGENTMGR_TOKEN', 'AGENT_ARRAY_ID', 'AGENT_ARRAY_INDEX', 'AGENT_PREEMPTIBLE', 'AGENT_PREEMPT_GRACE_SEC', 'AGENT_RESIDENT_URL'];
+
+/**
+ * What every agent is told, wherever it runs (here, or on a Slurm node): the Manager's environment
+ * less its own secrets, the agent's manifest env, and the AGENT_* variables of the agent protocol.
+ */
+export function agentEnv(spec: LaunchSpec, paths: { inputPath: string; artifactsDir: string; stateDir: string }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.agent.env };
+  for (const k of HIDDEN_ENV) delete env[k];
+  return Object.assign(env, {
+    AGENT_TASK_ID: String(spec.taskId),
+    AGENT_ATTEMPT: String(spec.attempt),
+    AGENT_INPUT_PATH: paths.inputPath,
+    AGENT_ARTIFACTS_DIR: paths.artifactsDir,
+    AGENT_STATE_DIR: paths.stateDir,
+    AGENT_NAME: spec.agent.name,
+    // Whether it may be preempted, and its time to checkpoint after SIGTERM if it is.
+    AGENT_PREEMPTIBLE: spec.preemptible ? '1' : '0',
+    AGENT_PREEMPT_GRACE_SEC: String(spec.agent.preemptGraceSec ?? 30),
+    // The resident server it drives, as configured in Settings (ollamaUrl, comfyuiUrl).
+    ...(spec.residentUrl ? { AGENT_RESIDENT_URL: spec.residentUrl } : {}),
+    ...(spec.array ? { AGENT_ARRAY_ID: String(spec.array.id), AGENT_ARRAY_INDEX: String(spec.array.index) } : {}),
+    CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
+  });
+}
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
@@ -45,26 +68,12 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
   writeFileSync(inputPath, JSON.stringify(spec.input, null, 2));
   const runId = randomBytes(12).toString('hex');
   writeRunId(dir, runId);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.agent.env };
-  for (const k of HIDDEN_ENV) delete env[k];
-  Object.assign(env, {
-    AGENT_TASK_ID: String(spec.taskId),
-    AGENT_ATTEMPT: String(spec.attempt),
-    AGENT_INPUT_PATH: inputPath,
-    AGENT_ARTIFACTS_DIR: artifactsDir,
-    AGENT_STATE_DIR: stateDir,
-    AGENT_NAME: spec.agent.name,
-    // Whether it may be preempted, and its time to checkpoint after SIGTERM if it is.
-    AGENT_PREEMPTIBLE: spec.preemptible ? '1' : '0',
-    AGENT_PREEMPT_GRACE_SEC: String(spec.agent.preemptGraceSec ?? 30),
-    // The resident server it drives, as configured in Settings (ollamaUrl, comfyuiUrl).
-    ...(spec.residentUrl ? { AGENT_RESIDENT_URL: spec.residentUrl } : {}),
-    ...(spec.array ? { AGENT_ARRAY_ID: String(spec.array.id), AGENT_ARRAY_INDEX: String(spec.array.index) } : {}),
-    CUDA_VISIBLE_DEVICES: spec.gpus.join(','),
+  const env: NodeJS.ProcessEnv = {
+    ...agentEnv(spec, { inputPath, artifactsDir, stateDir }),
     AGENTMGR_EXIT_FILE: join(dir, EXIT_FILE),
     AGENTMGR_PID_FILE: join(dir, PID_FILE),
     [RUN_ID_ENV]: runId,
-  });
+  };
   const out = openSync(join(dir, 'stdout.raw'), 'a');
   const err = openSync(join(dir, 'stderr.raw'), 'a');
   try {

@@ -429,7 +429,7 @@ export class SqliteTaskStore implements TaskStore {
     })();
   }
 
-  markSpawned(taskId: number, attempt: number, proc: { pid: number; pidStartTime: string; pgid: number; logDir: string }): TaskRecord | null {
+  markSpawned(taskId: number, attempt: number, proc: { pid: number | null; pidStartTime: string; pgid: number | null; logDir: string }): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
       if (this.hot.spawnedAttempt.run(proc.pid, proc.pidStartTime, proc.pgid, proc.logDir, taskId, attempt).changes !== 1) return null;
       const row = this.hot.spawnedTask.get(Date.now(), taskId, attempt) as TaskRow | undefined;

@@ -24,6 +24,11 @@ export interface RunOutcome {
   lastError?: string | null;
   /** From spawn to the end, as the runner measured it (0 when it did not start or is unknown). */
   durationMs?: number;
+  /**
+   * It was stopped by its executor, not by itself: a Slurm node failed, or Slurm preempted the
+   * job. `counts` false: it does not use up one of the task's attempts (it was not the agent's fault).
+   */
+  interrupted?: { reason: string; counts: boolean } | null;
 }
 
 const BASE: RunOutcome = {
@@ -64,6 +69,7 @@ export function classifyRun(run: RunOutcome): AttemptEnd {
   if (run.notStarted) {
     return { outcome: 'interrupted', reason: 'the Manager stopped before the agent was started; it never ran, and is queued again', retryable: true };
   }
+  if (run.interrupted) return { outcome: 'interrupted', reason: run.interrupted.reason, retryable: true };
   if (run.unknown) {
     return {
       outcome: 'interrupted',

@@ -49,7 +49,8 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
   let state = end.outcome as TaskState;
   let notBefore: number | null = null;
   let request: ResourceRequest | undefined;
-  const maxAttempts = outcome.notStarted ? task.maxAttempts + 1 : task.maxAttempts;
+  const free = outcome.notStarted || (outcome.interrupted && !outcome.interrupted.counts);
+  const maxAttempts = free ? task.maxAttempts + 1 : task.maxAttempts;
   if (end.retryable && task.attempts < maxAttempts) {
     state = 'queued';
     notBefore = now + backoffMs(task.backoffSec, attempt, random);

@@ -52,7 +52,7 @@ function run(agent: AgentSpec, watch?: (dir: string) => void): Promise<{ events:
   return new Promise((resolve) => {
     runner.start(s, (e) => {
       if (e.type !== 'log') events.push(e);
-      if (e.type === 'spawned') started.push(remember(e.pgid));
+      if (e.type === 'spawned') started.push(remember(e.pgid!));
       if (e.type === 'exit') resolve({ events, outcome: e.outcome, log: readAttemptLog(dir), dir });
     });
     watch?.(dir);
@@ -114,10 +114,10 @@ describe('output an agent cannot hurt us with', () => {
     });
     await waitFor(() => spawned !== undefined, 'the agent to spawn');
     h.detach(); // the Manager goes away
-    started.push(remember(spawned!.pgid));
+    started.push(remember(spawned!.pgid!));
     // Its status is written just before the wrapper itself exits: wait for both, as a Manager
     // started later would find them.
-    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !groupAlive(spawned!.pgid), 'the agent to finish unwatched', 60_000);
+    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !groupAlive(spawned!.pgid!), 'the agent to finish unwatched', 60_000);
     expect(statSync(join(spawned!.logDir, 'stdout.raw')).size).toBeGreaterThan(60 * 1024 * 1024);
     const events: RunnerEvent[] = [];
     const res = new ProcessAgentRunner(small).adopt({ ...s, ...spawned! }, (e) => events.push(e));
@@ -155,11 +155,11 @@ describe('the window between spawning and recording the pid', () => {
     return new Promise((resolve) => {
       const h = runner.start(s, (e) => {
         if (e.type !== 'spawned') return;
-        started.push(remember(e.pgid));
+        started.push(remember(e.pgid!));
         // The Manager dies here: the store never learns the pid.
         setImmediate(() => {
           h.detach();
-          resolve({ s, dir: e.logDir, pgid: e.pgid });
+          resolve({ s, dir: e.logDir, pgid: e.pgid! });
         });
       });
     });
@@ -236,7 +236,7 @@ describe('the end of an attempt, replayed after a crash, writes nothing twice', 
     });
     await waitFor(() => spawned !== undefined, 'the agent to spawn');
     h.detach();
-    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !alive(spawned!.pid), 'the agent to finish unwatched');
+    await waitFor(() => existsSync(join(spawned!.logDir, 'exit-status')) && !alive(spawned!.pid!), 'the agent to finish unwatched');
     const first = new ProcessAgentRunner(small).adopt({ ...s, ...spawned! }, () => {});
     const log1 = readAttemptLog(spawned!.logDir);
     const second = new ProcessAgentRunner(small).adopt({ ...s, ...spawned! }, () => {});

@@ -209,7 +209,7 @@ describe('ProcessAgentRunner', () => {
     });
     await waitUntil(() => spawned !== undefined);
     h.detach();
-    await waitUntil(() => !isSameProcessAlive(spawned!.pid, spawned!.pidStartTime));
+    await waitUntil(() => !isSameProcessAlive(spawned!.pid!, spawned!.pidStartTime));
     const second = new ProcessAgentRunner({ runsDir: tmp.dir });
     const res = second.adopt({ ...s, ...spawned!, pidStartTime: spawned!.pidStartTime }, () => {});
     expect(res).toMatchObject({ alive: false, outcome: { exitCode: 3, unknown: false } });
@@ -260,7 +260,7 @@ describe('ProcessAgentRunner', () => {
       await waitUntil(() => seen(run1.events, 'escaped'));
       const daemon = daemonOf(run1.dir);
       const members = families.scan(); // what each telemetry tick does
-      expect(members.get(run1.spawned().pgid)!.map((p) => p.pid)).toContain(daemon);
+      expect(members.get(run1.spawned().pgid!)!.map((p) => p.pid)).toContain(daemon);
       expect(families.ownerOf(daemon)).toBe(run1.spawned().pgid);
       await waitUntil(() => exitOf(run1.events) !== undefined, 10_000);
       expect(exitOf(run1.events)).toMatchObject({ exitCode: 0, cancelled: false });
@@ -298,7 +298,7 @@ describe('ProcessAgentRunner', () => {
       await waitUntil(() => existsSync(join(ended.dir, 'escaped')));
       ended.h.detach();
       const esp = ended.spawned();
-      await waitUntil(() => !isSameProcessAlive(esp.pid, esp.pidStartTime), 10_000);
+      await waitUntil(() => !isSameProcessAlive(esp.pid!, esp.pidStartTime), 10_000);
       expect(alive(daemonOf(ended.dir))).toBe(true);
       const c = new ProcessAgentRunner({ runsDir: tmp.dir, families: new Families() });
       const res = c.adopt({ ...spec(escaper('exit')), pid: esp.pid, pidStartTime: esp.pidStartTime, pgid: esp.pgid, logDir: esp.logDir }, () => {});

@@ -1,0 +1,161 @@
+/**
+ * Slurm's view of a job, read from `squeue --json` (22.05, and the 23.02+ layout) or from one
+ * line of `scontrol show job -o`, and what its final state means for the attempt.
+ */
+export interface SlurmJob {
+  id: string;
+  name: string;
+  /** PENDING, RUNNING, COMPLETING, COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, ... */
+  state: string;
+  /** Why it is in that state (pending: Resources, Priority, Dependency, ...); null: none. */
+  reason: string | null;
+  /** Where it runs (or ran); null before it starts. */
+  node: string | null;
+  partition: string | null;
+  /** How its batch script ended, once it has: exit code, or the signal that killed it. */
+  exitCode: number | null;
+  signal: number | null;
+  /** How often Slurm requeued it (a node failure, a preemption). */
+  restarts: number;
+}
+
+/** Still to run or running: its end is still to come. */
+export const LIVE_STATES = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'RUNNING',
+  'COMPLETING',
+  'SUSPENDED',
+  'REQUEUED',
+  'REQUEUE_FED',
+  'REQUEUE_HOLD',
+  'RESIZING',
+  'SIGNALING',
+  'STAGE_OUT',
+  'RESV_DEL_HOLD',
+  'STOPPED',
+]);
+
+export const isLive = (j: SlurmJob): boolean => LIVE_STATES.has(j.state);
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' && v !== 'None' && v !== '(null)' ? v : null);
+
+/** 23.02+ wraps numbers as {set, infinite, number}. */
+function num(v: unknown): number | null {
+  if (typeof v === 'number') return v;
+  if (v && typeof v === 'object' && 'number' in v) {
+    const o = v as { set?: boolean; number?: unknown };
+    return o.set === false ? null : typeof o.number === 'number' ? o.number : null;
+  }
+  return null;
+}
+
+/** A wait(2) status, as 22.05's squeue reports exit_code: the code in the high byte, the signal in the low. */
+export function decodeWaitStatus(status: number): { exitCode: number | null; signal: number | null } {
+  const signal = status & 0x7f;
+  return signal !== 0 ? { exitCode: null, signal } : { exitCode: (status >> 8) & 0xff, signal: null };
+}
+
+function exitOf(v: unknown): { exitCode: number | null; signal: number | null } {
+  if (typeof v === 'number') return decodeWaitStatus(v);
+  if (v && typeof v === 'object') {
+    const o = v as { status?: unknown; return_code?: unknown; signal?: { id?: unknown } };
+    const status = Array.isArray(o.status) ? o.status.map(String) : typeof o.status === 'string' ? [o.status] : [];
+    const signal = num(o.signal?.id);
+    if (status.includes('SIGNALED') && signal) return { exitCode: null, signal };
+    return { exitCode: num(o.return_code), signal: null };
+  }
+  return { exitCode: null, signal: null };
+}
+
+function fromJson(j: Record<string, unknown>): SlurmJob {
+  const state = Array.isArray(j.job_state) ? String(j.job_state[0] ?? 'UNKNOWN') : String(j.job_state ?? 'UNKNOWN');
+  return {
+    id: String(num(j.job_id) ?? j.job_id),
+    name: String(j.name ?? ''),
+    state,
+    reason: text(j.state_reason),
+    node: text(j.nodes) ?? text(j.batch_host),
+    partition: text(j.partition),
+    ...exitOf(j.exit_code),
+    restarts: num(j.restart_cnt) ?? 0,
+  };
+}
+
+/**
+ * `squeue --json`. It exits 0 even when it could not ask the controller, with the reason in
+ * `errors`: that is thrown, so a dead controller is never read as "no jobs".
+ */
+export function parseSqueueJson(out: string): SlurmJob[] {
+  let doc: { jobs?: unknown; errors?: unknown };
+  try {
+    doc = JSON.parse(out) as typeof doc;
+  } catch {
+    throw new Error(`squeue --json printed something that is not JSON: ${out.slice(0, 120)}`);
+  }
+  const errors = Array.isArray(doc.errors) ? doc.errors : [];
+  if (errors.length > 0) {
+    const e = errors[0] as { error?: unknown; description?: unknown };
+    throw new Error(`squeue: ${String(e.description || e.error || JSON.stringify(e))}`);
+  }
+  if (!Array.isArray(doc.jobs)) throw new Error('squeue --json printed no "jobs" list');
+  return (doc.jobs as Record<string, unknown>[]).map(fromJson);
+}
+
+/** One line of `scontrol show job -o <id>`: Key=Value words. */
+export function parseScontrolLine(line: string): SlurmJob | null {
+  const f = new Map<string, string>();
+  for (const m of line.matchAll(/(?:^|\s)([A-Za-z][\w:/]*)=(\S*)/g)) if (!f.has(m[1]!)) f.set(m[1]!, m[2]!);
+  const id = f.get('JobId');
+  if (!id) return null;
+  const [code, sig] = (f.get('ExitCode') ?? '').split(':').map(Number);
+  return {
+    id,
+    name: f.get('JobName') ?? '',
+    state: f.get('JobState') ?? 'UNKNOWN',
+    reason: text(f.get('Reason')),
+    node: text(f.get('NodeList')) ?? text(f.get('BatchHost')),
+    partition: text(f.get('Partition')),
+    exitCode: sig ? null : Number.isFinite(code) ? code! : null,
+    signal: sig ? sig : null,
+    restarts: Number(f.get('Restarts') ?? 0) || 0,
+  };
+}
+
+/**
+ * What a final Slurm state says about an attempt whose agent left no exit status of its own
+ * (the job never got to run it, or Slurm killed the whole job). null: the state says nothing more.
+ */
+export type SlurmEnd =
+  | { kind: 'timedOut'; note: string }
+  | { kind: 'oom'; note: string }
+  | { kind: 'interrupted'; note: string; counts: boolean }
+  | { kind: 'cancelled'; note: string }
+  | { kind: 'exit'; note: string };
+
+export function jobEnd(job: SlurmJob): SlurmEnd {
+  const id = `Slurm job ${job.id}`;
+  const where = job.node ? ` on ${job.node}` : '';
+  switch (job.state) {
+    case 'COMPLETED':
+      return { kind: 'exit', note: `${id} completed${where}` };
+    case 'FAILED':
+      return { kind: 'exit', note: `${id} failed${where}${job.reason ? ` (${job.reason})` : ''}` };
+    case 'TIMEOUT':
+      return { kind: 'timedOut', note: `${id} reached its Slurm time limit (--time)` };
+    case 'DEADLINE':
+      return { kind: 'timedOut', note: `${id} passed its Slurm deadline` };
+    case 'OUT_OF_MEMORY':
+      return { kind: 'oom', note: `${id} went over its memory (--mem)${where}` };
+    case 'NODE_FAIL':
+      return { kind: 'interrupted', counts: false, note: `${id}'s node${where} failed` };
+    case 'BOOT_FAIL':
+      return { kind: 'interrupted', counts: false, note: `${id}'s node${where} failed to boot` };
+    case 'PREEMPTED':
+      return { kind: 'interrupted', counts: false, note: `${id} was preempted by Slurm` };
+    case 'CANCELLED':
+      return { kind: 'cancelled', note: `${id} was cancelled in Slurm (scancel, or an administrator)` };
+    default:
+      return { kind: 'interrupted', counts: true, note: `${id} ended as ${job.state}` };
+  }
+}
