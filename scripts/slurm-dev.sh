@@ -40,7 +40,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2
+SchedulerParameters=batch_sched_delay=0,kill_invalid_depend,sched_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
@@ -62,7 +62,13 @@ EOF
   echo "NodeName=$HOST Name=gpu File=$D/fake-gpu0" > "$D/gres.conf"
 }
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive and not a zombie (a killed daemon whose parent does not reap it still answers kill -0).
+running() {
+  [ -f "$1" ] || return 1
+  local st
+  st="$(ps -o stat= -p "$(cat "$1")" 2>/dev/null)" || return 1
+  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
 
 start() {
   for b in munged slurmctld slurmd sbatch; do
@@ -79,18 +85,20 @@ start() {
   running "$D/slurmctld.pid" || slurmctld -f "$CONF"
   running "$D/slurmd.pid" || slurmd -f "$CONF"
   # Ready when the node takes jobs.
-  for _ in $(seq 1 150); do
-    if sinfo -h -N -o '%T' 2>/dev/null | grep -Eq '^(idle|mixed|allocated)'; then echo "slurm-dev: up ($CONF)"; return 0; fi
-    scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
-    sleep 0.2
+  local end=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$end" ]; do
+    st="$(timeout 10 sinfo -h -N -o '%T' 2>/dev/null || true)"
+    if echo "$st" | grep -Eq '^(idle|mixed|allocated)$'; then echo "slurm-dev: up ($CONF)"; return 0; fi
+    # A node drained by an earlier run's crash (a duplicate job id after slurmctld was killed) is put back.
+    if echo "$st" | grep -Eq 'drain'; then timeout 10 scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true; fi
+    sleep 0.3
   done
   echo "slurm-dev: the node did not come up; see $D/log" >&2
   exit 1
 }
 
 stop() {
-  [ -f "$CONF" ] || return 0
-  if running "$D/slurmctld.pid"; then scancel --full --quiet --user=root 2>/dev/null || true; fi
+  if [ -f "$CONF" ] && running "$D/slurmctld.pid"; then scancel --full --quiet --user=root 2>/dev/null || true; fi
   for p in slurmd slurmctld munge/munged; do
     if running "$D/$p.pid"; then
       pid="$(cat "$D/$p.pid")"

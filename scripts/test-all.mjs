@@ -10,7 +10,7 @@
 //
 // `--steps FILE` runs what FILE says instead: {"steps": [{name, cmd, needs?}], "patterns": [regex]}
 // (the test of this script uses it, with patterns of its own so it never touches other tests').
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -85,6 +85,54 @@ function run(step) {
 }
 
 const results = [];
+
+// The Slurm executor's tests need a cluster: the one-machine one of scripts/slurm-dev.sh, started
+// here where Slurm's daemons are installed and we are root (CI installs them), stopped at the end.
+// Elsewhere its tests are skipped, and the summary says so.
+const onPath = (cmd) => (process.env.PATH ?? '').split(':').some((d) => d && readdirSafe(d).includes(cmd));
+function readdirSafe(d) {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}
+let slurmStarted = false;
+if (!plan) {
+  const missing = ['munged', 'slurmctld', 'slurmd', 'sbatch'].filter((c) => !onPath(c));
+  if (missing.length > 0 || process.getuid?.() !== 0) {
+    results.push({
+      name: 'slurm',
+      // Not a failure: a machine without Slurm cannot run them.
+      status: 'absent',
+      detail:
+        missing.length > 0
+          ? `${missing.join(', ')} not installed: the Slurm tests were skipped (apt-get install munge slurmctld slurmd slurm-client)`
+          : 'not root: the Slurm tests were skipped',
+    });
+  } else {
+    const dev = new URL('./slurm-dev.sh', import.meta.url).pathname;
+    try {
+      const wasUp = execFileSync(dev, ['status'], { encoding: 'utf8' }).includes('slurmctld: running');
+      console.log(`\n━━ slurm: ${execFileSync(dev, ['start'], { encoding: 'utf8', timeout: 120_000 }).trim()}`);
+      slurmStarted = !wasUp;
+      process.env.SLURM_CONF = execFileSync(dev, ['env'], { encoding: 'utf8' })
+        .trim()
+        .replace(/^export SLURM_CONF=/, '');
+      process.env.AGENTMGR_REQUIRE_SLURM = '1';
+      results.push({ name: 'slurm', status: 'ok', detail: 'the dev cluster is up: the Slurm tests run' });
+    } catch (e) {
+      results.push({
+        name: 'slurm',
+        status: 'FAILED',
+        detail: `scripts/slurm-dev.sh start failed: ${String(e.stderr || e.message)
+          .trim()
+          .slice(0, 200)}`,
+      });
+    }
+  }
+}
+
 for (const step of steps) {
   const needed = step.needs && results.find((r) => r.name === step.needs);
   if (needed && needed.status !== 'ok') {
@@ -93,6 +141,14 @@ for (const step of steps) {
   }
   const { code, seconds } = await run(step);
   results.push({ name: step.name, status: code === 0 ? 'ok' : 'FAILED', detail: code === 0 ? `${seconds} s` : `exit ${code}, ${seconds} s` });
+}
+
+if (slurmStarted) {
+  try {
+    execFileSync(new URL('./slurm-dev.sh', import.meta.url).pathname, ['stop'], { stdio: 'inherit', timeout: 60_000 });
+  } catch {
+    results.push({ name: 'slurm stop', status: 'FAILED', detail: 'scripts/slurm-dev.sh stop failed' });
+  }
 }
 
 // Teardown may still be finishing when the last step exits: give survivors a few seconds.
@@ -118,6 +174,6 @@ const width = Math.max(...results.map((r) => r.name.length));
 console.log('\n━━ summary');
 for (const r of results) console.log(`  ${r.name.padEnd(width)}  ${r.status.padEnd(7)}  ${r.detail}`);
 for (const p of left) console.log(`  left behind: pid ${p.pid}: ${p.cmd.slice(0, 200)}`);
-const failed = results.filter((r) => r.status !== 'ok');
+const failed = results.filter((r) => r.status !== 'ok' && r.status !== 'absent');
 console.log(failed.length === 0 ? '\nall checks passed' : `\n${failed.length} check(s) did not pass: ${failed.map((r) => r.name).join(', ')}`);
 process.exit(failed.length === 0 ? 0 : 1);

@@ -39,7 +39,14 @@ const FIXTURE: Record<Kind, string> = { succeeds: 'ok', fails: 'fail', hangs: 'h
 
 const slurmUp = devSlurm();
 const queue = new SlurmQueue(slurmCli(), { pollMs: 200, maxPollMs: 1000 });
-const slurmRunner = new SlurmAgentRunner({ runsDir: tmp.dir + '/slurm', cli: slurmCli(), queue, graceMs: 2000, pollMs: 50, namePrefix: 'agentmgr-contract' });
+const slurmRunner = new SlurmAgentRunner({
+  runsDir: tmp.dir + '/slurm',
+  cli: slurmCli(),
+  queue,
+  graceMs: 2000,
+  pollMs: 50,
+  namePrefix: `agentmgr-contract${process.pid}`,
+});
 afterAll(() => {
   queue.stop();
   if (slurmUp) cancelJobs('agentmgr-contract');

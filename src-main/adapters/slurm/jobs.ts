@@ -17,6 +17,8 @@ export interface SlurmJob {
   signal: number | null;
   /** How often Slurm requeued it (a node failure, a preemption). */
   restarts: number;
+  /** When it was submitted, epoch ms by the controller's clock; null where not said. */
+  submittedAt: number | null;
 }
 
 /** Still to run or running: its end is still to come. */
@@ -79,6 +81,7 @@ function fromJson(j: Record<string, unknown>): SlurmJob {
     partition: text(j.partition),
     ...exitOf(j.exit_code),
     restarts: num(j.restart_cnt) ?? 0,
+    submittedAt: num(j.submit_time) !== null ? num(j.submit_time)! * 1000 : null,
   };
 }
 
@@ -95,8 +98,10 @@ export function parseSqueueJson(out: string): SlurmJob[] {
   }
   const errors = Array.isArray(doc.errors) ? doc.errors : [];
   if (errors.length > 0) {
+    // 22.05 puts the cause in `error` ("Unable to contact slurm controller ...") and what failed in `description`.
     const e = errors[0] as { error?: unknown; description?: unknown };
-    throw new Error(`squeue: ${String(e.description || e.error || JSON.stringify(e))}`);
+    const said = [e.error, e.description].filter((x) => typeof x === 'string' && x !== '').join(': ');
+    throw new Error(`squeue: ${said || JSON.stringify(e)}`);
   }
   if (!Array.isArray(doc.jobs)) throw new Error('squeue --json printed no "jobs" list');
   return (doc.jobs as Record<string, unknown>[]).map(fromJson);
@@ -119,6 +124,8 @@ export function parseScontrolLine(line: string): SlurmJob | null {
     exitCode: sig ? null : Number.isFinite(code) ? code! : null,
     signal: sig ? sig : null,
     restarts: Number(f.get('Restarts') ?? 0) || 0,
+    // The controller's local time, as scontrol prints it.
+    submittedAt: Number.isFinite(Date.parse(f.get('SubmitTime') ?? '')) ? Date.parse(f.get('SubmitTime')!) : null,
   };
 }
 

@@ -78,11 +78,17 @@ export class SlurmQueue {
     this.schedule(Math.min(200, this.config.pollMs));
   }
 
-  /** The newest job of that name, looked up now; 'unreachable' when the controller does not answer. */
-  async findByName(name: string): Promise<SlurmJob | null | 'unreachable'> {
+  /**
+   * The newest job of that name submitted at `notBefore` or later (epoch ms; an older one of the
+   * same name is another Manager's, or an earlier life's), looked up now; 'unreachable' when the
+   * controller does not answer.
+   */
+  async findByName(name: string, notBefore: number): Promise<SlurmJob | null | 'unreachable'> {
     const jobs = await this.list();
     if (jobs === 'unreachable') return jobs;
-    const mine = jobs.filter((j) => j.name === name).sort((a, b) => Number(b.id) - Number(a.id));
+    const mine = jobs
+      .filter((j) => j.name === name && (j.submittedAt === null || j.submittedAt >= notBefore))
+      .sort((a, b) => Number.parseInt(b.id, 10) - Number.parseInt(a.id, 10));
     return mine[0] ?? null;
   }
 
@@ -118,7 +124,12 @@ export class SlurmQueue {
       this.setReachable(true, null);
       return jobs;
     } catch (e) {
-      this.setReachable(false, (e as Error).message);
+      // 22.05's squeue --json says only "Unspecified error" when the controller is down; scontrol ping says which.
+      const ping = await this.cli.run('scontrol', ['ping']);
+      const down = /is DOWN/i.test(ping.ok ? ping.stdout : ping.stdout || ping.message)
+        ? (ping.ok ? ping.stdout : ping.stdout || ping.message).split('\n')[0]!.trim()
+        : null;
+      this.setReachable(false, down ? `${down} (${(e as Error).message})` : (e as Error).message);
       return 'unreachable';
     }
   }

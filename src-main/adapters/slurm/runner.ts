@@ -38,8 +38,6 @@ export interface SlurmRunnerConfig {
   qos: string | null;
   /** More sbatch options, as given (e.g. ["--constraint=a100"]). */
   extraArgs: readonly string[];
-  /** Slurm may requeue a job whose node fails (--requeue); the attempt goes on. */
-  requeue: boolean;
   /** Between SIGTERM to the agent and cancelling the whole job. */
   graceMs: number;
   /** While the controller does not answer, sbatch is tried again this often. */
@@ -57,7 +55,6 @@ export const DEFAULT_SLURM_RUNNER: Omit<SlurmRunnerConfig, 'runsDir' | 'cli' | '
   account: null,
   qos: null,
   extraArgs: [],
-  requeue: true,
   graceMs: 30_000,
   submitRetryMs: 5000,
   pollMs: 500,
@@ -71,6 +68,7 @@ export const SUBMITTING_FILE = 'slurm-submitting';
 const SCRIPT_FILE = 'job.sh';
 const ENV_FILE = 'agent.env';
 const LAST_ERROR_FILE = 'last-error';
+const CLOCK_SLACK_MS = 60_000;
 
 /** How a Slurm attempt is named in the store's pidStartTime: "slurm:<job id>". */
 export const slurmIdentity = (jobId: string): string => `slurm:${jobId}`;
@@ -137,7 +135,8 @@ export function sbatchArgs(cfg: SlurmRunnerConfig, spec: LaunchSpec, dir: string
     // Slurm's own limit is the backstop (the Manager stops it first); it warns the agent a grace early.
     args.push(`--time=${Math.max(1, Math.ceil((spec.timeoutMs + 2 * cfg.graceMs) / 60_000))}`, `--signal=B:TERM@${graceSec}`);
   }
-  args.push(cfg.requeue ? '--requeue' : '--no-requeue');
+  // A preemptible task may be requeued by Slurm (preemption, a node failure): it checkpoints, and the attempt goes on.
+  args.push(spec.preemptible ? '--requeue' : '--no-requeue');
   if (cfg.partition) args.push(`--partition=${cfg.partition}`);
   if (cfg.account) args.push(`--account=${cfg.account}`);
   if (cfg.qos) args.push(`--qos=${cfg.qos}`);
@@ -248,7 +247,9 @@ class SlurmRun implements RunHandle {
       script = join(this.dir, SCRIPT_FILE);
       writeFileSync(script, jobScript(this.dir, withTypeScriptHook(cmd.argv)));
       chmodSync(script, 0o755);
-      for (const f of [EXIT_FILE, JOB_FILE, 'stdout.raw', 'stderr.raw']) rmSync(join(this.dir, f), { force: true });
+      for (const f of [EXIT_FILE, JOB_FILE]) rmSync(join(this.dir, f), { force: true });
+      // There before the job: read from the start, whenever the node begins writing (Slurm appends).
+      for (const f of ['stdout.raw', 'stderr.raw']) writeFileSync(join(this.dir, f), '');
       writeFileSync(join(this.dir, SUBMITTING_FILE), `${jobName(this.cfg, this.spec)}\n`);
     } catch (e) {
       if (!this.log) this.log = new AttemptLog(this.dir, this.cfg.caps);
@@ -262,7 +263,7 @@ class SlurmRun implements RunHandle {
     if (this.phase !== 'submitting') return;
     if (retry) {
       // An sbatch whose answer was lost may still have made the job: never submit it twice.
-      const found = await this.cfg.queue.findByName(jobName(this.cfg, this.spec));
+      const found = await this.cfg.queue.findByName(jobName(this.cfg, this.spec), this.submittingSince());
       if (this.phase !== 'submitting') return;
       if (found !== 'unreachable' && found !== null) return this.submitted(found.id, 'found by name after sbatch did not answer');
       if (found === 'unreachable') return this.retryLater('the controller does not answer');
@@ -300,6 +301,11 @@ class SlurmRun implements RunHandle {
     this.end(startFailed(message), null);
   }
 
+  /** Jobs of this attempt's name submitted before its mark are not its own (a minute's slack for the controller's clock). */
+  private submittingSince(): number {
+    return (writtenAt(this.dir, SUBMITTING_FILE) ?? this.cfg.clock.now()) - CLOCK_SLACK_MS;
+  }
+
   // ---- re-adopting ----------------------------------------------------------------------------
 
   reattach(jobId: string | null, unrecorded: boolean): void {
@@ -318,7 +324,7 @@ class SlurmRun implements RunHandle {
   }
 
   private async findSubmitted(): Promise<void> {
-    const found = await this.cfg.queue.findByName(jobName(this.cfg, this.spec));
+    const found = await this.cfg.queue.findByName(jobName(this.cfg, this.spec), this.submittingSince());
     if (this.phase !== 'submitting') return;
     if (found === 'unreachable') {
       if (!this.notedUnreachable) this.note('Slurm cannot be reached to find the job this attempt submitted; looking again');
@@ -441,6 +447,8 @@ class SlurmRun implements RunHandle {
       durationMs: Math.max(0, Math.round(endedAt - (this.runningSince ?? this.startedAt))),
     });
     let note: string | null = null;
+    // Over before a look saw it run.
+    if (this.runningSince === null && job?.node) this.note(`ran on ${job.node} (Slurm job ${job.id})`);
     if (status !== null) Object.assign(o, decodeStatus(status));
     else if (job === null) {
       o.unknown = true;
