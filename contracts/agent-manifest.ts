@@ -4,6 +4,13 @@ import { ResourceRequestSchema } from './resources.js';
 
 export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** Where a task runs: this machine, the Slurm cluster, or (auto) the cluster when it can never fit here. */
+export const BackendChoiceSchema = z.enum(['local', 'slurm', 'auto']);
+export type BackendChoice = z.infer<typeof BackendChoiceSchema>;
+/** Where a task was sent (auto decided at submit). */
+export const BackendSchema = z.enum(['local', 'slurm']);
+export type Backend = z.infer<typeof BackendSchema>;
+
 /** A file extension as agents declare it: lower case, with its dot (".png"); "*" takes any file. */
 export const ExtensionSchema = z
   .string()
@@ -88,6 +95,11 @@ export const AgentManifestSchema = z
     resident: ResidentUseSchema.nullable().default(null),
     /** Its tasks start only once the person has been away `idleAfterMin` minutes (idle-only work); a submission may say otherwise. */
     whenIdle: z.boolean().default(false),
+    /**
+     * Where its tasks run: `local` (this machine), `slurm` (the configured cluster), or `auto`
+     * (the cluster when a task can never fit this machine); a submission may say otherwise.
+     */
+    backend: BackendChoiceSchema.default('local'),
   })
   .strict();
 export type AgentManifest = z.infer<typeof AgentManifestSchema>;
@@ -107,6 +119,7 @@ export const AgentViewSchema = z.object({
   preemptGraceSec: z.number(),
   resident: ResidentUseSchema.nullable(),
   whenIdle: z.boolean(),
+  backend: BackendChoiceSchema,
   dir: z.string(),
   source: z.enum(['bundled', 'data-dir', 'extra']),
   /** What its recent successful attempts really used (95th percentile of their peaks) and the

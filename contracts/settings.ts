@@ -68,6 +68,31 @@ const SettingsObject = z
     idleAfterMin: z.number().int().min(0).max(1440),
     /** A resident URL that is not on this machine's loopback is taken (the person confirmed the server is theirs). */
     residentRemoteAllowed: z.boolean(),
+    /** The Slurm cluster (adapters/slurm): read when the Manager starts. */
+    slurmEnabled: z.boolean(),
+    /** A folder the cluster's nodes see at the same path: each attempt's job script, output and artifacts go there. */
+    slurmSharedDir: z
+      .string()
+      .max(1000)
+      .refine((s) => s === '' || s.startsWith('/'), { message: 'slurmSharedDir must be an absolute path (or empty)' }),
+    /** The folder of sbatch, squeue, scontrol and scancel; empty: found on PATH. */
+    slurmBin: z.string().max(1000),
+    /** A command that reaches a login node, put before each Slurm command (e.g. "ssh login1"); empty: run here. */
+    slurmVia: z.string().max(1000),
+    slurmPartition: z
+      .string()
+      .max(200)
+      .regex(/^[\w.,-]*$/, 'a partition name (letters, digits, . , _ -)'),
+    slurmAccount: z
+      .string()
+      .max(200)
+      .regex(/^[\w.-]*$/, 'an account name (letters, digits, . _ -)'),
+    slurmQos: z
+      .string()
+      .max(200)
+      .regex(/^[\w.-]*$/, 'a QoS name (letters, digits, . _ -)'),
+    /** More sbatch options, separated by spaces (e.g. "--constraint=a100 --exclusive"). */
+    slurmExtraArgs: z.string().max(2000),
   })
   .strict();
 
@@ -105,7 +130,37 @@ export const TEXT_SETTINGS = new Set<keyof Settings>([
   'llamacppUrl',
   'llamacppPolicy',
   'gameModePrograms',
+  'slurmSharedDir',
+  'slurmBin',
+  'slurmVia',
+  'slurmPartition',
+  'slurmAccount',
+  'slurmQos',
+  'slurmExtraArgs',
 ]);
+
+/** The settings that take effect when the Manager next starts (the Slurm executor is built then). */
+export const SLURM_SETTINGS = [
+  'slurmEnabled',
+  'slurmSharedDir',
+  'slurmBin',
+  'slurmVia',
+  'slurmPartition',
+  'slurmAccount',
+  'slurmQos',
+  'slurmExtraArgs',
+] as const;
+export type SlurmSettings = Pick<Settings, (typeof SLURM_SETTINGS)[number]>;
+export const DEFAULT_SLURM_SETTINGS: SlurmSettings = {
+  slurmEnabled: false,
+  slurmSharedDir: '',
+  slurmBin: '',
+  slurmVia: '',
+  slurmPartition: '',
+  slurmAccount: '',
+  slurmQos: '',
+  slurmExtraArgs: '',
+};
 export type Settings = z.infer<typeof SettingsObject>;
 export const SettingsPatchSchema = SettingsObject.partial();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
@@ -173,6 +228,26 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   residentRemoteAllowed: {
     label: 'Residents: allow a URL that is not on this machine',
     help: "true: a resident URL such as a container's address (http://172.17.0.2:11434) is taken, as you confirm the server is yours; false (default): only http://127.0.0.1, localhost or [::1].",
+  },
+  slurmEnabled: {
+    label: 'Slurm: send tasks to the cluster',
+    help: 'true: tasks with backend slurm (or auto, when they can never fit here) run as Slurm batch jobs; needs slurmSharedDir. Takes effect when the Manager restarts.',
+  },
+  slurmSharedDir: {
+    label: 'Slurm: shared folder',
+    help: "An absolute path the cluster's nodes see at the same path (NFS, Lustre): job scripts, output and artifacts go there. Takes effect on restart.",
+  },
+  slurmBin: { label: 'Slurm: commands folder', help: 'Where sbatch, squeue, scontrol and scancel are; empty: on PATH. Takes effect on restart.' },
+  slurmVia: {
+    label: 'Slurm: reach the cluster through',
+    help: 'A command put before each Slurm command, e.g. "ssh login1" (key-based, no password prompt); empty: this machine is a login node. Takes effect on restart.',
+  },
+  slurmPartition: { label: 'Slurm: partition', help: "sbatch --partition; empty: the cluster's default. Takes effect on restart." },
+  slurmAccount: { label: 'Slurm: account', help: 'sbatch --account; empty: your default account. Takes effect on restart.' },
+  slurmQos: { label: 'Slurm: QoS', help: 'sbatch --qos; empty: the default. Takes effect on restart.' },
+  slurmExtraArgs: {
+    label: 'Slurm: more sbatch options',
+    help: 'Passed to every sbatch as given, separated by spaces, e.g. --constraint=a100. Takes effect on restart.',
   },
   idleAfterMin: {
     label: 'Idle-only work starts after (min away)',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendChoiceSchema, BackendSchema } from './agent-manifest.js';
 import { DEPENDENCY_TYPES, MAX_ARRAY, PRIORITY, PROJECT_NAME, PROJECT_NAME_RULE, TASK_STATES, TERMINAL_STATES } from './values.js';
 import { HolderSchema, ResourceOverrideSchema, ResourceRequestSchema } from './resources.js';
 
@@ -71,6 +72,8 @@ export const TaskSubmissionSchema = z
     preemptible: z.boolean().optional(),
     /** Starts only once the person has been away `idleAfterMin` minutes (default: the agent's `whenIdle`). */
     whenIdle: z.boolean().optional(),
+    /** Where it runs: local, slurm, or auto (Slurm when it can never fit this machine); default: the agent's `backend`. */
+    backend: BackendChoiceSchema.optional(),
     /** Submit a file the agent's `accepts` does not list. */
     force: z.boolean().optional(),
     /** Accept a GPU request on a machine where no GPU can be seen (it waits until one can). */
@@ -232,6 +235,10 @@ export const TaskViewSchema = z.object({
   preemptible: z.boolean(),
   /** It starts only once the person has been away a while (idle-only work). */
   whenIdle: z.boolean(),
+  /** Where it runs: this machine, or the Slurm cluster. */
+  backend: BackendSchema,
+  /** Its Slurm job (the latest attempt's), when it runs there; null otherwise. */
+  slurmJob: z.string().nullable(),
   /** Queued, waiting for its dependencies (see `scheduling.dependencies`). */
   blocked: z.boolean(),
   /** The array it belongs to (the id of its first task), and its index there; null for none. */

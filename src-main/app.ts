@@ -11,7 +11,16 @@ import { SqliteHistoryStore } from './adapters/sqlite/history-store.js';
 import { TelemetryHistory } from './adapters/telemetry/history.js';
 import { toSample } from './adapters/telemetry/sample.js';
 import { SystemTelemetry } from './adapters/telemetry/system-telemetry.js';
-import { DEFAULT_GAME_PROGRAMS, remoteResidentProblem, SettingsPatchSchema, type Settings } from '../contracts/settings.js';
+import {
+  DEFAULT_GAME_PROGRAMS,
+  DEFAULT_SLURM_SETTINGS,
+  remoteResidentProblem,
+  SettingsPatchSchema,
+  SLURM_SETTINGS,
+  type Settings,
+  type SlurmSettings,
+} from '../contracts/settings.js';
+import { slurmFromSettings } from './adapters/slurm/from-settings.js';
 import { GameWatch } from './adapters/person/game-watch.js';
 import { ManagerError } from './core/errors.js';
 import type { LiveSetting, ServeOptions } from './config.js';
@@ -45,8 +54,15 @@ export interface AppServices extends ApiServices {
   history: TelemetryHistory;
   bus: EventBus;
   logger: Logger;
+  /** Where an attempt's files are (its log, its artifacts). */
+  attemptFolder(taskId: number, attempt: number): string;
   /** Stops scheduling and closes the store; running agents keep running unless asked. */
   close(opts?: { stopAgents?: boolean }): void;
+}
+
+/** The Slurm settings a patch sets (undefined ones left out). */
+function pickSlurm(p: Partial<Settings>): Partial<SlurmSettings> {
+  return Object.fromEntries(SLURM_SETTINGS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) as Partial<SlurmSettings>;
 }
 
 export async function createAppServices(options: ServeOptions, logger: Logger = consoleLogger()): Promise<AppServices> {
@@ -110,10 +126,16 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
+    // The Slurm cluster, as the settings were when the Manager started.
+    const slurmSettings: SlurmSettings = { ...DEFAULT_SLURM_SETTINGS, ...pickSlurm(kept) };
+    const slurm = slurmFromSettings(slurmSettings);
+    if (slurm && 'problem' in slurm) logger.warn('the Slurm cluster is not used', { problem: slurm.problem });
+    const slurmExec = slurm && 'runner' in slurm ? slurm : null;
     const manager = new Manager({
       store,
       telemetry,
       runner,
+      ...(slurmExec ? { slurm: slurmExec.runner } : {}),
       agents,
       clock: systemClock,
       events: bus,
@@ -151,6 +173,9 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     };
     sweep();
     const sweeper = setInterval(sweep, 10 * 60_000);
+    // Where an attempt's files are: the folder it recorded (a Slurm one is on the shared folder), else the local one.
+    const attemptFolder = (taskId: number, attempt: number): string =>
+      store.attempts(taskId).find((a) => a.number === attempt)?.logDir ?? attemptDir(dirs.runs, taskId, attempt);
     sweeper.unref();
     // Resource history and the live stream of samples for the charts.
     const history = new TelemetryHistory({
@@ -187,8 +212,9 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       logger,
       startedAt: Date.now(),
       dataDir: dirs.root,
-      readLog: (taskId, attempt) => readAttemptLog(attemptDir(dirs.runs, taskId, attempt)),
-      readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptDir(dirs.runs, a.taskId, a.attempt), 'artifacts'), maxBytes),
+      readLog: (taskId, attempt) => readAttemptLog(attemptFolder(taskId, attempt)),
+      readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptFolder(a.taskId, a.attempt), 'artifacts'), maxBytes),
+      attemptFolder,
       inspectPath,
       tokens: {
         create: (project, label) => tokenStore.create(project, label, Date.now()),
@@ -222,6 +248,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           gameModeFreeVram: manager.config.gameModeFreeVram ?? false,
           idleAfterMin: Math.round((manager.config.idleAfterMs ?? 600_000) / 60_000),
           residentRemoteAllowed,
+          ...slurmSettings,
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
@@ -252,8 +279,19 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             gameModeFreeVram,
             idleAfterMin,
             residentRemoteAllowed: remoteOk,
+            slurmEnabled,
+            slurmSharedDir,
+            slurmBin,
+            slurmVia,
+            slurmPartition,
+            slurmAccount,
+            slurmQos,
+            slurmExtraArgs,
             ...rest
           } = patch;
+          // Kept (written above) and shown; the executor is built from them when the Manager next starts.
+          const slurmPatch = { slurmEnabled, slurmSharedDir, slurmBin, slurmVia, slurmPartition, slurmAccount, slurmQos, slurmExtraArgs };
+          Object.assign(slurmSettings, pickSlurm(slurmPatch));
           if (remoteOk !== undefined) residentRemoteAllowed = remoteOk;
           // A URL or policy changed now applies, even over one the environment gave at start.
           residentSettings = Object.fromEntries(
@@ -297,6 +335,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         games.stop();
         residents.stop();
         manager.stop(opts);
+        slurmExec?.queue.stop();
         telemetry.stop();
         history.flush();
         opened.close();

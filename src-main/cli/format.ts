@@ -31,9 +31,11 @@ export function table(head: string[], rows: string[][]): string {
 }
 
 export function note(t: TaskView): string {
-  if (t.state === 'queued' && t.waitingReason) return t.waitingReason;
-  if (t.error) return t.error;
-  return t.progressMessage ?? '';
+  const text = t.state === 'queued' && t.waitingReason ? t.waitingReason : t.error ? t.error : (t.progressMessage ?? '');
+  // Where a Slurm task is, first: its job is what the cluster's own tools know it by.
+  if (t.backend !== 'slurm') return text;
+  const where = t.slurmJob ? `[slurm ${t.slurmJob}]` : '[slurm]';
+  return text ? `${where} ${text}` : where;
 }
 
 /** A task's time on this machine's clock: the time of day when today, else the date too. */
@@ -83,6 +85,7 @@ const COLUMNS: Record<string, (t: TaskView, now: number) => string> = {
   agent: (t) => t.agent,
   name: (t) => t.name ?? '-',
   project: (t) => t.project,
+  backend: (t) => (t.backend === 'slurm' ? `slurm${t.slurmJob ? ` ${t.slurmJob}` : ''}` : 'local'),
   array: (t) => (t.arrayId === null ? '-' : `${t.arrayId}[${t.arrayIndex}]`),
   pri: (t) => String(t.priority),
   progress: (t) => pct(t.progress),
@@ -141,6 +144,7 @@ export function showTask(
   const lines = [
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
     `  agent:      ${t.agent}`,
+    ...(t.backend === 'slurm' ? [`  runs on:    the Slurm cluster${t.slurmJob ? `, job ${t.slurmJob} (its log says where it waits or runs)` : ''}`] : []),
     `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.blocked ? ' (waiting for its dependencies)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
     `  priority:   ${t.priority}`,
     `  progress:   ${pct(t.progress)}${t.progressMessage ? `  ${t.progressMessage}` : ''}`,

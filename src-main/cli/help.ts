@@ -48,7 +48,7 @@ Run \`agentmgr help <command>\` for a command's options.`,
   submit: `agentmgr submit <agent> [--input JSON] [--file PATH]... [--priority N] [--cpu N] [--memory MB]
                  [--vram MB] [--gpus N] [--retries N] [--timeout S] [--begin T] [--hold] [--name NAME]
                  [--dependency SPEC] [--array SPEC] [--throttle N] [--project NAME]
-                 [--preemptible true|false] [--when-idle true|false] [--force] [--wait-for-gpu] [--wait] [--json]
+                 [--preemptible true|false] [--when-idle true|false] [--backend local|slurm|auto] [--force] [--wait-for-gpu] [--wait] [--json]
 agentmgr submit --batch FILE|- [--wait] [--json]
 
   --input JSON   the task's input, a JSON object (checked against the agent's inputSchema)
@@ -70,6 +70,9 @@ agentmgr submit --batch FILE|- [--wait] [--json]
   --project NAME its project (default "default"): fair share and quotas are per project
   --force        submit a file the agent's accepts does not list
   --wait-for-gpu accept a GPU request where no GPU can be seen (it waits until one can)
+  --backend local|slurm|auto  where it runs: this machine, the Slurm cluster (settings
+                 slurmEnabled, slurmSharedDir), or auto: the cluster when it can never fit
+                 here (default: the agent's backend, else local)
   --when-idle true|false  idle-only work: it starts once you have been away idleAfterMin
                  minutes (default: the agent's whenIdle)
   --preemptible true|false  whether it may be stopped (SIGTERM, then SIGKILL after the agent's

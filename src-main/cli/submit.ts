@@ -25,6 +25,7 @@ export const SUBMIT_OPTIONS = {
   project: { type: 'string' },
   preemptible: { type: 'string' },
   'when-idle': { type: 'string' },
+  backend: { type: 'string' },
   force: { type: 'boolean' },
   'wait-for-gpu': { type: 'boolean' },
   batch: { type: 'string' },
@@ -142,6 +143,11 @@ export function submissionsFromFlags(agent: string | undefined, v: Values): Task
   if (typeof v['when-idle'] === 'string') {
     if (v['when-idle'] !== 'true' && v['when-idle'] !== 'false') throw new CliError(`--when-idle takes true or false, not "${v['when-idle']}"`, 2);
     base.whenIdle = v['when-idle'] === 'true';
+  }
+  if (typeof v.backend === 'string') {
+    if (v.backend !== 'local' && v.backend !== 'slurm' && v.backend !== 'auto')
+      throw new CliError(`--backend takes local, slurm or auto (Slurm when it can never fit this machine), not "${v.backend}"`, 2);
+    base.backend = v.backend;
   }
   if (typeof v.project === 'string') {
     if (!PROJECT_NAME.test(v.project)) throw new CliError(`--project ${v.project}: ${PROJECT_NAME_RULE}`, 2);

@@ -30,6 +30,8 @@ export interface CommandDeps {
   residentModelMB?: (kind: ResidentKind, model: string) => number | null;
   workflow: Workflow;
   projects: Projects;
+  /** A Slurm cluster is set up (tasks may be sent there). */
+  slurm?: unknown;
 }
 
 /** Where `move` puts a queued task: first or last of its priority, or just before another queued task. */
@@ -68,6 +70,7 @@ export class Commands {
       residentModelMB: this.deps.residentModelMB,
       now,
       targets,
+      slurm: this.deps.slurm !== undefined,
     });
     this.checkQueuedQuota(rows);
     const stored = this.deps.store.insertTasks(rows);

@@ -39,6 +39,8 @@ export interface ManagerDeps {
   store: TaskStore;
   telemetry: TelemetrySource;
   runner: AgentRunner;
+  /** The Slurm cluster's executor, for tasks whose backend is slurm; absent: no cluster is set up. */
+  slurm?: AgentRunner;
   agents: AgentCatalog;
   clock: Clock;
   events: EventSink;

@@ -7,7 +7,6 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import type { AppServices } from '../app.js';
 import { appRouter } from '../api/router.js';
-import { attemptDir } from '../adapters/process/runner.js';
 import { batchSize, hostAllowed, hostHeaderCount, MAX_BATCH_CALLS, originAllowed, tokenFrom, tokenValid } from './guards.js';
 import { REST_BASE } from '../../contracts/rest.js';
 import { restHandler, sendProblem } from './rest.js';
@@ -120,7 +119,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const a = list[Number(artifact[2])];
       if (!a) return refuse(res, 404, 'NOT_FOUND', `task ${artifact[1]} has no artifact number ${artifact[2]}`);
       // The download is named after the file itself, with its extension; the event's `name` is a label.
-      return serveFile(a.path, fileNameOf(a.path), res, join(attemptDir(services.dirs.runs, a.taskId, a.attempt), 'artifacts'));
+      return serveFile(a.path, fileNameOf(a.path), res, join(services.attemptFolder(a.taskId, a.attempt), 'artifacts'));
     }
     if (url.pathname === REST_BASE || url.pathname.startsWith(`${REST_BASE}/`)) {
       rest.handle(req, res, url).catch((e: unknown) => {

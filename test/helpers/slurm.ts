@@ -12,6 +12,8 @@ import { SlurmCli, withoutToken } from '../../src-main/adapters/slurm/cli.js';
 export const SLURM_DEV = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'scripts', 'slurm-dev.sh');
 const CONF = process.env.SLURM_CONF ?? join(process.env.AGENTMGR_SLURM_DIR ?? '/tmp/agentmgr-slurm', 'slurm.conf');
 
+/** The dev cluster's slurm.conf (SLURM_CONF for its client commands). */
+export const SLURM_CONF_PATH = CONF;
 export const slurmEnv = (): NodeJS.ProcessEnv => ({ ...withoutToken(process.env), SLURM_CONF: CONF });
 
 function up(): boolean {

@@ -175,6 +175,7 @@ export class MemoryTaskStore implements TaskStore {
         throttle: array === null ? null : t.throttle,
         model: t.residentModel,
         whenIdle: t.whenIdle,
+        ...(t.backend === 'slurm' ? { remote: true } : {}),
       });
     }
     return out;
@@ -230,6 +231,7 @@ export class MemoryTaskStore implements TaskStore {
     if (!a || a.outcome !== 'running') return null;
     Object.assign(a, { pid: proc.pid, pidStartTime: proc.pidStartTime, pgid: proc.pgid, logDir: proc.logDir });
     const t = this.tasks.get(taskId)!;
+    if (proc.pid === null) t.remoteJob = proc.pidStartTime;
     if (t.state === 'starting' && t.attempts === attempt) Object.assign(t, { state: 'running', updatedAt: this.now() });
     return copy(t);
   }

@@ -40,6 +40,10 @@ export const tasks = sqliteTable(
     residentModel: text('resident_model'),
     /** 1: it starts only once the person has been away a while (idle-only work). */
     whenIdle: integer('when_idle').notNull().default(0),
+    /** Where it runs: 'local' or 'slurm'. */
+    backend: text('backend').notNull().default('local'),
+    /** Its latest attempt's remote job ("slurm:<job id>"); null for none. */
+    remoteJob: text('remote_job'),
     /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
     blocked: integer('blocked').notNull().default(0),
     /** 'all' or 'any': how its dependencies combine; null for none. */

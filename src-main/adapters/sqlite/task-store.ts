@@ -80,6 +80,8 @@ function toTask(r: TaskRow): TaskRecord {
     seq: r.seq ?? r.id,
     residentModel: r.residentModel ?? null,
     whenIdle: r.whenIdle === 1,
+    backend: r.backend === 'slurm' ? 'slurm' : 'local',
+    remoteJob: r.remoteJob ?? null,
   };
 }
 
@@ -105,7 +107,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle, backend, remote_job AS remoteJob`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -122,6 +124,7 @@ export class SqliteTaskStore implements TaskStore {
       ),
       insertAttempt: q(`INSERT INTO attempts (task_id, number, outcome, started_at, gpus) VALUES (?, ?, 'running', ?, ?)`),
       spawnedAttempt: q(`UPDATE attempts SET pid = ?, pid_start_time = ?, pgid = ?, log_dir = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
+      remoteJob: q(`UPDATE tasks SET remote_job = ? WHERE id = ?`),
       spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ? RETURNING ${TASK_COLS}`),
       endAttempt: q(
         `UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`,
@@ -154,8 +157,8 @@ export class SqliteTaskStore implements TaskStore {
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, project, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
         request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
-        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model, when_idle)
-       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model, when_idle, backend)
+       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -196,6 +199,7 @@ export class SqliteTaskStore implements TaskStore {
           t.preemptible ? 1 : 0,
           t.residentModel ?? null,
           t.whenIdle ? 1 : 0,
+          t.backend ?? 'local',
         );
         const id = Number(info.lastInsertRowid);
         if (t.array && arrayId === null) {
@@ -333,7 +337,7 @@ export class SqliteTaskStore implements TaskStore {
     const names = new Map<string, string>();
     const rows = this.conn.sqlite
       .prepare(
-        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle, project, resident_model, when_idle FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
+        `SELECT id, agent, priority, not_before, cpu, memory_mb, gpu_count, vram_mb, attempts, created_at, updated_at, coalesce(seq, id), array_id, throttle, project, resident_model, when_idle, backend FROM tasks WHERE state = 'queued' AND held = 0 AND blocked = 0`,
       )
       .raw(true)
       .iterate() as IterableIterator<
@@ -355,6 +359,7 @@ export class SqliteTaskStore implements TaskStore {
         string,
         string | null,
         number,
+        string,
       ]
     >;
     // Row by row: no array of every row is ever held, so a long queue does not raise the peak.
@@ -377,6 +382,7 @@ export class SqliteTaskStore implements TaskStore {
       project,
       model,
       whenIdle,
+      backend,
     ] of rows) {
       const key = cpu + '|' + memoryMB + '|' + gpuCount + '|' + vramMB;
       let request = shapes.get(key);
@@ -405,6 +411,7 @@ export class SqliteTaskStore implements TaskStore {
         throttle: array === null ? null : throttle,
         model,
         whenIdle: whenIdle === 1,
+        ...(backend === 'slurm' ? { remote: true } : {}),
       });
     }
     return out;
@@ -432,6 +439,8 @@ export class SqliteTaskStore implements TaskStore {
   markSpawned(taskId: number, attempt: number, proc: { pid: number | null; pidStartTime: string; pgid: number | null; logDir: string }): TaskRecord | null {
     return this.conn.sqlite.transaction(() => {
       if (this.hot.spawnedAttempt.run(proc.pid, proc.pidStartTime, proc.pgid, proc.logDir, taskId, attempt).changes !== 1) return null;
+      // A run elsewhere (no local pid) is named by its job: shown with the task.
+      if (proc.pid === null) this.hot.remoteJob.run(proc.pidStartTime, taskId);
       const row = this.hot.spawnedTask.get(Date.now(), taskId, attempt) as TaskRow | undefined;
       // Already running (a re-adopted run whose identity is only now known): the row as it is.
       return row ? toTask(row) : this.getTask(taskId);

@@ -159,9 +159,10 @@ function settingsPatch(words: string[], perGpu: Settings['gpuLimits']): Settings
       else gpus[one[2]!] = own;
       raw.gpuLimits = gpus;
     } else if (key === 'gpuLimits') throw new CliError("set one GPU's limit as gpuMaxUtilPct.1=80 (or gpuMaxTempC.1, gpuMaxPowerW.1; none removes it)", 2);
-    else if (key === 'desktopNotifications' || key === 'gameModeFreeVram' || key === 'residentRemoteAllowed')
+    else if (key === 'desktopNotifications' || key === 'gameModeFreeVram' || key === 'residentRemoteAllowed' || key === 'slurmEnabled')
       raw[key] = value === 'true' ? true : value === 'false' ? false : value;
-    else if (TEXT_SETTINGS.has(key as keyof Settings)) raw[key] = (key.endsWith('Url') || key === 'gameModePrograms') && NONE.has(value) ? '' : value;
+    else if (TEXT_SETTINGS.has(key as keyof Settings))
+      raw[key] = (key.endsWith('Url') || key === 'gameModePrograms' || key.startsWith('slurm')) && NONE.has(value) ? '' : value;
     else raw[key] = NULLABLE.has(key) && NONE.has(value) ? null : number(value);
   }
   const parsed = SettingsPatchSchema.safeParse(raw);

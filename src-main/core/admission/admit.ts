@@ -1,3 +1,4 @@
+import type { Backend } from '../../../contracts/agent-manifest.js';
 import { DEFAULT_PROJECT, MAX_ARRAY, type TaskSubmission } from '../../../contracts/task.js';
 import { parseArraySpec } from '../../../contracts/workflow.js';
 import { ManagerError } from '../errors.js';
@@ -13,6 +14,9 @@ import { batchRefs } from '../workflow/batch.js';
 import { judge, type DepLinkLike, type DepTarget } from '../workflow/dependencies.js';
 import { parseBegin } from './begin.js';
 
+/** What to set for backend slurm, said wherever it is refused. */
+export const SET_SLURM = 'set slurmEnabled=true and slurmSharedDir=/a/folder/the/nodes/share (agentmgr settings set, or Settings), then restart the Manager';
+
 export interface AdmissionContext {
   agents: Pick<AgentCatalog, 'get' | 'list' | 'validateInput' | 'withDefaults'>;
   capacity: Capacity;
@@ -26,6 +30,8 @@ export interface AdmissionContext {
    * an id missing here does not exist.
    */
   targets: ReadonlyMap<number, readonly DepTarget[]>;
+  /** A Slurm cluster is set up: backend slurm is allowed, and auto sends there what can never fit here. */
+  slurm?: boolean;
 }
 
 /** The stored ids a list of submissions depends on (for the caller to look up as `targets`). */
@@ -119,7 +125,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     const agent = ctx.agents.get(s.agent)!;
     // Members of one array with the same input share one resolved request.
     let lastInput: Record<string, unknown> | null = null;
-    let lastRequest: { request: NewTask['request']; requestPinned: boolean } | null = null;
+    let lastRequest: { request: NewTask['request']; requestPinned: boolean; backend: Backend } | null = null;
     let stored: Record<string, unknown> = {};
     for (const m of l.members) {
       if (m.input !== lastInput) {
@@ -142,6 +148,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         input: m.index === null ? stored : { ...stored, arrayIndex: m.index },
         request: lastRequest!.request,
         requestPinned: lastRequest!.requestPinned,
+        backend: lastRequest!.backend,
         maxAttempts: b.maxAttempts,
         backoffSec: b.backoffSec,
         timeoutSec: b.timeoutSec,
@@ -276,6 +283,16 @@ function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, u
   const model = resolved.pinned ? null : modelSized(agent, input, ctx);
   const learned = resolved.pinned || model ? null : ctx.profile(agent.name);
   const { request, pinned } = model ? { request: model, pinned: false } : learned ? { request: learned.request, pinned: false } : resolved;
+  const backend = s.backend ?? agent.backend;
+  if (backend === 'slurm') {
+    if (!ctx.slurm) throw new ManagerError('INVALID_INPUT', `task is for the Slurm cluster (backend slurm)${where}, but none is set up: ${SET_SLURM}`, index);
+    // This machine's limits do not apply: Slurm says whether the cluster can run it.
+    return { request, requestPinned: pinned, backend };
+  }
+  // auto: the cluster, for what this machine can never run.
+  if (backend === 'auto' && (neverFits(request, ctx.capacity) || (request.gpu && request.gpu.count > 0 && ctx.capacity.gpuAbsent))) {
+    if (ctx.slurm) return { request, requestPinned: pinned, backend: 'slurm' as const };
+  }
   if (request.gpu && request.gpu.count > 0 && ctx.capacity.gpuAbsent && !s.waitForGpu)
     throw new ManagerError(
       'UNSATISFIABLE',
@@ -283,7 +300,12 @@ function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, u
       index,
     );
   const impossible = neverFits(request, ctx.capacity);
+  const noCluster = backend === 'auto' ? `; with backend auto it would be sent to the Slurm cluster, but none is set up: ${SET_SLURM}` : '';
   if (impossible)
-    throw new ManagerError('UNSATISFIABLE', `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}`, index);
-  return { request, requestPinned: pinned };
+    throw new ManagerError(
+      'UNSATISFIABLE',
+      `task can never run on this machine${where}: it ${describeStatus(neverAt('resources', [impossible]))}${noCluster}`,
+      index,
+    );
+  return { request, requestPinned: pinned, backend: 'local' as const };
 }

@@ -17,6 +17,8 @@ export interface ActiveRun extends RunningUsage {
   peak: PeakSample;
   /** How it ended, kept until the end is recorded (the store may refuse the write for a while). */
   pendingEnd?: RunOutcome;
+  /** It runs on the Slurm cluster: it holds nothing of this machine's. */
+  remote?: boolean;
 }
 
 export interface LedgerConfig extends PoolConfig {
@@ -42,6 +44,8 @@ const higher = (a: number | null, b: number | null | undefined): number | null =
  */
 export class Ledger {
   private readonly runs = new Map<number, ActiveRun>();
+  /** Runs on the Slurm cluster: watched and ended like the others, but holding none of this machine's resources. */
+  private readonly remote = new Map<number, ActiveRun>();
   private kept: KeptResources | null = null;
   private readonly readings: Readings;
   private readonly limiter: GpuLimiter;
@@ -56,25 +60,36 @@ export class Ledger {
   }
 
   add(run: ActiveRun): void {
+    if (run.remote) {
+      this.remote.set(run.taskId, run);
+      return;
+    }
     this.runs.set(run.taskId, run);
     this.readings.added(run.taskId);
   }
 
   get(taskId: number): ActiveRun | undefined {
-    return this.runs.get(taskId);
+    return this.runs.get(taskId) ?? this.remote.get(taskId);
   }
 
   delete(taskId: number): void {
+    if (this.remote.delete(taskId)) return;
     this.runs.delete(taskId);
     this.readings.deleted(taskId);
   }
 
+  /** Every active run, local and remote. */
   get size(): number {
-    return this.runs.size;
+    return this.runs.size + this.remote.size;
   }
 
   all(): ActiveRun[] {
-    return [...this.runs.values()];
+    return [...this.runs.values(), ...this.remote.values()];
+  }
+
+  /** The runs on the Slurm cluster. */
+  remoteRuns(): ActiveRun[] {
+    return [...this.remote.values()];
   }
 
   /** Our tasks holding resources. */

@@ -1,3 +1,4 @@
+import type { Backend } from '../../../contracts/agent-manifest.js';
 import type { ResourceRequest } from '../../../contracts/resources.js';
 import type { AttemptOutcome, DependencyType, DesiredState, TaskState } from '../../../contracts/task.js';
 
@@ -49,6 +50,10 @@ export interface TaskRecord {
   residentModel: string | null;
   /** It starts only once the person has been away a while (idle-only work). */
   whenIdle: boolean;
+  /** Where it runs (auto was decided at submit). */
+  backend: Backend;
+  /** The remote job of its latest attempt ("slurm:<job id>"); null for none. */
+  remoteJob: string | null;
 }
 
 /** A new task's dependency: on a stored task, or on another task of the same insert (its index there). */
@@ -66,6 +71,8 @@ export type NewTask = Pick<
   residentModel?: string | null;
   /** Idle-only work; absent: no. */
   whenIdle?: boolean;
+  /** Where it runs; absent: this machine. */
+  backend?: Backend;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -119,6 +126,8 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     seq: id,
     residentModel: t.residentModel ?? null,
     whenIdle: t.whenIdle ?? false,
+    backend: t.backend ?? 'local',
+    remoteJob: null,
   };
 }
 

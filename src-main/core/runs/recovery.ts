@@ -36,15 +36,18 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
       startedAt: attempt.startedAt,
       peak: { vramMB: attempt.peakVramMB, memoryMB: attempt.peakMemoryMB, cpu: attempt.peakCpu },
       drives: agent?.resident?.kind ?? null,
+      remote: task.backend === 'slurm',
     });
-    if (!agent) {
-      // Its agent is gone: its fate cannot be known.
+    const executor = task.backend === 'slurm' ? supervisor.runnerFor(task) : runner;
+    if (!agent || !executor) {
+      // Its agent is gone (or its cluster is no longer set up): its fate cannot be known here.
+      if (!executor) logger.warn('a Slurm task was running, but no Slurm cluster is set up now', { task: task.id });
       supervisor.finish(task.id, attempt.number, unknownOutcome());
       continue;
     }
     // Where the pid was never recorded (the Manager stopped between spawning and recording),
     // the runner finds the run by the marker it left, or proves it never started.
-    const adopted = runner.adopt(
+    const adopted = executor.adopt(
       {
         taskId: task.id,
         attempt: attempt.number,
@@ -53,6 +56,7 @@ export function recover({ store, clock, runner, agents, ledger, supervisor, logg
         gpus: attempt.gpus,
         array: task.arrayId !== null && task.arrayIndex !== null ? { id: task.arrayId, index: task.arrayIndex } : null,
         preemptible: task.preemptible,
+        request: task.request,
         // What is left of its time limit, by the Manager's clock.
         timeoutMs: task.timeoutSec !== null ? Math.max(0, attempt.startedAt + task.timeoutSec * 1000 - clock.now()) : null,
         pid: attempt.pid,

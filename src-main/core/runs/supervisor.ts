@@ -1,4 +1,5 @@
 import type { PreemptPlan } from '../scheduler/preempt.js';
+import { SET_SLURM } from '../admission/admit.js';
 import type { AgentEvent } from '../../../contracts/agent-output.js';
 import type { ResidentKind } from '../../../contracts/residents.js';
 import type { Health } from '../health.js';
@@ -10,6 +11,9 @@ import type { TaskRecord } from '../model/task.js';
 import type { AgentCatalog, AgentRunner, AgentSpec, Clock, EventSink, Logger, RunnerEvent, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
 import type { Publisher } from '../publisher.js';
 import type { Capacity } from '../scheduler/fit.js';
+
+/** Why a slurm task cannot start where the cluster is no longer set up. */
+export const NO_SLURM = `it is for the Slurm cluster, and none is set up: ${SET_SLURM}; then retry it`;
 
 /** What the scheduling loop hands the supervisor, so it can say when a slot frees up. */
 export interface Slots {
@@ -24,6 +28,8 @@ export interface Slots {
 export interface SupervisorDeps {
   store: TaskStore;
   runner: AgentRunner;
+  /** Where backend slurm tasks run; absent: no cluster is set up. */
+  slurm?: AgentRunner;
   agents: AgentCatalog;
   telemetry: TelemetrySource;
   clock: Clock;
@@ -69,12 +75,17 @@ export class Supervisor {
 
   /** Starts a queued task on the given GPUs (the loop's bind). */
   launch(taskId: number, gpus: number[]): void {
-    const { store, clock, runner, agents, ledger, publisher } = this.deps;
+    const { store, clock, agents, ledger, publisher } = this.deps;
     const task = store.getTask(taskId);
     if (!task || task.state !== 'queued') return;
     const agent = agents.get(task.agent);
     if (!agent) {
       this.failWithoutAttempt(task, `agent "${task.agent}" is no longer installed`);
+      return;
+    }
+    const runner = this.runnerFor(task);
+    if (!runner) {
+      this.failWithoutAttempt(task, NO_SLURM);
       return;
     }
     const now = clock.now();
@@ -98,6 +109,7 @@ export class Supervisor {
       startedAt: now,
       peak: noPeak(),
       drives: agent.resident?.kind ?? null,
+      remote: task.backend === 'slurm',
     };
     ledger.add(run);
     publisher.begun(begun);
@@ -114,10 +126,16 @@ export class Supervisor {
         array: arraySpec,
         preemptible: task.preemptible,
         residentUrl: agent.resident ? (this.deps.residentUrl?.(agent.resident.kind) ?? null) : null,
+        request: task.request,
       },
       this.listener(taskId, attempt),
     );
     publisher.resources();
+  }
+
+  /** The executor of a task's backend; null for slurm when no cluster is set up. */
+  runnerFor(task: Pick<TaskRecord, 'backend'>): AgentRunner | null {
+    return task.backend === 'slurm' ? (this.deps.slurm ?? null) : this.deps.runner;
   }
 
   /** A task whose agent vanished between submit and start: it cannot run, and says why. */

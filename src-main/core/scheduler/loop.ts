@@ -88,6 +88,7 @@ export function toEntry(
   t: Pick<TaskRecord, 'id' | 'agent' | 'project' | 'request' | 'notBefore' | 'priority' | 'seq' | 'arrayId' | 'throttle'> & {
     residentModel?: string | null;
     whenIdle?: boolean;
+    backend?: TaskRecord['backend'];
   },
   since: number,
 ): QueueEntry {
@@ -105,6 +106,7 @@ export function toEntry(
     throttle: array === null ? null : t.throttle,
     model: t.residentModel ?? null,
     whenIdle: t.whenIdle ?? false,
+    ...(t.backend === 'slurm' ? { remote: true } : {}),
   };
 }
 
@@ -114,6 +116,11 @@ export function toEntry(
  */
 export class SchedulerLoop {
   private readonly queue = new QueueIndex();
+  /**
+   * Queued tasks for the Slurm cluster: none of this machine's limits apply to them, so they are
+   * not in the local queue; each is sent once it is due (its backoff over) and the queue runs.
+   */
+  private readonly remote = new Map<number, QueueEntry>();
   private lastCycle: CycleResult | null = null;
   private cycleTimer: TimerHandle | null = null;
   private wakeTimer: { at: number; handle: TimerHandle } | null = null;
@@ -133,15 +140,22 @@ export class SchedulerLoop {
     requeued: (t) => {
       const now = this.deps.clock.now();
       // A retry waits from when its backoff ends.
-      this.queue.add(toEntry(t, t.notBefore ?? now), now);
+      this.enqueue(toEntry(t, t.notBefore ?? now), now);
     },
     dropped: (t) => {
-      this.queue.remove(toEntry(t, 0));
+      this.remove(t);
     },
   };
 
+  private enqueue(e: QueueEntry, now: number): void {
+    if (e.remote) {
+      this.remote.set(e.id, e);
+      this.requestCycle();
+    } else this.queue.add(e, now);
+  }
+
   get size(): number {
-    return this.queue.size;
+    return this.queue.size + this.remote.size;
   }
 
   /** What the estimates simulate from: the first `perShape` entries of each shape, and every delayed one (a copy). */
@@ -150,15 +164,25 @@ export class SchedulerLoop {
   }
 
   addAll(entries: readonly QueueEntry[]): void {
-    this.queue.addAll(entries, this.deps.clock.now());
+    const now = this.deps.clock.now();
+    this.queue.addAll(
+      entries.filter((e) => !e.remote),
+      now,
+    );
+    for (const e of entries) if (e.remote) this.enqueue(e, now);
   }
 
   add(t: TaskRecord, since = this.deps.clock.now()): void {
-    this.queue.add(toEntry(t, since), this.deps.clock.now());
+    this.enqueue(toEntry(t, since), this.deps.clock.now());
   }
 
   /** Takes a task out of the queue; returns its entry (with `since`) if it was there. */
   remove(t: TaskRecord): QueueEntry | null {
+    const remote = this.remote.get(t.id);
+    if (remote) {
+      this.remote.delete(t.id);
+      return remote;
+    }
     return this.queue.remove(toEntry(t, 0));
   }
 
@@ -180,6 +204,8 @@ export class SchedulerLoop {
   statusOf(task: StatusInput): Status | null {
     if (task.state !== 'queued') return null;
     if (task.held) return waitAt('held', []);
+    // Sent to Slurm once due: nothing here holds it back (Slurm's own queue is said in its log).
+    if (this.remote.has(task.id)) return null;
     return explain(this.lastCycle, task, this.deps.clock.now());
   }
 
@@ -229,8 +255,29 @@ export class SchedulerLoop {
         throw e;
       }
     }
-    const freeingUntil = this.freeing?.until ?? null;
-    this.armWake(result.wakeAt === null ? freeingUntil : freeingUntil === null ? result.wakeAt : Math.min(result.wakeAt, freeingUntil));
+    const remoteWake = this.sendRemote(now);
+    const wakes = [result.wakeAt, this.freeing?.until ?? null, remoteWake].filter((x): x is number => x !== null);
+    this.armWake(wakes.length > 0 ? Math.min(...wakes) : null);
+  }
+
+  /** Starts each due task of the Slurm cluster (the queue not paused); returns when the next one is due. */
+  private sendRemote(now: number): number | null {
+    if (this.remote.size === 0 || this.deps.paused()) return null;
+    let next: number | null = null;
+    for (const e of [...this.remote.values()]) {
+      if (e.notBefore !== null && e.notBefore > now) {
+        next = next === null ? e.notBefore : Math.min(next, e.notBefore);
+        continue;
+      }
+      this.remote.delete(e.id);
+      try {
+        this.deps.bind(e.id, []);
+      } catch (err) {
+        this.remote.set(e.id, e);
+        throw err;
+      }
+    }
+    return next;
   }
 
   /** The residents as the cycle sees them, after settling the unloads under way. */

@@ -21,6 +21,8 @@ export interface QueueEntry {
   model?: string | null;
   /** Idle-only work: it starts only once the person has been away a while. */
   whenIdle?: boolean;
+  /** It runs on the Slurm cluster: sent there once due, whatever this machine holds (see SchedulerLoop). */
+  remote?: boolean;
 }
 
 /**

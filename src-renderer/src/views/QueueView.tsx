@@ -61,6 +61,9 @@ function TaskCells({ t, who }: { t: TaskView; who: string }) {
       <span role="cell" className="c-agent" title={t.name ?? ''}>
         {who}
         {t.name ? <small> {t.name}</small> : null}
+        {t.backend === 'slurm' ? (
+          <small title={t.slurmJob ? `Slurm job ${t.slurmJob}` : 'for the Slurm cluster'}> · slurm{t.slurmJob ? ` ${t.slurmJob}` : ''}</small>
+        ) : null}
       </span>
       <span role="cell" className="c-state">
         <StateBadge state={t.state} />

@@ -186,6 +186,12 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
                 </dd>
               </>
             )}
+            {t.backend === 'slurm' && (
+              <>
+                <dt>Runs on</dt>
+                <dd>the Slurm cluster{t.slurmJob ? `, job ${t.slurmJob}` : ' (not submitted yet)'}</dd>
+              </>
+            )}
             {t.arrayId !== null && (
               <>
                 <dt>Array</dt>

@@ -1,0 +1,2 @@
+ALTER TABLE `tasks` ADD `backend` text DEFAULT 'local' NOT NULL;--> statement-breakpoint
+ALTER TABLE `tasks` ADD `remote_job` text;

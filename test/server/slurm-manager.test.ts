@@ -1,0 +1,143 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type ApiClient } from '../../src-main/cli/client.js';
+import type { HeadlessManager } from '../../src-main/headless.js';
+import { tempDir } from '../helpers/fakes.js';
+import { FAKE_NVIDIA_SMI, startTestServer, writeSmi } from '../helpers/server.js';
+import { cancelJobs, devSlurm, SLURM_CONF_PATH, slurmSync } from '../helpers/slurm.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The whole Manager with the dev Slurm cluster (scripts/slurm-dev.sh) as its second backend, and
+ * the fake nvidia-smi as one 8 GB card here: where tasks go, how they are shown, and that remote
+ * jobs survive a Manager restart.
+ */
+const up = devSlurm();
+const t = tempDir();
+const smi = join(t.dir, 'smi');
+const data = join(t.dir, 'data');
+const shared = join(t.dir, 'shared');
+const UUID = 'GPU-5f1c2b7a-9d1e-4c33-8e0b-2a6f0c9d1e44';
+let m: HeadlessManager;
+let api: ApiClient;
+let close: () => void = () => {};
+
+async function start(): Promise<void> {
+  m = await startTestServer(data, {
+    AGENTMGR_NVIDIA_SMI: FAKE_NVIDIA_SMI,
+    AGENTMGR_TELEMETRY_MS: '200',
+    AGENTMGR_READING_WINDOW_MS: '0',
+    AGENTMGR_MAX_CONCURRENCY: '8',
+  });
+  ({ api, close } = createClient({ url: m.server.url, token: m.token }));
+}
+async function restart(): Promise<void> {
+  close();
+  await m.stop();
+  await start();
+}
+const state = async (id: number) => (await api.tasks.get.query({ id })).state;
+const ended = (id: number, what: string) =>
+  waitFor(async () => ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'].includes(await state(id)), what, 120_000, 200);
+
+beforeAll(async () => {
+  if (!up) return;
+  mkdirSync(smi, { recursive: true });
+  mkdirSync(shared, { recursive: true });
+  writeSmi(smi, 'gpus.csv', `0, ${UUID}, NVIDIA GeForce RTX 4060, 8188, 300, 7888, 3, 40, 20.00, 115.00\n`);
+  writeSmi(smi, 'apps.csv', '');
+  process.env.FAKE_NVIDIA_SMI_DIR = smi;
+  process.env.SLURM_CONF = SLURM_CONF_PATH;
+  await start();
+});
+afterAll(async () => {
+  close();
+  await m?.stop({ stopAgents: true });
+  if (up) cancelJobs('agentmgr-');
+  t.cleanup();
+});
+
+describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, () => {
+  it('backend slurm is refused at submit while no cluster is set up, saying what to set; nothing is stored', async () => {
+    const before = (await api.tasks.list.query({})).items.length;
+    await expect(api.tasks.submit.mutate({ agent: 'ok', backend: 'slurm' })).rejects.toThrow(/none is set up: set slurmEnabled=true and slurmSharedDir=/);
+    // auto with a task this machine can never run: refused, saying a cluster would take it.
+    await expect(api.tasks.submit.mutate({ agent: 'ok', backend: 'auto', resources: { gpu: { count: 1, vramMB: 12_000 } } })).rejects.toThrow(
+      /can never run on this machine.*backend auto it would be sent to the Slurm cluster/,
+    );
+    expect((await api.tasks.list.query({})).items.length).toBe(before);
+  });
+
+  it('once set up, a task runs there with progress, result and artifact, more CPUs than this machine has, shown with its job', async () => {
+    await api.settings.update.mutate({ slurmEnabled: true, slurmSharedDir: shared });
+    await restart();
+    const s = await api.settings.get.query();
+    expect(s).toMatchObject({ slurmEnabled: true, slurmSharedDir: shared });
+    // 8 CPUs: more than this machine's, so it could never run here; the cluster's node has 16.
+    const task = await api.tasks.submit.mutate({ agent: 'ok', backend: 'slurm', input: { n: 7 }, resources: { cpu: 8, memoryMB: 200 } });
+    expect(task.backend).toBe('slurm');
+    await ended(task.id, 'the Slurm task to end');
+    const d = await api.tasks.get.query({ id: task.id });
+    expect(d).toMatchObject({ state: 'succeeded', backend: 'slurm', result: { ok: true }, progress: 1 });
+    expect(d.slurmJob).toMatch(/^\d+$/);
+    expect(slurmSync('scontrol', ['show', 'job', '-o', d.slurmJob!])).toMatch(/NumCPUs=8 /);
+    expect(d.artifacts).toEqual([expect.objectContaining({ name: 'greeting', sizeBytes: 6 })]);
+    // Its log and artifact are read from the shared folder, where the job wrote them.
+    const log = (await api.tasks.logs.query({ id: task.id })).text;
+    expect(log).toContain(`submitted to Slurm as job ${d.slurmJob}`);
+    expect(log).toContain('input: {"n":7}');
+    expect(await api.artifacts.preview.query({ id: task.id, index: 0 })).toMatchObject({ kind: 'text', text: 'hello\n' });
+  });
+
+  it('auto sends what can never fit the 8 GB card to Slurm, and keeps what fits here', async () => {
+    const big = await api.tasks.submit.mutate({ agent: 'ok', backend: 'auto', resources: { gpu: { count: 1, vramMB: 12_000 } } });
+    const small = await api.tasks.submit.mutate({ agent: 'ok', backend: 'auto', resources: { gpu: { count: 1, vramMB: 2000 } } });
+    expect(big.backend).toBe('slurm');
+    expect(small.backend).toBe('local');
+    await ended(big.id, 'the big one');
+    await ended(small.id, 'the small one');
+    expect(await api.tasks.get.query({ id: big.id })).toMatchObject({ state: 'succeeded', slurmJob: expect.stringMatching(/^\d+$/) });
+    expect(await api.tasks.get.query({ id: small.id })).toMatchObject({ state: 'succeeded', slurmJob: null });
+  });
+
+  it('an exit code of 3 is a failure with exit code 3; cancel stops the job', async () => {
+    const failing = await api.tasks.submit.mutate({ agent: 'fail', backend: 'slurm', maxAttempts: 1 });
+    await ended(failing.id, 'the failure');
+    const f = await api.tasks.get.query({ id: failing.id });
+    expect(f.state).toBe('failed');
+    expect(f.attemptList[0]).toMatchObject({ outcome: 'failed', exitCode: 3 });
+    const hang = await api.tasks.submit.mutate({ agent: 'hang', backend: 'slurm' });
+    await waitFor(async () => (await api.tasks.get.query({ id: hang.id })).state === 'running', 'the job to run', 60_000, 200);
+    await api.tasks.cancel.mutate({ id: hang.id });
+    await ended(hang.id, 'the cancel');
+    expect(await state(hang.id)).toBe('cancelled');
+  });
+
+  it('a chain of two Slurm tasks: the second is sent once the first succeeded', async () => {
+    const gate = join(t.dir, 'gate');
+    const first = await api.tasks.submit.mutate({ agent: 'slow', backend: 'slurm', input: { untilFile: gate } });
+    const second = await api.tasks.submit.mutate({ agent: 'ok', backend: 'slurm', dependsOn: [{ type: 'afterok', ids: [first.id] }] });
+    await waitFor(async () => (await state(first.id)) === 'running', 'the first to run', 60_000, 200);
+    expect((await api.tasks.get.query({ id: second.id })).slurmJob).toBeNull();
+    writeFileSync(gate, '');
+    await ended(second.id, 'the second');
+    expect(await state(first.id)).toBe('succeeded');
+    expect(await api.tasks.get.query({ id: second.id })).toMatchObject({ state: 'succeeded', slurmJob: expect.stringMatching(/^\d+$/) });
+  });
+
+  it('a Manager restart while a remote job runs: the job is found again by its id and finishes', async () => {
+    const gate = join(t.dir, 'gate-restart');
+    const task = await api.tasks.submit.mutate({ agent: 'slow', backend: 'slurm', input: { untilFile: gate } });
+    await waitFor(async () => (await api.tasks.get.query({ id: task.id })).state === 'running', 'the job to run', 60_000, 200);
+    const job = (await api.tasks.get.query({ id: task.id })).slurmJob;
+    close();
+    await m.stop();
+    writeFileSync(gate, '');
+    await start();
+    await ended(task.id, 'the re-adopted job');
+    const d = await api.tasks.get.query({ id: task.id });
+    expect(d).toMatchObject({ state: 'succeeded', slurmJob: job, attempts: 1 });
+    expect((await api.tasks.logs.query({ id: task.id })).text).toContain(`re-adopted Slurm job ${job}`);
+  });
+});
