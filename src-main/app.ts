@@ -215,6 +215,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       readLog: (taskId, attempt) => readAttemptLog(attemptFolder(taskId, attempt)),
       readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptFolder(a.taskId, a.attempt), 'artifacts'), maxBytes),
       attemptFolder,
+      slurm: () => slurmExec?.queue.status() ?? null,
       inspectPath,
       tokens: {
         create: (project, label) => tokenStore.create(project, label, Date.now()),

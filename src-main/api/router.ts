@@ -410,6 +410,8 @@ export const appRouter = router({
       gpuCollectorRestarts: s.telemetry.collectorRestarts(),
       agents: s.agents.list().length,
       agentProblems: s.agents.problems().length,
+      /** The Slurm cluster: whether its controller answers, and how many jobs are watched; null when none is set up. */
+      slurm: s.slurm?.() ?? null,
     };
   }),
   /**

@@ -50,4 +50,6 @@ export interface ApiServices {
   };
   dataDir: string;
   startedAt: number;
+  /** Whether the Slurm cluster answers, as of its last look; absent or null: no cluster is set up. */
+  slurm?: () => { reachable: boolean; message: string | null; since: number; watched: number } | null;
 }

@@ -1,11 +1,14 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ApiClient } from '../../src-main/cli/client.js';
 import type { HeadlessManager } from '../../src-main/headless.js';
 import { tempDir } from '../helpers/fakes.js';
 import { FAKE_NVIDIA_SMI, startTestServer, writeSmi } from '../helpers/server.js';
-import { cancelJobs, devSlurm, SLURM_CONF_PATH, slurmSync } from '../helpers/slurm.js';
+import { cancelJobs, devSlurm, SLURM_CONF_PATH, slurmDev, slurmSync } from '../helpers/slurm.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -37,6 +40,15 @@ async function restart(): Promise<void> {
   await m.stop();
   await start();
 }
+/** `agentmgr status` against this server, run asynchronously: this very process serves the API. */
+const cliStatus = async (): Promise<string> =>
+  (
+    await promisify(execFile)(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
+      env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+  ).stdout;
 const state = async (id: number) => (await api.tasks.get.query({ id })).state;
 const ended = (id: number, what: string) =>
   waitFor(async () => ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'].includes(await state(id)), what, 120_000, 200);
@@ -139,5 +151,25 @@ describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, (
     const d = await api.tasks.get.query({ id: task.id });
     expect(d).toMatchObject({ state: 'succeeded', slurmJob: job, attempts: 1 });
     expect((await api.tasks.logs.query({ id: task.id })).text).toContain(`re-adopted Slurm job ${job}`);
+  });
+
+  it('a dead slurmctld: status says so, the remote task waits, nothing is lost, and it finishes once Slurm is back', async () => {
+    const gate = join(t.dir, 'gate-down');
+    const task = await api.tasks.submit.mutate({ agent: 'slow', backend: 'slurm', input: { untilFile: gate } });
+    await waitFor(async () => (await api.tasks.get.query({ id: task.id })).state === 'running', 'the job to run', 60_000, 200);
+    expect((await api.health.query()).slurm).toMatchObject({ reachable: true, watched: 1 });
+    const pidFile = join(process.env.AGENTMGR_SLURM_DIR ?? '/tmp/agentmgr-slurm', 'slurmctld.pid');
+    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+    try {
+      await waitFor(async () => (await api.health.query()).slurm?.reachable === false, 'the controller to be seen as down', 60_000, 200);
+      expect(await cliStatus()).toMatch(/Slurm: +the controller does NOT answer since .*its tasks wait, nothing is lost/);
+      writeFileSync(gate, '');
+      expect(await state(task.id)).toBe('running');
+    } finally {
+      slurmDev('start');
+    }
+    await ended(task.id, 'the task once Slurm is back');
+    expect(await api.tasks.get.query({ id: task.id })).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(await cliStatus()).toMatch(/Slurm: +the controller answers/);
   });
 });

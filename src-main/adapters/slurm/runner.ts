@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { outcome as runOutcome, notStarted, startFailed, unknownOutcome, type RunOutcome } from '../../core/lifecycle/attempt-end.js';
 import type { AdoptResult, AdoptSpec, AgentRunner, Clock, LaunchSpec, RunHandle, RunListener, StopRequest } from '../../core/ports.js';
@@ -210,6 +210,7 @@ class SlurmRun implements RunHandle {
   private notedState = '';
   private notedUnreachable = false;
   private adopted = false;
+  private readonly fileSizes = new Map<string, number | null>();
 
   constructor(
     private readonly cfg: SlurmRunnerConfig,
@@ -357,8 +358,29 @@ class SlurmRun implements RunHandle {
 
   private pump(): void {
     if (this.phase !== 'watching') return;
+    this.checkOutputFiles();
     this.output.pump(false);
     this.log.flush();
+  }
+
+  /**
+   * A shared folder can lose or cut a file under us (cleaned, quota, another client): said once
+   * in the log, and the run goes on being watched (its end still comes from Slurm).
+   */
+  private checkOutputFiles(): void {
+    for (const name of ['stdout.raw', 'stderr.raw']) {
+      let size: number | null;
+      try {
+        size = statSync(join(this.dir, name)).size;
+      } catch {
+        size = null;
+      }
+      const before = this.fileSizes.get(name);
+      if (size === null && before !== null && before !== undefined) this.note(`${name} vanished from ${this.dir}: output written after this is lost`);
+      else if (size !== null && before != null && size < before)
+        this.note(`${name} was cut from ${before} to ${size} bytes on the shared folder: some output may be lost`);
+      this.fileSizes.set(name, size);
+    }
   }
 
   private onJob(job: SlurmJob | null): void {

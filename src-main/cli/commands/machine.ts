@@ -64,6 +64,12 @@ export const COMMANDS: Record<string, Command> = {
           `Estimate: the queue is done in ${aboutIn(new Date(e.drainsAt).getTime() - Date.now())}${e.withoutEstimate > 0 ? ` (${e.withoutEstimate} task(s) without an estimate: see \`agentmgr show ID\`)` : ''}`,
         );
       if (q.yielding) print(`Held:    ${q.yielding.reason}`);
+      if (health.slurm)
+        print(
+          health.slurm.reachable
+            ? `Slurm:   the controller answers; ${health.slurm.watched} job(s) watched`
+            : `Slurm:   the controller does NOT answer since ${new Date(health.slurm.since).toLocaleTimeString()} (${health.slurm.message ?? 'no answer'}); its tasks wait, nothing is lost`,
+        );
       if (q.idle)
         print(`Away:    ${q.idle.awaySec >= q.idle.needSec ? 'yes' : 'no'}: ${q.idle.awaySec} s without input; idle-only work needs ${q.idle.needSec} s`);
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);

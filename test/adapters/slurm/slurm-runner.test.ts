@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attemptDir } from '../../../src-main/adapters/process/runner.js';
@@ -192,6 +192,23 @@ describe.skipIf(!up)('Slurm executor on a real Slurm', { timeout: 180_000 }, () 
     await waitFor(() => c.exit() !== undefined, 'the proof it never ran', 30_000);
     expect(c.exit()!.notStarted).toBe(true);
     expect(existsSync(join(dirC, SUBMITTING_FILE))).toBe(false);
+  });
+
+  it('output files cut or removed on the shared folder are said in the log; the run still ends as the agent did', async () => {
+    const { runner } = setup();
+    const r = record();
+    const gate = join(tmp.dir, `gate-${nextTask}`);
+    const s = spec('slow', { input: { untilFile: gate } });
+    runner.start(s, r.listener);
+    const dir = attemptDir(runner.config.runsDir, s.taskId, 1);
+    await waitFor(() => r.events.some((e) => e.type === 'progress'), 'its progress', 60_000);
+    writeFileSync(join(dir, 'stdout.raw'), '');
+    await waitFor(() => r.log().includes('stdout.raw was cut from'), 'the cut to be said', 30_000);
+    rmSync(join(dir, 'stderr.raw'));
+    await waitFor(() => r.log().includes('stderr.raw vanished from'), 'the removal to be said', 30_000);
+    writeFileSync(gate, '');
+    await waitFor(() => r.exit() !== undefined, 'the end', 60_000);
+    expect(r.exit()).toMatchObject({ exitCode: 0, unknown: false });
   });
 
   it('a dead slurmctld is shown as unreachable; the job is waited for, and finishes once Slurm is back', async () => {
