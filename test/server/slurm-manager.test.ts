@@ -138,6 +138,25 @@ describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, (
     expect(await api.tasks.get.query({ id: second.id })).toMatchObject({ state: 'succeeded', slurmJob: expect.stringMatching(/^\d+$/) });
   });
 
+  it('an array with a throttle: at most that many of its jobs are in Slurm at once, and all of it runs', async () => {
+    const gate = join(t.dir, 'gate-array');
+    const made = await api.tasks.submitBatch.mutate([{ agent: 'slow', backend: 'slurm', array: '0-3%2', input: { untilFile: gate } }]);
+    expect(made.count).toBe(4);
+    const sent = async () => (await api.tasks.getMany.query({ ids: made.ids })).filter((v) => v.slurmJob !== null).length;
+    await waitFor(async () => (await sent()) === 2, 'two of them sent', 60_000, 200);
+    // Held at two while those run: the cluster could take all four at once.
+    const inSlurm = () =>
+      slurmSync('squeue', ['-h', '-o', '%j'])
+        .split('\n')
+        .filter((n) => made.ids.some((id) => n === `agentmgr-${id}-1`)).length;
+    expect(inSlurm()).toBe(2);
+    writeFileSync(gate, '');
+    for (const id of made.ids) await ended(id, `array task ${id}`);
+    const views = await api.tasks.getMany.query({ ids: made.ids });
+    expect(views.map((v) => v.state)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(views.every((v) => v.slurmJob !== null)).toBe(true);
+  });
+
   it('a Manager restart while a remote job runs: the job is found again by its id and finishes', async () => {
     const gate = join(t.dir, 'gate-restart');
     const task = await api.tasks.submit.mutate({ agent: 'slow', backend: 'slurm', input: { untilFile: gate } });

@@ -260,14 +260,26 @@ export class SchedulerLoop {
     this.armWake(wakes.length > 0 ? Math.min(...wakes) : null);
   }
 
-  /** Starts each due task of the Slurm cluster (the queue not paused); returns when the next one is due. */
+  /**
+   * Starts each due task of the Slurm cluster (the queue not paused), an array's throttle kept
+   * (at most `throttle` of it sent at once); returns when the next one is due.
+   */
   private sendRemote(now: number): number | null {
     if (this.remote.size === 0 || this.deps.paused()) return null;
     let next: number | null = null;
-    for (const e of [...this.remote.values()]) {
+    const sent = new Map<number, number>();
+    for (const r of this.deps.ledger.remoteRuns()) if (r.array != null) sent.set(r.array, (sent.get(r.array) ?? 0) + 1);
+    // Higher priority first, then in submission order (as the local queue).
+    for (const e of [...this.remote.values()].sort((a, b) => b.priority - a.priority || a.seq - b.seq)) {
       if (e.notBefore !== null && e.notBefore > now) {
         next = next === null ? e.notBefore : Math.min(next, e.notBefore);
         continue;
+      }
+      if (e.array !== null && e.throttle !== null) {
+        const n = sent.get(e.array) ?? 0;
+        // Sent once one of its array ends (that frees a slot and runs a cycle).
+        if (n >= e.throttle) continue;
+        sent.set(e.array, n + 1);
       }
       this.remote.delete(e.id);
       try {
