@@ -239,6 +239,8 @@ export const TaskViewSchema = z.object({
   backend: BackendSchema,
   /** Its Slurm job (the latest attempt's), when it runs there; null otherwise. */
   slurmJob: z.string().nullable(),
+  /** Where that job waits or runs, as Slurm last said ("partition gpu, node gpu03"); null when not known. */
+  runsOn: z.string().nullable(),
   /** Queued, waiting for its dependencies (see `scheduling.dependencies`). */
   blocked: z.boolean(),
   /** The array it belongs to (the id of its first task), and its index there; null for none. */

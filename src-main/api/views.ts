@@ -22,6 +22,7 @@ export function taskView(t: TaskRecord, manager: Manager): TaskView {
     whenIdle: t.whenIdle,
     backend: t.backend,
     slurmJob: t.remoteJob?.startsWith('slurm:') ? t.remoteJob.slice(6) : null,
+    runsOn: t.remoteWhere,
     name: t.name,
     state: t.state,
     desired: t.desired,

@@ -34,7 +34,7 @@ export function note(t: TaskView): string {
   const text = t.state === 'queued' && t.waitingReason ? t.waitingReason : t.error ? t.error : (t.progressMessage ?? '');
   // Where a Slurm task is, first: its job is what the cluster's own tools know it by.
   if (t.backend !== 'slurm') return text;
-  const where = t.slurmJob ? `[slurm ${t.slurmJob}]` : '[slurm]';
+  const where = `[slurm${t.slurmJob ? ` ${t.slurmJob}` : ''}${t.runsOn ? `, ${t.runsOn}` : ''}]`;
   return text ? `${where} ${text}` : where;
 }
 
@@ -144,7 +144,7 @@ export function showTask(
   const lines = [
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
     `  agent:      ${t.agent}`,
-    ...(t.backend === 'slurm' ? [`  runs on:    the Slurm cluster${t.slurmJob ? `, job ${t.slurmJob} (its log says where it waits or runs)` : ''}`] : []),
+    ...(t.backend === 'slurm' ? [`  runs on:    the Slurm cluster${t.slurmJob ? `, job ${t.slurmJob}` : ''}${t.runsOn ? ` (${t.runsOn})` : ''}`] : []),
     `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.blocked ? ' (waiting for its dependencies)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
     `  priority:   ${t.priority}`,
     `  progress:   ${pct(t.progress)}${t.progressMessage ? `  ${t.progressMessage}` : ''}`,

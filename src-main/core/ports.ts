@@ -184,6 +184,8 @@ export interface TaskStore {
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null;
   /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
   setResult(taskId: number, attempt: number, data: unknown): boolean;
+  /** Where its remote run (this attempt's) waits or runs; false when that is not its current attempt or nothing changed. */
+  setPlacement(taskId: number, attempt: number, where: string): boolean;
   /** Records an artifact; the same path again updates its name, size and attempt. */
   addArtifact(artifact: ArtifactRecord): void;
   /** Every attempt of the task, first to last. */
@@ -289,6 +291,8 @@ export type RunnerEvent =
   | { type: 'artifact'; path: string; name: string; sizeBytes: number }
   /** Log text (one or more whole lines) already written to the attempt's log. */
   | { type: 'log'; text: string }
+  /** Where a remote run waits or runs, in words ("partition gpu, node gpu03"): shown with the task. */
+  | { type: 'placement'; where: string }
   | { type: 'exit'; outcome: RunOutcome };
 
 export type RunListener = (event: RunnerEvent) => void;

@@ -260,6 +260,20 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.recentArtifacts(10, 'nobody')).toEqual([]);
   });
 
+  it('a remote run is named by its job, and where it waits or runs is kept until its next attempt', () => {
+    const store = impl.open();
+    const t = store.insertTasks([{ ...newTask(), backend: 'slurm' }])[0]!;
+    expect(t).toMatchObject({ backend: 'slurm', remoteJob: null, remoteWhere: null });
+    store.beginAttempt(t.id, 0, T0, []);
+    store.markSpawned(t.id, 1, { pid: null, pgid: null, pidStartTime: 'slurm:4242', logDir: '/shared/runs/1/1' });
+    expect(store.getTask(t.id)).toMatchObject({ state: 'running', remoteJob: 'slurm:4242' });
+    expect(store.setPlacement(t.id, 1, 'partition gpu, node n3')).toBe(true);
+    expect(store.setPlacement(t.id, 1, 'partition gpu, node n3')).toBe(false);
+    expect(store.setPlacement(t.id, 2, 'elsewhere')).toBe(false); // not its attempt
+    expect(store.getTask(t.id)!.remoteWhere).toBe('partition gpu, node n3');
+    expect(store.attempts(t.id)[0]).toMatchObject({ pid: null, pgid: null, pidStartTime: 'slurm:4242' });
+  });
+
   it('a result is stored once per value; artifacts are kept per path; peaks of successes, newest first', () => {
     const store = impl.open();
     const t = taskIn(store, 'running');

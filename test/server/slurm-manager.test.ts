@@ -40,15 +40,16 @@ async function restart(): Promise<void> {
   await m.stop();
   await start();
 }
-/** `agentmgr status` against this server, run asynchronously: this very process serves the API. */
-const cliStatus = async (): Promise<string> =>
+/** `agentmgr ARGS` against this server, run asynchronously: this very process serves the API. */
+const cli = async (...args: string[]): Promise<string> =>
   (
-    await promisify(execFile)(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), 'status'], {
+    await promisify(execFile)(process.execPath, [join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'agentmgr.js'), ...args], {
       env: { ...process.env, AGENTMGR_URL: m.server.url, AGENTMGR_TOKEN: m.token },
       encoding: 'utf8',
       timeout: 20_000,
     })
   ).stdout;
+const cliStatus = (): Promise<string> => cli('status');
 const state = async (id: number) => (await api.tasks.get.query({ id })).state;
 const ended = (id: number, what: string) =>
   waitFor(async () => ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'].includes(await state(id)), what, 120_000, 200);
@@ -93,6 +94,10 @@ describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, (
     const d = await api.tasks.get.query({ id: task.id });
     expect(d).toMatchObject({ state: 'succeeded', backend: 'slurm', result: { ok: true }, progress: 1 });
     expect(d.slurmJob).toMatch(/^\d+$/);
+    // Where Slurm ran it, as it last said: in show, and in the list's note.
+    expect(d.runsOn).toMatch(/^partition debug, node \S+$/);
+    expect(await cli('show', String(task.id))).toMatch(new RegExp(`runs on: +the Slurm cluster, job ${d.slurmJob} \\(partition debug, node \\S+\\)`));
+    expect(await cli('list', '--format', 'id,note')).toMatch(new RegExp(`${task.id} +\\[slurm ${d.slurmJob}, partition debug, node \\S+\\]`));
     expect(slurmSync('scontrol', ['show', 'job', '-o', d.slurmJob!])).toMatch(/NumCPUs=8 /);
     expect(d.artifacts).toEqual([expect.objectContaining({ name: 'greeting', sizeBytes: 6 })]);
     // Its log and artifact are read from the shared folder, where the job wrote them.

@@ -231,7 +231,7 @@ export class MemoryTaskStore implements TaskStore {
     if (!a || a.outcome !== 'running') return null;
     Object.assign(a, { pid: proc.pid, pidStartTime: proc.pidStartTime, pgid: proc.pgid, logDir: proc.logDir });
     const t = this.tasks.get(taskId)!;
-    if (proc.pid === null) t.remoteJob = proc.pidStartTime;
+    if (proc.pid === null) Object.assign(t, { remoteJob: proc.pidStartTime, remoteWhere: null });
     if (t.state === 'starting' && t.attempts === attempt) Object.assign(t, { state: 'running', updatedAt: this.now() });
     return copy(t);
   }
@@ -456,6 +456,13 @@ export class MemoryTaskStore implements TaskStore {
     if (!t) return null;
     Object.assign(t, { progress, progressMessage: message, updatedAt: at });
     return copy(t);
+  }
+
+  setPlacement(taskId: number, attempt: number, where: string): boolean {
+    const t = this.tasks.get(taskId);
+    if (!t || t.attempts !== attempt || t.remoteWhere === where) return false;
+    t.remoteWhere = where;
+    return true;
   }
 
   setResult(taskId: number, attempt: number, data: unknown): boolean {

@@ -396,6 +396,13 @@ class SlurmRun implements RunHandle {
       this.notedState = key;
       if (job.restarts > 0 && !before.endsWith(`/${job.restarts}`) && before !== '')
         this.note(`Slurm requeued job ${job.id} (${job.reason ?? 'its node failed'}); it runs again from the start`);
+      const where = [
+        job.partition ? `partition ${job.partition}` : null,
+        job.state === 'PENDING' ? `pending: ${job.reason ?? 'none'}` : job.node ? `node ${job.node}` : null,
+      ]
+        .filter(Boolean)
+        .join(', ');
+      if (where) this.listener({ type: 'placement', where });
       if (job.state === 'PENDING') this.note(`waiting in Slurm (pending: ${job.reason ?? 'none'})${job.partition ? ` in partition ${job.partition}` : ''}`);
       else if (job.state === 'RUNNING') this.note(`running on ${job.node ?? 'a node'} (Slurm job ${job.id})`);
       else if (job.state === 'SUSPENDED') this.note(`Slurm suspended job ${job.id}`);

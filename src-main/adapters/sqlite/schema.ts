@@ -44,6 +44,8 @@ export const tasks = sqliteTable(
     backend: text('backend').notNull().default('local'),
     /** Its latest attempt's remote job ("slurm:<job id>"); null for none. */
     remoteJob: text('remote_job'),
+    /** Where that job waits or runs ("partition gpu, node gpu03"); null for none. */
+    remoteWhere: text('remote_where'),
     /** 1 while queued waiting for its dependencies (task_deps): not in the scheduler's queue. */
     blocked: integer('blocked').notNull().default(0),
     /** 'all' or 'any': how its dependencies combine; null for none. */

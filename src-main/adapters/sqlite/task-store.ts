@@ -82,6 +82,7 @@ function toTask(r: TaskRow): TaskRecord {
     whenIdle: r.whenIdle === 1,
     backend: r.backend === 'slurm' ? 'slurm' : 'local',
     remoteJob: r.remoteJob ?? null,
+    remoteWhere: r.remoteWhere ?? null,
   };
 }
 
@@ -107,7 +108,7 @@ function toAttempt(r: AttemptRow): AttemptRecord {
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle, backend, remote_job AS remoteJob`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle, backend, remote_job AS remoteJob, remote_where AS remoteWhere`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -124,7 +125,7 @@ export class SqliteTaskStore implements TaskStore {
       ),
       insertAttempt: q(`INSERT INTO attempts (task_id, number, outcome, started_at, gpus) VALUES (?, ?, 'running', ?, ?)`),
       spawnedAttempt: q(`UPDATE attempts SET pid = ?, pid_start_time = ?, pgid = ?, log_dir = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`),
-      remoteJob: q(`UPDATE tasks SET remote_job = ? WHERE id = ?`),
+      remoteJob: q(`UPDATE tasks SET remote_job = ?, remote_where = NULL WHERE id = ?`),
       spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ? RETURNING ${TASK_COLS}`),
       endAttempt: q(
         `UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`,
@@ -641,6 +642,15 @@ export class SqliteTaskStore implements TaskStore {
 
   private row(r: unknown): TaskRecord | null {
     return r ? toTask(r as TaskRow) : null;
+  }
+
+  setPlacement(taskId: number, attempt: number, where: string): boolean {
+    const r = this.db
+      .update(tasks)
+      .set({ remoteWhere: where })
+      .where(and(eq(tasks.id, taskId), eq(tasks.attempts, attempt), sql`${tasks.remoteWhere} IS NOT ${where}`))
+      .run();
+    return r.changes === 1;
   }
 
   setResult(taskId: number, attempt: number, data: unknown): boolean {

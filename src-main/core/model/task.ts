@@ -54,6 +54,8 @@ export interface TaskRecord {
   backend: Backend;
   /** The remote job of its latest attempt ("slurm:<job id>"); null for none. */
   remoteJob: string | null;
+  /** Where that job waits or runs ("partition gpu, node gpu03"); null for none. */
+  remoteWhere: string | null;
 }
 
 /** A new task's dependency: on a stored task, or on another task of the same insert (its index there). */
@@ -128,6 +130,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     whenIdle: t.whenIdle ?? false,
     backend: t.backend ?? 'local',
     remoteJob: null,
+    remoteWhere: null,
   };
 }
 

@@ -188,6 +188,9 @@ export class Supervisor {
       case 'log':
         events.emit({ type: 'log', taskId, attempt, text: e.text });
         return;
+      case 'placement':
+        if (store.setPlacement(taskId, attempt, e.where)) this.republish(taskId);
+        return;
       case 'exit':
         // Kept first: if the store refuses the write, the end is recorded once it can be.
         run.pendingEnd = e.outcome;

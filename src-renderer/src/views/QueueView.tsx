@@ -62,7 +62,10 @@ function TaskCells({ t, who }: { t: TaskView; who: string }) {
         {who}
         {t.name ? <small> {t.name}</small> : null}
         {t.backend === 'slurm' ? (
-          <small title={t.slurmJob ? `Slurm job ${t.slurmJob}` : 'for the Slurm cluster'}> · slurm{t.slurmJob ? ` ${t.slurmJob}` : ''}</small>
+          <small title={t.slurmJob ? `Slurm job ${t.slurmJob}${t.runsOn ? ` (${t.runsOn})` : ''}` : 'for the Slurm cluster'}>
+            {' '}
+            · slurm{t.slurmJob ? ` ${t.slurmJob}` : ''}
+          </small>
         ) : null}
       </span>
       <span role="cell" className="c-state">

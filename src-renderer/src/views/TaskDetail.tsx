@@ -189,7 +189,10 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
             {t.backend === 'slurm' && (
               <>
                 <dt>Runs on</dt>
-                <dd>the Slurm cluster{t.slurmJob ? `, job ${t.slurmJob}` : ' (not submitted yet)'}</dd>
+                <dd>
+                  the Slurm cluster{t.slurmJob ? `, job ${t.slurmJob}` : ' (not submitted yet)'}
+                  {t.runsOn ? ` (${t.runsOn})` : ''}
+                </dd>
               </>
             )}
             {t.arrayId !== null && (
