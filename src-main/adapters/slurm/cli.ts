@@ -14,6 +14,8 @@ export interface SlurmCliConfig {
 
 export const DEFAULT_SLURM_CLI: SlurmCliConfig = { bin: '', via: [], timeoutMs: 20_000 };
 
+export type SlurmTool = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sacct';
+
 export type CliResult =
   | { ok: true; stdout: string }
   /** unreachable: the controller (or the ssh hop) did not answer; try again later. Else Slurm said no. */
@@ -27,7 +29,7 @@ const UNREACHABLE =
 export function oneLine(text: string): string {
   const lines = text
     .split('\n')
-    .map((l) => l.replace(/^(sbatch|squeue|scontrol|scancel|slurm_\w+)(: error)?:\s*/i, '').trim())
+    .map((l) => l.replace(/^(sbatch|squeue|scontrol|scancel|sacct|slurm_\w+)(: error)?:\s*/i, '').trim())
     .filter(Boolean);
   return (lines.find((l) => !/^batch job submission failed:?$/i.test(l)) ?? lines[0] ?? '').slice(0, 300);
 }
@@ -42,7 +44,7 @@ export class SlurmCli {
     this.config = { ...DEFAULT_SLURM_CLI, ...config };
   }
 
-  run(tool: 'sbatch' | 'squeue' | 'scontrol' | 'scancel', args: readonly string[]): Promise<CliResult> {
+  run(tool: SlurmTool, args: readonly string[]): Promise<CliResult> {
     const program = this.config.bin ? `${this.config.bin.replace(/\/$/, '')}/${tool}` : tool;
     const [file, argv] =
       this.config.via.length > 0

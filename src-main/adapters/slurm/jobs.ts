@@ -129,6 +129,31 @@ export function parseScontrolLine(line: string): SlurmJob | null {
   };
 }
 
+/** The fields asked of sacct, in this order (`sacct -X -P -n -o SACCT_FIELDS`). */
+export const SACCT_FIELDS = 'JobID,JobName,State,ExitCode,NodeList,Partition,Submit';
+
+/**
+ * One line of `sacct -j ID -X -P -n -o SACCT_FIELDS`: a job Slurm's accounting remembers after the
+ * controller forgot it. Its State may carry who did it ("CANCELLED by 1000").
+ */
+export function parseSacctLine(line: string): SlurmJob | null {
+  const [id, name, state, exit, node, partition, submit] = line.trim().split('|');
+  if (!id || !/^\d+(_\d+)?$/.test(id) || state === undefined) return null;
+  const [code, sig] = (exit ?? '').split(':').map(Number);
+  return {
+    id,
+    name: name ?? '',
+    state: state.split(' ')[0] ?? 'UNKNOWN',
+    reason: null,
+    node: text(node) === 'None assigned' ? null : text(node),
+    partition: text(partition),
+    exitCode: sig ? null : Number.isFinite(code) ? code! : null,
+    signal: sig ? sig : null,
+    restarts: 0,
+    submittedAt: Number.isFinite(Date.parse(submit ?? '')) ? Date.parse(submit!) : null,
+  };
+}
+
 /**
  * What a final Slurm state says about an attempt whose agent left no exit status of its own
  * (the job never got to run it, or Slurm killed the whole job). null: the state says nothing more.

@@ -1,5 +1,5 @@
 import type { SlurmCli } from './cli.js';
-import { parseScontrolLine, parseSqueueJson, type SlurmJob } from './jobs.js';
+import { parseSacctLine, parseScontrolLine, parseSqueueJson, SACCT_FIELDS, type SlurmJob } from './jobs.js';
 
 export interface SlurmQueueConfig {
   /** Between looks while jobs are watched and the controller answers. */
@@ -156,12 +156,38 @@ export class SlurmQueue {
     }
   }
 
-  /** A job squeue did not list: scontrol may still know it; null when Slurm has forgotten it. */
+  /**
+   * A job squeue did not list: scontrol may still know it, and after that Slurm's accounting
+   * (sacct, where the cluster keeps it); null when Slurm has forgotten it.
+   */
   private async showJob(id: string): Promise<SlurmJob | null | 'unreachable'> {
     const r = await this.cli.run('scontrol', ['show', 'job', '-o', id]);
     if (r.ok) return parseScontrolLine(r.stdout.trim().split('\n')[0] ?? '');
-    if (/invalid job id/i.test(r.message)) return null;
-    return r.unreachable ? 'unreachable' : null;
+    if (!/invalid job id/i.test(r.message)) return r.unreachable ? 'unreachable' : null;
+    return this.accountedJob(id);
+  }
+
+  /** Whether sacct can answer here: unknown until asked; a cluster without accounting is not asked again. */
+  private accounting: boolean | null = null;
+
+  private async accountedJob(id: string): Promise<SlurmJob | null | 'unreachable'> {
+    if (this.accounting === false) return null;
+    const r = await this.cli.run('sacct', ['-j', id, '-X', '-P', '-n', '-o', SACCT_FIELDS]);
+    if (!r.ok) {
+      if (/accounting storage is disabled|not running a supported accounting_storage/i.test(r.message)) this.accounting = false;
+      return r.unreachable ? 'unreachable' : null;
+    }
+    this.accounting = true;
+    for (const line of r.stdout.split('\n')) {
+      const job = parseSacctLine(line);
+      if (job && job.id === id) return job;
+    }
+    return null;
+  }
+
+  /** Whether the cluster keeps accounting (sacct answers); null until a job needed it. */
+  hasAccounting(): boolean | null {
+    return this.accounting;
   }
 
   private setReachable(reachable: boolean, message: string | null): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { oneLine } from '../../../src-main/adapters/slurm/cli.js';
-import { decodeWaitStatus, jobEnd, parseScontrolLine, parseSqueueJson, type SlurmJob } from '../../../src-main/adapters/slurm/jobs.js';
+import { decodeWaitStatus, jobEnd, parseSacctLine, parseScontrolLine, parseSqueueJson, type SlurmJob } from '../../../src-main/adapters/slurm/jobs.js';
 import { DEFAULT_SLURM_RUNNER, jobIdOf, sbatchArgs, slurmIdentity } from '../../../src-main/adapters/slurm/runner.js';
 import { SlurmCli } from '../../../src-main/adapters/slurm/cli.js';
 import { SlurmQueue } from '../../../src-main/adapters/slurm/queue.js';
@@ -128,6 +128,27 @@ describe('Slurm output parsing', () => {
     expect(decodeWaitStatus(0)).toEqual({ exitCode: 0, signal: null });
     expect(decodeWaitStatus(256 * 2)).toEqual({ exitCode: 2, signal: null });
     expect(decodeWaitStatus(15)).toEqual({ exitCode: null, signal: 15 });
+  });
+
+  it('reads sacct -X -P lines: the state without who did it, the exit code and signal, no node when none was assigned', () => {
+    expect(parseSacctLine('4242|agentmgr-3-1|NODE_FAIL|0:0|gpu07|gpu|2026-12-03T10:00:00')).toMatchObject({
+      id: '4242',
+      name: 'agentmgr-3-1',
+      state: 'NODE_FAIL',
+      node: 'gpu07',
+      partition: 'gpu',
+      exitCode: 0,
+      signal: null,
+    });
+    expect(parseSacctLine('4243|agentmgr-3-2|CANCELLED by 1000|0:15|None assigned|debug|Unknown')).toMatchObject({
+      state: 'CANCELLED',
+      node: null,
+      exitCode: null,
+      signal: 15,
+      submittedAt: null,
+    });
+    expect(parseSacctLine('4244.batch|batch|COMPLETED|0:0|n1|debug|x')).toBeNull();
+    expect(parseSacctLine('')).toBeNull();
   });
 
   it("maps Slurm's final states to what the attempt was: the node's fault does not use up an attempt", () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attemptDir } from '../../../src-main/adapters/process/runner.js';
-import { SlurmCli, type CliResult } from '../../../src-main/adapters/slurm/cli.js';
+import { SlurmCli, type CliResult, type SlurmTool } from '../../../src-main/adapters/slurm/cli.js';
 import { SlurmQueue } from '../../../src-main/adapters/slurm/queue.js';
 import { SlurmAgentRunner, SUBMITTING_FILE, type SlurmRunnerConfig } from '../../../src-main/adapters/slurm/runner.js';
 import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js';
@@ -24,7 +24,7 @@ const tmp = tempDir();
 /** The real CLI, counting its calls by tool. */
 class CountingCli extends SlurmCli {
   calls: Record<string, number> = {};
-  override run(tool: 'sbatch' | 'squeue' | 'scontrol' | 'scancel', args: readonly string[]): Promise<CliResult> {
+  override run(tool: SlurmTool, args: readonly string[]): Promise<CliResult> {
     this.calls[tool] = (this.calls[tool] ?? 0) + 1;
     return super.run(tool, args);
   }
@@ -152,6 +152,18 @@ describe.skipIf(!up)('Slurm executor on a real Slurm', { timeout: 180_000 }, () 
     for (const h of handles) h.cancel();
     await waitFor(() => runs.every((r) => r.exit() !== undefined), 'all six to stop', 60_000);
     expect(runs.map((r, i) => r.events.length > seen[i]!)).toEqual(runs.map(() => true));
+  });
+
+  it('a job Slurm has forgotten is asked of sacct once; a cluster without accounting is not asked again', async () => {
+    const { queue, cli } = setup();
+    const seen: unknown[] = [];
+    // No such job: squeue does not list it, scontrol does not know it, and accounting is off here.
+    const stop = queue.watch('987654', (j) => seen.push(j));
+    await waitFor(() => seen.length >= 3, 'three looks', 30_000);
+    stop();
+    expect(seen.every((j) => j === null)).toBe(true);
+    expect(cli.calls.sacct).toBe(1);
+    expect(queue.hasAccounting()).toBe(false);
   });
 
   it('re-adopts: by the job id its folder holds, and by name when the Manager died while sbatch ran', async () => {
