@@ -14,7 +14,8 @@
 set -euo pipefail
 D="${AGENTMGR_SLURM_DIR:-/tmp/agentmgr-slurm}"
 CONF="$D/slurm.conf"
-HOST="$(hostname -s)"
+# The node is this machine, reached on loopback whatever its name resolves to.
+HOST="$(hostname -s 2>/dev/null || uname -n | cut -d. -f1)"
 export SLURM_CONF="$CONF"
 
 configure() {
@@ -22,7 +23,7 @@ configure() {
   : > "$D/fake-gpu0"
   cat > "$CONF" <<EOF
 ClusterName=agentmgrdev
-SlurmctldHost=$HOST
+SlurmctldHost=$HOST(127.0.0.1)
 SlurmctldPort=16817
 SlurmdPort=16818
 SlurmUser=root
@@ -55,7 +56,7 @@ MinJobAge=600
 SlurmctldTimeout=30
 SlurmdTimeout=60
 InactiveLimit=0
-NodeName=$HOST CPUs=16 RealMemory=16000 Gres=gpu:1 State=UNKNOWN
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=16 RealMemory=16000 Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=small Nodes=ALL MaxTime=60 State=UP
 EOF
