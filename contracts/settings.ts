@@ -121,24 +121,6 @@ export const SettingsSchema = SettingsObject.superRefine((s, ctx) => {
 /** What game mode looks for unless changed: Steam games (its launcher's reaper), gamescope, and Windows games under Wine or Proton. */
 export const DEFAULT_GAME_PROGRAMS = 'steam_app_*, gamescope, *.exe';
 
-/** The settings that are text, not numbers (the CLI and the UI pass them as typed). */
-export const TEXT_SETTINGS = new Set<keyof Settings>([
-  'ollamaUrl',
-  'ollamaPolicy',
-  'comfyuiUrl',
-  'comfyuiPolicy',
-  'llamacppUrl',
-  'llamacppPolicy',
-  'gameModePrograms',
-  'slurmSharedDir',
-  'slurmBin',
-  'slurmVia',
-  'slurmPartition',
-  'slurmAccount',
-  'slurmQos',
-  'slurmExtraArgs',
-]);
-
 /** The settings that take effect when the Manager next starts (the Slurm executor is built then). */
 export const SLURM_SETTINGS = [
   'slurmEnabled',
@@ -150,6 +132,19 @@ export const SLURM_SETTINGS = [
   'slurmQos',
   'slurmExtraArgs',
 ] as const;
+
+/** The settings that are text, not numbers (the CLI and the UI pass them as typed). */
+export const TEXT_SETTINGS = new Set<keyof Settings>([
+  'ollamaUrl',
+  'ollamaPolicy',
+  'comfyuiUrl',
+  'comfyuiPolicy',
+  'llamacppUrl',
+  'llamacppPolicy',
+  'gameModePrograms',
+  // Every Slurm setting but the switch.
+  ...SLURM_SETTINGS.filter((k) => k !== 'slurmEnabled'),
+]);
 export type SlurmSettings = Pick<Settings, (typeof SLURM_SETTINGS)[number]>;
 export const DEFAULT_SLURM_SETTINGS: SlurmSettings = {
   slurmEnabled: false,

@@ -131,6 +131,16 @@ describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, (
     expect(await state(hang.id)).toBe('cancelled');
   });
 
+  it("a job Slurm refuses fails with Slurm's own message, and nothing else is lost", async () => {
+    // The node has one GPU: five can never be given.
+    const task = await api.tasks.submit.mutate({ agent: 'ok', backend: 'slurm', maxAttempts: 1, resources: { gpu: { count: 5, vramMB: 1000 } } });
+    await ended(task.id, 'the refusal');
+    const d = await api.tasks.get.query({ id: task.id });
+    expect(d.state).toBe('failed');
+    expect(d.error).toMatch(/Slurm refused the job: Batch job submission failed: Requested node configuration is not available/);
+    expect(d.slurmJob).toBeNull();
+  });
+
   it('a chain of two Slurm tasks: the second is sent once the first succeeded', async () => {
     const gate = join(t.dir, 'gate');
     const first = await api.tasks.submit.mutate({ agent: 'slow', backend: 'slurm', input: { untilFile: gate } });

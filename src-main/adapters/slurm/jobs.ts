@@ -19,6 +19,8 @@ export interface SlurmJob {
   restarts: number;
   /** When it was submitted, epoch ms by the controller's clock; null where not said. */
   submittedAt: number | null;
+  /** When it began to run (the controller's clock); null before it has, or where not said. */
+  startedAt?: number | null;
 }
 
 /** Still to run or running: its end is still to come. */
@@ -82,6 +84,7 @@ function fromJson(j: Record<string, unknown>): SlurmJob {
     ...exitOf(j.exit_code),
     restarts: num(j.restart_cnt) ?? 0,
     submittedAt: num(j.submit_time) !== null ? num(j.submit_time)! * 1000 : null,
+    startedAt: num(j.start_time) ? num(j.start_time)! * 1000 : null,
   };
 }
 
@@ -126,6 +129,7 @@ export function parseScontrolLine(line: string): SlurmJob | null {
     restarts: Number(f.get('Restarts') ?? 0) || 0,
     // The controller's local time, as scontrol prints it.
     submittedAt: Number.isFinite(Date.parse(f.get('SubmitTime') ?? '')) ? Date.parse(f.get('SubmitTime')!) : null,
+    startedAt: Number.isFinite(Date.parse(f.get('StartTime') ?? '')) ? Date.parse(f.get('StartTime')!) : null,
   };
 }
 

@@ -210,6 +210,8 @@ class SlurmRun implements RunHandle {
   private notedState = '';
   private notedUnreachable = false;
   private adopted = false;
+  /** The task's whole time limit, counted from when the job runs; null for none. */
+  private timeLimitMs: number | null;
   private readonly fileSizes = new Map<string, number | null>();
 
   constructor(
@@ -220,6 +222,7 @@ class SlurmRun implements RunHandle {
   ) {
     this.artifactsDir = join(dir, 'artifacts');
     this.startedAt = cfg.clock.now();
+    this.timeLimitMs = spec.timeoutMs;
     this.output = new OutputReader({
       dir,
       artifactsDir: this.artifactsDir,
@@ -312,6 +315,8 @@ class SlurmRun implements RunHandle {
   reattach(jobId: string | null, unrecorded: boolean): void {
     this.adopted = true;
     this.startedAt = writtenAt(this.dir, SCRIPT_FILE) ?? this.cfg.clock.now();
+    // It is told what is left of its limit since the attempt began (when its script was written): the whole limit is that and what has passed.
+    if (this.timeLimitMs !== null) this.timeLimitMs += Math.max(0, this.cfg.clock.now() - this.startedAt);
     this.log = new AttemptLog(this.dir, this.cfg.caps);
     if (jobId) {
       this.jobId = jobId;
@@ -408,9 +413,15 @@ class SlurmRun implements RunHandle {
       else if (job.state === 'SUSPENDED') this.note(`Slurm suspended job ${job.id}`);
     }
     if (job.state === 'RUNNING' && this.runningSince === null) {
-      this.runningSince = this.cfg.clock.now();
-      // The time limit counts from when it runs, not while it waits in Slurm's queue.
-      if (this.spec.timeoutMs !== null) this.later(this.spec.timeoutMs, () => this.timeOut());
+      const now = this.cfg.clock.now();
+      this.runningSince = now;
+      // The time limit counts from when it runs, not while it waits in Slurm's queue. A re-adopted
+      // job may have run for a while: its limit is its whole time less what Slurm says it ran.
+      const full = this.timeLimitMs;
+      if (full !== null) {
+        const ran = this.adopted && job.startedAt ? Math.max(0, now - job.startedAt) : 0;
+        this.later(full - ran, () => this.timeOut());
+      }
     }
     if (!isLive(job)) this.finish(job);
   }
