@@ -201,11 +201,19 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByText('maxUtilPct must be 1–100 (%)')).toBeVisible();
   await util.fill('90');
+  // The Slurm cluster's settings: a relative shared folder says what to give.
+  const shared = page.getByLabel('Slurm: shared folder');
+  await expect(shared).toHaveValue('');
+  await expect(page.getByLabel('Slurm: send tasks to the cluster')).not.toBeChecked();
+  await shared.fill('shared/runs');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByText('slurmSharedDir must be an absolute path (or empty)')).toBeVisible();
+  await shared.fill('');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByText('Settings saved and applied')).toBeVisible();
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
-  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120, gpuMaxUtilPct: 90 });
+  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120, gpuMaxUtilPct: 90, slurmEnabled: false, slurmSharedDir: '' });
   // Projects: added, weight and quota set here, refused when out of range, and the same for the CLI.
   await page.getByLabel('New project').fill('batch');
   await page.getByRole('button', { name: 'Add' }).click();

@@ -27,7 +27,7 @@ const FIELDS = (
 const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
 
 /** Settings shown as checkboxes. */
-const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram', 'residentRemoteAllowed']);
+const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram', 'residentRemoteAllowed', 'slurmEnabled']);
 
 const fromField = (k: string, v: string): unknown =>
   BOOLEANS.has(k) ? v === 'true' : TEXT_SETTINGS.has(k as keyof Settings) ? v.trim() : v.trim() === '' ? (OPTIONAL.has(k) ? null : NaN) : Number(v);
@@ -119,6 +119,13 @@ export function SettingsView({ api }: { api: Api }) {
             />
           ))}
           <CheckField k="gameModeFreeVram" form={form} setForm={setForm} />
+        </fieldset>
+        <fieldset className="slurm-settings">
+          <legend>Slurm cluster: for tasks this machine cannot run (read when the Manager starts)</legend>
+          <CheckField k="slurmEnabled" form={form} setForm={setForm} />
+          {(['slurmSharedDir', 'slurmVia', 'slurmBin', 'slurmPartition', 'slurmAccount', 'slurmQos', 'slurmExtraArgs'] as const).map((key) => (
+            <TextField key={key} k={key} placeholder={key === 'slurmSharedDir' ? '/shared/agentmgr' : 'none'} form={form} errors={errors} setForm={setForm} />
+          ))}
         </fieldset>
         <CheckField k="desktopNotifications" form={form} setForm={setForm} help={false} />
         <button type="submit">Save</button>

@@ -21,6 +21,7 @@ const SQUEUE_22_05 = JSON.stringify({
       exit_code: 0,
       restart_cnt: 0,
       submit_time: 1796324149,
+      start_time: 1796324150,
     },
     { job_id: 3, name: 'wrap', job_state: 'FAILED', state_reason: 'NonZeroExitCode', nodes: 'node3', partition: 'gpu', exit_code: 768, restart_cnt: 0 },
     { job_id: 4, name: 'wrap', job_state: 'FAILED', state_reason: 'JobLaunchFailure', nodes: '', partition: 'gpu', exit_code: 9, restart_cnt: 1 },
@@ -34,6 +35,8 @@ const SQUEUE_22_05 = JSON.stringify({
       exit_code: 0,
       restart_cnt: 0,
       submit_time: 1796324149,
+      // Not started yet: 0.
+      start_time: 0,
     },
   ],
 });
@@ -87,10 +90,11 @@ describe('Slurm output parsing', () => {
       signal: null,
       restarts: 0,
       submittedAt: 1796324149000,
+      startedAt: 1796324150000,
     });
     expect(failed).toMatchObject({ state: 'FAILED', reason: 'NonZeroExitCode', exitCode: 3, signal: null });
     expect(killed).toMatchObject({ exitCode: null, signal: 9, node: null, restarts: 1 });
-    expect(pending).toMatchObject({ state: 'PENDING', reason: 'Resources', node: null });
+    expect(pending).toMatchObject({ state: 'PENDING', reason: 'Resources', node: null, startedAt: null });
     const [done, cancelled] = parseSqueueJson(SQUEUE_23_11);
     expect(done).toMatchObject({ id: '11', state: 'COMPLETED', exitCode: 3, signal: null, node: 'gpu01' });
     expect(cancelled).toMatchObject({ id: '12', state: 'CANCELLED', exitCode: null, signal: 15 });
@@ -105,7 +109,7 @@ describe('Slurm output parsing', () => {
 
   it('reads one line of scontrol show job -o', () => {
     const line =
-      'JobId=42 JobName=agentmgr-3-1 UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) Requeue=1 Restarts=2 BatchFlag=1 ExitCode=0:15 SubmitTime=2026-12-03T18:33:05 Partition=debug NodeList=node7 BatchHost=node7';
+      'JobId=42 JobName=agentmgr-3-1 UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) Requeue=1 Restarts=2 BatchFlag=1 ExitCode=0:15 SubmitTime=2026-12-03T18:33:05 StartTime=2026-12-03T18:33:06 Partition=debug NodeList=node7 BatchHost=node7';
     expect(parseScontrolLine(line)).toEqual({
       id: '42',
       name: 'agentmgr-3-1',
@@ -117,6 +121,7 @@ describe('Slurm output parsing', () => {
       signal: 15,
       restarts: 2,
       submittedAt: new Date(2026, 11, 3, 18, 33, 5).getTime(),
+      startedAt: new Date(2026, 11, 3, 18, 33, 6).getTime(),
     });
     expect(parseScontrolLine('JobId=43 JobState=PENDING Reason=Priority ExitCode=0:0 NodeList=(null)')).toMatchObject({
       exitCode: 0,
