@@ -213,7 +213,13 @@ test('settings are validated, applied live and kept', async ({ page }) => {
   await expect(page.getByText('Settings saved and applied')).toBeVisible();
   const st = JSON.parse((await s.cli(['status', '--json'])).stdout) as { queue: { maxConcurrency: number } };
   expect(st.queue.maxConcurrency).toBe(3);
-  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({ maxConcurrency: 3, reserveAfterSec: 120, gpuMaxUtilPct: 90, slurmEnabled: false, slurmSharedDir: '' });
+  expect(JSON.parse((await s.cli(['settings', '--json'])).stdout)).toMatchObject({
+    maxConcurrency: 3,
+    reserveAfterSec: 120,
+    gpuMaxUtilPct: 90,
+    slurmEnabled: false,
+    slurmSharedDir: '',
+  });
   // Projects: added, weight and quota set here, refused when out of range, and the same for the CLI.
   await page.getByLabel('New project').fill('batch');
   await page.getByRole('button', { name: 'Add' }).click();
