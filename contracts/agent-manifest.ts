@@ -104,6 +104,12 @@ export const AgentManifestSchema = z
   .strict();
 export type AgentManifest = z.infer<typeof AgentManifestSchema>;
 
+const LearnedSchema = z.object({
+  samples: z.number().int(),
+  request: ResourceRequestSchema,
+  p95: z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() }),
+});
+
 export const AgentViewSchema = z.object({
   name: z.string(),
   title: z.string(),
@@ -124,13 +130,9 @@ export const AgentViewSchema = z.object({
   source: z.enum(['bundled', 'data-dir', 'extra']),
   /** What its recent successful attempts really used (95th percentile of their peaks) and the
    * request new tasks get from it; null until enough attempts were measured. */
-  learned: z
-    .object({
-      samples: z.number().int(),
-      request: ResourceRequestSchema,
-      p95: z.object({ vramMB: z.number().nullable(), memoryMB: z.number().nullable(), cpu: z.number().nullable() }),
-    })
-    .nullable(),
+  learned: LearnedSchema.nullable(),
+  /** The same, from its attempts on the Slurm cluster (sacct's peaks): kept apart, as the cluster's GPUs are not this machine's. */
+  learnedOnCluster: LearnedSchema.nullable().optional(),
 });
 export type AgentView = z.infer<typeof AgentViewSchema>;
 

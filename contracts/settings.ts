@@ -93,6 +93,13 @@ const SettingsObject = z
       .regex(/^[\w.-]*$/, 'a QoS name (letters, digits, . _ -)'),
     /** More sbatch options, separated by spaces (e.g. "--constraint=a100 --exclusive"). */
     slurmExtraArgs: z.string().max(2000),
+    /** Backend auto: a task whose start here is further off than this (s) goes to the cluster when it has room; null: never for waiting. Applied live. */
+    slurmAutoAfterSec: z
+      .number()
+      .int()
+      .min(0, 'slurmAutoAfterSec must be 0–2592000 s, or none')
+      .max(30 * 86_400, 'slurmAutoAfterSec must be 0–2592000 s, or none')
+      .nullable(),
   })
   .strict();
 
@@ -240,6 +247,10 @@ export const SETTINGS_INFO: Record<keyof Settings, { label: string; help: string
   slurmPartition: { label: 'Slurm: partition', help: "sbatch --partition; empty: the cluster's default. Takes effect on restart." },
   slurmAccount: { label: 'Slurm: account', help: 'sbatch --account; empty: your default account. Takes effect on restart.' },
   slurmQos: { label: 'Slurm: QoS', help: 'sbatch --qos; empty: the default. Takes effect on restart.' },
+  slurmAutoAfterSec: {
+    label: 'Slurm: send auto tasks that would wait here longer than (s)',
+    help: 'A task submitted with backend auto whose start on this machine is estimated further off than this goes to the cluster, when sinfo says a node has room for it now (0–2592000; none, the default: only what can never fit here goes). Applied at once.',
+  },
   slurmExtraArgs: {
     label: 'Slurm: more sbatch options',
     help: 'Passed to every sbatch as given, separated by spaces, e.g. --constraint=a100. Takes effect on restart.',

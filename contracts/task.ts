@@ -289,6 +289,8 @@ export const TaskDetailSchema = TaskViewSchema.extend({
   artifacts: z.array(ArtifactViewSchema),
   /** While it runs: the most it has been seen to use so far. */
   livePeak: PeakSchema.nullable(),
+  /** Why backend auto sent it to the Slurm cluster while it waited here; null: it was not (or went at submit). */
+  offloaded: z.string().nullable().optional(),
 });
 export type TaskDetail = z.infer<typeof TaskDetailSchema>;
 

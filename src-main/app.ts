@@ -135,7 +135,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       store,
       telemetry,
       runner,
-      ...(slurmExec ? { slurm: slurmExec.runner } : {}),
+      ...(slurmExec ? { slurm: slurmExec.runner, cluster: slurmExec.capacity } : {}),
       agents,
       clock: systemClock,
       events: bus,
@@ -158,6 +158,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         gpuLimits: gpuLimitsAtStart,
         usageHalfLifeMs: (kept.usageHalfLifeSec ?? 3600) * 1000,
         preemptMinRunMs: (kept.preemptMinRunSec ?? 60) * 1000,
+        slurmAutoAfterMs: kept.slurmAutoAfterSec == null ? null : kept.slurmAutoAfterSec * 1000,
+        ...(options.slurmAutoEveryMs !== undefined ? { slurmAutoEveryMs: options.slurmAutoEveryMs } : {}),
       },
     });
     manager.start();
@@ -250,6 +252,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
           idleAfterMin: Math.round((manager.config.idleAfterMs ?? 600_000) / 60_000),
           residentRemoteAllowed,
           ...slurmSettings,
+          slurmAutoAfterSec: manager.config.slurmAutoAfterMs == null ? null : Math.round(manager.config.slurmAutoAfterMs / 1000),
         }),
         async update(patch) {
           // Written first: a refused write (a full disk) changes nothing, in memory or on disk.
@@ -288,6 +291,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             slurmAccount,
             slurmQos,
             slurmExtraArgs,
+            slurmAutoAfterSec,
             ...rest
           } = patch;
           // Kept (written above) and shown; the executor is built from them when the Manager next starts.
@@ -323,6 +327,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             ...(gameModeFreeVram !== undefined ? { gameModeFreeVram } : {}),
             ...(idleAfterMin !== undefined ? { idleAfterMs: idleAfterMin * 60_000 } : {}),
             ...(reserveAfterSec !== undefined ? { reserveAfterMs: toReserveMs(reserveAfterSec) } : {}),
+            ...(slurmAutoAfterSec !== undefined ? { slurmAutoAfterMs: slurmAutoAfterSec === null ? null : slurmAutoAfterSec * 1000 } : {}),
           });
           if (gameModePrograms !== undefined) games.setPatterns((gamePrograms = gameModePrograms));
           if (telemetryMs !== undefined) await telemetry.setInterval(telemetryMs);

@@ -34,6 +34,8 @@ export interface ServeOptions {
   residentPollMs: number;
   /** How often game mode looks for the person's programs. */
   gameWatchMs: number;
+  /** How often waiting backend-auto tasks are looked at for the Slurm cluster (AGENTMGR_SLURM_AUTO_EVERY_MS); undefined: the default (15 s). */
+  slurmAutoEveryMs?: number;
   /** Game mode's programs given by the environment (they win over the saved ones at start; '' turns it off). */
   gamePrograms: string | undefined;
   /** Which of the live settings were given by a flag or the environment (they win over saved ones). */
@@ -87,5 +89,6 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     residentPollMs: int('AGENTMGR_RESIDENT_POLL_MS', env.AGENTMGR_RESIDENT_POLL_MS, 50, 600_000) ?? 2000,
     gameWatchMs: int('AGENTMGR_GAME_WATCH_MS', env.AGENTMGR_GAME_WATCH_MS, 50, 600_000) ?? 2000,
     gamePrograms: env.AGENTMGR_GAME_PROGRAMS,
+    slurmAutoEveryMs: int('AGENTMGR_SLURM_AUTO_EVERY_MS', env.AGENTMGR_SLURM_AUTO_EVERY_MS, 100, 3_600_000),
   };
 }

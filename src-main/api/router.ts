@@ -260,14 +260,14 @@ const tasks = router({
 const agents = router({
   /** Each agent with its declared resources and what it was learned to really use. */
   list: procedure.query(({ ctx }) => ({
-    agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name))),
+    agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name), ctx.services.manager.profile(a.name, 'slurm'))),
     problems: ctx.services.agents.problems(),
   })),
   /** Reads the agents folders again (new, changed and removed agents), then lists them. */
   reload: mainProcedure.mutation(({ ctx }) => {
     ctx.services.reloadAgents();
     return {
-      agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name))),
+      agents: ctx.services.agents.list().map((a) => agentView(a, ctx.services.manager.profile(a.name), ctx.services.manager.profile(a.name, 'slurm'))),
       problems: ctx.services.agents.problems(),
     };
   }),

@@ -89,12 +89,14 @@ export function taskDetail(t: TaskRecord, attempts: AttemptRecord[], artifacts: 
     livePeak: view.peak,
     dependencies: deps ? { mode: deps.mode, items: deps.links.map((l) => ({ type: l.type, id: l.id, state: l.state })), total: deps.total } : null,
     dependents: manager.queries.dependents(t.id),
+    offloaded: t.backendAuto && t.backend === 'slurm' ? manager.queries.offloaded(t.id) : null,
   };
 }
 
-export function agentView(a: AgentSpec, learned: LearnedProfile | null): AgentView {
+export function agentView(a: AgentSpec, learned: LearnedProfile | null, learnedOnCluster: LearnedProfile | null = null): AgentView {
   return {
     learned: learned ? { samples: learned.samples, request: learned.request, p95: learned.p95 } : null,
+    learnedOnCluster: learnedOnCluster ? { samples: learnedOnCluster.samples, request: learnedOnCluster.request, p95: learnedOnCluster.p95 } : null,
     name: a.name,
     title: a.title,
     description: a.description,

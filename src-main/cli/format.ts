@@ -137,6 +137,7 @@ export function showTask(
     artifacts?: { name: string; path: string; sizeBytes: number }[];
     dependencies?: { mode: 'all' | 'any'; items: { type: string; id: number; state: string }[]; total: number } | null;
     dependents?: number[];
+    offloaded?: string | null;
   },
   now = Date.now(),
 ): string {
@@ -145,6 +146,7 @@ export function showTask(
     `Task ${t.id}${t.name ? ` (${t.name})` : ''}`,
     `  agent:      ${t.agent}`,
     ...(t.backend === 'slurm' ? [`  runs on:    the Slurm cluster${t.slurmJob ? `, job ${t.slurmJob}` : ''}${t.runsOn ? ` (${t.runsOn})` : ''}`] : []),
+    ...(t.offloaded ? [`              ${t.offloaded}`] : []),
     `  state:      ${t.state}${t.held ? ' (held)' : ''}${t.blocked ? ' (waiting for its dependencies)' : ''}${t.desired === 'cancel' && t.state === 'running' ? ' (cancelling)' : ''}`,
     `  priority:   ${t.priority}`,
     `  progress:   ${pct(t.progress)}${t.progressMessage ? `  ${t.progressMessage}` : ''}`,

@@ -26,7 +26,7 @@ export interface CommandDeps {
   ledger: Ledger;
   publisher: Publisher;
   capacity: () => Capacity;
-  profile: (agent: string) => LearnedProfile | null;
+  profile: (agent: string, where?: string | null) => LearnedProfile | null;
   residentModelMB?: (kind: ResidentKind, model: string) => number | null;
   workflow: Workflow;
   projects: Projects;

@@ -1,5 +1,5 @@
 import type { GpuLimits } from '../../contracts/settings.js';
-import type { AgentCatalog, AgentRunner, Clock, EventSink, Logger, PersonPort, ResidentPort, TaskStore, TelemetrySource } from './ports.js';
+import type { AgentCatalog, AgentRunner, ClusterPort, Clock, EventSink, Logger, PersonPort, ResidentPort, TaskStore, TelemetrySource } from './ports.js';
 
 export interface ManagerConfig {
   maxConcurrency: number;
@@ -31,6 +31,10 @@ export interface ManagerConfig {
   residentIdleMs?: number;
   /** An unload not seen done by then is given up on (default 30 s). */
   residentUnloadTimeoutMs?: number;
+  /** Backend auto: a task whose start here is further off than this is sent to the Slurm cluster when it has room (core/runs/offload.ts); null or absent: never for waiting. */
+  slurmAutoAfterMs?: number | null;
+  /** How often waiting auto tasks are looked at (default OFFLOAD.everyMs). */
+  slurmAutoEveryMs?: number;
   /** The ResourceView is published at most this often (default 900 ms: about once a telemetry tick). */
   resourcesEveryMs?: number;
 }
@@ -41,6 +45,8 @@ export interface ManagerDeps {
   runner: AgentRunner;
   /** The Slurm cluster's executor, for tasks whose backend is slurm; absent: no cluster is set up. */
   slurm?: AgentRunner;
+  /** What the Slurm cluster has free (sinfo), for backend auto; absent: auto sends only what can never fit here. */
+  cluster?: ClusterPort;
   agents: AgentCatalog;
   clock: Clock;
   events: EventSink;

@@ -14,6 +14,7 @@ import { Publisher } from './publisher.js';
 import { TaskQueries } from './queries.js';
 import { recover } from './runs/recovery.js';
 import { Supervisor } from './runs/supervisor.js';
+import { Offloader } from './runs/offload.js';
 import { describeStatus } from './scheduler/describe.js';
 import type { Capacity } from './scheduler/fit.js';
 import { SchedulerLoop } from './scheduler/loop.js';
@@ -57,6 +58,8 @@ export class Manager {
   private readonly desk: ResidentDesk;
   /** Game mode and focus mode: the GPU yielded to the person. */
   private readonly person: PersonDesk;
+  /** Backend auto: waiting tasks sent on to the Slurm cluster; null without a cluster. */
+  private readonly offloader: Offloader | null;
 
   constructor(private readonly deps: ManagerDeps) {
     const { config } = deps;
@@ -130,11 +133,25 @@ export class Manager {
       ledger: this.ledger,
       publisher: this.publisher,
       capacity: () => this.capacity(),
-      profile: (a) => this.profile(a),
+      profile: (a, where) => this.profile(a, where),
       residentModelMB: (kind, model) => this.desk.modelVramMB(kind, model),
       workflow: this.workflow,
       projects: this.projects,
     });
+    this.offloader =
+      deps.slurm && deps.cluster
+        ? new Offloader({
+            ...deps,
+            cluster: deps.cluster,
+            publisher: this.publisher,
+            loop: this.loop,
+            estimate: () => this.estimator.current(),
+            afterMs: () => config.slurmAutoAfterMs ?? null,
+            paused: () => this.commands.paused || this.health.degraded() !== null,
+            changed: () => this.estimator.queueChanged(),
+            ...(config.slurmAutoEveryMs !== undefined ? { everyMs: config.slurmAutoEveryMs } : {}),
+          })
+        : null;
     this.health.onRecovered = () => {
       this.supervisor.recordPending();
       this.loop.requestCycle();
@@ -173,11 +190,13 @@ export class Manager {
     telemetry.watch(this.ledger.watchList());
     this.person.start();
     this.loop.start();
+    this.offloader?.start();
   }
 
   /** Stops scheduling. Running agents keep running (a later Manager re-adopts them) unless `stopAgents`. */
   stop(opts: { stopAgents?: boolean } = {}): void {
     this.loop.stop();
+    this.offloader?.stop();
     this.projects.accrue(this.ledger.running(), this.deps.clock.now());
     this.projects.flush(this.deps.clock.now());
     this.unsubscribe?.();
@@ -428,8 +447,8 @@ export class Manager {
   }
 
   /** What the agent's recent successful attempts really used; null until enough were measured. */
-  profile(agent: string): LearnedProfile | null {
-    return this.profiles.get(agent);
+  profile(agent: string, where: string | null = null): LearnedProfile | null {
+    return this.profiles.get(agent, where);
   }
 
   running(): readonly RunningUsage[] {

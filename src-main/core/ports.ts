@@ -184,6 +184,10 @@ export interface TaskStore {
   setProgress(taskId: number, progress: number, message: string | null, at: number): TaskRecord | null;
   /** Stores the attempt's result; false (nothing written) when it already holds exactly that. */
   setResult(taskId: number, attempt: number, data: unknown): boolean;
+  /** Queued tasks submitted with backend auto and placed here (not held, not waiting on dependencies), first by their place; at most `limit`. */
+  autoQueued(limit: number): TaskRecord[];
+  /** Sends a queued auto task to the Slurm cluster instead (backend slurm), with an 'offloaded' event; null when it is no longer such a task. */
+  offload(taskId: number, data: unknown, at: number): TaskRecord | null;
   /** Where its remote run (this attempt's) waits or runs; false when that is not its current attempt or nothing changed. */
   setPlacement(taskId: number, attempt: number, where: string): boolean;
   /** Records an artifact; the same path again updates its name, size and attempt. */
@@ -201,8 +205,8 @@ export interface TaskStore {
   addEvent(taskId: number, attempt: number | null, type: string, data: unknown, at: number): void;
   /** The task's timeline, oldest first (every attempt-ended, retried and other event written). */
   events(taskId: number): TaskEventRecord[];
-  /** Peaks of the agent's most recent successful attempts, newest first. */
-  recentPeaks(agent: string, limit: number): PeakSample[];
+  /** The peaks of its latest successful attempts measured at `where` (null: this machine; "slurm": the cluster), newest first. */
+  recentPeaks(agent: string, limit: number, where?: string | null): PeakSample[];
   /** How long (ms) the agent's most recent successful attempts ran, newest first. */
   recentDurations(agent: string, limit: number): number[];
   /** A setting as stored (JSON); undefined when never set. */
@@ -337,6 +341,23 @@ export interface AgentRunner {
    * provably never ran, else unknown. Never signals a process it cannot prove is the run's.
    */
   adopt(spec: AdoptSpec, listener: RunListener): AdoptResult;
+}
+
+/** One node of the Slurm cluster, and what it has free now (sinfo). */
+export interface ClusterNode {
+  name: string;
+  partitions: string[];
+  /** It takes new jobs (idle or mixed; not down, drained or reserved). */
+  usable: boolean;
+  idleCpus: number;
+  freeMemoryMB: number;
+  freeGpus: number;
+}
+
+/** The Slurm cluster's free capacity, for backend auto (core/runs/offload.ts). */
+export interface ClusterPort {
+  /** The nodes of the partitions its jobs go to; rejects when the cluster cannot say. */
+  freeNodes(): Promise<ClusterNode[]>;
 }
 
 export type ManagerEvent =

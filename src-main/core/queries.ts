@@ -48,6 +48,16 @@ export class TaskQueries {
     return this.store.dependencies(id, limit);
   }
 
+  /** Why backend auto sent it to the Slurm cluster while it waited (its 'offloaded' event); null: it was not. */
+  offloaded(id: number): string | null {
+    const e = this.store
+      .events(id)
+      .filter((x) => x.type === 'offloaded')
+      .at(-1);
+    const reason = (e?.data as { reason?: unknown } | null | undefined)?.reason;
+    return typeof reason === 'string' ? reason : null;
+  }
+
   /** The tasks that depend on it. */
   dependents(id: number): number[] {
     return this.store.dependents([id], false);

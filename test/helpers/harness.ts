@@ -3,7 +3,7 @@ import { openDb, type OpenDb } from '../../src-main/adapters/sqlite/db.js';
 import { SqliteTaskStore } from '../../src-main/adapters/sqlite/task-store.js';
 import { MemoryTaskStore } from '../../src-main/adapters/memory/memory-task-store.js';
 import { Manager, type ManagerConfig } from '../../src-main/core/manager.js';
-import type { AgentSpec, TaskStore } from '../../src-main/core/ports.js';
+import type { AgentSpec, ClusterPort, TaskStore } from '../../src-main/core/ports.js';
 import { FakeCatalog, FakeRunner, FakeTelemetry, RecordingSink, quietLogger, tempDir } from './fakes.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -31,6 +31,9 @@ interface HarnessOptions {
   runner?: FakeRunner;
   telemetry?: FakeTelemetry;
   clock?: VirtualClock;
+  /** A Slurm executor (a FakeRunner standing in for it) and what the cluster says it has free. */
+  slurm?: FakeRunner;
+  cluster?: ClusterPort;
 }
 
 /** A Manager over the in-memory store (or a real SQLite file), with fake telemetry, runner and clock. */
@@ -51,6 +54,8 @@ export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}
     store,
     telemetry,
     runner,
+    ...(opts.slurm ? { slurm: opts.slurm } : {}),
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
     agents: catalog,
     clock,
     events: sink,
@@ -72,7 +77,8 @@ export function harness(agents: AgentSpec[], config: Partial<ManagerConfig> = {}
     restart() {
       manager.stop();
       db?.close();
-      const next = harness(agents, config, dbFile ? { dbFile, runner, telemetry, clock } : { memory: memory!, runner, telemetry, clock });
+      const keep = { runner, telemetry, clock, slurm: opts.slurm, cluster: opts.cluster };
+      const next = harness(agents, config, dbFile ? { dbFile, ...keep } : { memory: memory!, ...keep });
       const close = next.close;
       next.close = () => {
         close();

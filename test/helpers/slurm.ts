@@ -19,7 +19,7 @@ export const slurmEnv = (): NodeJS.ProcessEnv => ({ ...withoutToken(process.env)
 function up(): boolean {
   if (!existsSync(CONF)) return false;
   try {
-    return /idle|mixed|alloc/.test(execFileSync('sinfo', ['-h', '-N', '-o', '%T'], { env: slurmEnv(), timeout: 10_000, encoding: 'utf8' }));
+    return /idle|mix|alloc|compl|plan/.test(execFileSync('sinfo', ['-h', '-N', '-o', '%T'], { env: slurmEnv(), timeout: 10_000, encoding: 'utf8' }));
   } catch {
     return false;
   }

@@ -260,6 +260,32 @@ describe.each(IMPLEMENTATIONS)('TaskStore contract: $name', (impl) => {
     expect(store.recentArtifacts(10, 'nobody')).toEqual([]);
   });
 
+  it('backend auto: the waiting ones placed here are listed by priority and place, and one can be sent to Slurm once', () => {
+    const store = impl.open();
+    const [local, auto1, auto2, held, blocked, slurm] = store.insertTasks([
+      newTask(),
+      { ...newTask(), backendAuto: true },
+      { ...newTask({ priority: 5 }), backendAuto: true },
+      { ...newTask(), backendAuto: true, held: true },
+      { ...newTask(), backendAuto: true, blocked: true },
+      { ...newTask(), backendAuto: true, backend: 'slurm' },
+    ]);
+    expect(local).toMatchObject({ backendAuto: false, backend: 'local' });
+    expect(store.getTask(auto1!.id)).toMatchObject({ backendAuto: true, backend: 'local' });
+    expect(store.autoQueued(10).map((t) => t.id)).toEqual([auto2!.id, auto1!.id]);
+    expect(store.autoQueued(1).map((t) => t.id)).toEqual([auto2!.id]);
+    const moved = store.offload(auto1!.id, { reason: 'far' }, T0 + 5);
+    expect(moved).toMatchObject({ id: auto1!.id, backend: 'slurm', backendAuto: true, state: 'queued', updatedAt: T0 + 5 });
+    expect(store.events(auto1!.id).filter((e) => e.type === 'offloaded')).toEqual([
+      { taskId: auto1!.id, attempt: null, at: T0 + 5, type: 'offloaded', data: { reason: 'far' } },
+    ]);
+    // Once only, and never a task for this machine, a held or waiting one, one already there, or one that started.
+    for (const id of [auto1!.id, local!.id, held!.id, blocked!.id, slurm!.id]) expect(store.offload(id, null, T0)).toBeNull();
+    store.beginAttempt(auto2!.id, 0, T0, []);
+    expect(store.offload(auto2!.id, null, T0)).toBeNull();
+    expect(store.autoQueued(10)).toEqual([]);
+  });
+
   it('a remote run is named by its job, and where it waits or runs is kept until its next attempt', () => {
     const store = impl.open();
     const t = store.insertTasks([{ ...newTask(), backend: 'slurm' }])[0]!;

@@ -35,8 +35,10 @@ describe('the ollama agent', () => {
       (r) =>
         r.residents.some((x) => x.kind === 'ollama' && x.vramMB > 5000 && x.serving.includes(chat.id)) &&
         r.gpus[0]!.foreignTop.length > 0 &&
-        r.gpus[0]!.foreignMB < 5917,
-      'the model loaded for the chat, in nvidia-smi, counted once its two loops agree',
+        r.gpus[0]!.foreignMB < 5917 &&
+        // Named once Ollama's /api/ps poll has caught up with nvidia-smi's process list.
+        r.gpus[0]!.foreignTop[0]!.startsWith('Ollama: llama3.1:8b'),
+      'the model loaded for the chat, in nvidia-smi, counted once its two loops agree, and named by its model',
     );
     // Counted once: as the task's (the desktop's 400 MB is all that is foreign), so a 1.5 GB task fits beside it.
     // (While nvidia-smi's two loops disagree it may be counted twice for the reading window: never less than held.)

@@ -221,6 +221,7 @@ export class MemoryTaskStore implements TaskStore {
       peakVramMB: null,
       peakMemoryMB: null,
       peakCpu: null,
+      peakWhere: null,
     });
     this.attemptsOf.set(taskId, list);
     return copy(t);
@@ -252,6 +253,7 @@ export class MemoryTaskStore implements TaskStore {
       peakVramMB: round(end.peakVramMB),
       peakMemoryMB: round(end.peakMemoryMB),
       peakCpu: end.peakCpu ?? null,
+      peakWhere: end.peakWhere ?? null,
     });
     Object.assign(t, { state: next.state, notBefore: next.notBefore, error: next.error, finishedAt: next.finishedAt, updatedAt: end.endedAt });
     if (next.progress !== undefined) t.progress = next.progress;
@@ -458,6 +460,22 @@ export class MemoryTaskStore implements TaskStore {
     return copy(t);
   }
 
+  autoQueued(limit: number): TaskRecord[] {
+    return [...this.tasks.values()]
+      .filter((t) => t.state === 'queued' && t.backendAuto && t.backend === 'local' && !t.held && !t.blocked)
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      .slice(0, limit)
+      .map(copy);
+  }
+
+  offload(taskId: number, data: unknown, at: number): TaskRecord | null {
+    const t = this.tasks.get(taskId);
+    if (!t || t.state !== 'queued' || !t.backendAuto || t.backend !== 'local' || t.held || t.blocked) return null;
+    Object.assign(t, { backend: 'slurm', updatedAt: at });
+    this.addEvent(taskId, null, 'offloaded', data, at);
+    return copy(t);
+  }
+
   setPlacement(taskId: number, attempt: number, where: string): boolean {
     const t = this.tasks.get(taskId);
     if (!t || t.attempts !== attempt || t.remoteWhere === where) return false;
@@ -509,12 +527,12 @@ export class MemoryTaskStore implements TaskStore {
     return (this.eventsOf.get(taskId) ?? []).map(copy);
   }
 
-  recentPeaks(agent: string, limit: number): PeakSample[] {
+  recentPeaks(agent: string, limit: number, where: string | null = null): PeakSample[] {
     const out: { endedAt: number; peak: PeakSample }[] = [];
     for (const t of this.tasks.values()) {
       if (t.agent !== agent) continue;
       for (const a of this.attemptsOf.get(t.id) ?? []) {
-        if (a.outcome === 'succeeded' && a.peakMemoryMB !== null)
+        if (a.outcome === 'succeeded' && a.peakMemoryMB !== null && a.peakWhere === where)
           out.push({ endedAt: a.endedAt ?? 0, peak: { vramMB: a.peakVramMB, memoryMB: a.peakMemoryMB, cpu: a.peakCpu } });
       }
     }

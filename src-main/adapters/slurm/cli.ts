@@ -14,7 +14,7 @@ export interface SlurmCliConfig {
 
 export const DEFAULT_SLURM_CLI: SlurmCliConfig = { bin: '', via: [], timeoutMs: 20_000 };
 
-export type SlurmTool = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sacct';
+export type SlurmTool = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sacct' | 'sinfo';
 
 export type CliResult =
   | { ok: true; stdout: string }
@@ -29,7 +29,7 @@ const UNREACHABLE =
 export function oneLine(text: string): string {
   const lines = text
     .split('\n')
-    .map((l) => l.replace(/^(sbatch|squeue|scontrol|scancel|sacct|slurm_\w+)(: error)?:\s*/i, '').trim())
+    .map((l) => l.replace(/^(sbatch|squeue|scontrol|scancel|sacct|sinfo|slurm_\w+)(: error)?:\s*/i, '').trim())
     .filter(Boolean);
   return (lines.find((l) => !/^batch job submission failed:?$/i.test(l)) ?? lines[0] ?? '').slice(0, 300);
 }

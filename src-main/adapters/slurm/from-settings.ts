@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { SlurmSettings } from '../../../contracts/settings.js';
 import { SlurmCli } from './cli.js';
 import { SlurmQueue } from './queue.js';
+import { SlurmCapacity } from './capacity.js';
 import { SlurmAgentRunner } from './runner.js';
 
 const words = (s: string): string[] => s.split(/\s+/).filter(Boolean);
@@ -10,7 +11,10 @@ const words = (s: string): string[] => s.split(/\s+/).filter(Boolean);
  * The Slurm executor the settings describe: null when it is off; what to fix when it is on but
  * cannot work (no shared folder).
  */
-export function slurmFromSettings(s: SlurmSettings, env?: NodeJS.ProcessEnv): { runner: SlurmAgentRunner; queue: SlurmQueue } | { problem: string } | null {
+export function slurmFromSettings(
+  s: SlurmSettings,
+  env?: NodeJS.ProcessEnv,
+): { runner: SlurmAgentRunner; queue: SlurmQueue; capacity: SlurmCapacity } | { problem: string } | null {
   if (!s.slurmEnabled) return null;
   if (!s.slurmSharedDir)
     return {
@@ -28,5 +32,5 @@ export function slurmFromSettings(s: SlurmSettings, env?: NodeJS.ProcessEnv): { 
     qos: s.slurmQos || null,
     extraArgs: words(s.slurmExtraArgs),
   });
-  return { runner, queue };
+  return { runner, queue, capacity: new SlurmCapacity(cli, s.slurmPartition || null) };
 }

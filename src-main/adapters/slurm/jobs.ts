@@ -158,6 +158,45 @@ export function parseSacctLine(line: string): SlurmJob | null {
   };
 }
 
+/** The fields asked of sacct for what a job used (`sacct -j ID -P -n -o USAGE_FIELDS`): one line per step. */
+export const USAGE_FIELDS = 'JobID,MaxRSS,TRESUsageInMax';
+
+/** A size as sacct prints it: "10372780K", "38888M", "4G", or plain bytes ("0"); null for none. */
+export function sizeMB(v: string | undefined): number | null {
+  const m = /^(\d+(?:\.\d+)?)([KMGTP]?)$/i.exec((v ?? '').trim());
+  if (!m) return null;
+  const f: Record<string, number> = { '': 1 / 1048576, K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024, P: 1024 ** 3 };
+  return Math.round(Number(m[1]) * f[m[2]!.toUpperCase()]!);
+}
+
+/** What a job's steps used at their peak, by Slurm's accounting. */
+export interface SlurmUsage {
+  memoryMB: number | null;
+  /** GPU memory (the gres/gpumem TRES, where the cluster tracks it: AccountingStorageTRES with a GPU plugin); null where it does not. */
+  vramMB: number | null;
+}
+
+/**
+ * The peak use of job `id` from `sacct -j ID -P -n -o USAGE_FIELDS`: the largest over its steps
+ * (the batch step and any srun steps; the extern step holds only Slurm's own processes), memory
+ * from MaxRSS or the TRES `mem`, GPU memory from `gres/gpumem`. null when no step was recorded yet.
+ */
+export function parseSacctUsage(out: string, id: string): SlurmUsage | null {
+  let memoryMB: number | null = null;
+  let vramMB: number | null = null;
+  let steps = 0;
+  const max = (a: number | null, b: number | null): number | null => (b === null ? a : a === null ? b : Math.max(a, b));
+  for (const line of out.split('\n')) {
+    const [jobId, maxRss, tres] = line.trim().split('|');
+    if (!jobId?.startsWith(`${id}.`) || jobId.endsWith('.extern')) continue;
+    steps++;
+    const usage = new Map((tres ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
+    memoryMB = max(memoryMB, max(sizeMB(maxRss), sizeMB(usage.get('mem'))));
+    vramMB = max(vramMB, sizeMB(usage.get('gres/gpumem')));
+  }
+  return steps === 0 ? null : { memoryMB, vramMB };
+}
+
 /**
  * What a final Slurm state says about an attempt whose agent left no exit status of its own
  * (the job never got to run it, or Slurm killed the whole job). null: the state says nothing more.

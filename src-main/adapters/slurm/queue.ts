@@ -1,5 +1,5 @@
 import type { SlurmCli } from './cli.js';
-import { parseSacctLine, parseScontrolLine, parseSqueueJson, SACCT_FIELDS, type SlurmJob } from './jobs.js';
+import { parseSacctLine, parseSacctUsage, parseScontrolLine, parseSqueueJson, SACCT_FIELDS, USAGE_FIELDS, type SlurmJob, type SlurmUsage } from './jobs.js';
 
 export interface SlurmQueueConfig {
   /** Between looks while jobs are watched and the controller answers. */
@@ -183,6 +183,21 @@ export class SlurmQueue {
       if (job && job.id === id) return job;
     }
     return null;
+  }
+
+  /**
+   * What an ended job used at its peak, by Slurm's accounting; null where the cluster keeps none,
+   * or has not recorded the job's steps yet.
+   */
+  async usage(id: string): Promise<SlurmUsage | null> {
+    if (this.accounting === false) return null;
+    const r = await this.cli.run('sacct', ['-j', id, '-P', '-n', '-o', USAGE_FIELDS]);
+    if (!r.ok) {
+      if (/accounting storage is disabled|not running a supported accounting_storage/i.test(r.message)) this.accounting = false;
+      return null;
+    }
+    this.accounting = true;
+    return parseSacctUsage(r.stdout, id);
   }
 
   /** Whether the cluster keeps accounting (sacct answers); null until a job needed it. */

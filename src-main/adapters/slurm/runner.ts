@@ -71,6 +71,9 @@ const LAST_ERROR_FILE = 'last-error';
 const CLOCK_SLACK_MS = 60_000;
 
 /** How a Slurm attempt is named in the store's pidStartTime: "slurm:<job id>". */
+/** How long an ended job's usage is waited for from sacct before the attempt is recorded without it. */
+const USAGE_WAIT_MS = 5000;
+
 export const slurmIdentity = (jobId: string): string => `slurm:${jobId}`;
 export const jobIdOf = (pidStartTime: string | null): string | null => (pidStartTime?.startsWith('slurm:') ? pidStartTime.slice(6) : null);
 
@@ -525,6 +528,26 @@ class SlurmRun implements RunHandle {
   private end(o: RunOutcome, note: string | null): void {
     this.phase = 'ended';
     this.stopTimers();
+    // A success teaches the agent's cluster profile what it used, where Slurm's accounting says (sacct).
+    const id = this.jobId;
+    if (id && o.exitCode === 0 && o.signal === null && !o.unknown && !o.cancelled) {
+      const waited = new Promise<null>((resolve) => setTimeout(() => resolve(null), USAGE_WAIT_MS).unref());
+      void Promise.race([this.cfg.queue.usage(id), waited])
+        .catch(() => null)
+        .then((u) => {
+          if (u && u.memoryMB !== null) {
+            o.measured = { memoryMB: u.memoryMB, vramMB: u.vramMB, cpu: null, where: 'slurm' };
+            const vram = u.vramMB === null ? 'GPU memory not recorded' : `GPU memory ${u.vramMB} MB`;
+            note = [note, `Slurm's accounting says job ${id} used at most ${u.memoryMB} MB of memory, ${vram}`].filter(Boolean).join('; ');
+          }
+          this.close(o, note);
+        });
+      return;
+    }
+    this.close(o, note);
+  }
+
+  private close(o: RunOutcome, note: string | null): void {
     try {
       if (note) this.note(note, false);
       if (!this.log.finalized) {

@@ -42,6 +42,8 @@ export const tasks = sqliteTable(
     whenIdle: integer('when_idle').notNull().default(0),
     /** Where it runs: 'local' or 'slurm'. */
     backend: text('backend').notNull().default('local'),
+    /** 1: submitted with backend auto and placed here; it may still be sent to Slurm while it waits (its local start far off, the cluster free). */
+    backendAuto: integer('backend_auto').notNull().default(0),
     /** Its latest attempt's remote job ("slurm:<job id>"); null for none. */
     remoteJob: text('remote_job'),
     /** Where that job waits or runs ("partition gpu, node gpu03"); null for none. */
@@ -110,6 +112,8 @@ export const attempts = sqliteTable(
     peakVramMB: integer('peak_vram_mb'),
     peakMemoryMB: integer('peak_memory_mb'),
     peakCpu: real('peak_cpu'),
+    /** Where the peaks were measured: null for this machine, 'slurm' for the cluster (sacct). */
+    peakWhere: text('peak_where'),
   },
   (t) => [uniqueIndex('attempts_task_number').on(t.taskId, t.number)],
 );

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { TaskSort, TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
 import type {
@@ -81,6 +81,7 @@ function toTask(r: TaskRow): TaskRecord {
     residentModel: r.residentModel ?? null,
     whenIdle: r.whenIdle === 1,
     backend: r.backend === 'slurm' ? 'slurm' : 'local',
+    backendAuto: r.backendAuto === 1,
     remoteJob: r.remoteJob ?? null,
     remoteWhere: r.remoteWhere ?? null,
   };
@@ -104,11 +105,12 @@ function toAttempt(r: AttemptRow): AttemptRecord {
     peakVramMB: r.peakVramMB,
     peakMemoryMB: r.peakMemoryMB,
     peakCpu: r.peakCpu,
+    peakWhere: r.peakWhere ?? null,
   };
 }
 
 /** A task row's columns under the names toTask reads (for SELECT and RETURNING alike). */
-const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle, backend, remote_job AS remoteJob, remote_where AS remoteWhere`;
+const TASK_COLS = `id, agent, project, name, state, desired, priority, input, cpu, memory_mb AS memoryMB, gpu_count AS gpuCount, vram_mb AS vramMB, request_pinned AS requestPinned, attempts, max_attempts AS maxAttempts, backoff_sec AS backoffSec, timeout_sec AS timeoutSec, progress, progress_message AS progressMessage, result, error, not_before AS notBefore, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt, finished_at AS finishedAt, held, preemptible, blocked, depends_mode AS dependsMode, cause, array_id AS arrayId, array_index AS arrayIndex, throttle, seq, resident_model AS residentModel, when_idle AS whenIdle, backend, backend_auto AS backendAuto, remote_job AS remoteJob, remote_where AS remoteWhere`;
 
 /** TaskStore on SQLite through drizzle. Every method commits before it returns. */
 export class SqliteTaskStore implements TaskStore {
@@ -128,7 +130,7 @@ export class SqliteTaskStore implements TaskStore {
       remoteJob: q(`UPDATE tasks SET remote_job = ?, remote_where = NULL WHERE id = ?`),
       spawnedTask: q(`UPDATE tasks SET state = 'running', updated_at = ? WHERE id = ? AND state = 'starting' AND attempts = ? RETURNING ${TASK_COLS}`),
       endAttempt: q(
-        `UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`,
+        `UPDATE attempts SET outcome = ?, reason = ?, exit_code = ?, signal = ?, ended_at = ?, peak_vram_mb = ?, peak_memory_mb = ?, peak_cpu = ?, peak_where = ? WHERE task_id = ? AND number = ? AND outcome = 'running'`,
       ),
       endTask: q(`UPDATE tasks SET state = ?, not_before = ?, error = ?, finished_at = ?, updated_at = ?, progress = coalesce(?, progress),
         cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), gpu_count = coalesce(?, gpu_count), vram_mb = coalesce(?, vram_mb),
@@ -158,8 +160,8 @@ export class SqliteTaskStore implements TaskStore {
     this.insertStmt = conn.sqlite.prepare(
       `INSERT INTO tasks (agent, project, name, state, desired, priority, input, cpu, memory_mb, gpu_count, vram_mb,
         request_pinned, attempts, max_attempts, backoff_sec, timeout_sec, created_at, updated_at, not_before, held,
-        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model, when_idle, backend)
-       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        blocked, depends_mode, array_id, array_index, throttle, preemptible, resident_model, when_idle, backend, backend_auto)
+       VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -201,6 +203,7 @@ export class SqliteTaskStore implements TaskStore {
           t.residentModel ?? null,
           t.whenIdle ? 1 : 0,
           t.backend ?? 'local',
+          t.backendAuto ? 1 : 0,
         );
         const id = Number(info.lastInsertRowid);
         if (t.array && arrayId === null) {
@@ -461,6 +464,7 @@ export class SqliteTaskStore implements TaskStore {
         round(end.peakVramMB),
         round(end.peakMemoryMB),
         end.peakCpu ?? null,
+        end.peakWhere ?? null,
         taskId,
         attempt,
       );
@@ -644,6 +648,28 @@ export class SqliteTaskStore implements TaskStore {
     return r ? toTask(r as TaskRow) : null;
   }
 
+  autoQueued(limit: number): TaskRecord[] {
+    const rows = this.conn.sqlite
+      .prepare(
+        `SELECT ${TASK_COLS} FROM tasks WHERE state = 'queued' AND backend_auto = 1 AND backend = 'local' AND held = 0 AND blocked = 0 ORDER BY priority DESC, coalesce(seq, id) LIMIT ?`,
+      )
+      .all(limit) as TaskRow[];
+    return rows.map(toTask);
+  }
+
+  offload(taskId: number, data: unknown, at: number): TaskRecord | null {
+    return this.conn.sqlite.transaction(() => {
+      const row = this.conn.sqlite
+        .prepare(
+          `UPDATE tasks SET backend = 'slurm', updated_at = ? WHERE id = ? AND state = 'queued' AND backend_auto = 1 AND backend = 'local' AND held = 0 AND blocked = 0 RETURNING ${TASK_COLS}`,
+        )
+        .get(at, taskId) as TaskRow | undefined;
+      if (!row) return null;
+      this.insertEvent(taskId, null, 'offloaded', data, at);
+      return toTask(row);
+    })();
+  }
+
   setPlacement(taskId: number, attempt: number, where: string): boolean {
     const r = this.db
       .update(tasks)
@@ -717,12 +743,19 @@ export class SqliteTaskStore implements TaskStore {
     this.hot.event.run(taskId, attempt, at, type, data === null ? null : JSON.stringify(data));
   }
 
-  recentPeaks(agent: string, limit: number): PeakSample[] {
+  recentPeaks(agent: string, limit: number, where: string | null = null): PeakSample[] {
     return this.db
       .select({ vramMB: attempts.peakVramMB, memoryMB: attempts.peakMemoryMB, cpu: attempts.peakCpu })
       .from(attempts)
       .innerJoin(tasks, eq(tasks.id, attempts.taskId))
-      .where(and(eq(tasks.agent, agent), eq(attempts.outcome, 'succeeded'), isNotNull(attempts.peakMemoryMB)))
+      .where(
+        and(
+          eq(tasks.agent, agent),
+          eq(attempts.outcome, 'succeeded'),
+          isNotNull(attempts.peakMemoryMB),
+          where === null ? isNull(attempts.peakWhere) : eq(attempts.peakWhere, where),
+        ),
+      )
       .orderBy(desc(attempts.endedAt))
       .limit(limit)
       .all();

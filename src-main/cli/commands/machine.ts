@@ -197,6 +197,7 @@ function agentDetail(a: AgentView, res: (r: AgentView['resources']) => string): 
   const required = new Set(schema.required ?? []);
   const lines = [`${a.name}${a.title && a.title !== a.name ? ` — ${a.title}` : ''}`, ...a.description.split('\n').map((l) => `  ${l}`)];
   lines.push(`  resources:  ${res(a.resources)}${a.learned ? `; learned ${res(a.learned.request)} over ${a.learned.samples} runs` : ''}`);
+  if (a.learnedOnCluster) lines.push(`  on Slurm:   learned ${res(a.learnedOnCluster.request)} over ${a.learnedOnCluster.samples} runs (Slurm's accounting)`);
   if (a.accepts.length) lines.push(`  accepts:    ${a.accepts.join(' ')} (as --file; each file is one task)`);
   if (a.timeoutSec) lines.push(`  timeout:    ${a.timeoutSec} s`);
   if (a.preemptible) lines.push(`  preemptible, with ${a.preemptGraceSec} s to stop`);

@@ -21,7 +21,8 @@ export interface AdmissionContext {
   agents: Pick<AgentCatalog, 'get' | 'list' | 'validateInput' | 'withDefaults'>;
   capacity: Capacity;
   /** What the agent was learned to use (null until measured enough). */
-  profile(agent: string): LearnedProfile | null;
+  /** The agent's learned profile: from this machine's attempts, or (where "slurm") the cluster's. */
+  profile(agent: string, where?: string | null): LearnedProfile | null;
   /** What the resident server says a model needs in VRAM (MB), for an agent that drives one; null when it cannot say. */
   residentModelMB?: (kind: ResidentKind, model: string) => number | null;
   now: number;
@@ -149,6 +150,7 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         request: lastRequest!.request,
         requestPinned: lastRequest!.requestPinned,
         backend: lastRequest!.backend,
+        backendAuto: (s.backend ?? agent.backend) === 'auto',
         maxAttempts: b.maxAttempts,
         backoffSec: b.backoffSec,
         timeoutSec: b.timeoutSec,
@@ -281,17 +283,22 @@ function modelSized(agent: AgentSpec, input: Record<string, unknown>, ctx: Admis
 function requestFor(agent: AgentSpec, s: TaskSubmission, input: Record<string, unknown>, index: number, where: string, ctx: AdmissionContext) {
   const resolved = resolveRequest(agent.resources, s.resources, { mapping: agent.resourceInputs, input });
   const model = resolved.pinned ? null : modelSized(agent, input, ctx);
-  const learned = resolved.pinned || model ? null : ctx.profile(agent.name);
+  const sized = resolved.pinned || model !== null;
+  const learned = sized ? null : ctx.profile(agent.name);
+  // What it used on the cluster (sacct), where it ran there: kept apart from this machine's.
+  const learnedThere = sized ? null : ctx.profile(agent.name, 'slurm');
   const { request, pinned } = model ? { request: model, pinned: false } : learned ? { request: learned.request, pinned: false } : resolved;
   const backend = s.backend ?? agent.backend;
   if (backend === 'slurm') {
     if (!ctx.slurm) throw new ManagerError('INVALID_INPUT', `task is for the Slurm cluster (backend slurm)${where}, but none is set up: ${SET_SLURM}`, index);
     // This machine's limits do not apply: Slurm says whether the cluster can run it.
-    return { request, requestPinned: pinned, backend };
+    return { request: learnedThere?.request ?? request, requestPinned: pinned, backend };
   }
-  // auto: the cluster, for what this machine can never run.
-  if (backend === 'auto' && (neverFits(request, ctx.capacity) || (request.gpu && request.gpu.count > 0 && ctx.capacity.gpuAbsent))) {
-    if (ctx.slurm) return { request, requestPinned: pinned, backend: 'slurm' as const };
+  // auto: the cluster, for what this machine can never run, by its declared or learned size (what
+  // it used here; never run here, what it used on the cluster).
+  const judged = learned || model || !learnedThere ? request : learnedThere.request;
+  if (backend === 'auto' && (neverFits(judged, ctx.capacity) || (judged.gpu && judged.gpu.count > 0 && ctx.capacity.gpuAbsent))) {
+    if (ctx.slurm) return { request: learnedThere?.request ?? request, requestPinned: pinned, backend: 'slurm' as const };
   }
   if (request.gpu && request.gpu.count > 0 && ctx.capacity.gpuAbsent && !s.waitForGpu)
     throw new ManagerError(

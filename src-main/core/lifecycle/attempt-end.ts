@@ -29,6 +29,11 @@ export interface RunOutcome {
    * job. `counts` false: it does not use up one of the task's attempts (it was not the agent's fault).
    */
   interrupted?: { reason: string; counts: boolean } | null;
+  /**
+   * What it used at its peak, measured by its executor where the Manager's own telemetry cannot
+   * see it (a Slurm job, by sacct), and where that was ("slurm"): it teaches that place's profile.
+   */
+  measured?: { vramMB: number | null; memoryMB: number | null; cpu: number | null; where: string } | null;
 }
 
 const BASE: RunOutcome = {

@@ -73,6 +73,20 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
 
 /** How an attempt is recorded: its outcome and reason, how the process ended, its peaks. */
 function endRecord(result: AttemptEndRecord['outcome'], reason: string, outcome: RunOutcome, peak: PeakSample, now: number): AttemptEndRecord {
+  // Measured by the executor (a Slurm job's sacct) where the Manager could not see it itself.
+  const m = outcome.measured;
+  if (m && peak.vramMB === null && peak.memoryMB === null && peak.cpu === null)
+    return {
+      outcome: result,
+      reason,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      endedAt: now,
+      peakVramMB: m.vramMB,
+      peakMemoryMB: m.memoryMB,
+      peakCpu: m.cpu,
+      peakWhere: m.where,
+    };
   return {
     outcome: result,
     reason,

@@ -73,19 +73,28 @@ export function learnProfile(declared: ResourceRequest, samples: readonly PeakSa
  * until another attempt of it succeeds.
  */
 export class ProfileCache {
-  private readonly cache = new Map<string, LearnedProfile | null>();
+  /** By agent, then by where it was measured ('' for this machine). */
+  private readonly cache = new Map<string, Map<string, LearnedProfile | null>>();
 
   constructor(
     private readonly agents: Pick<AgentCatalog, 'get'>,
     private readonly store: Pick<TaskStore, 'recentPeaks'>,
   ) {}
 
-  get(agent: string): LearnedProfile | null {
-    if (!this.cache.has(agent)) {
+  /**
+   * Learned from the attempts measured at `where`: null for this machine (what its scheduler
+   * sizes tasks by), "slurm" for the cluster (a cluster's GPUs and batch sizes say nothing of what
+   * fits here, so each place learns apart).
+   */
+  get(agent: string, where: string | null = null): LearnedProfile | null {
+    let byPlace = this.cache.get(agent);
+    if (!byPlace) this.cache.set(agent, (byPlace = new Map()));
+    const key = where ?? '';
+    if (!byPlace.has(key)) {
       const spec = this.agents.get(agent);
-      this.cache.set(agent, spec ? learnProfile(spec.resources, this.store.recentPeaks(agent, PROFILE.window)) : null);
+      byPlace.set(key, spec ? learnProfile(spec.resources, this.store.recentPeaks(agent, PROFILE.window, where)) : null);
     }
-    return this.cache.get(agent) ?? null;
+    return byPlace.get(key) ?? null;
   }
 
   forget(agent: string): void {

@@ -52,6 +52,8 @@ export interface TaskRecord {
   whenIdle: boolean;
   /** Where it runs (auto was decided at submit). */
   backend: Backend;
+  /** Submitted with backend auto: while queued here it may still be sent to the Slurm cluster (core/runs/offload.ts). */
+  backendAuto: boolean;
   /** The remote job of its latest attempt ("slurm:<job id>"); null for none. */
   remoteJob: string | null;
   /** Where that job waits or runs ("partition gpu, node gpu03"); null for none. */
@@ -75,6 +77,8 @@ export type NewTask = Pick<
   whenIdle?: boolean;
   /** Where it runs; absent: this machine. */
   backend?: Backend;
+  /** Submitted with backend auto; absent: no. */
+  backendAuto?: boolean;
   /** Not before then (a submission's `begin`); null or absent for as soon as it can. */
   notBefore?: number | null;
   /** Submitted held (submit --hold). */
@@ -129,6 +133,7 @@ export function newTaskRecord(id: number, t: NewTask, arrayId: number | null = n
     residentModel: t.residentModel ?? null,
     whenIdle: t.whenIdle ?? false,
     backend: t.backend ?? 'local',
+    backendAuto: t.backendAuto ?? false,
     remoteJob: null,
     remoteWhere: null,
   };
@@ -153,6 +158,8 @@ export interface AttemptRecord {
   peakVramMB: number | null;
   peakMemoryMB: number | null;
   peakCpu: number | null;
+  /** Where the peaks were measured: null for this machine, "slurm" for the cluster. */
+  peakWhere: string | null;
 }
 
 export interface ArtifactRecord {
@@ -173,6 +180,8 @@ export interface AttemptEndRecord {
   peakVramMB?: number | null;
   peakMemoryMB?: number | null;
   peakCpu?: number | null;
+  /** Where the peaks were measured: null for this machine, "slurm" for the cluster (by sacct). */
+  peakWhere?: string | null;
 }
 
 /** Where the task goes once an attempt has ended. */

@@ -24,7 +24,7 @@ const FIELDS = (
   ...SETTINGS_INFO[key],
 }));
 /** Left blank: no limit. */
-const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW']);
+const OPTIONAL = new Set(['gpuMaxUtilPct', 'gpuMaxTempC', 'gpuMaxPowerW', 'slurmAutoAfterSec']);
 
 /** Settings shown as checkboxes. */
 const BOOLEANS = new Set(['desktopNotifications', 'gameModeFreeVram', 'residentRemoteAllowed', 'slurmEnabled']);
@@ -126,6 +126,7 @@ export function SettingsView({ api }: { api: Api }) {
           {(['slurmSharedDir', 'slurmVia', 'slurmBin', 'slurmPartition', 'slurmAccount', 'slurmQos', 'slurmExtraArgs'] as const).map((key) => (
             <TextField key={key} k={key} placeholder={key === 'slurmSharedDir' ? '/shared/agentmgr' : 'none'} form={form} errors={errors} setForm={setForm} />
           ))}
+          <TextField k="slurmAutoAfterSec" numeric placeholder="none" form={form} errors={errors} setForm={setForm} />
         </fieldset>
         <CheckField k="desktopNotifications" form={form} setForm={setForm} help={false} />
         <button type="submit">Save</button>

@@ -192,6 +192,7 @@ export function TaskDetail({ api, id, token }: { api: Api; id: number; token: st
                 <dd>
                   the Slurm cluster{t.slurmJob ? `, job ${t.slurmJob}` : ' (not submitted yet)'}
                   {t.runsOn ? ` (${t.runsOn})` : ''}
+                  {t.offloaded && <small className="muted offloaded"> — {t.offloaded}</small>}
                 </dd>
               </>
             )}

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { oneLine } from '../../../src-main/adapters/slurm/cli.js';
-import { decodeWaitStatus, jobEnd, parseSacctLine, parseScontrolLine, parseSqueueJson, type SlurmJob } from '../../../src-main/adapters/slurm/jobs.js';
+import {
+  decodeWaitStatus,
+  jobEnd,
+  parseSacctLine,
+  parseSacctUsage,
+  parseScontrolLine,
+  parseSqueueJson,
+  sizeMB,
+  type SlurmJob,
+} from '../../../src-main/adapters/slurm/jobs.js';
 import { DEFAULT_SLURM_RUNNER, jobIdOf, sbatchArgs, slurmIdentity } from '../../../src-main/adapters/slurm/runner.js';
 import { SlurmCli } from '../../../src-main/adapters/slurm/cli.js';
 import { SlurmQueue } from '../../../src-main/adapters/slurm/queue.js';
@@ -154,6 +163,23 @@ describe('Slurm output parsing', () => {
     });
     expect(parseSacctLine('4244.batch|batch|COMPLETED|0:0|n1|debug|x')).toBeNull();
     expect(parseSacctLine('')).toBeNull();
+  });
+
+  it("reads what a job used from sacct's steps: MaxRSS or the TRES mem, and gres/gpumem where the cluster tracks it", () => {
+    // As `sacct -j ID -P -n -o JobID,MaxRSS,TRESUsageInMax` prints it on a cluster with GPU accounting.
+    const out = [
+      '18194943|||',
+      '18194943.batch|10372780K|cpu=00:56:24,energy=0,fs/disk=350130624578,gres/gpumem=38888M,gres/gpuutil=100,mem=10372780K,pages=3465,vmem=10194376K|',
+      '18194943.extern|256K|cpu=00:00:00,energy=0,fs/disk=5273,gres/gpumem=0,gres/gpuutil=0,mem=256K,pages=0,vmem=0|',
+      '18194943.0|2G|cpu=00:10:00,gres/gpumem=40G,mem=2G|',
+    ].join('\n');
+    expect(parseSacctUsage(out, '18194943')).toEqual({ memoryMB: 10_130, vramMB: 40_960 });
+    // No GPU accounting: memory only.
+    expect(parseSacctUsage('7|||\n7.batch|524288K|cpu=00:00:01,energy=0,mem=524288K,pages=0|\n', '7')).toEqual({ memoryMB: 512, vramMB: null });
+    // No step recorded yet (or another job's): nothing to learn from.
+    expect(parseSacctUsage('7|||\n', '7')).toBeNull();
+    expect(parseSacctUsage('70.batch|1G|mem=1G|\n', '7')).toBeNull();
+    expect([sizeMB('2G'), sizeMB('38888M'), sizeMB('1048576'), sizeMB(''), sizeMB('abc')]).toEqual([2048, 38_888, 1, null, null]);
   });
 
   it("maps Slurm's final states to what the attempt was: the node's fault does not use up an attempt", () => {

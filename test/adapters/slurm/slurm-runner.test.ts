@@ -105,6 +105,54 @@ describe.skipIf(!up)('Slurm executor on a real Slurm', { timeout: 180_000 }, () 
     expect(readFileSync(join(attemptDir(runner.config.runsDir, s.taskId, 1), 'agent.env'), 'utf8')).not.toContain('AGENTMGR_TOKEN');
   });
 
+  it('a success without Slurm accounting (the dev cluster keeps none) is recorded without measurements, and sacct is not asked again', async () => {
+    const { runner, cli, queue } = setup();
+    const r = record();
+    runner.start(spec('ok'), r.listener);
+    await waitFor(() => r.exit() !== undefined, 'the job to end', 60_000);
+    expect(r.exit()).toMatchObject({ exitCode: 0 });
+    expect(r.exit()!.measured ?? null).toBeNull();
+    expect(queue.hasAccounting()).toBe(false);
+    const asked = cli.calls.sacct ?? 0;
+    const again = record();
+    runner.start(spec('ok'), again.listener);
+    await waitFor(() => again.exit() !== undefined, 'the second job to end', 60_000);
+    expect(cli.calls.sacct ?? 0).toBe(asked);
+  });
+
+  it('where the cluster keeps accounting, a success carries what sacct says its steps used, tagged as measured on Slurm, and the log says so', async () => {
+    // Slurm's own commands, but for sacct: a cluster with GPU accounting cannot run here (no GPU,
+    // no slurmdbd), so it answers as such a cluster's sacct does, for the job it is asked about.
+    const bin = join(tmp.dir, 'bin-accounting');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo']) writeFileSync(join(bin, tool), `#!/bin/sh\nexec ${tool} "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'sacct'),
+      [
+        '#!/bin/sh',
+        'id=""; fields=""',
+        'while [ $# -gt 0 ]; do case "$1" in -j) id="$2"; shift;; -o) fields="$2"; shift;; esac; shift; done',
+        '[ "$fields" = "JobID,MaxRSS,TRESUsageInMax" ] || { echo "sacct: error: not asked for here" >&2; exit 1; }',
+        'echo "$id|||"',
+        'echo "$id.batch|524288K|cpu=00:00:01,energy=0,fs/disk=2048,gres/gpumem=3000M,gres/gpuutil=87,mem=524288K,pages=0,vmem=0|"',
+        'echo "$id.extern|256K|cpu=00:00:00,energy=0,gres/gpumem=0,mem=256K|"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const cli = new SlurmCli({ env: slurmEnv(), timeoutMs: 10_000, bin });
+    const queue = new SlurmQueue(cli, { pollMs: 200, maxPollMs: 800 });
+    queues.push(queue);
+    const runner = new SlurmAgentRunner({ runsDir: join(tmp.dir, 'runs'), cli, queue, graceMs: 2000, pollMs: 50, submitRetryMs: 300, namePrefix: PREFIX });
+    const r = record();
+    const s = spec('ok', { request: { cpu: 1, memoryMB: 100, gpu: { count: 1, vramMB: 1000 } } });
+    runner.start(s, r.listener);
+    await waitFor(() => r.exit() !== undefined, 'the job to end', 60_000);
+    expect(r.exit()).toMatchObject({ exitCode: 0, measured: { memoryMB: 512, vramMB: 3000, cpu: null, where: 'slurm' } });
+    const log = readFileSync(join(attemptDir(runner.config.runsDir, s.taskId, 1), 'output.log'), 'utf8');
+    expect(log).toContain(`Slurm's accounting says job ${r.jobId()} used at most 512 MB of memory, GPU memory 3000 MB`);
+  });
+
   it('a job Slurm refuses fails at once, with what Slurm said', async () => {
     const { runner } = setup({ partition: 'no-such-partition' });
     const r = record();

@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `backend_auto` integer DEFAULT 0 NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE `attempts` ADD `peak_where` text;
