@@ -7,7 +7,10 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve(import.meta.dirname, 'src-main/main.ts') } },
+      // The spawner (ADR 22) is a process of its own: its own file beside the main bundle.
+      rollupOptions: {
+        input: { index: resolve(import.meta.dirname, 'src-main/main.ts'), spawner: resolve(import.meta.dirname, 'src-main/adapters/process/spawner/main.ts') },
+      },
     },
   },
   preload: {

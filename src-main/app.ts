@@ -4,6 +4,7 @@ import { SqliteTaskStore } from './adapters/sqlite/task-store.js';
 import { FileAgentCatalog } from './adapters/agents/catalog.js';
 import { consoleLogger } from './adapters/console-logger.js';
 import { EventBus } from './adapters/events/event-bus.js';
+import { SpawnerClient } from './adapters/process/spawner/client.js';
 import { ProcessAgentRunner } from './adapters/process/runner.js';
 import { systemClock } from './adapters/system-clock.js';
 import { Families } from './adapters/process/families.js';
@@ -125,7 +126,16 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     const games = new GameWatch(gamePrograms, { intervalMs: options.gameWatchMs });
     await telemetry.start();
     const bus = new EventBus((e) => logger.error('an event subscriber failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
-    const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families });
+    // Agents are forked by a small helper process, not by this (large) one: ADR 22.
+    const spawner =
+      options.spawner === false
+        ? null
+        : new SpawnerClient({
+            log: (level, message, fields) => logger[level](message, fields),
+            ...(options.spawnerCommand ? { command: options.spawnerCommand } : {}),
+          });
+    await spawner?.start();
+    const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families, spawner });
     // The Slurm cluster, as the settings were when the Manager started.
     const slurmSettings: SlurmSettings = { ...DEFAULT_SLURM_SETTINGS, ...pickSlurm(kept) };
     const slurm = slurmFromSettings(slurmSettings);
@@ -218,6 +228,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptFolder(a.taskId, a.attempt), 'artifacts'), maxBytes),
       attemptFolder,
       slurm: () => slurmExec?.queue.status() ?? null,
+      spawner: () => spawner?.status() ?? { mode: 'direct', pid: null, restarts: 0, problem: 'turned off (AGENTMGR_SPAWNER=0)', badLines: 0 },
       inspectPath,
       tokens: {
         create: (project, label) => tokenStore.create(project, label, Date.now()),
@@ -341,6 +352,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         games.stop();
         residents.stop();
         manager.stop(opts);
+        spawner?.stop();
         slurmExec?.queue.stop();
         telemetry.stop();
         history.flush();

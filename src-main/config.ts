@@ -34,6 +34,10 @@ export interface ServeOptions {
   residentPollMs: number;
   /** How often game mode looks for the person's programs. */
   gameWatchMs: number;
+  /** Agents are started through the spawner helper (default), or by the Manager itself (AGENTMGR_SPAWNER=0). */
+  spawner?: boolean;
+  /** The spawner's program, for tests (AGENTMGR_SPAWNER_COMMAND, JSON: ["file", "arg", ...]); absent: the built helper. */
+  spawnerCommand?: { file: string; args: string[] };
   /** How often waiting backend-auto tasks are looked at for the Slurm cluster (AGENTMGR_SLURM_AUTO_EVERY_MS); undefined: the default (15 s). */
   slurmAutoEveryMs?: number;
   /** Game mode's programs given by the environment (they win over the saved ones at start; '' turns it off). */
@@ -89,6 +93,21 @@ export function resolveServeOptions(flags: Record<string, unknown>, env: NodeJS.
     residentPollMs: int('AGENTMGR_RESIDENT_POLL_MS', env.AGENTMGR_RESIDENT_POLL_MS, 50, 600_000) ?? 2000,
     gameWatchMs: int('AGENTMGR_GAME_WATCH_MS', env.AGENTMGR_GAME_WATCH_MS, 50, 600_000) ?? 2000,
     gamePrograms: env.AGENTMGR_GAME_PROGRAMS,
+    spawner: env.AGENTMGR_SPAWNER !== '0',
+    spawnerCommand: spawnerCommand(env.AGENTMGR_SPAWNER_COMMAND),
     slurmAutoEveryMs: int('AGENTMGR_SLURM_AUTO_EVERY_MS', env.AGENTMGR_SLURM_AUTO_EVERY_MS, 100, 3_600_000),
   };
+}
+
+function spawnerCommand(raw: string | undefined): { file: string; args: string[] } | undefined {
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`AGENTMGR_SPAWNER_COMMAND must be a JSON list of strings (["/path/to/program", "arg"]), got "${raw}"`);
+  }
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string'))
+    throw new ConfigError(`AGENTMGR_SPAWNER_COMMAND must be a JSON list of strings (["/path/to/program", "arg"]), got "${raw}"`);
+  return { file: v[0] as string, args: v.slice(1) as string[] };
 }

@@ -412,6 +412,8 @@ export const appRouter = router({
       agentProblems: s.agents.problems().length,
       /** The Slurm cluster: whether its controller answers, and how many jobs are watched; null when none is set up. */
       slurm: s.slurm?.() ?? null,
+      /** How agents are started: through the spawner (a small helper process), or directly by the Manager and why. */
+      spawner: s.spawner?.() ?? null,
     };
   }),
   /**

@@ -52,4 +52,6 @@ export interface ApiServices {
   startedAt: number;
   /** Whether the Slurm cluster answers, as of its last look; absent or null: no cluster is set up. */
   slurm?: () => { reachable: boolean; message: string | null; since: number; watched: number } | null;
+  /** The spawner (ADR 22): whether agents are started through it, or directly and why. */
+  spawner?: () => { mode: 'spawner' | 'direct' | 'starting'; pid: number | null; restarts: number; problem: string | null; badLines: number } | null;
 }

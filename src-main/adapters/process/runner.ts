@@ -21,7 +21,8 @@ import { decodeStatus, describeEnd, notStarted, startFailed, unknownOutcome } fr
 
 /** The attempt's last stderr line, kept for an end collected again. */
 const LAST_ERROR_FILE = 'last-error';
-import { spawnAgent } from './spawn.js';
+import { prepareAgent, spawnPrepared, type Prepared } from './spawn.js';
+import type { SpawnAnswer, SpawnerClient } from './spawner/client.js';
 
 export interface RunnerConfig {
   /** Where each attempt's folder goes: <runsDir>/<task>/<attempt>/. */
@@ -42,6 +43,11 @@ export interface RunnerConfig {
   families: FamilyTracker;
   /** The runner's clock: every time it reads (start, stop, durations). Time limits come as durations. */
   clock: Pick<Clock, 'now'>;
+  /**
+   * Starts agents off the Manager's process (ADR 22); absent, or while it is not usable: the
+   * runner forks them itself.
+   */
+  spawner?: SpawnerClient | null;
 }
 
 export const DEFAULT_RUNNER_CONFIG: Omit<RunnerConfig, 'runsDir' | 'families' | 'clock'> = {
@@ -60,12 +66,22 @@ export function attemptDir(runsDir: string, taskId: number, attempt: number): st
 export class ProcessAgentRunner implements AgentRunner {
   readonly config: RunnerConfig;
 
+  /** Runs the spawner started, by their leader's pid: watched another way if it dies. */
+  private readonly viaSpawner = new Map<number, Run>();
+
   constructor(config: Partial<RunnerConfig> & { runsDir: string }) {
     this.config = { ...DEFAULT_RUNNER_CONFIG, families: config.families ?? new Families(), clock: config.clock ?? systemClock, ...config };
+    // Its agents run on when it dies; their ends are then learned as after a Manager restart.
+    this.config.spawner?.onDeath((pids) => {
+      for (const pid of pids) this.viaSpawner.get(pid)?.orphaned();
+    });
   }
 
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
-    const run = new Run(this.config, spec, listener, attemptDir(this.config.runsDir, spec.taskId, spec.attempt));
+    const run = new Run(this.config, spec, listener, attemptDir(this.config.runsDir, spec.taskId, spec.attempt), {
+      add: (pid, r) => this.viaSpawner.set(pid, r),
+      remove: (pid) => this.viaSpawner.delete(pid),
+    });
     run.spawn();
     return run;
   }
@@ -146,11 +162,18 @@ class Run implements RunHandle {
   private clearTimeoutTimer: () => void = () => {};
   private readonly artifactsDir: string;
 
+  /** Started through the spawner, and not yet answered: a cancel waits for the pid. */
+  private spawning: { cancel: StopRequest | true | null } | null = null;
+  /** Its leader's exit comes from the spawner (while that lives). */
+  private viaSpawnerPid: number | null = null;
+  private earlyExit: { code: number | null; signal: string | null } | null = null;
+
   constructor(
     private readonly cfg: RunnerConfig,
     private readonly spec: LaunchSpec,
     private readonly listener: RunListener,
     private readonly dir: string,
+    private readonly registry: { add(pid: number, run: Run): void; remove(pid: number): void } = { add() {}, remove() {} },
   ) {
     this.artifactsDir = join(dir, 'artifacts');
     this.family = new RunFamily(cfg.families);
@@ -175,8 +198,27 @@ class Run implements RunHandle {
   }
 
   spawn(): void {
-    const started = spawnAgent(this.spec, this.dir, this.artifactsDir);
+    const prepared = prepareAgent(this.spec, this.dir, this.artifactsDir);
     this.log = new AttemptLog(this.dir, this.cfg.caps);
+    if ('error' in prepared) {
+      this.note(prepared.error);
+      this.endSoon(startFailed(prepared.error));
+      return;
+    }
+    const spawner = this.cfg.spawner;
+    if (spawner?.usable) {
+      this.spawning = { cancel: null };
+      void spawner
+        .spawn(prepared, (code, signal) => this.safely(() => this.leaderExited(code, signal)))
+        .then((answer) => this.safely(() => this.spawnerAnswered(answer, prepared)));
+      return;
+    }
+    this.spawnHere(prepared);
+  }
+
+  /** The fork in the Manager's own process. */
+  private spawnHere(prepared: Prepared): void {
+    const started = spawnPrepared(prepared);
     if ('error' in started) {
       this.note(started.error);
       this.endSoon(startFailed(started.error));
@@ -191,15 +233,92 @@ class Run implements RunHandle {
     f.pgid = pid; // detached: the child leads a new session and process group
     f.marker = markerFor(runId);
     f.leader = { pid, startTime: readProcStat(pid)?.startTime ?? 'unknown' };
-    child.once('exit', (code, signal) => {
-      this.state.leaderStatus = { code, signal };
-      this.safely(() => this.onLeaderGone());
-    });
+    child.once('exit', (code, signal) => this.safely(() => this.leaderExited(code, signal)));
+    this.started(pid, f.leader.startTime);
+  }
+
+  /** What is the same however it was forked: the group, following it, `spawned`, the timers. */
+  private started(pid: number, startTime: string): void {
+    const f = this.family;
     this.output.open({ stdout: 0, stderr: 0 });
     this.follow([]);
-    this.listener({ type: 'spawned', pid, pidStartTime: f.leader.startTime, pgid: f.pgid, logDir: this.dir });
+    this.listener({ type: 'spawned', pid, pidStartTime: startTime, pgid: f.pgid, logDir: this.dir });
     this.note(`attempt ${this.spec.attempt} started: pid ${pid}${this.spec.gpus.length ? `, GPU ${this.spec.gpus.join(',')}` : ''}`);
     this.arm();
+  }
+
+  private leaderExited(code: number | null, signal: string | null): void {
+    // The spawner's exit line can come before its answer is taken in: kept until then.
+    if (this.spawning) {
+      this.earlyExit = { code, signal };
+      return;
+    }
+    this.state.leaderStatus = { code, signal };
+    this.onLeaderGone();
+  }
+
+  /** The spawner's answer to this run's start. */
+  private spawnerAnswered(answer: SpawnAnswer, prepared: Prepared): void {
+    const wanted = this.spawning?.cancel ?? null;
+    this.spawning = null;
+    if ('error' in answer) {
+      if (this.state.phase === 'detached') return;
+      this.note(`could not start the agent: ${answer.error}`);
+      this.endSoon(startFailed(`could not start the agent: ${answer.error}`));
+      return;
+    }
+    if ('lost' in answer) {
+      // The spawner died with the start in hand: the folder tells whether the agent runs (its
+      // marker), once a fork it made has had time to exec.
+      setTimeout(() => this.safely(() => this.findAfterLostSpawn(prepared, wanted)), 300);
+      return;
+    }
+    const { pid, startTime } = answer;
+    if (this.state.phase === 'detached') {
+      // Let go while starting (the Manager is stopping): a restarted Manager finds it by its marker.
+      this.cfg.spawner?.forget(pid);
+      return;
+    }
+    if (this.done) return;
+    const f = this.family;
+    f.pgid = pid;
+    f.marker = markerFor(prepared.runId);
+    f.leader = { pid, startTime };
+    this.viaSpawnerPid = pid;
+    this.registry.add(pid, this);
+    if (process.env.AGENTMGR_CHAOS_CRASH_AFTER_SPAWN === '1') process.kill(process.pid, 'SIGKILL');
+    this.started(pid, startTime);
+    if (this.earlyExit) this.leaderExited(this.earlyExit.code, this.earlyExit.signal);
+    else if (wanted) requestCancel(this.escalation, this.now(), wanted === true ? undefined : wanted);
+  }
+
+  private findAfterLostSpawn(prepared: Prepared, wanted: StopRequest | true | null): void {
+    if (this.state.phase === 'detached' || this.done) return;
+    const marker = markerFor(prepared.runId);
+    const leader = findLeader(this.dir, marker);
+    if (leader && isSameProcessAlive(leader.pid, leader.startTime)) {
+      this.attach(leader, leader.pid, marker, true);
+      this.note('the spawner died while starting it; found by its run id');
+      if (wanted) requestCancel(this.escalation, this.now(), wanted === true ? undefined : wanted);
+      return;
+    }
+    if (readExitFile(this.dir) !== null || readPidFile(this.dir) !== null) {
+      // It ran, and is over already.
+      this.adoptFrom(leader?.pid ?? readPidFile(this.dir) ?? 0, marker);
+      this.report(this.finish(true));
+      return;
+    }
+    this.note('the spawner died before it started the agent; it is started again');
+    this.endSoon(notStarted());
+  }
+
+  /** The spawner died: this run's leader is watched as an adopted one's (its pid and start time, then its exit file). */
+  orphaned(): void {
+    if (this.viaSpawnerPid !== null) this.registry.remove(this.viaSpawnerPid);
+    this.viaSpawnerPid = null;
+    if (this.done || this.state.leaderStatus) return;
+    this.state.adopted = true;
+    this.note('the spawner died; the agent runs on, watched by its process and its exit status file');
   }
 
   /** Re-attaches to a live run of an earlier Manager; `unrecorded` when its pid never reached the store. */
@@ -241,6 +360,11 @@ class Run implements RunHandle {
 
   cancel(request?: StopRequest): void {
     if (this.done) return;
+    // Not forked yet: the stop waits for its pid (a group id of 0 would be our own).
+    if (this.spawning) {
+      this.spawning.cancel ??= request ?? true;
+      return;
+    }
     requestCancel(this.escalation, this.now(), request);
   }
 
@@ -253,6 +377,10 @@ class Run implements RunHandle {
     this.output.close();
     this.child?.removeAllListeners('exit');
     this.child?.unref();
+    if (this.viaSpawnerPid !== null) {
+      this.cfg.spawner?.forget(this.viaSpawnerPid);
+      this.registry.remove(this.viaSpawnerPid);
+    }
     this.cfg.families.untrack(this.family.pgid);
   }
 
@@ -354,6 +482,7 @@ class Run implements RunHandle {
   private finish(collected: boolean): RunOutcome {
     this.state.phase = 'ended';
     this.stopTimers();
+    if (this.viaSpawnerPid !== null) this.registry.remove(this.viaSpawnerPid);
     this.cfg.families.untrack(this.family.pgid);
     const status = readExitFile(this.dir);
     let exitCode: number | null = null;

@@ -51,12 +51,29 @@ export function agentEnv(spec: LaunchSpec, paths: { inputPath: string; artifacts
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
+/** An attempt ready to start: its folder written, its run id on disk, and what to exec. */
+export interface Prepared {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: string;
+  stderr: string;
+  runId: string;
+}
+
 /**
  * Prepares the attempt folder and spawns the agent in a process group of its own, its output
  * going to files. The run id is on disk before the fork, so a Manager killed at any moment
  * leaves either no run id (nothing was started) or a marker to find the agent by.
  */
 export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string): Spawned {
+  const p = prepareAgent(spec, dir, artifactsDir);
+  return 'error' in p ? p : spawnPrepared(p);
+}
+
+/** The attempt folder, its input and run id, and the wrapper's command line: all but the fork. */
+export function prepareAgent(spec: LaunchSpec, dir: string, artifactsDir: string): Prepared | { error: string } {
   mkdirSync(artifactsDir, { recursive: true });
   // The task's own folder beside its attempts': checkpoints kept across retries and preemptions.
   const stateDir = join(dirname(dir), 'state');
@@ -74,12 +91,26 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
     AGENTMGR_PID_FILE: join(dir, PID_FILE),
     [RUN_ID_ENV]: runId,
   };
-  const out = openSync(join(dir, 'stdout.raw'), 'a');
-  const err = openSync(join(dir, 'stderr.raw'), 'a');
+  return {
+    file: '/bin/sh',
+    args: ['-c', WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)],
+    cwd: spec.agent.dir,
+    env,
+    stdout: join(dir, 'stdout.raw'),
+    stderr: join(dir, 'stderr.raw'),
+    runId,
+  };
+}
+
+/** Forks the prepared attempt here, in the Manager's own process (no spawner, or it is down). */
+export function spawnPrepared(p: Prepared): Spawned {
+  const { runId } = p;
+  const out = openSync(p.stdout, 'a');
+  const err = openSync(p.stderr, 'a');
   try {
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)], {
-      cwd: spec.agent.dir,
-      env,
+    const child = spawn(p.file, p.args, {
+      cwd: p.cwd,
+      env: p.env,
       detached: true,
       stdio: ['ignore', out, err],
     });

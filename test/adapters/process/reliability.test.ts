@@ -10,6 +10,7 @@ import type { AgentSpec, LaunchSpec, RunnerEvent } from '../../../src-main/core/
 import { killIfSame, remember, tempDir } from '../../helpers/fakes.js';
 import { fixtureAgent } from '../../helpers/fixture-agents.js';
 import { waitFor } from '../../helpers/wait.js';
+import { maybeSpawner } from '../../helpers/spawner.js';
 
 /** The promises of issue 10 that live in the runner, each reproduced first. */
 const tmp = tempDir();
@@ -29,7 +30,7 @@ const small = {
   rawTruncateBytes: 1024 * 1024,
   pump: { chunkBytes: 256 * 1024, budgetBytes: 1024 * 1024, maxBacklogBytes: 2 * 1024 * 1024, maxLineBytes: 8 * 1024 },
 };
-const runner = new ProcessAgentRunner(small);
+const runner = new ProcessAgentRunner(await maybeSpawner(small));
 
 const spec = (agent: AgentSpec, over: Partial<LaunchSpec> = {}): LaunchSpec => ({
   taskId: 10_000 + nextTask++,

@@ -9,18 +9,21 @@ import type { RunOutcome } from '../../../src-main/core/lifecycle/attempt-end.js
 import type { AgentSpec, LaunchSpec, RunnerEvent } from '../../../src-main/core/ports.js';
 import { tempDir } from '../../helpers/fakes.js';
 import { fixtureAgent } from '../../helpers/fixture-agents.js';
+import { maybeSpawner } from '../../helpers/spawner.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 let nextTask = 1;
 
-const runner = new ProcessAgentRunner({
-  runsDir: tmp.dir,
-  graceMs: 300,
-  pollMs: 20,
-  caps: { headBytes: 64 * 1024, tailBytes: 16 * 1024 },
-  rawTruncateBytes: 256 * 1024,
-});
+const runner = new ProcessAgentRunner(
+  await maybeSpawner({
+    runsDir: tmp.dir,
+    graceMs: 300,
+    pollMs: 20,
+    caps: { headBytes: 64 * 1024, tailBytes: 16 * 1024 },
+    rawTruncateBytes: 256 * 1024,
+  }),
+);
 
 interface Done {
   events: RunnerEvent[];

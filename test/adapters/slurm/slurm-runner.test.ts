@@ -235,7 +235,7 @@ describe.skipIf(!up)('Slurm executor on a real Slurm', { timeout: 180_000 }, () 
     const dir = attemptDir(runner.config.runsDir, sb.taskId, 1);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, SUBMITTING_FILE), 'x\n');
-    const made = slurmSync('sbatch', ['--parsable', `--job-name=${PREFIX}-${sb.taskId}-1`, '--mem=20M', '--wrap', 'sleep 60']).trim();
+    const made = slurmSync('sbatch', ['--parsable', `--job-name=${PREFIX}-${sb.taskId}-1`, '--mem=20M', '--output=/dev/null', '--wrap', 'sleep 60']).trim();
     const b = record();
     expect(runner.adopt({ ...sb, pid: null, pidStartTime: null, pgid: null, logDir: null }, b.listener).alive).toBe(true);
     await waitFor(() => b.jobId() !== undefined, 'the job found by name', 30_000);
