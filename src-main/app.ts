@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { openDb, type OpenDb } from './adapters/sqlite/db.js';
 import { SqliteTokenStore } from './adapters/sqlite/token-store.js';
 import { SqliteTaskStore } from './adapters/sqlite/task-store.js';
@@ -203,6 +204,10 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       bus.emit({ type: 'telemetry', sample });
     });
     const opened = db;
+    // How late timers run on this thread (what the desktop app's IPC and tray feel), from here on: health.eventLoop.
+    const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loopDelay.enable();
+    const loopSince = Date.now();
     return {
       dirs,
       options,
@@ -228,6 +233,16 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptFolder(a.taskId, a.attempt), 'artifacts'), maxBytes),
       attemptFolder,
       slurm: () => slurmExec?.queue.status() ?? null,
+      eventLoop: () => {
+        // The histogram holds each 10 ms tick's whole interval: the delay is what is over 10 ms.
+        const ms = (ns: number) => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 10) / 10) : 0);
+        return {
+          p50Ms: ms(loopDelay.percentile(50)),
+          p99Ms: ms(loopDelay.percentile(99)),
+          maxMs: ms(loopDelay.max),
+          sinceSec: Math.round((Date.now() - loopSince) / 1000),
+        };
+      },
       spawner: () => spawner?.status() ?? { mode: 'direct', pid: null, restarts: 0, problem: 'turned off (AGENTMGR_SPAWNER=0)', badLines: 0 },
       inspectPath,
       tokens: {
@@ -347,6 +362,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         },
       },
       close: (opts) => {
+        loopDelay.disable();
         clearInterval(sweeper);
         agentsWatch.close();
         games.stop();
@@ -366,6 +382,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     throw e;
   }
 }
+
+const LOOP_RESOLUTION_MS = 10;
 
 /** The setting in seconds, 0 meaning never, as the Manager takes it. */
 function toReserveMs(sec: number): number | null {

@@ -414,6 +414,8 @@ export const appRouter = router({
       slurm: s.slurm?.() ?? null,
       /** How agents are started: through the spawner (a small helper process), or directly by the Manager and why. */
       spawner: s.spawner?.() ?? null,
+      /** How late the Manager's timers run (event-loop delay since it started): what the UI and tray feel. */
+      eventLoop: s.eventLoop?.() ?? null,
     };
   }),
   /**

@@ -52,6 +52,8 @@ export interface ApiServices {
   startedAt: number;
   /** Whether the Slurm cluster answers, as of its last look; absent or null: no cluster is set up. */
   slurm?: () => { reachable: boolean; message: string | null; since: number; watched: number } | null;
+  /** How late this thread's timers run, since the Manager started (perf_hooks.monitorEventLoopDelay). */
+  eventLoop?: () => { p50Ms: number; p99Ms: number; maxMs: number; sinceSec: number };
   /** The spawner (ADR 22): whether agents are started through it, or directly and why. */
   spawner?: () => { mode: 'spawner' | 'direct' | 'starting'; pid: number | null; restarts: number; problem: string | null; badLines: number } | null;
 }

@@ -172,7 +172,8 @@ describe('the comfyui agent', () => {
     expect(job.resources.gpu).toEqual({ count: 1, vramMB: 6144 });
     const stepping = await until(
       () => api.tasks.get.query({ id: job.id }),
-      (x) => x.state !== 'running' || /^step \d+ of 60 \(node 3\)$/.test(x.progressMessage ?? ''),
+      // Or it ended (then the state below says how); 'starting' lasts until the spawner says the pid.
+      (x) => !['queued', 'starting', 'running'].includes(x.state) || /^step \d+ of 60 \(node 3\)$/.test(x.progressMessage ?? ''),
       'step progress from the WebSocket',
     );
     expect(stepping.state).toBe('running');

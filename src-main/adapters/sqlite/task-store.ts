@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Statement } from 'better-sqlite3';
 import type { TaskSort, TaskState } from '../../../contracts/task.js';
 import { TASK_STATES } from '../../../contracts/task.js';
 import type {
@@ -164,6 +165,8 @@ export class SqliteTaskStore implements TaskStore {
        VALUES (?, ?, ?, 'queued', 'run', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
+
+  private readonly dependentsStmt: { blocked?: Statement; all?: Statement } = {};
 
   private get db() {
     return this.conn.db;
@@ -595,11 +598,15 @@ export class SqliteTaskStore implements TaskStore {
   dependents(ids: readonly number[], blockedOnly: boolean): number[] {
     if (ids.length === 0) return [];
     const found = new Set<number>();
-    const q = this.conn.sqlite
-      .prepare(
-        `SELECT DISTINCT d.task_id AS id FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE d.dep_id = ?${blockedOnly ? ` AND t.state = 'queued' AND t.blocked = 1` : ''}`,
-      )
-      .pluck();
+    // Asked at every end (workflow/settle.ts): prepared once.
+    const key = blockedOnly ? 'blocked' : 'all';
+    let q = this.dependentsStmt[key];
+    if (!q)
+      q = this.dependentsStmt[key] = this.conn.sqlite
+        .prepare(
+          `SELECT DISTINCT d.task_id AS id FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE d.dep_id = ?${blockedOnly ? ` AND t.state = 'queued' AND t.blocked = 1` : ''}`,
+        )
+        .pluck();
     for (const id of ids) for (const d of q.all(id) as number[]) found.add(d);
     return [...found].sort((a, b) => a - b);
   }

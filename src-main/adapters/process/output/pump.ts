@@ -53,6 +53,18 @@ export const punchHole: Reclaimer = (file, from, to, done) => {
   p.on('exit', (code) => end(code === 0));
 };
 
+/**
+ * One read buffer per size for every stream: a read is synchronous and the splitter copies what
+ * it keeps, so no stream needs its own (a megabyte each, twice per attempt, was a tenth of an
+ * attempt's cost in allocation and garbage collection).
+ */
+const readBuffers = new Map<number, Buffer>();
+function readBuffer(bytes: number): Buffer {
+  let b = readBuffers.get(bytes);
+  if (!b) readBuffers.set(bytes, (b = Buffer.allocUnsafe(bytes)));
+  return b;
+}
+
 export interface PumpSink {
   /** The lines of one chunk (never more than about a chunk's worth at once). */
   lines(lines: SplitLine[]): void;
@@ -88,7 +100,7 @@ export class RawStream {
     private reclaimer: Reclaimer | null,
   ) {
     this.splitter = new LineSplitter(limits.maxLineBytes);
-    this.buf = Buffer.allocUnsafe(limits.chunkBytes);
+    this.buf = readBuffer(limits.chunkBytes);
   }
 
   /** Opens the stream's file, if it exists, to read from `offset`. */
