@@ -12,7 +12,7 @@ import { detectOom } from './oom.js';
 import { DEFAULT_PUMP_LIMITS, type PumpLimits } from './output/pump.js';
 import { OutputReader } from './output/reader.js';
 import { markedProcesses, markerFor, signalOurs, type Marker } from './ownership.js';
-import { isSameProcessAlive, listProcs, readProcStat } from './proc-stat.js';
+import { isSameProcessAlive, listProcs, readProcStat, type ProcStat } from './proc-stat.js';
 import { requestCancel } from './terminate/cancel.js';
 import { Escalation } from './terminate/escalate.js';
 import { RunFamily } from './terminate/family.js';
@@ -68,6 +68,23 @@ export class ProcessAgentRunner implements AgentRunner {
 
   /** Runs the spawner started, by their leader's pid: watched another way if it dies. */
   private readonly viaSpawner = new Map<number, Run>();
+  /** Runs whose leader ended this turn, waiting for one reading of /proc. */
+  private endsThisTurn: ((procs: ProcStat[]) => void)[] = [];
+  private readonly registry: RunRegistry = {
+    add: (pid, r) => this.viaSpawner.set(pid, r),
+    remove: (pid) => this.viaSpawner.delete(pid),
+    readProcs: (use) => {
+      this.endsThisTurn.push(use);
+      if (this.endsThisTurn.length > 1) return;
+      setImmediate(() => {
+        const waiting = this.endsThisTurn;
+        this.endsThisTurn = [];
+        const procs = listProcs();
+        this.config.families.update(procs);
+        for (const w of waiting) w(procs);
+      });
+    },
+  };
 
   constructor(config: Partial<RunnerConfig> & { runsDir: string }) {
     this.config = { ...DEFAULT_RUNNER_CONFIG, families: config.families ?? new Families(), clock: config.clock ?? systemClock, ...config };
@@ -78,10 +95,7 @@ export class ProcessAgentRunner implements AgentRunner {
   }
 
   start(spec: LaunchSpec, listener: RunListener): RunHandle {
-    const run = new Run(this.config, spec, listener, attemptDir(this.config.runsDir, spec.taskId, spec.attempt), {
-      add: (pid, r) => this.viaSpawner.set(pid, r),
-      remove: (pid) => this.viaSpawner.delete(pid),
-    });
+    const run = new Run(this.config, spec, listener, attemptDir(this.config.runsDir, spec.taskId, spec.attempt), this.registry);
     run.spawn();
     return run;
   }
@@ -116,6 +130,27 @@ export class ProcessAgentRunner implements AgentRunner {
       return { alive: false, outcome: unknownOutcome() };
     }
   }
+}
+
+/** What a run asks of its runner: its spawner-started pid kept, and /proc read once for the ends of one turn. */
+interface RunRegistry {
+  add(pid: number, run: Run): void;
+  remove(pid: number): void;
+  /** `use` gets a reading of /proc (with the families updated from it) taken after this turn's ends. */
+  readProcs(use: (procs: ProcStat[]) => void): void;
+}
+
+/** For a run on its own (adopted): its own reading, at once. */
+function soloRegistry(cfg: RunnerConfig): RunRegistry {
+  return {
+    add() {},
+    remove() {},
+    readProcs(use) {
+      const procs = listProcs();
+      cfg.families.update(procs);
+      use(procs);
+    },
+  };
 }
 
 /** Attempts started before run ids existed carry their exit file's path, unique to the attempt. */
@@ -173,7 +208,7 @@ class Run implements RunHandle {
     private readonly spec: LaunchSpec,
     private readonly listener: RunListener,
     private readonly dir: string,
-    private readonly registry: { add(pid: number, run: Run): void; remove(pid: number): void } = { add() {}, remove() {} },
+    private readonly registry: RunRegistry = soloRegistry(cfg),
   ) {
     this.artifactsDir = join(dir, 'artifacts');
     this.family = new RunFamily(cfg.families);
@@ -263,8 +298,9 @@ class Run implements RunHandle {
     this.spawning = null;
     if ('error' in answer) {
       if (this.state.phase === 'detached') return;
-      this.note(`could not start the agent: ${answer.error}`);
-      this.endSoon(startFailed(`could not start the agent: ${answer.error}`));
+      const why = answer.error.startsWith('could not ') ? answer.error : `could not start the agent: ${answer.error}`;
+      this.note(why);
+      this.endSoon(startFailed(why));
       return;
     }
     if ('lost' in answer) {
@@ -441,9 +477,13 @@ class Run implements RunHandle {
   private onLeaderGone(): void {
     if (this.done) return;
     this.family.leaderGone = true;
-    // One reading of /proc serves both: following parent links out of the group, and the marker.
-    const procs = listProcs();
-    this.cfg.families.update(procs);
+    // One reading of /proc serves both (following parent links out of the group, and the
+    // marker), and every end that came in the same turn: it is taken after all of them.
+    this.registry.readProcs((procs) => this.safely(() => this.leaderGoneWith(procs)));
+  }
+
+  private leaderGoneWith(procs: ProcStat[]): void {
+    if (this.done) return;
     if (!this.family.alive(procs)) {
       this.complete();
       return;

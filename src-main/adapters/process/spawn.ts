@@ -23,7 +23,15 @@ const WRAPPER = [
 ].join('\n');
 
 /** Never passed on: the API token, and an outer array's variables (ours are set below where they apply). */
-const HIDDEN_ENV = ['AGENTMGR_TOKEN', 'AGENT_ARRAY_ID', 'AGENT_ARRAY_INDEX', 'AGENT_PREEMPTIBLE', 'AGENT_PREEMPT_GRACE_SEC', 'AGENT_RESIDENT_URL'];
+const HIDDEN_ENV = [
+  'AGENTMGR_TOKEN',
+  'AGENTMGR_INPUT_JSON',
+  'AGENT_ARRAY_ID',
+  'AGENT_ARRAY_INDEX',
+  'AGENT_PREEMPTIBLE',
+  'AGENT_PREEMPT_GRACE_SEC',
+  'AGENT_RESIDENT_URL',
+];
 
 /**
  * What every agent is told, wherever it runs (here, or on a Slurm node): the Manager's environment
@@ -51,8 +59,15 @@ export function agentEnv(spec: LaunchSpec, paths: { inputPath: string; artifacts
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
-/** An attempt ready to start: its folder written, its run id on disk, and what to exec. */
+/** An attempt ready to start: its folder and run id on disk, and what to do before the exec. */
 export interface Prepared {
+  /**
+   * Made, and written, by whoever forks it, before the fork: the artifacts and state folders and
+   * the input. The spawner does it off the Manager's thread (issue 18); what proves a start (the
+   * folder and its run id) the Manager has written before asking.
+   */
+  dirs: string[];
+  writes: { path: string; text: string }[];
   file: string;
   args: string[];
   cwd: string;
@@ -74,15 +89,14 @@ export function spawnAgent(spec: LaunchSpec, dir: string, artifactsDir: string):
 
 /** The attempt folder, its input and run id, and the wrapper's command line: all but the fork. */
 export function prepareAgent(spec: LaunchSpec, dir: string, artifactsDir: string): Prepared | { error: string } {
-  mkdirSync(artifactsDir, { recursive: true });
-  // The task's own folder beside its attempts': checkpoints kept across retries and preemptions.
+  mkdirSync(dir, { recursive: true });
+  // The task's own folder beside its attempts': checkpoints kept across retries and preemptions
+  // (made by the wrapper, with the artifacts folder).
   const stateDir = join(dirname(dir), 'state');
-  mkdirSync(stateDir, { recursive: true });
   clearExitFile(dir);
   const cmd = resolveCommand(spec.agent.command, spec.agent.dir);
   if ('error' in cmd) return { error: cmd.error };
   const inputPath = join(dir, 'input.json');
-  writeFileSync(inputPath, JSON.stringify(spec.input, null, 2));
   const runId = randomBytes(12).toString('hex');
   writeRunId(dir, runId);
   const env: NodeJS.ProcessEnv = {
@@ -92,6 +106,8 @@ export function prepareAgent(spec: LaunchSpec, dir: string, artifactsDir: string
     [RUN_ID_ENV]: runId,
   };
   return {
+    dirs: [artifactsDir, stateDir],
+    writes: [{ path: inputPath, text: JSON.stringify(spec.input, null, 2) }],
     file: '/bin/sh',
     args: ['-c', WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)],
     cwd: spec.agent.dir,
@@ -105,6 +121,12 @@ export function prepareAgent(spec: LaunchSpec, dir: string, artifactsDir: string
 /** Forks the prepared attempt here, in the Manager's own process (no spawner, or it is down). */
 export function spawnPrepared(p: Prepared): Spawned {
   const { runId } = p;
+  try {
+    for (const d of p.dirs) mkdirSync(d, { recursive: true });
+    for (const w of p.writes) writeFileSync(w.path, w.text);
+  } catch (e) {
+    return { error: `could not prepare the attempt's folder: ${(e as Error).message}` };
+  }
   const out = openSync(p.stdout, 'a');
   const err = openSync(p.stderr, 'a');
   try {

@@ -88,6 +88,31 @@ describe('ProcessAgentRunner', () => {
     expect(existsSync(join(r.dir, 'stdout.raw'))).toBe(false);
   });
 
+  it('the input, and the artifacts and state folders, are there when the agent starts, however large the input', async () => {
+    const probe = fixtureAgent('ok', {
+      name: 'probe',
+      command: ['/bin/sh', '-c', 'wc -c < "$AGENT_INPUT_PATH" >&2; [ -d "$AGENT_ARTIFACTS_DIR" ] && [ -d "$AGENT_STATE_DIR" ] && echo folders >&2'],
+    });
+    for (const size of [10, 200_000]) {
+      const input = { text: 'x'.repeat(size) };
+      const r = await run(probe, { input });
+      expect(r.outcome).toMatchObject({ exitCode: 0 });
+      expect(r.log).toContain(`${JSON.stringify(input, null, 2).length}\n`);
+      expect(r.log).toContain('folders');
+      expect(readFileSync(join(r.dir, 'input.json'), 'utf8')).toBe(JSON.stringify(input, null, 2));
+    }
+  });
+
+  it('a folder that cannot be made fails the start, saying why, and the agent is not run', async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(tmp.dir, '9999'), { recursive: true });
+    writeFileSync(join(tmp.dir, '9999', 'state'), 'a file where the state folder goes');
+    const r = await run(fixtureAgent('ok'), { taskId: 9999 });
+    expect(r.outcome.startError).toMatch(/^could not prepare the attempt's folder: .*(EEXIST|ENOTDIR)/);
+    expect(r.events.some((e) => e.type === 'spawned')).toBe(false);
+    expect(r.log).toContain("could not prepare the attempt's folder");
+  });
+
   it.each([
     ['fail', { exitCode: 3, signal: null }, 'about to fail'],
     ['crash', { exitCode: null, signal: 'SIGSEGV' }, 'crashing'],

@@ -16,6 +16,9 @@ export const SPAWNER_MAIN =
   ) ?? join(here, 'main.js');
 
 export interface SpawnRequest {
+  /** Made, and written, before the fork. */
+  dirs?: string[];
+  writes?: { path: string; text: string }[];
   file: string;
   args: string[];
   cwd: string;

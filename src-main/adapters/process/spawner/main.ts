@@ -5,7 +5,8 @@
  * the Manager hands each start to this process, whose heap stays small, and goes on.
  *
  * Protocol: one JSON object per line. On stdin, requests:
- *   {"op":"spawn","id":1,"file":"/bin/sh","args":[...],"cwd":"...","env":{...},"stdout":"path","stderr":"path"}
+ *   {"op":"spawn","id":1,"dirs":[...],"writes":[{"path","text"}],"file":"/bin/sh","args":[...],"cwd":"...","env":{...},"stdout":"path","stderr":"path"}
+ * (the folders are made and the files written first: the attempt's artifacts and state folders and its input)
  * On stdout, answers and events:
  *   {"ready":true,"pid":123}                            once, at start
  *   {"id":1,"pid":4567,"startTime":"884211"}            spawned (its own process group)
@@ -17,11 +18,13 @@
  * and a restarted Manager re-adopts them from their attempt folders as always.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 
 interface SpawnRequest {
   op: 'spawn';
   id: number;
+  dirs?: string[];
+  writes?: { path: string; text: string }[];
   file: string;
   args: string[];
   cwd: string;
@@ -57,13 +60,22 @@ function isRequest(m: unknown): m is SpawnRequest {
     !!r.env &&
     typeof r.env === 'object' &&
     typeof r.stdout === 'string' &&
-    typeof r.stderr === 'string'
+    typeof r.stderr === 'string' &&
+    (r.dirs === undefined || (Array.isArray(r.dirs) && r.dirs.every((d) => typeof d === 'string'))) &&
+    (r.writes === undefined || (Array.isArray(r.writes) && r.writes.every((w) => w && typeof w.path === 'string' && typeof w.text === 'string')))
   );
 }
 
 function start(r: SpawnRequest): void {
   let out: number | null = null;
   let err: number | null = null;
+  try {
+    for (const d of r.dirs ?? []) mkdirSync(d, { recursive: true });
+    for (const w of r.writes ?? []) writeFileSync(w.path, w.text);
+  } catch (e) {
+    send({ id: r.id, error: `could not prepare the attempt's folder: ${(e as Error).message}` });
+    return;
+  }
   try {
     out = openSync(r.stdout, 'a');
     err = openSync(r.stderr, 'a');
