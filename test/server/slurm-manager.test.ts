@@ -120,32 +120,33 @@ describe.skipIf(!up)('the Manager with a Slurm cluster', { timeout: 240_000 }, (
   });
 
   it('auto also sends a task that would wait long here, once sinfo says the cluster has room; with why, in show', async () => {
-    await api.settings.update.mutate({ slurmAutoAfterSec: 60 });
+    // One task at a time here, so the next waits for the first (about 5 min by the estimate: the
+    // agent has no history). Not a GPU: other test files' jobs may hold the cluster's one GPU.
+    await api.settings.update.mutate({ slurmAutoAfterSec: 60, maxConcurrency: 1 });
     expect((await api.settings.get.query()).slurmAutoAfterSec).toBe(60);
     const gate = join(shared, 'gate-auto');
-    // The card's 8 GB are held by a task here; the next one waits for it (about 5 min by the estimate: the agent has no history).
-    const here = await api.tasks.submit.mutate({ agent: 'slow', input: { untilFile: gate }, resources: { gpu: { count: 1, vramMB: 6000 } } });
-    await waitFor(async () => (await state(here.id)) === 'running', 'the first to run here', 30_000, 100);
-    const waiting = await api.tasks.submit.mutate({
-      agent: 'slow',
-      backend: 'auto',
-      input: { untilFile: gate },
-      resources: { gpu: { count: 1, vramMB: 6000 } },
-    });
-    expect(waiting.backend).toBe('local');
-    await waitFor(async () => (await api.tasks.get.query({ id: waiting.id })).backend === 'slurm', 'the waiting auto task to be sent to Slurm', 60_000, 200);
-    await waitFor(async () => (await state(waiting.id)) === 'running', 'it to run there', 60_000, 200);
-    const d = await api.tasks.get.query({ id: waiting.id });
-    expect(d.offloaded).toMatch(
-      /^sent to the Slurm cluster \(backend auto\): its start here was about \d+ (s|min) away, over slurmAutoAfterSec \(60 s\), and node \S+ had room for it$/,
-    );
-    expect(await cli('show', String(waiting.id))).toContain(d.offloaded!);
-    writeFileSync(gate, '');
-    await ended(here.id, 'the local one');
-    await ended(waiting.id, 'the sent one');
-    expect(await api.tasks.get.query({ id: waiting.id })).toMatchObject({ state: 'succeeded', slurmJob: expect.stringMatching(/^\d+$/) });
-    expect(await api.tasks.get.query({ id: here.id })).toMatchObject({ state: 'succeeded', backend: 'local', offloaded: null });
-    await api.settings.update.mutate({ slurmAutoAfterSec: null });
+    const small = { cpu: 0.1, memoryMB: 50 };
+    try {
+      const here = await api.tasks.submit.mutate({ agent: 'slow', input: { untilFile: gate }, resources: small });
+      await waitFor(async () => (await state(here.id)) === 'running', 'the first to run here', 30_000, 100);
+      const waiting = await api.tasks.submit.mutate({ agent: 'slow', backend: 'auto', input: { untilFile: gate }, resources: small });
+      expect(waiting.backend).toBe('local');
+      await waitFor(async () => (await api.tasks.get.query({ id: waiting.id })).backend === 'slurm', 'the waiting auto task to be sent to Slurm', 90_000, 200);
+      await waitFor(async () => (await state(waiting.id)) === 'running', 'it to run there', 90_000, 200);
+      const d = await api.tasks.get.query({ id: waiting.id });
+      expect(d.offloaded).toMatch(
+        /^sent to the Slurm cluster \(backend auto\): its start here was about \d+ (s|min) away, over slurmAutoAfterSec \(60 s\), and node \S+ had room for it$/,
+      );
+      expect(await cli('show', String(waiting.id))).toContain(d.offloaded!);
+      writeFileSync(gate, '');
+      await ended(here.id, 'the local one');
+      await ended(waiting.id, 'the sent one');
+      expect(await api.tasks.get.query({ id: waiting.id })).toMatchObject({ state: 'succeeded', slurmJob: expect.stringMatching(/^\d+$/) });
+      expect(await api.tasks.get.query({ id: here.id })).toMatchObject({ state: 'succeeded', backend: 'local', offloaded: null });
+    } finally {
+      writeFileSync(gate, '');
+      await api.settings.update.mutate({ slurmAutoAfterSec: null, maxConcurrency: 8 });
+    }
   });
 
   it('an exit code of 3 is a failure with exit code 3; cancel stops the job', async () => {
