@@ -56,7 +56,7 @@ export async function dispatchBench({ tasks }) {
   const server = await serve(join(t.dir, 'data'), env, ['--agents-dir', agents, '--max-concurrency', '8']);
   try {
     const lines = Array.from({ length: tasks }, () => '{"agent":"noop"}').join('\n');
-    const idle = monitorEventLoopDelay({ resolution: 10 });
+    const idle = monitorEventLoopDelay({ resolution: 50 });
     idle.enable();
     const t0 = performance.now();
     const ids = JSON.parse(await run(['submit', '--batch', '-', '--json'], env, lines)).map((t) => t.id);
@@ -86,15 +86,15 @@ export async function dispatchBench({ tasks }) {
       parallel !== null ? `GNU parallel -j8: ${rate(parallel)} tasks/s` : null,
       tsp !== null ? `task-spooler -S 8: ${rate(tsp)} tasks/s` : null,
     ].filter(Boolean);
-    // Each 10 ms tick's whole interval is recorded: the delay is what is over 10 ms (as health.eventLoop gives it).
-    const ms = (ns) => Math.max(0, Math.round((ns / 1e6 - 10) * 10) / 10);
+    // Each 50 ms tick's whole interval is recorded: the delay is what is over 50 ms (as health.eventLoop gives it).
+    const ms = (ns) => Math.max(0, Math.round((ns / 1e6 - 50) * 10) / 10);
     const results = [
       {
         name: `dispatch throughput, ${tasks.toLocaleString('en')} no-op tasks at concurrency 8`,
         unit: 'tasks/s',
         value: rate(manager),
         baseline: {
-          name: `plain Node loop spawning /bin/true${others.length ? `; ${others.join('; ')}` : ''}${missing.length ? ` (not installed: ${missing.join(', ')})` : ''}`,
+          name: `plain Node loop spawning /bin/true${others.length || missing.length ? ` (${[...others, ...(missing.length ? [`not installed: ${missing.join(', ')}`] : [])].join('; ')})` : ''}`,
           value: rate(loop),
         },
         ratio: Math.round((loop / manager) * 100) / 100,
@@ -112,7 +112,7 @@ export async function dispatchBench({ tasks }) {
         ratio: idle.percentile(99) > 0 ? Math.round((loopDelay.p99Ms / ms(idle.percentile(99))) * 100) / 100 : null,
         target: '< 20 ms',
         met: loopDelay.p99Ms < 20,
-        how: `perf_hooks.monitorEventLoopDelay (10 ms resolution) in agentmgr serve from its start to the end of the flow, read from health.eventLoop (max ${loopDelay.maxMs} ms, p50 ${loopDelay.p50Ms} ms)`,
+        how: `perf_hooks.monitorEventLoopDelay (50 ms resolution) in agentmgr serve from its start to the end of the flow, read from health.eventLoop (max ${loopDelay.maxMs} ms, p50 ${loopDelay.p50Ms} ms)`,
       });
     return results;
   } finally {

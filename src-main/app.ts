@@ -135,7 +135,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
             log: (level, message, fields) => logger[level](message, fields),
             ...(options.spawnerCommand ? { command: options.spawnerCommand } : {}),
           });
-    await spawner?.start();
+    // Not waited for: until it is ready (a few hundred ms), agents are forked here.
+    void spawner?.start();
     const runner = new ProcessAgentRunner({ runsDir: dirs.runs, graceMs: options.graceMs, families, spawner });
     // The Slurm cluster, as the settings were when the Manager started.
     const slurmSettings: SlurmSettings = { ...DEFAULT_SLURM_SETTINGS, ...pickSlurm(kept) };
@@ -234,7 +235,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       attemptFolder,
       slurm: () => slurmExec?.queue.status() ?? null,
       eventLoop: () => {
-        // The histogram holds each 10 ms tick's whole interval: the delay is what is over 10 ms.
+        // The histogram holds each tick's whole interval: the delay is what is over the resolution.
         const ms = (ns: number) => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 10) / 10) : 0);
         return {
           p50Ms: ms(loopDelay.percentile(50)),
@@ -383,7 +384,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
   }
 }
 
-const LOOP_RESOLUTION_MS = 10;
+/** Coarse enough that the monitor's own timer costs next to nothing while idle (telemetry's budget is 1 % of a core). */
+const LOOP_RESOLUTION_MS = 50;
 
 /** The setting in seconds, 0 meaning never, as the Manager takes it. */
 function toReserveMs(sec: number): number | null {

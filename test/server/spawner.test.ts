@@ -39,6 +39,8 @@ const status = async (): Promise<string> =>
 describe('the Manager starts agents through its spawner', { timeout: 60_000 }, () => {
   it("agents are the spawner's children; killed mid-run, it is restarted and the running task still ends as it should", async () => {
     const api = await start();
+    // It starts beside the Manager (agents are forked here until it is ready).
+    await waitFor(async () => (await api.health.query()).spawner?.mode === 'spawner', 'the spawner to be ready', 30_000, 50);
     const h = await api.health.query();
     expect(h.spawner).toMatchObject({ mode: 'spawner', restarts: 0, problem: null });
     const spawnerPid = h.spawner!.pid!;

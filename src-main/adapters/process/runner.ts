@@ -339,9 +339,8 @@ class Run implements RunHandle {
       return;
     }
     if (readExitFile(this.dir) !== null || readPidFile(this.dir) !== null) {
-      // It ran, and is over already.
-      this.adoptFrom(leader?.pid ?? readPidFile(this.dir) ?? 0, marker);
-      this.report(this.finish(true));
+      // It ran, and is over already: its output and status are collected as after a restart.
+      this.report(this.collectEnded(leader?.pid ?? readPidFile(this.dir), marker));
       return;
     }
     this.note('the spawner died before it started the agent; it is started again');

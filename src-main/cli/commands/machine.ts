@@ -71,8 +71,7 @@ export const COMMANDS: Record<string, Command> = {
             : `Slurm:   the controller does NOT answer since ${new Date(health.slurm.since).toLocaleTimeString()} (${health.slurm.message ?? 'no answer'}); its tasks wait, nothing is lost`,
         );
       // Said only when agents are not started through the spawner (ADR 22): slower, and why.
-      if (health.spawner && health.spawner.mode !== 'spawner')
-        print(`Spawner: not in use; agents are started by the Manager itself (${health.spawner.problem ?? 'starting'})`);
+      if (health.spawner?.mode === 'direct') print(`Spawner: not in use; agents are started by the Manager itself (${health.spawner.problem ?? 'starting'})`);
       if (q.idle)
         print(`Away:    ${q.idle.awaySec >= q.idle.needSec ? 'yes' : 'no'}: ${q.idle.awaySec} s without input; idle-only work needs ${q.idle.needSec} s`);
       if (q.keptFor !== null) print(`Kept:    what finishing tasks free is kept for task ${q.keptFor}, which has waited too long for room`);

@@ -269,6 +269,9 @@ export class SpawnerClient {
     const child = this.child;
     this.child = null;
     this.ready = false;
+    // Starts still unanswered are settled from their folders, as when it dies.
+    for (const [, p] of this.pending) p.resolve({ lost: true });
+    this.pending.clear();
     child?.stdin?.end();
   }
 
