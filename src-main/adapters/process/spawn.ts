@@ -6,6 +6,7 @@ import type { LaunchSpec } from '../../core/ports.js';
 import { clearExitFile, EXIT_FILE, PID_FILE, writeRunId } from './attempt-files.js';
 import { resolveCommand, withTypeScriptHook } from './command.js';
 import { RUN_ID_ENV } from './ownership.js';
+import type { SpawnRequest } from './spawner/client.js';
 
 /**
  * The agent runs under a tiny shell that first writes its own pid (the group leader's) to the
@@ -59,21 +60,13 @@ export function agentEnv(spec: LaunchSpec, paths: { inputPath: string; artifacts
 
 export type Spawned = { child: ChildProcess; pid: number; runId: string } | { error: string };
 
-/** An attempt ready to start: its folder and run id on disk, and what to do before the exec. */
-export interface Prepared {
-  /**
-   * Made, and written, by whoever forks it, before the fork: the artifacts and state folders and
-   * the input. The spawner does it off the Manager's thread (issue 18); what proves a start (the
-   * folder and its run id) the Manager has written before asking.
-   */
-  dirs: string[];
-  writes: { path: string; text: string }[];
-  file: string;
-  args: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: string;
-  stderr: string;
+/**
+ * An attempt ready to start: its folder and run id on disk, and what to do before the exec. Its
+ * folders and input (`dirs`, `writes`) are made by whoever forks it: the spawner does it off the
+ * Manager's thread (issue 18); what proves a start (the folder and its run id) the Manager has
+ * written before asking.
+ */
+export interface Prepared extends Required<SpawnRequest> {
   runId: string;
 }
 

@@ -75,27 +75,17 @@ export function nextStep({ task, attempt, outcome, peak, capacity, now, random, 
 function endRecord(result: AttemptEndRecord['outcome'], reason: string, outcome: RunOutcome, peak: PeakSample, now: number): AttemptEndRecord {
   // Measured by the executor (a Slurm job's sacct) where the Manager could not see it itself.
   const m = outcome.measured;
-  if (m && peak.vramMB === null && peak.memoryMB === null && peak.cpu === null)
-    return {
-      outcome: result,
-      reason,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      endedAt: now,
-      peakVramMB: m.vramMB,
-      peakMemoryMB: m.memoryMB,
-      peakCpu: m.cpu,
-      peakWhere: m.where,
-    };
+  const seen = m && peak.vramMB === null && peak.memoryMB === null && peak.cpu === null ? m : { ...peak, where: null };
   return {
     outcome: result,
     reason,
     exitCode: outcome.exitCode,
     signal: outcome.signal,
     endedAt: now,
-    peakVramMB: peak.vramMB,
-    peakMemoryMB: peak.memoryMB,
-    peakCpu: peak.cpu,
+    peakVramMB: seen.vramMB,
+    peakMemoryMB: seen.memoryMB,
+    peakCpu: seen.cpu,
+    ...(seen.where !== null ? { peakWhere: seen.where } : {}),
   };
 }
 
