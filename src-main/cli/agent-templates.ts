@@ -156,10 +156,15 @@ start=0
 if [ -f "$checkpoint" ]; then start=$(cat "$checkpoint"); echo "{\\"type\\":\\"log\\",\\"message\\":\\"resuming at step $start\\"}"; fi
 step=$start
 
+# n / d with three decimals, by shell arithmetic alone: a stop's SIGTERM reaches every process of
+# the group, and a helper (awk) killed in the middle of a line would leave half an event.
+frac() { i=$(($1 * 1000 / $2)); f=$((i % 1000)); if [ "$f" -lt 10 ]; then f="00$f"; elif [ "$f" -lt 100 ]; then f="0$f"; fi; r="$((i / 1000)).$f"; }
+
 while [ "$step" -lt "$steps" ]; do
-  sleep "$(awk "BEGIN { print $delay / 1000 }")"
+  frac "$delay" 1000; sleep "$r"
   step=$((step + 1))
-  echo "{\\"type\\":\\"progress\\",\\"progress\\":$(awk "BEGIN { print $step / $steps }"),\\"message\\":\\"step $step of $steps\\"}"
+  frac "$step" "$steps"
+  echo "{\\"type\\":\\"progress\\",\\"progress\\":$r,\\"message\\":\\"step $step of $steps\\"}"
 done
 
 printf '%s\\n' "$text" | tr '[:lower:]' '[:upper:]' > "$AGENT_ARTIFACTS_DIR/out.txt"
