@@ -11,6 +11,30 @@ export interface WaitResult {
 const terminal = (t: TaskView): boolean => TERMINAL_STATES.includes(t.state);
 
 /**
+ * Where the tasks stand now. One batch's ids are a dense range: read with the list, a page of up
+ * to 1,000 at a time, rather than one call each (2,000 calls at once kept the Manager's thread
+ * busy for seconds). Ids the list did not show (another project's, removed ones) are asked one by
+ * one, so their errors are the same as before.
+ */
+export async function currentTasks(api: ApiClient, ids: readonly number[]): Promise<TaskView[]> {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const min = sorted[0];
+  const max = sorted.at(-1);
+  const one = (id: number): Promise<TaskView> => api.tasks.get.query({ id });
+  if (min === undefined || max === undefined || sorted.length < 20 || max - min + 1 > 2 * sorted.length) return Promise.all(sorted.map(one));
+  const want = new Set(sorted);
+  const found = new Map<number, TaskView>();
+  let cursor: number | null = max + 1;
+  while (cursor !== null && cursor > min) {
+    const page: { items: TaskView[]; nextCursor: number | null } = await api.tasks.list.query({ cursor, limit: 1000 });
+    for (const t of page.items) if (want.has(t.id)) found.set(t.id, t);
+    cursor = page.nextCursor;
+  }
+  const rest = await Promise.all(sorted.filter((id) => !found.has(id)).map(one));
+  return [...found.values(), ...rest];
+}
+
+/**
  * Follows tasks until each has ended (or the timeout). On a terminal, a live progress bar per
  * task; otherwise one plain line per change of state.
  */
@@ -67,7 +91,7 @@ export async function waitFor(
       {
         onStarted: () => {
           // Fetch after subscribing, so no change falls between the two.
-          Promise.all(ids.map((id) => api.tasks.get.query({ id })))
+          currentTasks(api, ids)
             .then((list) => {
               for (const t of list) update(t);
               draw();

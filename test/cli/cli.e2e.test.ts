@@ -229,6 +229,18 @@ describe('agentmgr CLI against agentmgr serve', () => {
     expect(again.stderr).toMatch(/only a held task can be released/);
   });
 
+  it('wait on one batch of many tasks reads where they stand with the list, page by page, and sees them all to their end', () => {
+    // A task before the batch, outside the range the list's pages cover from the batch down.
+    const earlier = json<{ id: number }>(cli(['submit', 'ok', '--json'])).id;
+    const r = json<{ id: number }[]>(cli(['submit', '--batch', '-', '--json'], Array.from({ length: 30 }, () => '{"agent": "ok"}').join('\n')));
+    const w = cli(['wait', String(earlier), ...r.map((x) => String(x.id)), '--json']);
+    expect(w.code).toBe(0);
+    const tasks = json<{ id: number; state: string }[]>(w);
+    expect(tasks.map((t) => t.id).sort((a, b) => a - b)).toEqual([earlier, ...r.map((x) => x.id)]);
+    expect(new Set(tasks.filter((t) => r.some((x) => x.id === t.id)).map((t) => t.state))).toEqual(new Set(['succeeded']));
+    expect(cli(['wait', '999999', ...r.map((x) => String(x.id))]).stderr).toMatch(/999999/);
+  });
+
   it('submit --batch from stdin: one request, one transaction', () => {
     const lines = [
       '{"agent": "ok"}',
