@@ -30,7 +30,9 @@ export function tempDir(prefix) {
 
 /** Starts `agentmgr serve` on a free port; resolves once it says it listens. */
 export async function serve(dataDir, env = {}, args = []) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--quiet', ...args], {
+  // BENCH_SERVE_NODE_ARGS: extra Node flags for the serve process only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--quiet', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import {
   PrioritySchema,
-  TaskBatchSchema,
+  MAX_BATCH,
   TaskIdSchema,
   TaskCleanSchema,
   TaskIdsSchema,
@@ -24,6 +24,7 @@ import { isTerminal } from '../core/lifecycle/states.js';
 import { holderText } from '../core/scheduler/describe.js';
 import type { ApiServices } from './services.js';
 import { agentView, taskDetail, taskView } from './views.js';
+import { parseInTurns, shallowList } from './in-turns.js';
 import { mainProcedure, procedure, router, taskProcedure, type ApiContext } from './trpc.js';
 
 const IdInput = z.object({ id: TaskIdSchema }).strict();
@@ -95,9 +96,13 @@ const tasks = router({
     const [t] = ctx.services.manager.submit(inScope(ctx, [input]));
     return taskView(t!, ctx.services.manager);
   }),
-  /** One request, one transaction: all are stored or none. Returns the ids in order. */
-  submitBatch: procedure.input(TaskBatchSchema).mutation(({ ctx, input }) => {
-    const stored = ctx.services.manager.submit(inScope(ctx, input));
+  /**
+   * One request, one transaction: all are stored or none. Returns the ids in order. The items are
+   * validated a few hundred per turn (see in-turns.ts); nothing is stored until all are.
+   */
+  submitBatch: procedure.input(shallowList(TaskSubmissionSchema, 1, MAX_BATCH)).mutation(async ({ ctx, input }) => {
+    const valid = await parseInTurns(TaskSubmissionSchema, input);
+    const stored = ctx.services.manager.submit(inScope(ctx, valid));
     return { ids: stored.map((t) => t.id), count: stored.length };
   }),
   /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */
@@ -250,11 +255,25 @@ const tasks = router({
         signal,
       );
     }),
-  /** Each task that reaches a terminal state, once, as it happens. */
-  ended: procedure.subscription(async function* ({ ctx, signal }) {
-    const { manager } = ctx.services;
-    yield* ctx.services.events.stream((e) => (e.type === 'task-ended' && visible(ctx, e.task) ? taskView(e.task, manager) : undefined), signal);
-  }),
+  /**
+   * Each task (or each of the given ones) that reaches a terminal state, once, as it happens: what
+   * a caller waiting for ends needs, without every step on the way (`agentmgr wait --json`).
+   */
+  ended: procedure
+    .input(
+      z
+        .object({ ids: z.array(TaskIdSchema).max(10_000).optional() })
+        .strict()
+        .optional(),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const ids = input?.ids ? new Set(input.ids) : null;
+      const { manager } = ctx.services;
+      yield* ctx.services.events.stream(
+        (e) => (e.type === 'task-ended' && (!ids || ids.has(e.task.id)) && visible(ctx, e.task) ? taskView(e.task, manager) : undefined),
+        signal,
+      );
+    }),
 });
 
 const agents = router({

@@ -86,7 +86,9 @@ export async function waitFor(
     const check = (): void => {
       if (ids.every((id) => latest.has(id) && terminal(latest.get(id)!))) finish(false);
     };
-    const sub = api.tasks.changes.subscribe(
+    // Quiet (--json): only the ends matter, so only they are sent.
+    const source = opts.quiet ? api.tasks.ended : api.tasks.changes;
+    const sub = source.subscribe(
       { ids },
       {
         onStarted: () => {

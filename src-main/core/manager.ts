@@ -197,6 +197,7 @@ export class Manager {
   stop(opts: { stopAgents?: boolean } = {}): void {
     this.loop.stop();
     this.offloader?.stop();
+    this.estimator.stop();
     this.projects.accrue(this.ledger.running(), this.deps.clock.now());
     this.projects.flush(this.deps.clock.now());
     this.unsubscribe?.();

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GameWatch, namesOf, parsePatterns } from '../../src-main/adapters/person/game-watch.js';
@@ -49,6 +49,40 @@ describe("game mode's watcher", () => {
       expect(looks).toBeGreaterThan(1);
       // Turned off: nothing is looked for.
       w.setPatterns('');
+      expect(w.games()).toEqual([]);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it('a periodic look is spread over turns, a few dozen processes each: the thread is never held up by hundreds', async () => {
+    // A /proc of 300 processes; the game is the last one.
+    const proc = join(t.dir, 'proc');
+    for (let pid = 1000; pid < 1300; pid++) {
+      mkdirSync(join(proc, String(pid)), { recursive: true });
+      const game = pid === 1299;
+      writeFileSync(join(proc, String(pid), 'cmdline'), game ? 'C:\\games\\Elden.exe\0' : `/usr/bin/worker${pid}\0--flag\0`);
+      writeFileSync(join(proc, String(pid), 'comm'), game ? 'Elden.exe\n' : `worker${pid}\n`);
+    }
+    mkdirSync(join(proc, 'self'), { recursive: true });
+    const w = new GameWatch('*.exe', { intervalMs: 60_000, procDir: proc });
+    // Looked at once when made (the patterns were set): found.
+    expect(w.games()).toEqual([{ pid: 1299, program: 'Elden.exe' }]);
+    writeFileSync(join(proc, '1299', 'comm'), 'other\n');
+    writeFileSync(join(proc, '1299', 'cmdline'), 'other\0');
+    let looks = 0;
+    w.subscribe(() => looks++);
+    w.start();
+    try {
+      // The first turn looked at the first few dozen only: the change is not known yet...
+      expect(looks).toBe(0);
+      expect(w.games()).toEqual([{ pid: 1299, program: 'Elden.exe' }]);
+      // ...and is once the later turns have come.
+      const end = Date.now() + 10_000;
+      while (looks === 0) {
+        if (Date.now() > end) throw new Error('the look never finished');
+        await new Promise((r) => setImmediate(r));
+      }
       expect(w.games()).toEqual([]);
     } finally {
       w.stop();

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManagerError } from '../../src-main/core/errors.js';
+import { STARTS_PER_TURN } from '../../src-main/core/scheduler/loop.js';
 import { agent, node, rtx4060 } from '../helpers/fakes.js';
 import { harness, type Harness } from '../helpers/harness.js';
 
@@ -77,6 +78,18 @@ describe('Manager: submit', () => {
 });
 
 describe('Manager: running tasks', () => {
+  it('a cycle starts a few tasks a turn, and asks for another turn for the rest: a freed machine fills up without holding up the thread', () => {
+    h = harness(agents, { maxConcurrency: 7 });
+    h.manager.submit(Array.from({ length: 7 }, () => ({ agent: 'cpu' })));
+    // One cycle: STARTS_PER_TURN of them, and the next cycle asked for.
+    expect(h.clock.step()).toBe(true);
+    expect(h.runner.live()).toHaveLength(STARTS_PER_TURN);
+    expect(h.clock.pending()).toBeGreaterThan(0);
+    h.clock.flush();
+    expect(h.runner.live()).toHaveLength(7);
+    expect(h.store.listTasks({ states: ['queued'], limit: 10 })).toHaveLength(0);
+  });
+
   it('runs a task to success with progress, result and artifact', () => {
     h = harness(agents);
     const [t] = h.manager.submit([{ agent: 'cpu' }]);

@@ -53,6 +53,15 @@ export class VirtualClock implements Clock {
     this.t = end;
   }
 
+  /** Runs the one timer due next, if it is due now; says whether there was one. */
+  step(): boolean {
+    const due = this.timers.filter((x) => x.at <= this.t).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+    if (!due) return false;
+    this.timers = this.timers.filter((x) => x !== due);
+    due.fn();
+    return true;
+  }
+
   /** Runs what is due now (zero-delay timers: coalesced scheduling cycles). */
   flush(): void {
     this.advance(0);

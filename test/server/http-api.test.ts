@@ -136,6 +136,22 @@ describe('API over HTTP and WebSocket', () => {
     expect(await appError(api.tasks.get.query({ id: 999_999 }))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('a large batch is validated a few hundred items per turn: a bad one far in is named by its index, and nothing is stored', async () => {
+    const before = (await api.tasks.list.query({ limit: 1 })).total;
+    const items = Array.from({ length: 1200 }, () => ({ agent: 'ok' }));
+    (items[900] as Record<string, unknown>).priority = 'high';
+    expect(await appError(api.tasks.submitBatch.mutate(items))).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/^invalid request: 900\.priority: /),
+    });
+    expect(await appError(api.tasks.submitBatch.mutate([]))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/invalid request: .*1/) });
+    expect(await appError(api.tasks.submitBatch.mutate({ agent: 'ok' } as never))).toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await api.tasks.list.query({ limit: 1 })).total).toBe(before);
+    const ok = await api.tasks.submitBatch.mutate(items.slice(0, 700));
+    expect(ok.count).toBe(700);
+    await api.tasks.cancelMany.mutate({ ids: ok.ids });
+  });
+
   it('a GPU task is refused where no GPU can be seen, unless it may wait for one; then it waits with a reason', async () => {
     expect(await appError(api.tasks.submit.mutate({ agent: 'demo', input: { seconds: 1, vramMB: 3000 } }))).toMatchObject({
       code: 'UNSATISFIABLE',
@@ -153,6 +169,10 @@ describe('API over HTTP and WebSocket', () => {
   it('streams task changes live over WebSocket, and follows a log to the end', async () => {
     const seen: string[] = [];
     const task = await api.tasks.submit.mutate({ agent: 'slow', input: { seconds: 0.6 } });
+    const other = await api.tasks.submit.mutate({ agent: 'ok' });
+    // Only the ends, and only of the ids asked for (what `agentmgr wait --json` listens to).
+    const ends: { id: number; state: string }[] = [];
+    const endsSub = api.tasks.ended.subscribe({ ids: [task.id] }, { onData: (v) => ends.push({ id: v.id, state: v.state }) });
     const done = new Promise<void>((resolve, reject) => {
       const sub = api.tasks.changes.subscribe(
         { ids: [task.id] },
@@ -187,6 +207,9 @@ describe('API over HTTP and WebSocket', () => {
     await done;
     expect(await followed).toBe('succeeded');
     expect(seen).toContain('running');
+    await waitFor(async () => ends.length > 0 && (await api.tasks.get.query({ id: other.id })).state === 'succeeded', 'the ends to come');
+    endsSub.unsubscribe();
+    expect(ends).toEqual([{ id: task.id, state: 'succeeded' }]);
     expect(text).toMatch(/attempt 1 started[\s\S]*attempt 1 ended: exit code 0/);
     const logs = await api.tasks.logs.query({ id: task.id });
     expect(logs.text).toBe(text);

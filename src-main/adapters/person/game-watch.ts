@@ -13,6 +13,8 @@ import type { GameSighting } from '../../core/person/yield.js';
 export class GameWatch implements PersonPort {
   private seen: GameSighting[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private stopped = false;
   private readonly listeners = new Set<() => void>();
   private matchers: RegExp[] = [];
 
@@ -30,17 +32,37 @@ export class GameWatch implements PersonPort {
   }
 
   start(): void {
+    this.stopped = false;
     const tick = (): void => {
-      this.look();
-      this.timer = setTimeout(tick, this.o.intervalMs ?? 2000);
-      this.timer.unref();
+      this.timer = null;
+      // A few dozen processes a turn: a scan of hundreds never holds up the thread (issue 18).
+      const matchers = this.matchers;
+      const names = listPids(this.o.procDir ?? '/proc');
+      const out: GameSighting[] = [];
+      const step = (from: number): void => {
+        if (this.stopped) return;
+        if (matchers.length > 0) out.push(...sightings(this.o.procDir ?? '/proc', names.slice(from, from + PIDS_PER_TURN), matchers));
+        if (matchers.length > 0 && from + PIDS_PER_TURN < names.length) {
+          this.immediate = setImmediate(() => step(from + PIDS_PER_TURN));
+          return;
+        }
+        this.immediate = null;
+        // Patterns changed meanwhile: that change looked again at once, and is what stands.
+        if (matchers === this.matchers) this.publish(out.sort((a, b) => a.pid - b.pid));
+        this.timer = setTimeout(tick, this.o.intervalMs ?? 2000);
+        this.timer.unref();
+      };
+      step(0);
     };
     tick();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
   }
 
   games(): GameSighting[] {
@@ -53,10 +75,17 @@ export class GameWatch implements PersonPort {
   }
 
   private look(): void {
-    this.seen = this.matchers.length === 0 ? [] : scan(this.o.procDir ?? '/proc', this.matchers);
+    this.publish(this.matchers.length === 0 ? [] : scan(this.o.procDir ?? '/proc', this.matchers));
+  }
+
+  private publish(seen: GameSighting[]): void {
+    this.seen = seen;
     for (const l of this.listeners) l();
   }
 }
+
+/** How many processes one turn of a periodic scan looks at. */
+const PIDS_PER_TURN = 48;
 
 /** "steam_app_*, *.exe" → one case-insensitive whole-name matcher per pattern. */
 export function parsePatterns(patterns: string): RegExp[] {
@@ -88,17 +117,26 @@ export function namesOf(argv: readonly string[], comm: string): string[] {
   return names;
 }
 
-function scan(procDir: string, matchers: readonly RegExp[]): GameSighting[] {
-  let entries: string[];
+/** The process folders there are now (their names: pids). */
+function listPids(procDir: string): string[] {
   try {
-    entries = readdirSync(procDir);
+    return readdirSync(procDir).filter((name) => {
+      const c = name.charCodeAt(0);
+      return c >= 48 && c <= 57;
+    });
   } catch {
     return [];
   }
+}
+
+function scan(procDir: string, matchers: readonly RegExp[]): GameSighting[] {
+  return sightings(procDir, listPids(procDir), matchers).sort((a, b) => a.pid - b.pid);
+}
+
+/** Which of these processes match a pattern, by their names (those that vanish are skipped). */
+function sightings(procDir: string, pids: readonly string[], matchers: readonly RegExp[]): GameSighting[] {
   const out: GameSighting[] = [];
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
+  for (const name of pids) {
     const pid = Number(name);
     let argv: string[];
     let comm: string;
@@ -111,5 +149,5 @@ function scan(procDir: string, matchers: readonly RegExp[]): GameSighting[] {
     const program = namesOf(argv, comm).find((n) => matchers.some((m) => m.test(n)));
     if (program) out.push({ pid, program });
   }
-  return out.sort((a, b) => a.pid - b.pid);
+  return out;
 }

@@ -62,6 +62,9 @@ export function attemptDir(runsDir: string, taskId: number, attempt: number): st
   return join(runsDir, String(taskId), String(attempt));
 }
 
+/** How many ended runs one turn of the thread settles (finishes their files, reports them). */
+const ENDS_PER_TURN = 2;
+
 /** Local agent subprocesses, each in its own process group, with output to per-attempt files. */
 export class ProcessAgentRunner implements AgentRunner {
   readonly config: RunnerConfig;
@@ -81,7 +84,13 @@ export class ProcessAgentRunner implements AgentRunner {
         this.endsThisTurn = [];
         const procs = listProcs();
         this.config.families.update(procs);
-        for (const w of waiting) w(procs);
+        // A few ends a turn, so many at once never hold up the thread; the later ones use the same
+        // reading (taken after all of them ended, so what they left behind is in it).
+        const settle = (from: number): void => {
+          for (const w of waiting.slice(from, from + ENDS_PER_TURN)) w(procs);
+          if (from + ENDS_PER_TURN < waiting.length) setImmediate(() => settle(from + ENDS_PER_TURN));
+        };
+        settle(0);
       });
     },
   };

@@ -1,11 +1,11 @@
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
-import type { AgentCatalog, Clock, TaskStore, TelemetrySource } from '../ports.js';
+import type { AgentCatalog, Clock, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
 import { percentile } from '../model/profile.js';
 import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
 import { cycleSettings, toEntry } from '../scheduler/loop.js';
 import type { IdleGate, PersonHold } from '../person/yield.js';
-import { simulate, type Eta, type SimBlocked, type SimResult } from './simulate.js';
+import { simulation, type Eta, type SimBlocked, type SimInput, type SimResult } from './simulate.js';
 
 export const ETA = {
   /** No estimate further ahead than this. */
@@ -27,6 +27,12 @@ export const ETA = {
   defaultSec: 300,
   /** The learned duration is the median of this many recent successes. */
   window: 20,
+  /**
+   * One turn of the Manager's thread works on an estimate for at most about this long (by its
+   * clock); a longer one goes on in later turns, and the one before stays in use meanwhile, so
+   * a queue of thousands never holds up IPC, the API or the tray (issue 18).
+   */
+  sliceMs: 4,
 } as const;
 
 export interface EstimatorDeps {
@@ -51,29 +57,72 @@ export interface Estimate extends SimResult {
   costMs: number;
 }
 
+/** An estimate being worked out over several turns. */
+interface Pending {
+  steps: Generator<void, SimResult, void>;
+  computedAt: number;
+  /** Time spent on it so far, in its turns only. */
+  spentMs: number;
+  timer: TimerHandle | null;
+}
+
 /**
  * The queue's estimates: each queued task's expected start and end, from the simulation of
  * simulate.ts run on the live state. Worked out when asked for and at most every maxAgeMs, never
  * inside a scheduling cycle; durations are each agent's median of recent successes (kept until
- * another one succeeds), else its manifest's `expectedSec`, else ETA.defaultSec.
+ * another one succeeds), else its manifest's `expectedSec`, else ETA.defaultSec. One that takes
+ * longer than ETA.sliceMs goes on in later turns; until it is done the one before is given.
  */
 export class Estimator {
   private last: Estimate | null = null;
+  private pending: Pending | null = null;
   private changed = false;
+  private stopped = false;
   private readonly durations = new Map<string, number>();
 
   constructor(private readonly deps: EstimatorDeps) {}
 
-  /** The latest estimate, worked out again when it is older than ETA.maxAgeMs (ETA.minAgeMs once the queue changed). */
+  /**
+   * The latest estimate, worked out again when it is older than ETA.maxAgeMs (ETA.minAgeMs once
+   * the queue changed). While the first one is still being worked out, an empty one.
+   */
   current(): Estimate {
     const now = this.deps.clock.now();
     const age = this.last ? now - this.last.computedAt : Infinity;
     const spent = (this.last?.costMs ?? 0) * ETA.costFactor;
-    if (age >= Math.max(ETA.maxAgeMs, spent) || (this.changed && age >= Math.max(ETA.minAgeMs, spent))) {
-      this.last = this.compute(now);
+    if (!this.pending && (age >= Math.max(ETA.maxAgeMs, spent) || (this.changed && age >= Math.max(ETA.minAgeMs, spent)))) {
       this.changed = false;
+      this.pending = { steps: simulation(this.input(now)), computedAt: now, spentMs: 0, timer: null };
+      this.work();
     }
-    return this.last!;
+    return this.last ?? { etas: new Map(), none: new Map(), drainsAt: null, starts: 0, truncated: false, computedAt: now, horizonMs: ETA.horizonMs, costMs: 0 };
+  }
+
+  /** No more work on an estimate in later turns (the Manager stops). */
+  stop(): void {
+    this.stopped = true;
+    if (this.pending?.timer) this.deps.clock.clearTimeout(this.pending.timer);
+    this.pending = null;
+  }
+
+  /** One turn's work on the pending estimate: at most about ETA.sliceMs, then on in a later turn. */
+  private work(): void {
+    const p = this.pending;
+    if (!p || this.stopped) return;
+    p.timer = null;
+    const { clock } = this.deps;
+    const t0 = clock.now();
+    for (let i = 1; ; i++) {
+      const r = p.steps.next();
+      if (r.done) {
+        this.pending = null;
+        this.last = { ...r.value, computedAt: p.computedAt, horizonMs: ETA.horizonMs, costMs: p.spentMs + Math.max(0, clock.now() - t0) };
+        return;
+      }
+      if (i % 8 === 0 && clock.now() - t0 >= ETA.sliceMs) break;
+    }
+    p.spentMs += Math.max(0, clock.now() - t0);
+    p.timer = clock.setTimeout(() => this.work(), 0);
   }
 
   /** The queue changed (a submit, a cancel, a move): the next estimate asked for may be worked out sooner. */
@@ -91,6 +140,7 @@ export class Estimator {
     if (task.state !== 'queued' && task.state !== 'running' && task.state !== 'starting') return { eta: null, note: null };
     if (task.held) return { eta: null, note: 'no estimate while it is held' };
     const e = this.current();
+    if (!this.last) return { eta: null, note: 'no estimate yet: it is being worked out' };
     const eta = e.etas.get(task.id) ?? null;
     if (eta) return { eta, note: null };
     const none = e.none.get(task.id);
@@ -112,7 +162,8 @@ export class Estimator {
     return d;
   }
 
-  private compute(now: number): Estimate {
+  /** What the simulation starts from: the live state now. */
+  private input(now: number): SimInput {
     const { store, telemetry, ledger, config, loop } = this.deps;
     const running = ledger.running().map((r) => {
       const run = ledger.get(r.taskId);
@@ -124,7 +175,7 @@ export class Estimator {
       const d = store.dependencies(t.id);
       if (d) blocked.push({ entry: toEntry(t, now), mode: d.mode, deps: d.links.map((l) => ({ type: l.type, id: l.id })) });
     }
-    const result = simulate({
+    return {
       now,
       ...cycleSettings(config, this.deps.agents, this.deps.paused()),
       person: this.deps.person?.() ?? null,
@@ -136,7 +187,6 @@ export class Estimator {
       durationMs: (a) => this.durationMs(a),
       horizonMs: ETA.horizonMs,
       maxStarts: ETA.maxStarts,
-    });
-    return { ...result, computedAt: now, horizonMs: ETA.horizonMs, costMs: Math.max(0, this.deps.clock.now() - now) };
+    };
   }
 }

@@ -68,6 +68,18 @@ export function expectedEnd(r: SimRunning, durationMs: number, now: number): num
  * holding the GPU). Pure.
  */
 export function simulate(input: SimInput): SimResult {
+  const steps = simulation(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same simulation, one step (one simulated scheduling cycle) at a time: what lets a long one
+ * be spread over several turns of the Manager's thread (the Estimator does).
+ */
+export function* simulation(input: SimInput): Generator<void, SimResult, void> {
   const start = input.now;
   const until = start + input.horizonMs;
   const node = withoutOurUse(input.node, input.running);
@@ -127,6 +139,7 @@ export function simulate(input: SimInput): SimResult {
   // Why it stopped: all estimated, past the horizon, the bound on starts, or nothing left to wait for.
   let stop: 'done' | 'horizon' | 'bound' | 'stuck' = 'done';
   for (let guard = 0; ; guard++) {
+    if (guard > 0) yield;
     if (guard > input.maxStarts * 4 + 1000) {
       stop = 'bound';
       break;

@@ -82,6 +82,11 @@ const sumOf = (r: ResidentState | undefined): number => (r ? [...r.perGpuMB.valu
 
 /** Past this many, tasks whose waiting reason changed are not sent one by one (a client pages). */
 const MAX_REASON_EVENTS = 200;
+/**
+ * At most this many tasks started by one cycle; a cycle that could start more asks for another
+ * (on a later turn), so a freed machine filling up never holds up the thread (issue 18).
+ */
+export const STARTS_PER_TURN = 2;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
 export function toEntry(
@@ -245,7 +250,10 @@ export class SchedulerLoop {
     if (result.preempt) this.startPreemption(result.preempt);
     if (result.free && residents) this.startFreeing(result.free, residents.list, now);
     this.announceReasons(before, result);
-    for (const p of result.starts) {
+    // A few starts a turn (each writes the store and sets up an attempt); the rest in the next cycle.
+    const starts = result.starts.slice(0, STARTS_PER_TURN);
+    if (result.starts.length > starts.length) this.requestCycle();
+    for (const p of starts) {
       this.queue.remove(p.entry);
       try {
         this.deps.bind(p.taskId, p.gpus);

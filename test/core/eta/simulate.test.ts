@@ -5,6 +5,7 @@ import { simulate, type SimInput, type SimRunning } from '../../../src-main/core
 import type { QueueEntry } from '../../../src-main/core/scheduler/queue.js';
 import { agent, node, rtx4060 } from '../../helpers/fakes.js';
 import { harness, type Harness } from '../../helpers/harness.js';
+import { VirtualClock } from '../../helpers/virtual-clock.js';
 
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MIN = 60_000;
@@ -167,5 +168,50 @@ describe('estimates through the Manager', () => {
     expect(first!.id).toBeLessThan(second!.id);
     h.manager.hold(third!.id);
     expect(h.manager.eta(h.store.getTask(third!.id)!)).toEqual({ eta: null, note: 'no estimate while it is held' });
+  });
+
+  it('a long estimate is worked out over several turns: the one before stays in use meanwhile, and the first says it is on its way', () => {
+    // Each reading of this clock costs 1 ms while `cost` is on: the work on an estimate runs past
+    // its 4 ms slice and goes on in later (zero-delay) turns.
+    class CostlyClock extends VirtualClock {
+      cost = 0;
+      private extra = 0;
+      override now(): number {
+        this.extra += this.cost;
+        return super.now() + this.extra;
+      }
+    }
+    const clock = new CostlyClock();
+    h = harness([agent({ name: 'a', resources: { cpu: 1, memoryMB: 10 }, expectedSec: 60 })], { maxConcurrency: 1 }, { clock });
+    const tasks = h.manager.submit(Array.from({ length: 200 }, () => ({ agent: 'a' })));
+    h.clock.flush();
+    const last = h.store.getTask(tasks.at(-1)!.id)!;
+    clock.cost = 1;
+    expect(h.manager.eta(last)).toEqual({ eta: null, note: 'no estimate yet: it is being worked out' });
+    expect(clock.pending()).toBeGreaterThan(0);
+    // Its turns come: the estimate is there, and every task has one.
+    clock.flush();
+    clock.cost = 0;
+    const first = h.manager.eta(last).eta!;
+    expect(first.startAt - h.clock.now()).toBeGreaterThan(190 * MIN);
+    const before = h.manager.estimate();
+    expect(before.etas.size).toBe(200);
+    expect(before.costMs).toBeGreaterThan(4);
+    // The next one is due: while it is worked out, the one before is what every view gets.
+    h.clock.advance(Math.max(2000, before.costMs * 20) + 1);
+    clock.cost = 1;
+    expect(h.manager.eta(last).eta).toEqual(first);
+    expect(h.manager.estimate()).toBe(before);
+    clock.flush();
+    clock.cost = 0;
+    expect(h.manager.estimate().computedAt).toBeGreaterThan(before.computedAt);
+    expect(h.manager.estimate().etas.size).toBe(200);
+    // Stopped mid-way: nothing is left to run.
+    h.clock.advance(Math.max(2000, h.manager.estimate().costMs * 20) + 1);
+    clock.cost = 1;
+    h.manager.eta(last);
+    h.manager.stop();
+    clock.cost = 0;
+    expect(clock.pending()).toBe(0);
   });
 });
