@@ -64,11 +64,14 @@ export async function dispatchBench({ tasks }) {
     const manager = performance.now() - t0;
     idle.disable();
     const token = readFileSync(join(t.dir, 'data', 'api-token'), 'utf8').trim();
-    const health = await fetch(`${server.url}/trpc/health`, { headers: { authorization: `Bearer ${token}` } })
+    // The lateness over the flow only (from the first submit to the last end), not the start-up.
+    const windowSec = Math.max(1, Math.ceil(manager / 1000));
+    const input = encodeURIComponent(JSON.stringify({ json: { eventLoopWindowSec: windowSec } }));
+    const health = await fetch(`${server.url}/trpc/health?input=${input}`, { headers: { authorization: `Bearer ${token}` } })
       .then((r) => r.json())
       .then((b) => b?.result?.data?.json ?? null)
       .catch(() => null);
-    const loopDelay = health?.eventLoop ?? null;
+    const loopDelay = health?.eventLoopWindow ?? null;
     const spawner = health?.spawner?.mode ?? 'unknown';
     const loop = await plainLoop(tasks, 8);
     const missing = [];
@@ -86,7 +89,7 @@ export async function dispatchBench({ tasks }) {
       parallel !== null ? `GNU parallel -j8: ${rate(parallel)} tasks/s` : null,
       tsp !== null ? `task-spooler -S 8: ${rate(tsp)} tasks/s` : null,
     ].filter(Boolean);
-    // Each 50 ms tick's whole interval is recorded: the delay is what is over 50 ms (as health.eventLoop gives it).
+    // Each 50 ms tick's whole interval is recorded: the delay is what is over 50 ms (as the Manager counts it).
     const ms = (ns) => Math.max(0, Math.round((ns / 1e6 - 50) * 10) / 10);
     const results = [
       {
@@ -112,7 +115,7 @@ export async function dispatchBench({ tasks }) {
         ratio: idle.percentile(99) > 0 ? Math.round((loopDelay.p99Ms / ms(idle.percentile(99))) * 100) / 100 : null,
         target: '< 20 ms',
         met: loopDelay.p99Ms < 20,
-        how: `perf_hooks.monitorEventLoopDelay (50 ms resolution) in agentmgr serve from its start to the end of the flow, read from health.eventLoop (max ${loopDelay.maxMs} ms, p50 ${loopDelay.p50Ms} ms)`,
+        how: `how late a 50 ms timer fires in agentmgr serve, each firing, from the first submit to the last end (${loopDelay.sinceSec} s), read from health.eventLoopWindow (max ${loopDelay.maxMs} ms, p50 ${loopDelay.p50Ms} ms); the baseline: perf_hooks.monitorEventLoopDelay in this bench process, idle meanwhile`,
       });
     return results;
   } finally {

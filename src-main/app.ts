@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { LoopDelay } from './loop-delay.js';
 import { openDb, type OpenDb } from './adapters/sqlite/db.js';
 import { SqliteTokenStore } from './adapters/sqlite/token-store.js';
 import { SqliteTaskStore } from './adapters/sqlite/task-store.js';
@@ -206,9 +206,8 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
     });
     const opened = db;
     // How late timers run on this thread (what the desktop app's IPC and tray feel), from here on: health.eventLoop.
-    const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-    loopDelay.enable();
-    const loopSince = Date.now();
+    const loopDelay = new LoopDelay(LOOP_RESOLUTION_MS);
+    loopDelay.start();
     return {
       dirs,
       options,
@@ -234,16 +233,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
       readArtifact: (a, maxBytes) => readArtifactStart(a.path, join(attemptFolder(a.taskId, a.attempt), 'artifacts'), maxBytes),
       attemptFolder,
       slurm: () => slurmExec?.queue.status() ?? null,
-      eventLoop: () => {
-        // The histogram holds each tick's whole interval: the delay is what is over the resolution.
-        const ms = (ns: number) => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 10) / 10) : 0);
-        return {
-          p50Ms: ms(loopDelay.percentile(50)),
-          p99Ms: ms(loopDelay.percentile(99)),
-          maxMs: ms(loopDelay.max),
-          sinceSec: Math.round((Date.now() - loopSince) / 1000),
-        };
-      },
+      eventLoop: (windowSec) => loopDelay.summary(windowSec),
       spawner: () => spawner?.status() ?? { mode: 'direct', pid: null, restarts: 0, problem: 'turned off (AGENTMGR_SPAWNER=0)', badLines: 0 },
       inspectPath,
       tokens: {
@@ -363,7 +353,7 @@ export async function createAppServices(options: ServeOptions, logger: Logger = 
         },
       },
       close: (opts) => {
-        loopDelay.disable();
+        loopDelay.stop();
         clearInterval(sweeper);
         agentsWatch.close();
         games.stop();

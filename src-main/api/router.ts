@@ -415,28 +415,39 @@ const tokens = router({
 export const appRouter = router({
   projects,
   tokens,
-  health: procedure.query(({ ctx }) => {
-    const s = ctx.services;
-    const degraded = s.manager.degraded();
-    return {
-      /** False while degraded: the Manager answers, but cannot record work (see `degraded`). */
-      ok: degraded === null,
-      degraded,
-      pid: process.pid,
-      uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
-      dataDir: s.dataDir,
-      gpu: s.telemetry.snapshot().gpuStatus,
-      gpuCollectorRestarts: s.telemetry.collectorRestarts(),
-      agents: s.agents.list().length,
-      agentProblems: s.agents.problems().length,
-      /** The Slurm cluster: whether its controller answers, and how many jobs are watched; null when none is set up. */
-      slurm: s.slurm?.() ?? null,
-      /** How agents are started: through the spawner (a small helper process), or directly by the Manager and why. */
-      spawner: s.spawner?.() ?? null,
-      /** How late the Manager's timers run (event-loop delay since it started): what the UI and tray feel. */
-      eventLoop: s.eventLoop?.() ?? null,
-    };
-  }),
+  health: procedure
+    .input(
+      z
+        .object({
+          /** The event-loop delay over the last this many seconds too (`eventLoopWindow`), e.g. while a batch flowed. */
+          eventLoopWindowSec: z.number().int().min(1).max(600).optional(),
+        })
+        .strict()
+        .optional(),
+    )
+    .query(({ ctx, input }) => {
+      const s = ctx.services;
+      const degraded = s.manager.degraded();
+      return {
+        /** False while degraded: the Manager answers, but cannot record work (see `degraded`). */
+        ok: degraded === null,
+        degraded,
+        pid: process.pid,
+        uptimeSec: Math.round((Date.now() - s.startedAt) / 1000),
+        dataDir: s.dataDir,
+        gpu: s.telemetry.snapshot().gpuStatus,
+        gpuCollectorRestarts: s.telemetry.collectorRestarts(),
+        agents: s.agents.list().length,
+        agentProblems: s.agents.problems().length,
+        /** The Slurm cluster: whether its controller answers, and how many jobs are watched; null when none is set up. */
+        slurm: s.slurm?.() ?? null,
+        /** How agents are started: through the spawner (a small helper process), or directly by the Manager and why. */
+        spawner: s.spawner?.() ?? null,
+        /** How late the Manager's timers run (event-loop delay since it started): what the UI and tray feel. */
+        eventLoop: s.eventLoop?.() ?? null,
+        eventLoopWindow: input?.eventLoopWindowSec !== undefined ? (s.eventLoop?.(input.eventLoopWindowSec) ?? null) : null,
+      };
+    }),
   /**
    * The machine's resources as the scheduler sees them: `view` is the ResourceView (see
    * contracts/resources.ts); the flat fields are the same numbers, as this procedure always gave.

@@ -1,3 +1,4 @@
+import type { LoopDelaySummary } from '../loop-delay.js';
 import type { Settings, SettingsPatch } from '../../contracts/settings.js';
 import type { TokenView } from '../../contracts/project.js';
 import type { HistoryRange, TelemetrySample, TelemetrySnapshot } from '../../contracts/telemetry.js';
@@ -53,7 +54,7 @@ export interface ApiServices {
   /** Whether the Slurm cluster answers, as of its last look; absent or null: no cluster is set up. */
   slurm?: () => { reachable: boolean; message: string | null; since: number; watched: number } | null;
   /** How late this thread's timers run, since the Manager started (perf_hooks.monitorEventLoopDelay). */
-  eventLoop?: () => { p50Ms: number; p99Ms: number; maxMs: number; sinceSec: number };
+  eventLoop?: (windowSec?: number) => LoopDelaySummary;
   /** The spawner (ADR 22): whether agents are started through it, or directly and why. */
   spawner?: () => { mode: 'spawner' | 'direct' | 'starting'; pid: number | null; restarts: number; problem: string | null; badLines: number } | null;
 }

@@ -137,7 +137,7 @@ describe('API over HTTP and WebSocket', () => {
   });
 
   it('a large batch is validated a few hundred items per turn: a bad one far in is named by its index, and nothing is stored', async () => {
-    const before = (await api.tasks.list.query({ limit: 1 })).total;
+    const before = (await api.tasks.page.query({ limit: 1 })).total;
     const items = Array.from({ length: 1200 }, () => ({ agent: 'ok' }));
     (items[900] as Record<string, unknown>).priority = 'high';
     expect(await appError(api.tasks.submitBatch.mutate(items))).toMatchObject({
@@ -146,7 +146,7 @@ describe('API over HTTP and WebSocket', () => {
     });
     expect(await appError(api.tasks.submitBatch.mutate([]))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/invalid request: .*1/) });
     expect(await appError(api.tasks.submitBatch.mutate({ agent: 'ok' } as never))).toMatchObject({ code: 'INVALID_INPUT' });
-    expect((await api.tasks.list.query({ limit: 1 })).total).toBe(before);
+    expect((await api.tasks.page.query({ limit: 1 })).total).toBe(before);
     const ok = await api.tasks.submitBatch.mutate(items.slice(0, 700));
     expect(ok.count).toBe(700);
     await api.tasks.cancelMany.mutate({ ids: ok.ids });

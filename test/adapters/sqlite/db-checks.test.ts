@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatabaseProblem, openDb } from '../../../src-main/adapters/sqlite/db.js';
@@ -71,6 +71,29 @@ describe('the database at start', () => {
     const db = openDb(t.file);
     new SqliteTaskStore(db).insertTasks([task(11)]);
     db.close();
+    openDb(t.file).close();
+    t.cleanup();
+  });
+
+  it('the periodic checkpoint (on a thread of its own) folds the WAL in and moves the record of the highest task on', async () => {
+    const t = withTasks(5);
+    const db = openDb(t.file, { checkpointEveryMs: 50 });
+    try {
+      new SqliteTaskStore(db).insertTasks(Array.from({ length: 200 }, (_, i) => task(i)));
+      expect(statSync(`${t.file}-wal`).size).toBeGreaterThan(0);
+      const sidecar = (): number => Number(readFileSync(`${t.file}.last-task`, 'utf8'));
+      const walBefore = (db.sqlite.pragma('wal_checkpoint(NOOP)') as { log: number; checkpointed: number }[])[0]!;
+      expect(walBefore.checkpointed).toBeLessThan(walBefore.log);
+      const end = Date.now() + 10_000;
+      while (sidecar() !== 205) {
+        if (Date.now() > end) throw new Error(`the record stayed at ${sidecar()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const after = (db.sqlite.pragma('wal_checkpoint(NOOP)') as { log: number; checkpointed: number }[])[0]!;
+      expect(after.checkpointed).toBe(after.log);
+    } finally {
+      db.close();
+    }
     openDb(t.file).close();
     t.cleanup();
   });
