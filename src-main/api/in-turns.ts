@@ -2,9 +2,10 @@ import { TRPCError } from '@trpc/server';
 import { z, ZodRealError } from 'zod';
 
 /** How many items one turn of the thread validates before it lets other work in. */
-export const ITEMS_PER_TURN = 250;
+export const ITEMS_PER_TURN = 100;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Resolves on a later turn, once what waits (I/O, timers) has had its go. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * A list's outer shape checked at once (an array, within its bounds), for an input whose items

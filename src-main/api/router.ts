@@ -24,7 +24,7 @@ import { isTerminal } from '../core/lifecycle/states.js';
 import { holderText } from '../core/scheduler/describe.js';
 import type { ApiServices } from './services.js';
 import { agentView, taskDetail, taskView } from './views.js';
-import { parseInTurns, shallowList } from './in-turns.js';
+import { nextTurn, parseInTurns, shallowList } from './in-turns.js';
 import { mainProcedure, procedure, router, taskProcedure, type ApiContext } from './trpc.js';
 
 const IdInput = z.object({ id: TaskIdSchema }).strict();
@@ -98,11 +98,11 @@ const tasks = router({
   }),
   /**
    * One request, one transaction: all are stored or none. Returns the ids in order. The items are
-   * validated a few hundred per turn (see in-turns.ts); nothing is stored until all are.
+   * validated and admitted a few hundred per turn (see in-turns.ts); nothing is stored until all are.
    */
   submitBatch: procedure.input(shallowList(TaskSubmissionSchema, 1, MAX_BATCH)).mutation(async ({ ctx, input }) => {
     const valid = await parseInTurns(TaskSubmissionSchema, input);
-    const stored = ctx.services.manager.submit(inScope(ctx, valid));
+    const stored = await ctx.services.manager.submitInTurns(inScope(ctx, valid), nextTurn);
     return { ids: stored.map((t) => t.id), count: stored.length };
   }),
   /** Any window of the filtered, sorted list, with the total: what a virtualized table asks for. */

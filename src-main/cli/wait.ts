@@ -12,10 +12,13 @@ const terminal = (t: TaskView): boolean => TERMINAL_STATES.includes(t.state);
 
 /**
  * Where the tasks stand now. One batch's ids are a dense range: read with the list, a page of up
- * to 1,000 at a time, rather than one call each (2,000 calls at once kept the Manager's thread
+ * to 250 at a time, rather than one call each (2,000 calls at once kept the Manager's thread
  * busy for seconds). Ids the list did not show (another project's, removed ones) are asked one by
  * one, so their errors are the same as before.
  */
+/** Tasks a page: small enough that one answer is a short turn of the Manager's thread. */
+const WAIT_PAGE = 250;
+
 export async function currentTasks(api: ApiClient, ids: readonly number[]): Promise<TaskView[]> {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
   const min = sorted[0];
@@ -26,7 +29,7 @@ export async function currentTasks(api: ApiClient, ids: readonly number[]): Prom
   const found = new Map<number, TaskView>();
   let cursor: number | null = max + 1;
   while (cursor !== null && cursor > min) {
-    const page: { items: TaskView[]; nextCursor: number | null } = await api.tasks.list.query({ cursor, limit: 1000 });
+    const page: { items: TaskView[]; nextCursor: number | null } = await api.tasks.list.query({ cursor, limit: WAIT_PAGE });
     for (const t of page.items) if (want.has(t.id)) found.set(t.id, t);
     cursor = page.nextCursor;
   }

@@ -1,7 +1,7 @@
 import type { Projects } from './projects/projects.js';
 import type { TaskState, TaskSubmission } from '../../contracts/task.js';
 import type { ResidentKind } from '../../contracts/residents.js';
-import { admit, dependencyIds } from './admission/admit.js';
+import { admission, admit, dependencyIds, type AdmissionContext } from './admission/admit.js';
 import { ManagerError } from './errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import { isTerminal } from './lifecycle/states.js';
@@ -61,17 +61,37 @@ export class Commands {
   /** Stores every submission in one transaction, or none: the error names the first bad one. */
   submit(submissions: readonly TaskSubmission[]): TaskRecord[] {
     const now = this.deps.clock.now();
+    return this.insert(admit(submissions, this.admissionContext(submissions, now)), now);
+  }
+
+  /**
+   * The same, admitted a few hundred at a time with `nextTurn` awaited between (a batch of
+   * thousands never holds up the thread); nothing is stored until all are admitted.
+   */
+  async submitInTurns(submissions: readonly TaskSubmission[], nextTurn: () => Promise<void>): Promise<TaskRecord[]> {
+    const now = this.deps.clock.now();
+    const steps = admission(submissions, this.admissionContext(submissions, now));
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return this.insert(r.value, now);
+      await nextTurn();
+    }
+  }
+
+  private admissionContext(submissions: readonly TaskSubmission[], now: number): AdmissionContext {
     const ids = dependencyIds(submissions);
-    const targets = ids.length > 0 ? this.deps.store.dependencyTargets(ids) : new Map();
-    const rows = admit(submissions, {
+    return {
       agents: this.deps.agents,
       capacity: this.deps.capacity(),
       profile: this.deps.profile,
       residentModelMB: this.deps.residentModelMB,
       now,
-      targets,
+      targets: ids.length > 0 ? this.deps.store.dependencyTargets(ids) : new Map(),
       slurm: this.deps.slurm !== undefined,
-    });
+    };
+  }
+
+  private insert(rows: NewTask[], now: number): TaskRecord[] {
     this.checkQueuedQuota(rows);
     const stored = this.deps.store.insertTasks(rows);
     for (const p of new Set(rows.map((r) => r.project ?? 'default'))) this.deps.projects.ensure(p, now);

@@ -223,6 +223,13 @@ export class Manager {
     return this.commands.submit(submissions);
   }
 
+  /** The same, a batch of thousands admitted over several turns (`nextTurn` between); stored all at once. */
+  async submitInTurns(submissions: readonly TaskSubmission[], nextTurn: () => Promise<void>): Promise<TaskRecord[]> {
+    const stored = await this.commands.submitInTurns(submissions, nextTurn);
+    this.estimator.queueChanged();
+    return stored;
+  }
+
   cancel(id: number): TaskRecord {
     this.estimator.queueChanged();
     return this.commands.cancel(id);

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManagerError } from '../../src-main/core/errors.js';
 import { STARTS_PER_TURN } from '../../src-main/core/scheduler/loop.js';
+import { ADMIT_PER_STEP } from '../../src-main/core/admission/admit.js';
 import { agent, node, rtx4060 } from '../helpers/fakes.js';
 import { harness, type Harness } from '../helpers/harness.js';
 
@@ -63,6 +64,28 @@ describe('Manager: submit', () => {
     expect(err?.index).toBe(2);
     expect(err?.message).toMatch(/task 3 of 3/);
     expect(h.store.listTasks({ limit: 10 })).toEqual([]);
+  });
+
+  it('a large batch is admitted a few hundred at a time, with turns between; all or nothing as before', async () => {
+    h = harness(agents);
+    let turns = 0;
+    const nextTurn = async (): Promise<void> => {
+      turns++;
+      // Meanwhile, nothing of the batch is stored.
+      expect(h.store.listTasks({ limit: 1 })).toEqual([]);
+    };
+    const bad = [...Array.from({ length: 600 }, () => ({ agent: 'cpu' })), { agent: 'nope' }];
+    await expect(h.manager.submitInTurns(bad, nextTurn)).rejects.toMatchObject({ code: 'UNKNOWN_AGENT', index: 600 });
+    expect(turns).toBe(Math.floor(600 / ADMIT_PER_STEP));
+    expect(h.store.listTasks({ limit: 1 })).toEqual([]);
+    turns = 0;
+    const stored = await h.manager.submitInTurns(
+      Array.from({ length: 600 }, (_, i) => ({ agent: 'cpu', name: `t${i}` })),
+      nextTurn,
+    );
+    expect(turns).toBeGreaterThanOrEqual(Math.floor((2 * 600) / ADMIT_PER_STEP) - 1);
+    expect(stored.map((t) => t.name)).toEqual(Array.from({ length: 600 }, (_, i) => `t${i}`));
+    expect(h.store.listTasks({ states: ['queued'], limit: 1000 })).toHaveLength(600);
   });
 
   it('with no GPU visible, a GPU task is refused unless it may wait for one; then it waits while the others run', () => {

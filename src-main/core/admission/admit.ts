@@ -70,9 +70,28 @@ interface Line {
  * dependency on a batch line means every task that line makes.
  */
 export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionContext): NewTask[] {
+  const steps = admission(submissions, ctx);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** How many submissions, or tasks made, one step of `admission` takes on. */
+export const ADMIT_PER_STEP = 100;
+
+/**
+ * The same admission, a few hundred submissions (or tasks of an array) a step: what lets a batch
+ * of thousands be admitted over several turns of the Manager's thread (Manager.submitInTurns).
+ */
+export function* admission(submissions: readonly TaskSubmission[], ctx: AdmissionContext): Generator<void, NewTask[], void> {
   const n = submissions.length;
   const at = (i: number): string => (n > 1 ? ` (task ${i + 1} of ${n})` : '');
-  const lines = submissions.map((s, i) => line(s, i, at(i), ctx));
+  const lines: Line[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(line(submissions[i]!, i, at(i), ctx));
+    if ((i + 1) % ADMIT_PER_STEP === 0) yield;
+  }
   const total = lines.reduce((sum, l) => sum + l.members.length, 0);
   if (total > MAX_ARRAY) throw new ManagerError('INVALID_INPUT', `this submission makes ${total} tasks; at most ${MAX_ARRAY} go in one request`);
   const refs = batchRefs(submissions);
@@ -90,7 +109,9 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
     next += l.members.length;
   }
   const out: NewTask[] = [];
-  lines.forEach((l, i) => {
+  let made = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
     const s = submissions[i]!;
     const dependsOn: NewDependency[] = [];
     const links: DepLinkLike[] = [];
@@ -162,8 +183,9 @@ export function admit(submissions: readonly TaskSubmission[], ctx: AdmissionCont
         blocked: linked ? blocked : undefined,
         array: m.index !== null ? { group: i, index: m.index, throttle: l.throttle } : undefined,
       });
+      if (++made % ADMIT_PER_STEP === 0) yield;
     }
-  });
+  }
   return out;
 }
 
