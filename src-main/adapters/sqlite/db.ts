@@ -14,8 +14,10 @@ const CHECKPOINT_MS = 5000;
 export interface OpenDb {
   db: Db;
   sqlite: Database.Database;
-  /** Folds the WAL into the main file now (after a large batch, say), and moves the sidecar on. */
+  /** Folds the WAL into the main file now, and moves the sidecar on. */
   checkpoint(): void;
+  /** The same soon (after a large batch, say): off this thread where it is more than a few frames. */
+  checkpointSoon(): void;
   close(): void;
 }
 
@@ -132,20 +134,44 @@ export function openDb(file: string, opts: { checkpointEveryMs?: number } = {}):
       // busy, or the disk is full: the next one will do
     }
   };
-  // The periodic one runs on a thread of its own (copying the WAL and syncing the file took 40 to
-  // 70 ms of the Manager's thread every 5 s); where that thread cannot start, here.
-  const checkpointer = startCheckpointer(file, moveSidecar);
-  const timer = setInterval(() => {
+  // Frames in the WAL not yet in the main file (NOOP only counts them).
+  const pending = (): number => {
+    try {
+      const [r] = sqlite.pragma('wal_checkpoint(NOOP)') as { log: number; checkpointed: number }[];
+      return r ? Math.max(0, r.log - r.checkpointed) : 0;
+    } catch {
+      return 0;
+    }
+  };
+  // The periodic one: nothing to do, nothing done; a few frames (an idle Manager's writes), here;
+  // more (tasks flowing: copying the WAL and syncing the file took 40 to 70 ms of the Manager's
+  // thread every 5 s), on a thread of its own, started when first needed and let go once idle.
+  let checkpointer: Checkpointer | null = null;
+  let lastBusy = Date.now();
+  const soon = (): void => {
+    const frames = pending();
+    if (frames === 0) {
+      if (checkpointer && Date.now() - lastBusy > CHECKPOINTER_IDLE_MS) {
+        checkpointer.close(false);
+        checkpointer = null;
+      }
+      return;
+    }
+    lastBusy = Date.now();
+    if (frames < SMALL_WAL_FRAMES) return checkpoint();
+    checkpointer ??= startCheckpointer(file, moveSidecar);
     if (!checkpointer?.run()) checkpoint();
-  }, opts.checkpointEveryMs ?? CHECKPOINT_MS);
+  };
+  const timer = setInterval(soon, opts.checkpointEveryMs ?? CHECKPOINT_MS);
   timer.unref();
   return {
     db,
     sqlite,
     checkpoint,
+    checkpointSoon: soon,
     close: () => {
       clearInterval(timer);
-      checkpointer?.close();
+      checkpointer?.close(true);
       checkpoint();
       sqlite.close();
     },
@@ -153,6 +179,17 @@ export function openDb(file: string, opts: { checkpointEveryMs?: number } = {}):
 }
 
 const MAX_ID_SQL = 'SELECT coalesce(max(id), 0) AS n FROM tasks';
+/** Fewer frames than this waiting in the WAL are checkpointed on the Manager's thread. */
+const SMALL_WAL_FRAMES = 64;
+/** The checkpointing thread is let go after this long with nothing to checkpoint. */
+const CHECKPOINTER_IDLE_MS = 30_000;
+
+interface Checkpointer {
+  /** Asks for a checkpoint (unless one is under way); false when the thread is gone. */
+  run(): boolean;
+  /** Lets it go; `wait`: until it has closed its connection (at most a second). */
+  close(wait: boolean): void;
+}
 
 /**
  * The checkpointing thread: its own connection to the database, asked to checkpoint; it answers
@@ -160,7 +197,7 @@ const MAX_ID_SQL = 'SELECT coalesce(max(id), 0) AS n FROM tasks';
  * whole WAL (so the main file holds that task), else nothing. A busy or failing one is tried again
  * at the next turn of the timer. Null when the thread cannot start.
  */
-function startCheckpointer(file: string, done: (maxId: number) => void): { run(): boolean; close(): void } | null {
+function startCheckpointer(file: string, done: (maxId: number) => void): Checkpointer | null {
   let worker: Worker;
   // Set to 1 by the thread once it has closed its connection.
   const closed = new Int32Array(new SharedArrayBuffer(4));
@@ -186,7 +223,6 @@ function startCheckpointer(file: string, done: (maxId: number) => void): { run()
   worker.on('error', () => (dead = true));
   worker.on('exit', () => (dead = true));
   return {
-    /** Asks for a checkpoint (unless one is under way); false when the thread is gone. */
     run() {
       if (dead) return false;
       if (!inFlight) {
@@ -195,12 +231,15 @@ function startCheckpointer(file: string, done: (maxId: number) => void): { run()
       }
       return true;
     },
-    close() {
+    close(wait) {
       if (dead) return;
+      dead = true;
       worker.postMessage('close');
       // At most a second for it to let go of the database (a checkpoint under way finishes first).
-      Atomics.wait(closed, 0, 0, 1000);
-      void worker.terminate();
+      if (wait) {
+        Atomics.wait(closed, 0, 0, 1000);
+        void worker.terminate();
+      }
     },
   };
 }

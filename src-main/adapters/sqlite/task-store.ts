@@ -226,7 +226,7 @@ export class SqliteTaskStore implements TaskStore {
     });
     const stored = run(list);
     // A large batch is folded into the main file at once, so it is never far behind the WAL.
-    if (list.length >= 1000) this.conn.checkpoint();
+    if (list.length >= 1000) this.conn.checkpointSoon();
     return stored;
   }
 
