@@ -60,6 +60,19 @@ describe('HTTP guards', () => {
     expect(JSON.parse(r.body).result.data.json).toMatchObject({ ok: true, dataDir: t.dir });
   });
 
+  it('says how late its timers ran, since the start and over a window asked for', async () => {
+    const q = encodeURIComponent(JSON.stringify({ json: { eventLoopWindowSec: 30 } }));
+    const r = await http(m.server.port, `/trpc/health?input=${q}`, { headers: auth });
+    expect(r.status).toBe(200);
+    const h = JSON.parse(r.body).result.data.json;
+    for (const v of [h.eventLoop, h.eventLoopWindow])
+      expect(v).toMatchObject({ p50Ms: expect.any(Number), p99Ms: expect.any(Number), maxMs: expect.any(Number) });
+    expect(h.eventLoopWindow.sinceSec).toBeLessThanOrEqual(30);
+    expect(JSON.parse((await http(m.server.port, '/trpc/health', { headers: auth })).body).result.data.json.eventLoopWindow).toBeNull();
+    const bad = encodeURIComponent(JSON.stringify({ json: { eventLoopWindowSec: 0 } }));
+    expect((await http(m.server.port, `/trpc/health?input=${bad}`, { headers: auth })).status).toBe(400);
+  });
+
   it('refuses an oversized body before reading it', async () => {
     const r = await http(m.server.port, '/trpc/tasks.submitBatch', {
       method: 'POST',

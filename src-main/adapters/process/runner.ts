@@ -63,7 +63,7 @@ export function attemptDir(runsDir: string, taskId: number, attempt: number): st
 }
 
 /** How many ended runs one turn of the thread settles (finishes their files, reports them). */
-const ENDS_PER_TURN = 1;
+const ENDS_PER_TURN = 2;
 
 /** Local agent subprocesses, each in its own process group, with output to per-attempt files. */
 export class ProcessAgentRunner implements AgentRunner {

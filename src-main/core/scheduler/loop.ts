@@ -86,7 +86,7 @@ const MAX_REASON_EVENTS = 200;
  * At most this many tasks started by one cycle; a cycle that could start more asks for another
  * (on a later turn), so a freed machine filling up never holds up the thread (issue 18).
  */
-export const STARTS_PER_TURN = 1;
+export const STARTS_PER_TURN = 2;
 
 /** `since`: when it began waiting to start (it only matters while it is queued). */
 export function toEntry(
