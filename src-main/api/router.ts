@@ -87,6 +87,22 @@ function inScope(ctx: ApiContext, list: readonly TaskSubmission[]): TaskSubmissi
   });
 }
 
+/** Optionally, only these tasks (a subscription's filter). */
+const IdsFilter = z
+  .object({ ids: z.array(TaskIdSchema).max(10_000).optional() })
+  .strict()
+  .optional();
+
+/** The task events of one type (of the given tasks, else all this caller may see), as views. */
+function taskEvents(ctx: ApiContext, type: 'task' | 'task-ended', only: readonly number[] | undefined, signal: AbortSignal | undefined) {
+  const ids = only ? new Set(only) : null;
+  const { manager } = ctx.services;
+  return ctx.services.events.stream(
+    (e) => (e.type === type && (!ids || ids.has(e.task.id)) && visible(ctx, e.task) ? taskView(e.task, manager) : undefined),
+    signal,
+  );
+}
+
 /** The project a list is narrowed to: a project's token sees its own only. */
 const listProject = (ctx: ApiContext, asked: string | undefined): string | undefined => ctx.project ?? asked;
 const visible = (ctx: ApiContext, t: { project: string }): boolean => ctx.project == null || t.project === ctx.project;
@@ -240,40 +256,12 @@ const tasks = router({
       }
     }),
   /** Every change to a task (or to the given ones), as it happens. */
-  changes: procedure
-    .input(
-      z
-        .object({ ids: z.array(TaskIdSchema).max(10_000).optional() })
-        .strict()
-        .optional(),
-    )
-    .subscription(async function* ({ ctx, input, signal }) {
-      const ids = input?.ids ? new Set(input.ids) : null;
-      const { manager } = ctx.services;
-      yield* ctx.services.events.stream(
-        (e) => (e.type === 'task' && (!ids || ids.has(e.task.id)) && visible(ctx, e.task) ? taskView(e.task, manager) : undefined),
-        signal,
-      );
-    }),
+  changes: procedure.input(IdsFilter).subscription(({ ctx, input, signal }) => taskEvents(ctx, 'task', input?.ids, signal)),
   /**
    * Each task (or each of the given ones) that reaches a terminal state, once, as it happens: what
    * a caller waiting for ends needs, without every step on the way (`agentmgr wait --json`).
    */
-  ended: procedure
-    .input(
-      z
-        .object({ ids: z.array(TaskIdSchema).max(10_000).optional() })
-        .strict()
-        .optional(),
-    )
-    .subscription(async function* ({ ctx, input, signal }) {
-      const ids = input?.ids ? new Set(input.ids) : null;
-      const { manager } = ctx.services;
-      yield* ctx.services.events.stream(
-        (e) => (e.type === 'task-ended' && (!ids || ids.has(e.task.id)) && visible(ctx, e.task) ? taskView(e.task, manager) : undefined),
-        signal,
-      );
-    }),
+  ended: procedure.input(IdsFilter).subscription(({ ctx, input, signal }) => taskEvents(ctx, 'task-ended', input?.ids, signal)),
 });
 
 const agents = router({
