@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -14,32 +14,74 @@ export interface ProcStat {
   rssPages: number;
 }
 
-/** Parses /proc/<pid>/stat. The command name may hold spaces and parentheses: split after the last ')'. */
+/**
+ * Parses /proc/<pid>/stat. The command name may hold spaces and parentheses: the fields are read
+ * after the last ')'. Only the fields used are cut out (a reading of /proc at each end made tens
+ * of millions of short strings a day of work with a split; issue 18).
+ */
 export function parseProcStat(text: string): ProcStat | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
   const pid = Number(text.slice(0, open).trim());
-  const rest = text
-    .slice(close + 2)
-    .trim()
-    .split(/\s+/);
-  // rest[0] is field 3 (state); field N is rest[N - 3].
-  const state = rest[0];
-  const ppid = Number(rest[1]);
-  const pgrp = Number(rest[2]);
-  const startTime = rest[19];
+  let state = '';
+  let ppid = Number.NaN;
+  let pgrp = Number.NaN;
+  let utime = Number.NaN;
+  let stime = Number.NaN;
+  let startTime = '';
+  let rssPages = Number.NaN;
+  // Field 3 (state) is the first after ") ".
+  let field = 3;
+  for (let i = close + 1; i < text.length && field <= 24; field++) {
+    while (i < text.length && text.charCodeAt(i) <= 32) i++;
+    const from = i;
+    while (i < text.length && text.charCodeAt(i) > 32) i++;
+    if (from === i) break;
+    if (field === 3) state = text.slice(from, i);
+    else if (field === 4) ppid = wholeNumber(text, from, i);
+    else if (field === 5) pgrp = wholeNumber(text, from, i);
+    else if (field === 14) utime = wholeNumber(text, from, i);
+    else if (field === 15) stime = wholeNumber(text, from, i);
+    else if (field === 22) startTime = text.slice(from, i);
+    else if (field === 24) rssPages = wholeNumber(text, from, i);
+  }
   if (!Number.isInteger(pid) || !state || !Number.isInteger(ppid) || !Number.isInteger(pgrp) || !startTime) return null;
-  const cpuTicks = Number(rest[11]) + Number(rest[12]);
-  const rssPages = Number(rest[21]);
+  const cpuTicks = utime + stime;
   return { pid, state, ppid, pgrp, startTime, cpuTicks: Number.isFinite(cpuTicks) ? cpuTicks : 0, rssPages: Number.isFinite(rssPages) ? rssPages : 0 };
 }
 
+/** The decimal integer text[from, to) (a leading '-' allowed), NaN if it is not one. */
+function wholeNumber(text: string, from: number, to: number): number {
+  const negative = text.charCodeAt(from) === 45;
+  let n = 0;
+  let i = negative ? from + 1 : from;
+  if (i >= to) return Number.NaN;
+  for (; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return negative ? -n : n;
+}
+
+/** One buffer for every read of a stat file (they are a few hundred bytes). */
+const STAT_BUFFER = Buffer.allocUnsafe(4096);
+
 export function readProcStat(pid: number): ProcStat | null {
+  let fd: number;
   try {
-    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    fd = openSync(`/proc/${pid}/stat`, 'r');
   } catch {
     return null;
+  }
+  try {
+    const n = readSync(fd, STAT_BUFFER, 0, STAT_BUFFER.length, 0);
+    return parseProcStat(STAT_BUFFER.toString('latin1', 0, n));
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 

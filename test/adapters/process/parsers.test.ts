@@ -41,7 +41,17 @@ describe('parseProcStat', () => {
     const text = '1234 (my (weird) proc) S 1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345 67 18446744073709551615';
     expect(parseProcStat(text)).toEqual({ pid: 1234, state: 'S', ppid: 1, pgrp: 1230, startTime: '987654', cpuTicks: 3, rssPages: 67 });
   });
-  it('rejects garbage', () => expect(parseProcStat('nonsense')).toBeNull());
+  it('rejects garbage', () => {
+    expect(parseProcStat('nonsense')).toBeNull();
+    // Cut short, or a number that is not one: refused, not read as zero.
+    expect(parseProcStat('1234 (sh) S 1')).toBeNull();
+    expect(parseProcStat('1234 (sh) S x1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345 67')).toBeNull();
+    expect(parseProcStat('12a4 (sh) S 1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345 67')).toBeNull();
+  });
+  it('a line as the kernel writes it (trailing newline, a name with spaces) gives the same fields as split on whitespace', () => {
+    const text = '77 (a b) R 5 77 77 0 -1 0 0 0 0 0 12 30 0 0 20 0 1 0 4242 999 8 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
+    expect(parseProcStat(text)).toEqual({ pid: 77, state: 'R', ppid: 5, pgrp: 77, startTime: '4242', cpuTicks: 42, rssPages: 8 });
+  });
   it('reads this very process', () => {
     const me = readProcStat(process.pid)!;
     expect(me.pid).toBe(process.pid);
