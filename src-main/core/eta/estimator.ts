@@ -1,6 +1,6 @@
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../model/task.js';
-import type { AgentCatalog, Clock, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
+import type { AgentCatalog, Clock, Logger, TaskStore, TelemetrySource, TimerHandle } from '../ports.js';
 import { percentile } from '../model/profile.js';
 import type { LoopConfig, SchedulerLoop } from '../scheduler/loop.js';
 import { cycleSettings, toEntry } from '../scheduler/loop.js';
@@ -48,6 +48,7 @@ export interface EstimatorDeps {
   person?: () => PersonHold | null;
   /** Idle-only work's gate: those tasks wait in the estimate too while the person is here. */
   idle?: () => IdleGate | null;
+  logger?: Logger;
 }
 
 export interface Estimate extends SimResult {
@@ -113,7 +114,15 @@ export class Estimator {
     const { clock } = this.deps;
     const t0 = clock.now();
     for (let i = 1; ; i++) {
-      const r = p.steps.next();
+      let r: IteratorResult<void, SimResult>;
+      try {
+        r = p.steps.next();
+      } catch (e) {
+        // It runs from a timer too: a failure must not take the Manager down. The one before stays.
+        this.pending = null;
+        this.deps.logger?.error('the queue estimate could not be worked out', { error: String(e) });
+        return;
+      }
       if (r.done) {
         this.pending = null;
         this.last = { ...r.value, computedAt: p.computedAt, horizonMs: ETA.horizonMs, costMs: p.spentMs + Math.max(0, clock.now() - t0) };

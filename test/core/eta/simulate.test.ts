@@ -182,7 +182,11 @@ describe('estimates through the Manager', () => {
       }
     }
     const clock = new CostlyClock();
-    h = harness([agent({ name: 'a', resources: { cpu: 1, memoryMB: 10 }, expectedSec: 60 })], { maxConcurrency: 1 }, { clock });
+    h = harness(
+      [agent({ name: 'a', resources: { cpu: 1, memoryMB: 10 }, expectedSec: 60 }), agent({ name: 'b', resources: { cpu: 1, memoryMB: 10 } })],
+      { maxConcurrency: 1 },
+      { clock },
+    );
     const tasks = h.manager.submit(Array.from({ length: 200 }, () => ({ agent: 'a' })));
     h.clock.flush();
     const last = h.store.getTask(tasks.at(-1)!.id)!;
@@ -206,6 +210,24 @@ describe('estimates through the Manager', () => {
     clock.cost = 0;
     expect(h.manager.estimate().computedAt).toBeGreaterThan(before.computedAt);
     expect(h.manager.estimate().etas.size).toBe(200);
+    // A failure while it is worked out (the store cannot be read) leaves the one before in use,
+    // and never throws out of a timer.
+    const kept = h.manager.estimate();
+    const store = h.store as unknown as { recentDurations: (agent: string, n: number) => number[] };
+    const real = store.recentDurations.bind(store);
+    store.recentDurations = () => {
+      throw new Error('the disk is gone');
+    };
+    h.manager.submit([{ agent: 'b' }]);
+    h.clock.advance(Math.max(2000, kept.costMs * 20) + 1);
+    clock.cost = 1;
+    expect(() => h.manager.eta(last)).not.toThrow();
+    expect(() => clock.flush()).not.toThrow();
+    clock.cost = 0;
+    expect(h.manager.estimate()).toBe(kept);
+    store.recentDurations = real;
+    h.clock.advance(Math.max(2000, kept.costMs * 20) + 1);
+    expect(h.manager.estimate().computedAt).toBeGreaterThan(kept.computedAt);
     // Stopped mid-way: nothing is left to run.
     h.clock.advance(Math.max(2000, h.manager.estimate().costMs * 20) + 1);
     clock.cost = 1;
