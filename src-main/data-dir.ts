@@ -49,6 +49,13 @@ export class DataDirLockedError extends Error {
  * take over and no race in taking one over (ADR 8). manager.lock.json names the holder, for
  * the message only.
  */
+/**
+ * The connections holding locks. The lock lives exactly as long as its connection, and a
+ * connection nothing refers to is closed by the garbage collector: without this, a caller that
+ * dropped the release lost the lock at the next collection, and a second Manager took the dir.
+ */
+const heldLocks = new Set<Database.Database>();
+
 export function acquireLock(l: DataDirLayout): () => void {
   const holderFile = `${l.lock}.json`;
   const refusal = (e: unknown): Error => {
@@ -82,12 +89,14 @@ export function acquireLock(l: DataDirLayout): () => void {
     db.close();
     throw refusal(e);
   }
+  heldLocks.add(db);
   writeFileSync(holderFile, JSON.stringify({ pid: process.pid }) + '\n');
   let released = false;
   return () => {
     if (released) return;
     released = true;
     rmSync(holderFile, { force: true });
+    heldLocks.delete(db);
     db.close();
   };
 }
