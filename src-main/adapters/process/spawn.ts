@@ -13,13 +13,19 @@ import type { SpawnRequest } from './spawner/client.js';
  * attempt folder, then waits for the agent and writes its exit status to a file, so a Manager that
  * was down when the agent ended still learns how it ended. The shell's traps are commands (not
  * ignores), so the agent itself gets default signal handling.
+ *
+ * The status is written in place, with the shell's own builtins only: every reader reads it once
+ * the wrapper is gone (its leader is no longer alive), when the write is complete; a wrapper killed
+ * between opening and writing leaves an empty file, read as no status, as if killed before. An
+ * `mv` for an atomic rename was a second process per attempt, a third of the wrapper's cost
+ * (issue 18; bench/dispatch.mjs measures the wrapper on its own).
  */
-const WRAPPER = [
+export const AGENT_WRAPPER = [
   'printf \'%s\\n\' "$$" > "$AGENTMGR_PID_FILE"',
   "trap ':' INT TERM HUP",
   '"$@"',
   's=$?',
-  'printf \'%s\\n\' "$s" > "$AGENTMGR_EXIT_FILE.tmp" && mv -f "$AGENTMGR_EXIT_FILE.tmp" "$AGENTMGR_EXIT_FILE"',
+  'printf \'%s\\n\' "$s" > "$AGENTMGR_EXIT_FILE"',
   'exit "$s"',
 ].join('\n');
 
@@ -102,7 +108,7 @@ export function prepareAgent(spec: LaunchSpec, dir: string, artifactsDir: string
     dirs: [artifactsDir, stateDir],
     writes: [{ path: inputPath, text: JSON.stringify(spec.input, null, 2) }],
     file: '/bin/sh',
-    args: ['-c', WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)],
+    args: ['-c', AGENT_WRAPPER, 'agentmgr-agent', ...withTypeScriptHook(cmd.argv)],
     cwd: spec.agent.dir,
     env,
     stdout: join(dir, 'stdout.raw'),
